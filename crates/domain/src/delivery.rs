@@ -1,0 +1,59 @@
+//! Sending a challenge to a person. Adapters (SNS, SES, the dev outbox) implement [`Sender`].
+
+use std::fmt;
+
+use async_trait::async_trait;
+
+use crate::identifier::{Channel, Identifier};
+use crate::secret::OtpCode;
+use crate::store::BoxError;
+use crate::tenant::TenantId;
+
+/// What to put in front of the person.
+#[derive(Clone)]
+pub enum MessageContent {
+    Code(OtpCode),
+    /// The full link, which carries the token: as secret as a code.
+    MagicLink(zeroize::Zeroizing<String>),
+}
+
+impl fmt::Debug for MessageContent {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            MessageContent::Code(_) => f.write_str("Code(***)"),
+            MessageContent::MagicLink(_) => f.write_str("MagicLink(***)"),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct OutgoingMessage {
+    pub tenant: TenantId,
+    /// Shown in the message ("Your Acme sign-in code …").
+    pub tenant_name: String,
+    pub channel: Channel,
+    pub to: Identifier,
+    pub content: MessageContent,
+    pub expires_in_secs: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeliveryReceipt {
+    /// The provider's id for the message (SNS MessageId, SES MessageId, outbox sequence).
+    pub provider_message_id: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliveryError {
+    #[error("no sender is configured for the {0} channel")]
+    ChannelUnavailable(Channel),
+    #[error("the provider refused the message")]
+    Rejected(#[source] BoxError),
+    #[error("the provider could not be reached")]
+    Unavailable(#[source] BoxError),
+}
+
+#[async_trait]
+pub trait Sender: Send + Sync {
+    async fn send(&self, message: &OutgoingMessage) -> Result<DeliveryReceipt, DeliveryError>;
+}

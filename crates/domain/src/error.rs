@@ -1,0 +1,69 @@
+//! The errors the domain reports. Each variant means something to the caller; the API
+//! crate maps each to one HTTP status and one stable problem `code`.
+
+use crate::delivery::DeliveryError;
+use crate::device::InvalidFingerprint;
+use crate::identifier::IdentifierError;
+use crate::rate_limit::RateLimited;
+use crate::store::StoreError;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AuthError {
+    #[error("the identifier is not usable: {0}")]
+    InvalidIdentifier(#[from] IdentifierError),
+    #[error("the challenge id is malformed")]
+    MalformedChallengeId,
+    #[error("the answer is not in the form this challenge expects")]
+    MalformedAnswer,
+    #[error("the redirect URI is not on the tenant's allowed list")]
+    RedirectNotAllowed,
+    #[error("a magic link needs a redirect URI and the tenant has no single default")]
+    RedirectRequired,
+    #[error("the device fingerprint is not acceptable: {0}")]
+    InvalidFingerprint(#[from] InvalidFingerprint),
+
+    #[error("no such challenge")]
+    ChallengeNotFound,
+    #[error("the challenge has expired")]
+    ChallengeExpired,
+    #[error("the challenge has had too many wrong answers")]
+    ChallengeExhausted,
+    #[error("the challenge was already used or replaced")]
+    ChallengeUsed,
+    #[error("the answer is wrong")]
+    WrongAnswer { remaining_attempts: u32 },
+    #[error("a resend is not allowed yet")]
+    ResendTooSoon { retry_after_secs: u64 },
+    #[error("no more resends are allowed for this sign-in")]
+    ResendLimitReached,
+    #[error("too many requests")]
+    RateLimited(RateLimited),
+    #[error("too many wrong answers for this identifier; try again later")]
+    IdentifierLocked { retry_after_secs: u64 },
+    #[error("the message could not be delivered")]
+    DeliveryFailed(#[source] DeliveryError),
+
+    #[error("the API key is missing, malformed, unknown or revoked")]
+    InvalidApiKey,
+    #[error("a secret API key is required for this operation")]
+    SecretKeyRequired,
+    #[error("the access token is missing or invalid")]
+    InvalidAccessToken,
+    #[error("the refresh token is invalid, expired or revoked")]
+    InvalidRefreshToken,
+    #[error("the refresh token was already used; its session is revoked")]
+    RefreshTokenReused,
+    #[error("the sign-in result is invalid, expired or already used")]
+    InvalidSignInResult,
+    #[error("no such device")]
+    DeviceNotFound,
+    #[error("the device cannot sign in: unknown, revoked, untrusted or changed")]
+    DeviceSignInRefused,
+    #[error("no such tenant")]
+    TenantNotFound,
+    #[error("the tenant already exists")]
+    TenantExists,
+
+    #[error("a backing service is unavailable")]
+    Unavailable(#[from] StoreError),
+}

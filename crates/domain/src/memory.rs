@@ -1,0 +1,352 @@
+//! The embedded store: every store trait in process memory, with the same conditions and
+//! expiry behaviour as the DynamoDB store. Each conditional operation runs under one lock,
+//! which makes it atomic the way a DynamoDB conditional write is. Used by the local server
+//! and by fast tests; data lives as long as the process.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use async_trait::async_trait;
+
+use crate::audit::AuditEvent;
+use crate::challenge::{Challenge, ChallengeId, ChallengeState};
+use crate::clock::Timestamp;
+use crate::device::{Device, DeviceId};
+use crate::identifier::Identifier;
+use crate::secret::SecretHash;
+use crate::store::{
+    AttemptOutcome, AuditLog, ChallengeStore, CounterKey, CounterStore, CounterValue, DeviceStore, SessionStore, StoreError,
+    TenantStore, UserStore,
+};
+use crate::tenant::{ApiKeyRecord, Tenant, TenantId};
+use crate::token::{FamilyId, RefreshFamily};
+use crate::user::{User, UserId};
+
+#[derive(Default)]
+struct Tables {
+    challenges: HashMap<(TenantId, ChallengeId), Challenge>,
+    counters: HashMap<String, (CounterValue, Timestamp)>,
+    users_by_identifier: HashMap<(TenantId, Identifier), User>,
+    users_by_id: HashMap<(TenantId, UserId), User>,
+    devices: HashMap<(TenantId, UserId, DeviceId), Device>,
+    sessions: HashMap<(TenantId, FamilyId), RefreshFamily>,
+    tenants: HashMap<TenantId, Tenant>,
+    api_keys: HashMap<SecretHash, ApiKeyRecord>,
+    audit: HashMap<TenantId, Vec<AuditEvent>>,
+}
+
+/// All of AuthKit's storage in memory. Cheap to create: one per test.
+#[derive(Default)]
+pub struct MemoryStore {
+    tables: Mutex<Tables>,
+    clock: Option<std::sync::Arc<dyn crate::clock::Clock>>,
+}
+
+impl MemoryStore {
+    pub fn new() -> MemoryStore {
+        MemoryStore::default()
+    }
+
+    /// Uses `clock` to decide when items have passed their time to live, as DynamoDB does
+    /// with its TTL attribute. Without one, the system clock.
+    pub fn with_clock(clock: std::sync::Arc<dyn crate::clock::Clock>) -> MemoryStore {
+        MemoryStore { tables: Mutex::default(), clock: Some(clock) }
+    }
+
+    fn now(&self) -> Timestamp {
+        match &self.clock {
+            Some(clock) => clock.now(),
+            None => crate::clock::Clock::now(&crate::clock::SystemClock),
+        }
+    }
+
+    fn lock(&self) -> MutexGuard<'_, Tables> {
+        // A panic while holding the lock cannot leave a half-applied change: every
+        // operation computes first and writes last.
+        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// A live challenge: one not yet past its purge time (DynamoDB's TTL).
+    fn live_challenge<'t>(&self, tables: &'t mut Tables, tenant: &TenantId, id: &ChallengeId) -> Option<&'t mut Challenge> {
+        let now = self.now();
+        let key = (tenant.clone(), id.clone());
+        if tables.challenges.get(&key).is_some_and(|c| now >= c.purge_at()) {
+            tables.challenges.remove(&key);
+        }
+        tables.challenges.get_mut(&key)
+    }
+}
+
+#[async_trait]
+impl ChallengeStore for MemoryStore {
+    async fn insert(&self, challenge: &Challenge) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        let key = (challenge.tenant.clone(), challenge.id.clone());
+        if tables.challenges.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tables.challenges.insert(key, challenge.clone());
+        Ok(())
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &ChallengeId) -> Result<Option<Challenge>, StoreError> {
+        let mut tables = self.lock();
+        Ok(self.live_challenge(&mut tables, tenant, id).cloned())
+    }
+
+    async fn record_attempt(&self, tenant: &TenantId, id: &ChallengeId, now: Timestamp) -> Result<AttemptOutcome, StoreError> {
+        let mut tables = self.lock();
+        let Some(challenge) = self.live_challenge(&mut tables, tenant, id) else {
+            return Ok(AttemptOutcome::NotFound);
+        };
+        if !challenge.accepts_attempt(now) {
+            return Ok(AttemptOutcome::Refused(challenge.clone()));
+        }
+        challenge.attempts += 1;
+        Ok(AttemptOutcome::Counted(challenge.clone()))
+    }
+
+    async fn mark_verified(&self, tenant: &TenantId, id: &ChallengeId, exchange_hash: Option<SecretHash>, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        match self.live_challenge(&mut tables, tenant, id) {
+            Some(challenge) if challenge.accepts_verification(now) => {
+                challenge.state = ChallengeState::Verified;
+                challenge.exchange_hash = exchange_hash;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn mark_consumed(&self, tenant: &TenantId, id: &ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        match self.live_challenge(&mut tables, tenant, id) {
+            Some(challenge) if challenge.accepts_consumption(now) => {
+                challenge.state = ChallengeState::Consumed;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn mark_undelivered(&self, tenant: &TenantId, id: &ChallengeId) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        if let Some(challenge) = self.live_challenge(&mut tables, tenant, id) {
+            if challenge.state == ChallengeState::Pending {
+                challenge.state = ChallengeState::Undelivered;
+            }
+        }
+        Ok(())
+    }
+
+    async fn supersede(&self, old: &Challenge, new: &Challenge, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        let new_key = (new.tenant.clone(), new.id.clone());
+        if tables.challenges.contains_key(&new_key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        match self.live_challenge(&mut tables, &old.tenant, &old.id) {
+            Some(current) if current.accepts_resend(now) => {
+                current.state = ChallengeState::Superseded;
+                tables.challenges.insert(new_key, new.clone());
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+}
+
+#[async_trait]
+impl CounterStore for MemoryStore {
+    async fn increment(&self, keys: &[CounterKey], now: Timestamp) -> Result<Vec<u64>, StoreError> {
+        let mut tables = self.lock();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                let entry = tables
+                    .counters
+                    .entry(key.key.clone())
+                    .or_insert((CounterValue { count: 0, updated_at: now }, key.expires_at));
+                if now >= entry.1 {
+                    entry.0.count = 0;
+                }
+                entry.0.count += 1;
+                entry.0.updated_at = now;
+                entry.1 = key.expires_at;
+                entry.0.count
+            })
+            .collect())
+    }
+
+    async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
+        let tables = self.lock();
+        Ok(tables.counters.get(key).filter(|(_, expires_at)| now < *expires_at).map(|(value, _)| *value))
+    }
+
+    async fn reset(&self, key: &str) -> Result<(), StoreError> {
+        self.lock().counters.remove(key);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl UserStore for MemoryStore {
+    async fn find_or_create(&self, candidate: &User) -> Result<(User, bool), StoreError> {
+        let mut tables = self.lock();
+        let key = (candidate.tenant.clone(), candidate.identifier.clone());
+        if let Some(existing) = tables.users_by_identifier.get(&key) {
+            return Ok((existing.clone(), false));
+        }
+        tables.users_by_identifier.insert(key, candidate.clone());
+        tables.users_by_id.insert((candidate.tenant.clone(), candidate.id.clone()), candidate.clone());
+        Ok((candidate.clone(), true))
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
+        Ok(self.lock().users_by_id.get(&(tenant.clone(), id.clone())).cloned())
+    }
+}
+
+#[async_trait]
+impl DeviceStore for MemoryStore {
+    async fn insert(&self, device: &Device) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        let key = (device.tenant.clone(), device.user_id.clone(), device.id.clone());
+        if tables.devices.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tables.devices.insert(key, device.clone());
+        Ok(())
+    }
+
+    async fn get(&self, tenant: &TenantId, user: &UserId, id: &DeviceId) -> Result<Option<Device>, StoreError> {
+        Ok(self.lock().devices.get(&(tenant.clone(), user.clone(), id.clone())).cloned())
+    }
+
+    async fn list(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Device>, StoreError> {
+        let tables = self.lock();
+        let mut devices: Vec<Device> = tables
+            .devices
+            .iter()
+            .filter(|((t, u, _), _)| t == tenant && u == user)
+            .map(|(_, device)| device.clone())
+            .collect();
+        devices.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(devices)
+    }
+
+    async fn revoke(&self, tenant: &TenantId, user: &UserId, id: &DeviceId, now: Timestamp) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        match tables.devices.get_mut(&(tenant.clone(), user.clone(), id.clone())) {
+            Some(device) if device.is_active() => {
+                device.revoked_at = Some(now);
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn touch(&self, tenant: &TenantId, user: &UserId, id: &DeviceId, now: Timestamp) -> Result<(), StoreError> {
+        if let Some(device) = self.lock().devices.get_mut(&(tenant.clone(), user.clone(), id.clone())) {
+            device.last_seen = now;
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl SessionStore for MemoryStore {
+    async fn insert(&self, family: &RefreshFamily) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        let key = (family.tenant.clone(), family.id.clone());
+        if tables.sessions.contains_key(&key) {
+            return Err(StoreError::AlreadyExists);
+        }
+        tables.sessions.insert(key, family.clone());
+        Ok(())
+    }
+
+    async fn get(&self, tenant: &TenantId, id: &FamilyId) -> Result<Option<RefreshFamily>, StoreError> {
+        let now = self.now();
+        Ok(self
+            .lock()
+            .sessions
+            .get(&(tenant.clone(), id.clone()))
+            .filter(|family| now < family.expires_at)
+            .cloned())
+    }
+
+    async fn rotate(&self, tenant: &TenantId, id: &FamilyId, expected: &SecretHash, next: &SecretHash, _now: Timestamp) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        match tables.sessions.get_mut(&(tenant.clone(), id.clone())) {
+            Some(family) if family.revoked_at.is_none() && family.current_hash == *expected => {
+                family.current_hash = *next;
+                family.generation += 1;
+                Ok(true)
+            }
+            _ => Ok(false),
+        }
+    }
+
+    async fn revoke(&self, tenant: &TenantId, id: &FamilyId, now: Timestamp) -> Result<(), StoreError> {
+        if let Some(family) = self.lock().sessions.get_mut(&(tenant.clone(), id.clone())) {
+            family.revoked_at.get_or_insert(now);
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl TenantStore for MemoryStore {
+    async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
+        self.lock().tenants.insert(tenant.id.clone(), tenant.clone());
+        Ok(())
+    }
+
+    async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
+        Ok(self.lock().tenants.get(id).cloned())
+    }
+
+    async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
+        self.lock().api_keys.insert(key.hash, key.clone());
+        Ok(())
+    }
+
+    async fn find_api_key(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
+        Ok(self.lock().api_keys.get(hash).cloned())
+    }
+}
+
+#[async_trait]
+impl AuditLog for MemoryStore {
+    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
+        self.lock().audit.entry(event.tenant.clone()).or_default().push(event.clone());
+        Ok(())
+    }
+
+    async fn recent(&self, tenant: &TenantId, now: Timestamp, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+        let tables = self.lock();
+        let events = tables.audit.get(tenant).map(Vec::as_slice).unwrap_or_default();
+        Ok(events.iter().rev().filter(|e| now < e.purge_at()).take(limit).cloned().collect())
+    }
+
+    async fn ping(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl MemoryStore {
+    /// One store serving as every store of [`crate::store::Stores`].
+    pub fn into_stores(self) -> crate::store::Stores {
+        let store = std::sync::Arc::new(self);
+        crate::store::Stores {
+            challenges: store.clone(),
+            counters: store.clone(),
+            users: store.clone(),
+            devices: store.clone(),
+            sessions: store.clone(),
+            tenants: store.clone(),
+            audit: store,
+        }
+    }
+}

@@ -1,0 +1,143 @@
+//! Binding, listing and revoking devices, and signing in with a trusted one.
+
+use std::fmt;
+
+use super::{AuthKit, Caller, SignedIn};
+use crate::audit::{AuditKind, Outcome};
+use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
+use crate::error::AuthError;
+use crate::secret::{MalformedSecret, OpaqueSecret};
+use crate::token::AccessClaims;
+use crate::user::UserId;
+
+/// What a client keeps to sign in again from a trusted device:
+/// `<user id>.<device id>.<secret>`. Only the secret's hash is stored.
+#[derive(Clone)]
+pub struct DeviceCredential {
+    pub user_id: UserId,
+    pub device_id: DeviceId,
+    pub secret: OpaqueSecret,
+}
+
+impl DeviceCredential {
+    pub fn parse(raw: &str) -> Result<DeviceCredential, MalformedSecret> {
+        let mut parts = raw.splitn(3, '.');
+        let (Some(user), Some(device), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+            return Err(MalformedSecret);
+        };
+        Ok(DeviceCredential {
+            user_id: UserId::parse(user).map_err(|_| MalformedSecret)?,
+            device_id: DeviceId::parse(device).map_err(|_| MalformedSecret)?,
+            secret: OpaqueSecret::parse(secret)?,
+        })
+    }
+
+    pub fn reveal(&self) -> String {
+        format!("{}.{}.{}", self.user_id, self.device_id, self.secret.expose())
+    }
+}
+
+impl fmt::Debug for DeviceCredential {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "DeviceCredential({}, ***)", self.device_id)
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BoundDevice {
+    pub device: Device,
+    pub credential: DeviceCredential,
+}
+
+impl AuthKit {
+    /// Binds the device the signed-in user is using. The credential is returned once.
+    #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
+    pub async fn bind_device(&self, caller: Caller<'_>, claims: &AccessClaims, fingerprint: Fingerprint, name: Option<String>, trusted: bool) -> Result<BoundDevice, AuthError> {
+        fingerprint.validate()?;
+        let name = name.map(|n| n.chars().take(100).collect::<String>());
+        let now = self.now();
+        let credential = DeviceCredential {
+            user_id: claims.sub.clone(),
+            device_id: DeviceId::generate(self.random.as_ref()),
+            secret: OpaqueSecret::generate(self.random.as_ref()),
+        };
+        let device = Device {
+            secret_hash: self
+                .keys
+                .current()
+                .pepper
+                .hash(&Device::secret_context(&credential.device_id), credential.secret.expose().as_bytes()),
+            id: credential.device_id.clone(),
+            tenant: caller.tenant.id.clone(),
+            user_id: claims.sub.clone(),
+            name,
+            fingerprint,
+            trust: if trusted { TrustLevel::Trusted } else { TrustLevel::Recognised },
+            created_at: now,
+            last_seen: now,
+            revoked_at: None,
+        };
+        self.stores.devices.insert(&device).await?;
+        let mut event = self.event(caller.tenant, AuditKind::DeviceBound, Outcome::Success);
+        event.user_id = Some(claims.sub.clone());
+        event.device_id = Some(device.id.clone());
+        event.ip = caller.ip.map(str::to_owned);
+        self.audit(event).await;
+        Ok(BoundDevice { device, credential })
+    }
+
+    pub async fn list_devices(&self, caller: Caller<'_>, claims: &AccessClaims) -> Result<Vec<Device>, AuthError> {
+        Ok(self.stores.devices.list(&caller.tenant.id, &claims.sub).await?)
+    }
+
+    #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
+    pub async fn revoke_device(&self, caller: Caller<'_>, claims: &AccessClaims, device_id: &str) -> Result<(), AuthError> {
+        let id = DeviceId::parse(device_id).map_err(|_| AuthError::DeviceNotFound)?;
+        if !self.stores.devices.revoke(&caller.tenant.id, &claims.sub, &id, self.now()).await? {
+            return Err(AuthError::DeviceNotFound);
+        }
+        let mut event = self.event(caller.tenant, AuditKind::DeviceRevoked, Outcome::Success);
+        event.user_id = Some(claims.sub.clone());
+        event.device_id = Some(id);
+        self.audit(event).await;
+        Ok(())
+    }
+
+    /// Signs in with a trusted device's credential, when the device is active, trusted, and
+    /// its fingerprint still resembles the one it was bound with. Every refusal looks the
+    /// same to the caller.
+    #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
+    pub async fn sign_in_with_device(&self, caller: Caller<'_>, credential: &str, fingerprint: &Fingerprint) -> Result<SignedIn, AuthError> {
+        fingerprint.validate()?;
+        let credential = DeviceCredential::parse(credential).map_err(|_| AuthError::DeviceSignInRefused)?;
+        let tenant = &caller.tenant.id;
+        let device = self.stores.devices.get(tenant, &credential.user_id, &credential.device_id).await?;
+        let presented = self
+            .keys
+            .current()
+            .pepper
+            .hash(&Device::secret_context(&credential.device_id), credential.secret.expose().as_bytes());
+        let accepted = device.as_ref().is_some_and(|device| {
+            device.secret_hash.matches(&presented)
+                && device.is_active()
+                && device.trust == TrustLevel::Trusted
+                && device.fingerprint.is_same_device(fingerprint)
+        });
+        let mut event = self.event(caller.tenant, AuditKind::DeviceSignIn, Outcome::Success);
+        event.user_id = Some(credential.user_id.clone());
+        event.device_id = Some(credential.device_id.clone());
+        event.ip = caller.ip.map(str::to_owned);
+        if !accepted {
+            event.kind = AuditKind::DeviceSignInRefused;
+            event.outcome = Outcome::Refused;
+            self.audit(event).await;
+            return Err(AuthError::DeviceSignInRefused);
+        }
+        self.stores.devices.touch(tenant, &credential.user_id, &credential.device_id, self.now()).await?;
+        self.audit(event).await;
+        let tokens = self
+            .open_session(caller, &credential.user_id, Some(credential.device_id), vec!["device".to_owned()])
+            .await?;
+        Ok(SignedIn { tokens, user_id: credential.user_id, is_new_user: false })
+    }
+}

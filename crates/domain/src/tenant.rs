@@ -1,0 +1,238 @@
+//! Tenants (the apps sharing one deployment), their policies and their API keys.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use crate::clock::{Randomness, Timestamp};
+use crate::identifier::Region;
+use crate::rate_limit::RateLimitPolicy;
+use crate::secret::{CodeLength, OpaqueSecret, Pepper, SecretHash};
+
+/// A tenant's id: 3–40 characters of `a-z`, `0-9` and `-`, chosen by the operator.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct TenantId(String);
+
+impl TenantId {
+    pub fn parse(raw: &str) -> Result<TenantId, InvalidTenantId> {
+        let ok = (3..=40).contains(&raw.len())
+            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !raw.starts_with('-')
+            && !raw.ends_with('-');
+        if ok {
+            Ok(TenantId(raw.to_owned()))
+        } else {
+            Err(InvalidTenantId)
+        }
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for TenantId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl TryFrom<String> for TenantId {
+    type Error = InvalidTenantId;
+    fn try_from(raw: String) -> Result<Self, Self::Error> {
+        TenantId::parse(&raw)
+    }
+}
+
+impl From<TenantId> for String {
+    fn from(id: TenantId) -> String {
+        id.0
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("a tenant id is 3-40 characters of a-z, 0-9 and '-', not starting or ending with '-'")]
+pub struct InvalidTenantId;
+
+/// Everything a tenant can tune. Defaults are the documented ones (`docs/configuration.md`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct TenantPolicy {
+    pub code_length: CodeLength,
+    /// 60–900 seconds.
+    pub challenge_ttl_secs: u32,
+    /// Wrong answers that exhaust one challenge.
+    pub max_attempts: u32,
+    pub resend_cooldown_secs: u32,
+    pub max_resends: u32,
+    /// Consecutive wrong answers per identifier, across challenges, before new challenges
+    /// are refused (NIST SP 800-63B §5.2.2 allows at most 100).
+    pub identifier_failure_cap: u32,
+    pub default_region: Option<Region>,
+    pub access_token_ttl_secs: u32,
+    pub refresh_token_ttl_secs: u32,
+    pub rate_limits: RateLimitPolicy,
+}
+
+impl Default for TenantPolicy {
+    fn default() -> Self {
+        TenantPolicy {
+            code_length: CodeLength::DEFAULT,
+            challenge_ttl_secs: 600,
+            max_attempts: 5,
+            resend_cooldown_secs: 30,
+            max_resends: 3,
+            identifier_failure_cap: 100,
+            default_region: None,
+            access_token_ttl_secs: 900,
+            refresh_token_ttl_secs: 30 * 24 * 3600,
+            rate_limits: RateLimitPolicy::default(),
+        }
+    }
+}
+
+impl TenantPolicy {
+    /// Checks the bounds the issue tracker and NIST set; a policy outside them is refused
+    /// when the tenant is saved, not discovered at sign-in.
+    pub fn validate(&self) -> Result<(), InvalidPolicy> {
+        let check = |ok: bool, field: &'static str| if ok { Ok(()) } else { Err(InvalidPolicy(field)) };
+        check((60..=900).contains(&self.challenge_ttl_secs), "challenge_ttl_secs (60-900)")?;
+        check((1..=10).contains(&self.max_attempts), "max_attempts (1-10)")?;
+        check(self.resend_cooldown_secs <= 600, "resend_cooldown_secs (0-600)")?;
+        check(self.max_resends <= 10, "max_resends (0-10)")?;
+        check((1..=100).contains(&self.identifier_failure_cap), "identifier_failure_cap (1-100)")?;
+        check((60..=86_400).contains(&self.access_token_ttl_secs), "access_token_ttl_secs (60-86400)")?;
+        check(
+            (3_600..=365 * 86_400).contains(&self.refresh_token_ttl_secs),
+            "refresh_token_ttl_secs (3600-31536000)",
+        )?;
+        Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("tenant policy field out of range: {0}")]
+pub struct InvalidPolicy(pub &'static str);
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Tenant {
+    pub id: TenantId,
+    /// Shown to people in messages ("Your Acme sign-in code is …").
+    pub name: String,
+    pub policy: TenantPolicy,
+    /// Magic links may only send people back to one of these (exact match).
+    pub allowed_redirect_uris: Vec<String>,
+    pub created_at: Timestamp,
+}
+
+/// What a key may do: a publishable key is safe in a browser and may only start, resend
+/// and verify sign-ins; a secret key may do everything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum KeyKind {
+    Publishable,
+    Secret,
+}
+
+impl KeyKind {
+    fn prefix(self) -> &'static str {
+        match self {
+            KeyKind::Publishable => "ak_pub_",
+            KeyKind::Secret => "ak_sec_",
+        }
+    }
+}
+
+/// An API key as presented by a client: `ak_pub_…` or `ak_sec_…` followed by 256 random
+/// bits. Only its hash is stored.
+#[derive(Clone)]
+pub struct ApiKey {
+    kind: KeyKind,
+    secret: OpaqueSecret,
+}
+
+impl ApiKey {
+    pub fn generate(kind: KeyKind, random: &dyn Randomness) -> ApiKey {
+        ApiKey { kind, secret: OpaqueSecret::generate(random) }
+    }
+
+    pub fn parse(raw: &str) -> Result<ApiKey, MalformedApiKey> {
+        [KeyKind::Publishable, KeyKind::Secret]
+            .into_iter()
+            .find_map(|kind| {
+                let body = raw.strip_prefix(kind.prefix())?;
+                OpaqueSecret::parse(body).ok().map(|secret| ApiKey { kind, secret })
+            })
+            .ok_or(MalformedApiKey)
+    }
+
+    pub fn kind(&self) -> KeyKind {
+        self.kind
+    }
+
+    /// The key in clear, for the one moment it is shown to the operator.
+    pub fn reveal(&self) -> String {
+        format!("{}{}", self.kind.prefix(), self.secret.expose())
+    }
+
+    /// The lookup hash. Keys are high-entropy, so one keyed hash suffices (no slow KDF).
+    pub fn hash(&self, pepper: &Pepper) -> SecretHash {
+        pepper.hash("api-key", self.reveal().as_bytes())
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "ApiKey({:?}, ***)", self.kind)
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the API key is malformed")]
+pub struct MalformedApiKey;
+
+/// A stored API key: never the key itself.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyRecord {
+    pub hash: SecretHash,
+    pub tenant: TenantId,
+    pub kind: KeyKind,
+    pub created_at: Timestamp,
+    pub revoked: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::clock::OsRandomness;
+
+    #[test]
+    fn tenant_ids_are_restricted() {
+        assert!(TenantId::parse("acme-shop").is_ok());
+        for bad in ["ab", "Acme", "-acme", "acme-", "ac me", &"a".repeat(41), "acme#1"] {
+            assert!(TenantId::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn api_keys_round_trip_and_keep_their_kind() {
+        let key = ApiKey::generate(KeyKind::Publishable, &OsRandomness);
+        let parsed = ApiKey::parse(&key.reveal()).unwrap();
+        assert_eq!(parsed.kind(), KeyKind::Publishable);
+        let pepper = Pepper::generate(&OsRandomness);
+        assert!(parsed.hash(&pepper).matches(&key.hash(&pepper)));
+        assert!(ApiKey::parse("ak_xyz_abc").is_err());
+        assert!(ApiKey::parse(&key.reveal().replace("ak_pub_", "ak_sec_")).is_ok_and(|k| !k.hash(&pepper).matches(&key.hash(&pepper))));
+        assert_eq!(format!("{key:?}"), "ApiKey(Publishable, ***)");
+    }
+
+    #[test]
+    fn default_policy_is_valid_and_bounds_are_enforced() {
+        assert_eq!(TenantPolicy::default().validate(), Ok(()));
+        let too_long = TenantPolicy { challenge_ttl_secs: 901, ..TenantPolicy::default() };
+        assert!(too_long.validate().is_err());
+        let over_nist = TenantPolicy { identifier_failure_cap: 101, ..TenantPolicy::default() };
+        assert!(over_nist.validate().is_err());
+    }
+}
