@@ -24,7 +24,7 @@ pub enum Scope {
     Tenant,
     /// A phone number's calling code (`+44`): caps SMS traffic to one country.
     PhoneCountry,
-    /// The calling code and the next three digits (`+44770`): the lever against SMS
+    /// The calling code and the next three digits (`+44791`): the lever against SMS
     /// pumping, which cycles through numbers of one premium range.
     PhonePrefix,
 }
@@ -211,18 +211,18 @@ mod tests {
     #[test]
     fn phone_identifiers_count_by_prefix_and_country() {
         let tenant = TenantId::parse("acme").unwrap();
-        let phone = Identifier::parse("+447700900123", None).unwrap();
+        let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
         let counters = RateLimitPolicy::default().counters(Action::Start, subject(&tenant, &phone), Timestamp(1_000), &pepper);
         let keys: Vec<&str> = counters.iter().map(|(_, key)| key.key.as_str()).collect();
-        assert!(keys.iter().any(|k| k.contains("#phone_prefix#+44770#")));
+        assert!(keys.iter().any(|k| k.contains("#phone_prefix#+44791#")));
         assert!(keys.iter().any(|k| k.contains("#phone_country#+44#")));
     }
 
     #[test]
     fn windows_are_aligned_and_expire_at_their_end() {
         let tenant = TenantId::parse("acme").unwrap();
-        let phone = Identifier::parse("+447700900123", None).unwrap();
+        let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
         let counters = RateLimitPolicy::default().counters(Action::Start, subject(&tenant, &phone), Timestamp(1_000), &pepper);
         let (_, ip_key) = &counters[0];
@@ -233,7 +233,7 @@ mod tests {
     #[test]
     fn evaluation_names_the_scope_that_frees_up_last() {
         let tenant = TenantId::parse("acme").unwrap();
-        let phone = Identifier::parse("+447700900123", None).unwrap();
+        let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
         let now = Timestamp(1_000);
         let counters = RateLimitPolicy::default().counters(Action::Start, subject(&tenant, &phone), now, &pepper);
