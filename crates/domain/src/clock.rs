@@ -63,29 +63,31 @@ impl Randomness for OsRandomness {
     }
 }
 
+/// A clock moved by hand: for tests in this and other crates, and for the Cognito flow
+/// driver, which must make time pass without waiting.
+#[derive(Debug)]
+pub struct ManualClock(std::sync::atomic::AtomicI64);
+
+impl ManualClock {
+    pub fn at(secs: i64) -> Self {
+        ManualClock(std::sync::atomic::AtomicI64::new(secs))
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.0.fetch_add(secs, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        Timestamp(self.0.load(std::sync::atomic::Ordering::SeqCst))
+    }
+}
+
 #[cfg(test)]
 pub(crate) mod testing {
     use super::*;
-    use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
-
-    /// A clock tests move by hand.
-    #[derive(Debug)]
-    pub struct ManualClock(pub AtomicI64);
-
-    impl ManualClock {
-        pub fn at(secs: i64) -> Self {
-            ManualClock(AtomicI64::new(secs))
-        }
-        pub fn advance(&self, secs: i64) {
-            self.0.fetch_add(secs, Ordering::SeqCst);
-        }
-    }
-
-    impl Clock for ManualClock {
-        fn now(&self) -> Timestamp {
-            Timestamp(self.0.load(Ordering::SeqCst))
-        }
-    }
+    use std::sync::atomic::{AtomicU64, Ordering};
 
     /// Deterministic bytes (splitmix64), so test secrets are reproducible.
     #[derive(Debug)]

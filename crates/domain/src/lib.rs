@@ -18,6 +18,6 @@ pub mod tenant;
 pub mod token;
 pub mod user;
 
-pub use clock::{Clock, OsRandomness, Randomness, SystemClock, Timestamp};
+pub use clock::{Clock, ManualClock, OsRandomness, Randomness, SystemClock, Timestamp};
 pub use error::AuthError;
 pub use service::AuthKit;
