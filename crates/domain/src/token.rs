@@ -239,22 +239,28 @@ pub fn sign_access_token(keys: &KeySet, claims: &AccessClaims) -> String {
 }
 
 /// Verifies signature (ES256 only: the algorithm is pinned, never read from the token),
-/// issuer, audience, expiry and not-before.
-pub fn verify_access_token(keys: &KeySet, token: &str, issuer: &str, audience: &TenantId) -> Result<AccessClaims, InvalidToken> {
+/// issuer, audience, and expiry and not-before against `now` (the injected clock, not the
+/// library's own reading of system time).
+pub fn verify_access_token(keys: &KeySet, token: &str, issuer: &str, audience: &TenantId, now: Timestamp) -> Result<AccessClaims, InvalidToken> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidToken)?;
     if header.alg != Algorithm::ES256 {
         return Err(InvalidToken);
     }
     let key = header.kid.as_deref().and_then(|kid| keys.find(kid)).ok_or(InvalidToken)?;
     let mut validation = Validation::new(Algorithm::ES256);
-    validation.leeway = LEEWAY_SECS;
-    validation.validate_nbf = true;
+    validation.validate_exp = false;
+    validation.validate_nbf = false;
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience.as_str()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
-    jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
+    let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
         .map(|data| data.claims)
-        .map_err(|_| InvalidToken)
+        .map_err(|_| InvalidToken)?;
+    let leeway = LEEWAY_SECS as i64;
+    if now.0 >= claims.exp.saturating_add(leeway) || now.0 < claims.nbf.saturating_sub(leeway) {
+        return Err(InvalidToken);
+    }
+    Ok(claims)
 }
 
 /// Reads the audience without trusting the token, to pick the tenant to verify against.
@@ -331,6 +337,8 @@ mod tests {
     use super::*;
     use crate::clock::OsRandomness;
 
+    const NOW: Timestamp = Timestamp(1_000);
+
     fn claims(keys_issuer: &str) -> AccessClaims {
         let random = OsRandomness;
         AccessClaims {
@@ -339,7 +347,7 @@ mod tests {
             aud: TenantId::parse("acme").unwrap(),
             iat: 1_000,
             nbf: 1_000,
-            exp: i64::MAX / 2,
+            exp: 1_900,
             jti: "j1".into(),
             amr: vec!["otp".into(), "mail".into()],
             client_id: TenantId::parse("acme").unwrap(),
@@ -352,14 +360,14 @@ mod tests {
         let material = KeyMaterial::generate(&OsRandomness);
         let token = sign_access_token(&material.signing, &claims("https://auth.example"));
         let acme = TenantId::parse("acme").unwrap();
-        let verified = verify_access_token(&material.signing, &token, "https://auth.example", &acme).unwrap();
+        let verified = verify_access_token(&material.signing, &token, "https://auth.example", &acme, NOW).unwrap();
         assert_eq!(verified.amr, vec!["otp", "mail"]);
         assert_eq!(unverified_audience(&token), Some(acme.clone()));
-        assert!(verify_access_token(&material.signing, &token, "https://evil.example", &acme).is_err());
+        assert!(verify_access_token(&material.signing, &token, "https://evil.example", &acme, NOW).is_err());
         let other = TenantId::parse("other").unwrap();
-        assert!(verify_access_token(&material.signing, &token, "https://auth.example", &other).is_err());
+        assert!(verify_access_token(&material.signing, &token, "https://auth.example", &other, NOW).is_err());
         let stranger = KeyMaterial::generate(&OsRandomness);
-        assert!(verify_access_token(&stranger.signing, &token, "https://auth.example", &acme).is_err());
+        assert!(verify_access_token(&stranger.signing, &token, "https://auth.example", &acme, NOW).is_err());
     }
 
     #[test]
@@ -370,9 +378,21 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let unsigned = format!("{none_header}.{}.", parts[1]);
-        assert!(verify_access_token(&material.signing, &unsigned, "https://auth.example", &acme).is_err());
+        assert!(verify_access_token(&material.signing, &unsigned, "https://auth.example", &acme, NOW).is_err());
         let tampered = format!("{}.{}x.{}", parts[0], parts[1], parts[2]);
-        assert!(verify_access_token(&material.signing, &tampered, "https://auth.example", &acme).is_err());
+        assert!(verify_access_token(&material.signing, &tampered, "https://auth.example", &acme, NOW).is_err());
+    }
+
+    #[test]
+    fn expiry_and_not_before_are_judged_by_the_given_clock_with_leeway() {
+        let material = KeyMaterial::generate(&OsRandomness);
+        let token = sign_access_token(&material.signing, &claims("https://auth.example"));
+        let acme = TenantId::parse("acme").unwrap();
+        let at = |secs| verify_access_token(&material.signing, &token, "https://auth.example", &acme, Timestamp(secs));
+        assert!(at(1_929).is_ok());
+        assert!(at(1_930).is_err());
+        assert!(at(970).is_ok());
+        assert!(at(969).is_err());
     }
 
     #[test]
@@ -397,7 +417,7 @@ mod tests {
         .unwrap();
         assert_eq!(after.jwks().keys.len(), 2);
         let acme = TenantId::parse("acme").unwrap();
-        assert!(verify_access_token(&after, &token, "https://auth.example", &acme).is_ok());
+        assert!(verify_access_token(&after, &token, "https://auth.example", &acme, NOW).is_ok());
     }
 
     #[test]

@@ -139,4 +139,6 @@ impl AuthKit {
 }
 
 #[cfg(test)]
-pub(crate) mod testing;
+mod testing;
+#[cfg(test)]
+mod tests;

@@ -132,7 +132,7 @@ impl AuthKit {
     /// Checks an access token issued to this tenant.
     pub fn authenticate_access_token(&self, tenant: &TenantId, raw: &str) -> Result<AccessClaims, AuthError> {
         let keys = self.keys.current();
-        token::verify_access_token(&keys.signing, raw, &self.settings.issuer, tenant).map_err(|_| AuthError::InvalidAccessToken)
+        token::verify_access_token(&keys.signing, raw, &self.settings.issuer, tenant, self.now()).map_err(|_| AuthError::InvalidAccessToken)
     }
 
     fn tokens_for(&self, tenant: &Tenant, family: &RefreshFamily, refresh: RefreshToken) -> Tokens {

@@ -1,0 +1,99 @@
+//! A service wired to the embedded store, a recording sender and a hand-moved clock.
+
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+
+use super::{AuthKit, Caller, NewTenant, ServiceSettings, StaticKeys};
+use crate::clock::{ManualClock, OsRandomness};
+use crate::delivery::{DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender};
+use crate::memory::MemoryStore;
+use crate::store::Stores;
+use crate::tenant::{Tenant, TenantId, TenantPolicy};
+use crate::token::KeyMaterial;
+
+/// Records what would have been sent; can be told to fail.
+#[derive(Default)]
+pub struct RecordingSender {
+    pub sent: Mutex<Vec<OutgoingMessage>>,
+    pub fail: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait]
+impl Sender for RecordingSender {
+    async fn send(&self, message: &OutgoingMessage) -> Result<DeliveryReceipt, DeliveryError> {
+        if self.fail.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(DeliveryError::Unavailable("provider down".into()));
+        }
+        let mut sent = self.sent.lock().unwrap();
+        sent.push(message.clone());
+        Ok(DeliveryReceipt { provider_message_id: format!("m{}", sent.len()) })
+    }
+}
+
+impl RecordingSender {
+    /// The secret of the last message: the code, or the token from the magic link.
+    pub fn last_secret(&self) -> String {
+        let sent = self.sent.lock().unwrap();
+        match &sent.last().expect("a message was sent").content {
+            MessageContent::Code(code) => code.expose().to_owned(),
+            MessageContent::MagicLink(link) => link.rsplit_once("token=").expect("link has a token").1.to_owned(),
+        }
+    }
+
+    pub fn last_link(&self) -> String {
+        let sent = self.sent.lock().unwrap();
+        match &sent.last().expect("a message was sent").content {
+            MessageContent::MagicLink(link) => link.to_string(),
+            MessageContent::Code(_) => panic!("the last message was a code"),
+        }
+    }
+
+    pub fn count(&self) -> usize {
+        self.sent.lock().unwrap().len()
+    }
+}
+
+pub struct Harness {
+    pub authkit: AuthKit,
+    pub stores: Stores,
+    pub clock: Arc<ManualClock>,
+    pub sender: Arc<RecordingSender>,
+    pub tenant: Tenant,
+}
+
+pub const REDIRECT: &str = "https://app.example.com/callback";
+
+impl Harness {
+    pub async fn new() -> Harness {
+        Harness::with_policy(TenantPolicy::default()).await
+    }
+
+    pub async fn with_policy(policy: TenantPolicy) -> Harness {
+        let clock = Arc::new(ManualClock::at(1_700_000_000));
+        let stores = MemoryStore::with_clock(clock.clone()).into_stores();
+        let sender = Arc::new(RecordingSender::default());
+        let authkit = AuthKit::new(
+            stores.clone(),
+            sender.clone(),
+            Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
+            clock.clone(),
+            Arc::new(OsRandomness),
+            ServiceSettings { issuer: "https://auth.example.com".into(), public_base_url: "https://auth.example.com".into() },
+        );
+        let created = authkit
+            .create_tenant(NewTenant {
+                id: TenantId::parse("acme").unwrap(),
+                name: "Acme".into(),
+                allowed_redirect_uris: vec![REDIRECT.into()],
+                policy,
+            })
+            .await
+            .unwrap();
+        Harness { authkit, stores, clock, sender, tenant: created.tenant }
+    }
+
+    pub fn caller(&self) -> Caller<'_> {
+        Caller { tenant: &self.tenant, ip: Some("198.51.100.7") }
+    }
+}
