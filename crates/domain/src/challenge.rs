@@ -114,7 +114,9 @@ pub struct Challenge {
 impl Challenge {
     pub fn status(&self, now: Timestamp) -> ChallengeStatus {
         match self.state {
-            ChallengeState::Pending if self.attempts >= self.max_attempts => ChallengeStatus::Exhausted,
+            ChallengeState::Pending if self.attempts >= self.max_attempts => {
+                ChallengeStatus::Exhausted
+            }
             ChallengeState::Pending | ChallengeState::Verified if now >= self.expires_at => {
                 ChallengeStatus::Expired
             }
@@ -185,7 +187,9 @@ pub(crate) mod tests {
             tenant: TenantId::parse("acme").unwrap(),
             identifier: Identifier::parse("a@example.com", None).unwrap(),
             channel: Channel::Email,
-            kind: ChallengeKind::Code { length: CodeLength::DEFAULT },
+            kind: ChallengeKind::Code {
+                length: CodeLength::DEFAULT,
+            },
             state: ChallengeState::Pending,
             attempts: 0,
             max_attempts: 5,
@@ -204,12 +208,18 @@ pub(crate) mod tests {
         let now = Timestamp(1_000);
         let mut challenge = sample(now);
         assert_eq!(challenge.status(now), ChallengeStatus::Pending);
-        assert_eq!(challenge.status(now.plus_secs(600)), ChallengeStatus::Expired);
+        assert_eq!(
+            challenge.status(now.plus_secs(600)),
+            ChallengeStatus::Expired
+        );
         challenge.attempts = 5;
         assert_eq!(challenge.status(now), ChallengeStatus::Exhausted);
         challenge.attempts = 0;
         challenge.state = ChallengeState::Consumed;
-        assert_eq!(challenge.status(now.plus_secs(10_000)), ChallengeStatus::Consumed);
+        assert_eq!(
+            challenge.status(now.plus_secs(10_000)),
+            ChallengeStatus::Consumed
+        );
     }
 
     #[test]

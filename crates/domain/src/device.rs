@@ -91,7 +91,8 @@ pub const SAME_DEVICE_THRESHOLD: f64 = 0.75;
 
 impl Fingerprint {
     pub fn validate(&self) -> Result<(), InvalidFingerprint> {
-        let too_long = |value: &Option<String>| value.as_ref().is_some_and(|v| v.len() > MAX_FIELD_LEN);
+        let too_long =
+            |value: &Option<String>| value.as_ref().is_some_and(|v| v.len() > MAX_FIELD_LEN);
         let fields = [
             ("user_agent", &self.user_agent),
             ("platform", &self.platform),
@@ -119,12 +120,23 @@ impl Fingerprint {
             both(&self.timezone, &other.timezone).map(|(a, b)| exact(a == b)),
             (!self.languages.is_empty() && !other.languages.is_empty()).then(|| {
                 jaccard(
-                    self.languages.iter().map(|l| l.to_ascii_lowercase()).collect(),
-                    other.languages.iter().map(|l| l.to_ascii_lowercase()).collect(),
+                    self.languages
+                        .iter()
+                        .map(|l| l.to_ascii_lowercase())
+                        .collect(),
+                    other
+                        .languages
+                        .iter()
+                        .map(|l| l.to_ascii_lowercase())
+                        .collect(),
                 )
             }),
-            self.color_depth.zip(other.color_depth).map(|(a, b)| exact(a == b)),
-            self.hardware_concurrency.zip(other.hardware_concurrency).map(|(a, b)| exact(a == b)),
+            self.color_depth
+                .zip(other.color_depth)
+                .map(|(a, b)| exact(a == b)),
+            self.hardware_concurrency
+                .zip(other.hardware_concurrency)
+                .map(|(a, b)| exact(a == b)),
         ];
         let (weighted, total_weight) = scores
             .iter()
@@ -221,7 +233,12 @@ mod tests {
     #[test]
     fn a_browser_update_and_a_new_language_still_match() {
         let mut updated = laptop();
-        updated.user_agent = Some(updated.user_agent.unwrap().replace("126.0.6478.61", "127.0.6533.72"));
+        updated.user_agent = Some(
+            updated
+                .user_agent
+                .unwrap()
+                .replace("126.0.6478.61", "127.0.6533.72"),
+        );
         updated.languages.push("fr".into());
         let score = laptop().similarity(&updated);
         assert!(score >= SAME_DEVICE_THRESHOLD, "score {score}");

@@ -120,7 +120,9 @@ impl Email {
         if trimmed.len() > MAX_RAW_INPUT {
             return Err(IdentifierError::TooLong);
         }
-        let (local, domain) = trimmed.rsplit_once('@').ok_or(IdentifierError::EmailMissingAt)?;
+        let (local, domain) = trimmed
+            .rsplit_once('@')
+            .ok_or(IdentifierError::EmailMissingAt)?;
         validate_local_part(local)?;
         let domain = normalise_domain(domain)?;
         let address = format!("{local}@{domain}");
@@ -152,7 +154,9 @@ fn validate_local_part(local: &str) -> Result<(), IdentifierError> {
     // Dot-atom form (RFC 5322 atext, plus UTF-8 per RFC 6531). Quoted local parts are
     // legal but so rare in sign-in forms that accepting them mostly helps abuse.
     let atext = |c: char| {
-        c.is_ascii_alphanumeric() || "!#$%&'*+-/=?^_`{|}~".contains(c) || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
+        c.is_ascii_alphanumeric()
+            || "!#$%&'*+-/=?^_`{|}~".contains(c)
+            || (!c.is_ascii() && !c.is_control() && !c.is_whitespace())
     };
     let dots_ok = !local.starts_with('.') && !local.ends_with('.') && !local.contains("..");
     if !dots_ok || !local.chars().all(|c| c == '.' || atext(c)) {
@@ -166,7 +170,8 @@ fn normalise_domain(domain: &str) -> Result<String, IdentifierError> {
         // Address literals (`user@[192.0.2.1]`) are not a way people sign in.
         return Err(IdentifierError::EmailDomainInvalid);
     }
-    let ascii = idna::domain_to_ascii_strict(domain).map_err(|_| IdentifierError::EmailDomainInvalid)?;
+    let ascii =
+        idna::domain_to_ascii_strict(domain).map_err(|_| IdentifierError::EmailDomainInvalid)?;
     if ascii.len() > MAX_DOMAIN {
         return Err(IdentifierError::EmailDomainTooLong);
     }
@@ -177,9 +182,13 @@ fn normalise_domain(domain: &str) -> Result<String, IdentifierError> {
                 && label.len() <= MAX_LABEL
                 && !label.starts_with('-')
                 && !label.ends_with('-')
-                && label.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
         })
-        && labels.last().is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
+        && labels
+            .last()
+            .is_some_and(|tld| !tld.bytes().all(|b| b.is_ascii_digit()));
     if !labels_ok {
         return Err(IdentifierError::EmailDomainInvalid);
     }
@@ -295,7 +304,11 @@ impl Phone {
         let cc = format!("+{}", self.country_code);
         let national = &self.e164[cc.len()..];
         let keep = national.len().min(3);
-        format!("{cc}{}{}", "*".repeat(national.len() - keep), &national[national.len() - keep..])
+        format!(
+            "{cc}{}{}",
+            "*".repeat(national.len() - keep),
+            &national[national.len() - keep..]
+        )
     }
 }
 
@@ -380,7 +393,9 @@ impl Identifier {
         match (self, requested) {
             (Identifier::Email(_), None | Some(Channel::Email)) => Ok(Channel::Email),
             (Identifier::Phone(_), None) => Ok(Channel::Sms),
-            (Identifier::Phone(_), Some(channel @ (Channel::Sms | Channel::Whatsapp))) => Ok(channel),
+            (Identifier::Phone(_), Some(channel @ (Channel::Sms | Channel::Whatsapp))) => {
+                Ok(channel)
+            }
             (identifier, Some(channel)) => Err(IdentifierError::ChannelMismatch {
                 channel,
                 kind: identifier.kind(),
@@ -435,7 +450,10 @@ mod tests {
             ("   ", Empty),
             ("no-at-sign", EmailMissingAt),
             ("@example.com", EmailLocalPartEmpty),
-            (&format!("{}@example.com", "a".repeat(65)), EmailLocalPartTooLong),
+            (
+                &format!("{}@example.com", "a".repeat(65)),
+                EmailLocalPartTooLong,
+            ),
             ("a..b@example.com", EmailLocalPartInvalid),
             (".a@example.com", EmailLocalPartInvalid),
             ("a b@example.com", EmailLocalPartInvalid),
@@ -444,7 +462,14 @@ mod tests {
             ("a@[192.0.2.1]", EmailDomainInvalid),
             ("a@-bad.com", EmailDomainInvalid),
             ("a@1.2.3.4", EmailDomainInvalid),
-            (&format!("{}@{}.com", "a".repeat(64), "b".repeat(63) + "." + &"c".repeat(63) + "." + &"d".repeat(63)), EmailTooLong),
+            (
+                &format!(
+                    "{}@{}.com",
+                    "a".repeat(64),
+                    "b".repeat(63) + "." + &"c".repeat(63) + "." + &"d".repeat(63)
+                ),
+                EmailTooLong,
+            ),
             (&"a".repeat(400), TooLong),
         ];
         for (raw, expected) in cases {
@@ -466,11 +491,23 @@ mod tests {
 
     #[test]
     fn phone_rejections() {
-        assert_eq!(Phone::parse("07911 123456", None), Err(IdentifierError::PhoneNeedsRegion));
-        assert_eq!(Phone::parse("+44 12", None), Err(IdentifierError::PhoneInvalid));
+        assert_eq!(
+            Phone::parse("07911 123456", None),
+            Err(IdentifierError::PhoneNeedsRegion)
+        );
+        assert_eq!(
+            Phone::parse("+44 12", None),
+            Err(IdentifierError::PhoneInvalid)
+        );
         // A UK landline (London 020) cannot take an SMS.
-        assert_eq!(Phone::parse("+44 20 7946 0018", None), Err(IdentifierError::PhoneCannotReceiveSms));
-        assert_eq!(Region::parse("ZZ"), Err(IdentifierError::UnknownRegion("ZZ".into())));
+        assert_eq!(
+            Phone::parse("+44 20 7946 0018", None),
+            Err(IdentifierError::PhoneCannotReceiveSms)
+        );
+        assert_eq!(
+            Region::parse("ZZ"),
+            Err(IdentifierError::UnknownRegion("ZZ".into()))
+        );
     }
 
     #[test]
@@ -479,9 +516,18 @@ mod tests {
         let phone = Identifier::parse("+14155552671", None).unwrap();
         assert_eq!(email.channel(None), Ok(Channel::Email));
         assert_eq!(phone.channel(None), Ok(Channel::Sms));
-        assert_eq!(phone.channel(Some(Channel::Whatsapp)), Ok(Channel::Whatsapp));
-        assert!(matches!(email.channel(Some(Channel::Sms)), Err(IdentifierError::ChannelMismatch { .. })));
-        assert!(matches!(phone.channel(Some(Channel::Email)), Err(IdentifierError::ChannelMismatch { .. })));
+        assert_eq!(
+            phone.channel(Some(Channel::Whatsapp)),
+            Ok(Channel::Whatsapp)
+        );
+        assert!(matches!(
+            email.channel(Some(Channel::Sms)),
+            Err(IdentifierError::ChannelMismatch { .. })
+        ));
+        assert!(matches!(
+            phone.channel(Some(Channel::Email)),
+            Err(IdentifierError::ChannelMismatch { .. })
+        ));
     }
 
     #[test]

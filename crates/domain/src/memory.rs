@@ -15,8 +15,8 @@ use crate::device::{Device, DeviceId};
 use crate::identifier::Identifier;
 use crate::secret::SecretHash;
 use crate::store::{
-    AttemptOutcome, AuditLog, ChallengeStore, CounterKey, CounterStore, CounterValue, DeviceStore, SessionStore, StoreError,
-    TenantStore, UserStore,
+    AttemptOutcome, AuditLog, ChallengeStore, CounterKey, CounterStore, CounterValue, DeviceStore,
+    SessionStore, StoreError, TenantStore, UserStore,
 };
 use crate::tenant::{ApiKeyRecord, Tenant, TenantId};
 use crate::token::{FamilyId, RefreshFamily};
@@ -50,7 +50,10 @@ impl MemoryStore {
     /// Uses `clock` to decide when items have passed their time to live, as DynamoDB does
     /// with its TTL attribute. Without one, the system clock.
     pub fn with_clock(clock: std::sync::Arc<dyn crate::clock::Clock>) -> MemoryStore {
-        MemoryStore { tables: Mutex::default(), clock: Some(clock) }
+        MemoryStore {
+            tables: Mutex::default(),
+            clock: Some(clock),
+        }
     }
 
     fn now(&self) -> Timestamp {
@@ -63,14 +66,25 @@ impl MemoryStore {
     fn lock(&self) -> MutexGuard<'_, Tables> {
         // A panic while holding the lock cannot leave a half-applied change: every
         // operation computes first and writes last.
-        self.tables.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.tables
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// A live challenge: one not yet past its purge time (DynamoDB's TTL).
-    fn live_challenge<'t>(&self, tables: &'t mut Tables, tenant: &TenantId, id: &ChallengeId) -> Option<&'t mut Challenge> {
+    fn live_challenge<'t>(
+        &self,
+        tables: &'t mut Tables,
+        tenant: &TenantId,
+        id: &ChallengeId,
+    ) -> Option<&'t mut Challenge> {
         let now = self.now();
         let key = (tenant.clone(), id.clone());
-        if tables.challenges.get(&key).is_some_and(|c| now >= c.purge_at()) {
+        if tables
+            .challenges
+            .get(&key)
+            .is_some_and(|c| now >= c.purge_at())
+        {
             tables.challenges.remove(&key);
         }
         tables.challenges.get_mut(&key)
@@ -89,12 +103,21 @@ impl ChallengeStore for MemoryStore {
         Ok(())
     }
 
-    async fn get(&self, tenant: &TenantId, id: &ChallengeId) -> Result<Option<Challenge>, StoreError> {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+    ) -> Result<Option<Challenge>, StoreError> {
         let mut tables = self.lock();
         Ok(self.live_challenge(&mut tables, tenant, id).cloned())
     }
 
-    async fn record_attempt(&self, tenant: &TenantId, id: &ChallengeId, now: Timestamp) -> Result<AttemptOutcome, StoreError> {
+    async fn record_attempt(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<AttemptOutcome, StoreError> {
         let mut tables = self.lock();
         let Some(challenge) = self.live_challenge(&mut tables, tenant, id) else {
             return Ok(AttemptOutcome::NotFound);
@@ -106,7 +129,13 @@ impl ChallengeStore for MemoryStore {
         Ok(AttemptOutcome::Counted(challenge.clone()))
     }
 
-    async fn mark_verified(&self, tenant: &TenantId, id: &ChallengeId, exchange_hash: Option<SecretHash>, now: Timestamp) -> Result<bool, StoreError> {
+    async fn mark_verified(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        exchange_hash: Option<SecretHash>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         match self.live_challenge(&mut tables, tenant, id) {
             Some(challenge) if challenge.accepts_verification(now) => {
@@ -118,7 +147,12 @@ impl ChallengeStore for MemoryStore {
         }
     }
 
-    async fn mark_consumed(&self, tenant: &TenantId, id: &ChallengeId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn mark_consumed(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         match self.live_challenge(&mut tables, tenant, id) {
             Some(challenge) if challenge.accepts_consumption(now) => {
@@ -129,7 +163,11 @@ impl ChallengeStore for MemoryStore {
         }
     }
 
-    async fn mark_undelivered(&self, tenant: &TenantId, id: &ChallengeId) -> Result<(), StoreError> {
+    async fn mark_undelivered(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+    ) -> Result<(), StoreError> {
         let mut tables = self.lock();
         if let Some(challenge) = self.live_challenge(&mut tables, tenant, id) {
             if challenge.state == ChallengeState::Pending {
@@ -139,7 +177,12 @@ impl ChallengeStore for MemoryStore {
         Ok(())
     }
 
-    async fn supersede(&self, old: &Challenge, new: &Challenge, now: Timestamp) -> Result<bool, StoreError> {
+    async fn supersede(
+        &self,
+        old: &Challenge,
+        new: &Challenge,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         let new_key = (new.tenant.clone(), new.id.clone());
         if tables.challenges.contains_key(&new_key) {
@@ -163,10 +206,13 @@ impl CounterStore for MemoryStore {
         Ok(keys
             .iter()
             .map(|key| {
-                let entry = tables
-                    .counters
-                    .entry(key.key.clone())
-                    .or_insert((CounterValue { count: 0, updated_at: now }, key.expires_at));
+                let entry = tables.counters.entry(key.key.clone()).or_insert((
+                    CounterValue {
+                        count: 0,
+                        updated_at: now,
+                    },
+                    key.expires_at,
+                ));
                 if now >= entry.1 {
                     entry.0.count = 0;
                 }
@@ -180,7 +226,11 @@ impl CounterStore for MemoryStore {
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
         let tables = self.lock();
-        Ok(tables.counters.get(key).filter(|(_, expires_at)| now < *expires_at).map(|(value, _)| *value))
+        Ok(tables
+            .counters
+            .get(key)
+            .filter(|(_, expires_at)| now < *expires_at)
+            .map(|(value, _)| *value))
     }
 
     async fn reset(&self, key: &str) -> Result<(), StoreError> {
@@ -198,12 +248,19 @@ impl UserStore for MemoryStore {
             return Ok((existing.clone(), false));
         }
         tables.users_by_identifier.insert(key, candidate.clone());
-        tables.users_by_id.insert((candidate.tenant.clone(), candidate.id.clone()), candidate.clone());
+        tables.users_by_id.insert(
+            (candidate.tenant.clone(), candidate.id.clone()),
+            candidate.clone(),
+        );
         Ok((candidate.clone(), true))
     }
 
     async fn get(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
-        Ok(self.lock().users_by_id.get(&(tenant.clone(), id.clone())).cloned())
+        Ok(self
+            .lock()
+            .users_by_id
+            .get(&(tenant.clone(), id.clone()))
+            .cloned())
     }
 }
 
@@ -211,7 +268,11 @@ impl UserStore for MemoryStore {
 impl DeviceStore for MemoryStore {
     async fn insert(&self, device: &Device) -> Result<(), StoreError> {
         let mut tables = self.lock();
-        let key = (device.tenant.clone(), device.user_id.clone(), device.id.clone());
+        let key = (
+            device.tenant.clone(),
+            device.user_id.clone(),
+            device.id.clone(),
+        );
         if tables.devices.contains_key(&key) {
             return Err(StoreError::AlreadyExists);
         }
@@ -219,8 +280,17 @@ impl DeviceStore for MemoryStore {
         Ok(())
     }
 
-    async fn get(&self, tenant: &TenantId, user: &UserId, id: &DeviceId) -> Result<Option<Device>, StoreError> {
-        Ok(self.lock().devices.get(&(tenant.clone(), user.clone(), id.clone())).cloned())
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError> {
+        Ok(self
+            .lock()
+            .devices
+            .get(&(tenant.clone(), user.clone(), id.clone()))
+            .cloned())
     }
 
     async fn list(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Device>, StoreError> {
@@ -235,9 +305,18 @@ impl DeviceStore for MemoryStore {
         Ok(devices)
     }
 
-    async fn revoke(&self, tenant: &TenantId, user: &UserId, id: &DeviceId, now: Timestamp) -> Result<bool, StoreError> {
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tables = self.lock();
-        match tables.devices.get_mut(&(tenant.clone(), user.clone(), id.clone())) {
+        match tables
+            .devices
+            .get_mut(&(tenant.clone(), user.clone(), id.clone()))
+        {
             Some(device) if device.is_active() => {
                 device.revoked_at = Some(now);
                 Ok(true)
@@ -246,8 +325,18 @@ impl DeviceStore for MemoryStore {
         }
     }
 
-    async fn touch(&self, tenant: &TenantId, user: &UserId, id: &DeviceId, now: Timestamp) -> Result<(), StoreError> {
-        if let Some(device) = self.lock().devices.get_mut(&(tenant.clone(), user.clone(), id.clone())) {
+    async fn touch(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        if let Some(device) =
+            self.lock()
+                .devices
+                .get_mut(&(tenant.clone(), user.clone(), id.clone()))
+        {
             device.last_seen = now;
         }
         Ok(())
@@ -266,7 +355,11 @@ impl SessionStore for MemoryStore {
         Ok(())
     }
 
-    async fn get(&self, tenant: &TenantId, id: &FamilyId) -> Result<Option<RefreshFamily>, StoreError> {
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &FamilyId,
+    ) -> Result<Option<RefreshFamily>, StoreError> {
         let now = self.now();
         Ok(self
             .lock()
@@ -276,7 +369,14 @@ impl SessionStore for MemoryStore {
             .cloned())
     }
 
-    async fn rotate(&self, tenant: &TenantId, id: &FamilyId, expected: &SecretHash, next: &SecretHash, _now: Timestamp) -> Result<bool, StoreError> {
+    async fn rotate(
+        &self,
+        tenant: &TenantId,
+        id: &FamilyId,
+        expected: &SecretHash,
+        next: &SecretHash,
+        _now: Timestamp,
+    ) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         match tables.sessions.get_mut(&(tenant.clone(), id.clone())) {
             Some(family) if family.revoked_at.is_none() && family.current_hash == *expected => {
@@ -288,7 +388,12 @@ impl SessionStore for MemoryStore {
         }
     }
 
-    async fn revoke(&self, tenant: &TenantId, id: &FamilyId, now: Timestamp) -> Result<(), StoreError> {
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        id: &FamilyId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
         if let Some(family) = self.lock().sessions.get_mut(&(tenant.clone(), id.clone())) {
             family.revoked_at.get_or_insert(now);
         }
@@ -299,7 +404,9 @@ impl SessionStore for MemoryStore {
 #[async_trait]
 impl TenantStore for MemoryStore {
     async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        self.lock().tenants.insert(tenant.id.clone(), tenant.clone());
+        self.lock()
+            .tenants
+            .insert(tenant.id.clone(), tenant.clone());
         Ok(())
     }
 
@@ -320,14 +427,33 @@ impl TenantStore for MemoryStore {
 #[async_trait]
 impl AuditLog for MemoryStore {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        self.lock().audit.entry(event.tenant.clone()).or_default().push(event.clone());
+        self.lock()
+            .audit
+            .entry(event.tenant.clone())
+            .or_default()
+            .push(event.clone());
         Ok(())
     }
 
-    async fn recent(&self, tenant: &TenantId, now: Timestamp, limit: usize) -> Result<Vec<AuditEvent>, StoreError> {
+    async fn recent(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError> {
         let tables = self.lock();
-        let events = tables.audit.get(tenant).map(Vec::as_slice).unwrap_or_default();
-        Ok(events.iter().rev().filter(|e| now < e.purge_at()).take(limit).cloned().collect())
+        let events = tables
+            .audit
+            .get(tenant)
+            .map(Vec::as_slice)
+            .unwrap_or_default();
+        Ok(events
+            .iter()
+            .rev()
+            .filter(|e| now < e.purge_at())
+            .take(limit)
+            .cloned()
+            .collect())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

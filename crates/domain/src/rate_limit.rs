@@ -67,7 +67,11 @@ pub struct Limit {
 }
 
 const fn limit(scope: Scope, max: u32, window_secs: u32) -> Limit {
-    Limit { scope, max, window_secs }
+    Limit {
+        scope,
+        max,
+        window_secs,
+    }
 }
 
 /// Limits per action. A scope that does not apply (a phone prefix for an email address,
@@ -130,7 +134,13 @@ impl RateLimitPolicy {
     }
 
     /// The counters `action` by `subject` increments now, one per applicable limit.
-    pub fn counters(&self, action: Action, subject: Subject<'_>, now: Timestamp, pepper: &Pepper) -> Vec<(Limit, CounterKey)> {
+    pub fn counters(
+        &self,
+        action: Action,
+        subject: Subject<'_>,
+        now: Timestamp,
+        pepper: &Pepper,
+    ) -> Vec<(Limit, CounterKey)> {
         self.limits(action)
             .iter()
             .filter_map(|limit| {
@@ -156,7 +166,11 @@ impl RateLimitPolicy {
     /// Judges counts (in the order [`Self::counters`] returned them) in one pass. When
     /// several scopes tripped, the one that frees up last is reported, so retrying at
     /// `retry_after` cannot trip another one of them.
-    pub fn evaluate(counted: &[(Limit, CounterKey)], counts: &[u64], now: Timestamp) -> Result<(), RateLimited> {
+    pub fn evaluate(
+        counted: &[(Limit, CounterKey)],
+        counts: &[u64],
+        now: Timestamp,
+    ) -> Result<(), RateLimited> {
         counted
             .iter()
             .zip(counts)
@@ -179,13 +193,19 @@ fn scope_value(scope: Scope, subject: Subject<'_>, pepper: &Pepper) -> Option<St
             .identifier
             .and_then(Identifier::phone)
             .map(|phone| format!("+{}", phone.country_code())),
-        Scope::PhonePrefix => subject.identifier.and_then(Identifier::phone).map(|phone| phone.prefix(3)),
+        Scope::PhonePrefix => subject
+            .identifier
+            .and_then(Identifier::phone)
+            .map(|phone| phone.prefix(3)),
     }
 }
 
 /// A stable, non-reversible key for an identifier (counters must not hold PII).
 pub fn identifier_digest(identifier: &Identifier, pepper: &Pepper) -> String {
-    pepper.hash("identifier", identifier.as_str().as_bytes()).to_hex()[..32].to_owned()
+    pepper
+        .hash("identifier", identifier.as_str().as_bytes())
+        .to_hex()[..32]
+        .to_owned()
 }
 
 #[cfg(test)]
@@ -194,7 +214,11 @@ mod tests {
     use crate::clock::OsRandomness;
 
     fn subject<'a>(tenant: &'a TenantId, identifier: &'a Identifier) -> Subject<'a> {
-        Subject { tenant, ip: Some("203.0.113.9"), identifier: Some(identifier) }
+        Subject {
+            tenant,
+            ip: Some("203.0.113.9"),
+            identifier: Some(identifier),
+        }
     }
 
     #[test]
@@ -202,10 +226,20 @@ mod tests {
         let tenant = TenantId::parse("acme").unwrap();
         let email = Identifier::parse("a@example.com", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
-        let counters = RateLimitPolicy::default().counters(Action::Start, subject(&tenant, &email), Timestamp(1_000), &pepper);
+        let counters = RateLimitPolicy::default().counters(
+            Action::Start,
+            subject(&tenant, &email),
+            Timestamp(1_000),
+            &pepper,
+        );
         let scopes: Vec<Scope> = counters.iter().map(|(l, _)| l.scope).collect();
         assert_eq!(scopes, vec![Scope::Ip, Scope::Identifier, Scope::Tenant]);
-        assert!(counters.iter().all(|(_, key)| !key.key.contains("example.com")), "PII in a counter key");
+        assert!(
+            counters
+                .iter()
+                .all(|(_, key)| !key.key.contains("example.com")),
+            "PII in a counter key"
+        );
     }
 
     #[test]
@@ -213,7 +247,12 @@ mod tests {
         let tenant = TenantId::parse("acme").unwrap();
         let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
-        let counters = RateLimitPolicy::default().counters(Action::Start, subject(&tenant, &phone), Timestamp(1_000), &pepper);
+        let counters = RateLimitPolicy::default().counters(
+            Action::Start,
+            subject(&tenant, &phone),
+            Timestamp(1_000),
+            &pepper,
+        );
         let keys: Vec<&str> = counters.iter().map(|(_, key)| key.key.as_str()).collect();
         assert!(keys.iter().any(|k| k.contains("#phone_prefix#+44791#")));
         assert!(keys.iter().any(|k| k.contains("#phone_country#+44#")));
@@ -224,7 +263,12 @@ mod tests {
         let tenant = TenantId::parse("acme").unwrap();
         let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
-        let counters = RateLimitPolicy::default().counters(Action::Start, subject(&tenant, &phone), Timestamp(1_000), &pepper);
+        let counters = RateLimitPolicy::default().counters(
+            Action::Start,
+            subject(&tenant, &phone),
+            Timestamp(1_000),
+            &pepper,
+        );
         let (_, ip_key) = &counters[0];
         assert_eq!(ip_key.expires_at, Timestamp(1_200));
         assert!(ip_key.key.ends_with("#600"));
@@ -236,7 +280,12 @@ mod tests {
         let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
         let now = Timestamp(1_000);
-        let counters = RateLimitPolicy::default().counters(Action::Start, subject(&tenant, &phone), now, &pepper);
+        let counters = RateLimitPolicy::default().counters(
+            Action::Start,
+            subject(&tenant, &phone),
+            now,
+            &pepper,
+        );
         let mut counts: Vec<u64> = vec![1; counters.len()];
         assert_eq!(RateLimitPolicy::evaluate(&counters, &counts, now), Ok(()));
         counts[1] = 6; // identifier: 5 per 10 minutes
@@ -252,7 +301,12 @@ mod tests {
         let email = Identifier::parse("a@example.com", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
         let now = Timestamp(1_000);
-        let counters = RateLimitPolicy::default().counters(Action::Start, subject(&tenant, &email), now, &pepper);
+        let counters = RateLimitPolicy::default().counters(
+            Action::Start,
+            subject(&tenant, &email),
+            now,
+            &pepper,
+        );
         let at_limit: Vec<u64> = counters.iter().map(|(l, _)| u64::from(l.max)).collect();
         assert_eq!(RateLimitPolicy::evaluate(&counters, &at_limit, now), Ok(()));
     }

@@ -167,10 +167,7 @@ impl OtpCode {
     /// Accepts the code as a person might type it: surrounding spaces and inner spaces or
     /// dashes ("123 456", "123-456") are dropped; anything else that is not a digit is refused.
     pub fn parse(raw: &str, length: CodeLength) -> Result<OtpCode, MalformedSecret> {
-        let digits: String = raw
-            .chars()
-            .filter(|c| !matches!(c, ' ' | '-'))
-            .collect();
+        let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
         let well_formed =
             digits.len() == length.get() as usize && digits.bytes().all(|b| b.is_ascii_digit());
         if !well_formed {
@@ -318,7 +315,10 @@ mod tests {
         let random = OsRandomness;
         let mut counts = [0u64; 10];
         for _ in 0..10_000 {
-            for b in OtpCode::generate(&random, CodeLength::DEFAULT).expose().bytes() {
+            for b in OtpCode::generate(&random, CodeLength::DEFAULT)
+                .expose()
+                .bytes()
+            {
                 counts[(b - b'0') as usize] += 1;
             }
         }
@@ -327,8 +327,14 @@ mod tests {
             .iter()
             .map(|&c| (c as f64 - expected).powi(2) / expected)
             .sum();
-        assert!(counts.iter().all(|&c| c > 0), "a digit never appeared: {counts:?}");
-        assert!(chi_square < 27.9, "digit distribution is skewed: {counts:?} (χ² = {chi_square})");
+        assert!(
+            counts.iter().all(|&c| c > 0),
+            "a digit never appeared: {counts:?}"
+        );
+        assert!(
+            chi_square < 27.9,
+            "digit distribution is skewed: {counts:?} (χ² = {chi_square})"
+        );
     }
 
     #[test]
@@ -337,7 +343,10 @@ mod tests {
         for digits in 6..=10 {
             let length = CodeLength::new(digits).unwrap();
             for _ in 0..100 {
-                assert_eq!(OtpCode::generate(&random, length).expose().len(), digits as usize);
+                assert_eq!(
+                    OtpCode::generate(&random, length).expose().len(),
+                    digits as usize
+                );
             }
         }
     }
@@ -347,7 +356,14 @@ mod tests {
         let six = CodeLength::DEFAULT;
         assert_eq!(OtpCode::parse(" 123 456 ", six).unwrap().expose(), "123456");
         assert_eq!(OtpCode::parse("123-456", six).unwrap().expose(), "123456");
-        for bad in ["12345", "1234567", "12345a", "１２３４５６", "", "123456\u{0}"] {
+        for bad in [
+            "12345",
+            "1234567",
+            "12345a",
+            "１２３４５６",
+            "",
+            "123456\u{0}",
+        ] {
             assert_eq!(OtpCode::parse(bad, six), Err(MalformedSecret), "{bad:?}");
         }
     }

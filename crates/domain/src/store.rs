@@ -47,24 +47,50 @@ pub trait ChallengeStore: Send + Sync {
     /// Stores a new challenge; `AlreadyExists` if the id is taken.
     async fn insert(&self, challenge: &Challenge) -> Result<(), StoreError>;
 
-    async fn get(&self, tenant: &TenantId, id: &ChallengeId) -> Result<Option<Challenge>, StoreError>;
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+    ) -> Result<Option<Challenge>, StoreError>;
 
     /// Counts one answer if and only if `Challenge::accepts_attempt(now)` holds, atomically.
-    async fn record_attempt(&self, tenant: &TenantId, id: &ChallengeId, now: Timestamp) -> Result<AttemptOutcome, StoreError>;
+    async fn record_attempt(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<AttemptOutcome, StoreError>;
 
     /// `Pending → Verified` if `Challenge::accepts_verification(now)`; stores the magic-link
     /// exchange hash when given. False when the condition did not hold.
-    async fn mark_verified(&self, tenant: &TenantId, id: &ChallengeId, exchange_hash: Option<SecretHash>, now: Timestamp) -> Result<bool, StoreError>;
+    async fn mark_verified(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        exchange_hash: Option<SecretHash>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// `Verified → Consumed` if `Challenge::accepts_consumption(now)`.
-    async fn mark_consumed(&self, tenant: &TenantId, id: &ChallengeId, now: Timestamp) -> Result<bool, StoreError>;
+    async fn mark_consumed(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
     /// `Pending → Undelivered`, when the message could not be sent.
-    async fn mark_undelivered(&self, tenant: &TenantId, id: &ChallengeId) -> Result<(), StoreError>;
+    async fn mark_undelivered(&self, tenant: &TenantId, id: &ChallengeId)
+        -> Result<(), StoreError>;
 
     /// Atomically marks `old` superseded (if `old.accepts_resend(now)` still holds in the
     /// store) and inserts `new`. False when the condition did not hold; then nothing changed.
-    async fn supersede(&self, old: &Challenge, new: &Challenge, now: Timestamp) -> Result<bool, StoreError>;
+    async fn supersede(
+        &self,
+        old: &Challenge,
+        new: &Challenge,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 }
 
 /// A counter's key and when it may be forgotten.
@@ -106,29 +132,62 @@ pub trait UserStore: Send + Sync {
 pub trait DeviceStore: Send + Sync {
     async fn insert(&self, device: &Device) -> Result<(), StoreError>;
 
-    async fn get(&self, tenant: &TenantId, user: &UserId, id: &DeviceId) -> Result<Option<Device>, StoreError>;
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError>;
 
     /// Active and revoked devices of a user, oldest first.
     async fn list(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Device>, StoreError>;
 
     /// Sets `revoked_at` if the device exists and is active; false otherwise.
-    async fn revoke(&self, tenant: &TenantId, user: &UserId, id: &DeviceId, now: Timestamp) -> Result<bool, StoreError>;
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
-    async fn touch(&self, tenant: &TenantId, user: &UserId, id: &DeviceId, now: Timestamp) -> Result<(), StoreError>;
+    async fn touch(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
     async fn insert(&self, family: &RefreshFamily) -> Result<(), StoreError>;
 
-    async fn get(&self, tenant: &TenantId, id: &FamilyId) -> Result<Option<RefreshFamily>, StoreError>;
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &FamilyId,
+    ) -> Result<Option<RefreshFamily>, StoreError>;
 
     /// Replaces the current token hash if it still equals `expected` and the family is not
     /// revoked; bumps the generation. False when the condition did not hold (a concurrent
     /// rotation won, or the family was revoked).
-    async fn rotate(&self, tenant: &TenantId, id: &FamilyId, expected: &SecretHash, next: &SecretHash, now: Timestamp) -> Result<bool, StoreError>;
+    async fn rotate(
+        &self,
+        tenant: &TenantId,
+        id: &FamilyId,
+        expected: &SecretHash,
+        next: &SecretHash,
+        now: Timestamp,
+    ) -> Result<bool, StoreError>;
 
-    async fn revoke(&self, tenant: &TenantId, id: &FamilyId, now: Timestamp) -> Result<(), StoreError>;
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        id: &FamilyId,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -148,7 +207,12 @@ pub trait AuditLog: Send + Sync {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError>;
 
     /// The tenant's newest events first, at most `limit`, from the last `days` days.
-    async fn recent(&self, tenant: &TenantId, now: Timestamp, limit: usize) -> Result<Vec<AuditEvent>, StoreError>;
+    async fn recent(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+        limit: usize,
+    ) -> Result<Vec<AuditEvent>, StoreError>;
 
     /// Readiness probe: can the store be reached at all?
     async fn ping(&self) -> Result<(), StoreError>;

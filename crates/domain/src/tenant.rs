@@ -17,7 +17,9 @@ pub struct TenantId(String);
 impl TenantId {
     pub fn parse(raw: &str) -> Result<TenantId, InvalidTenantId> {
         let ok = (3..=40).contains(&raw.len())
-            && raw.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && raw
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !raw.starts_with('-')
             && !raw.ends_with('-');
         if ok {
@@ -96,13 +98,31 @@ impl TenantPolicy {
     /// Checks the bounds the issue tracker and NIST set; a policy outside them is refused
     /// when the tenant is saved, not discovered at sign-in.
     pub fn validate(&self) -> Result<(), InvalidPolicy> {
-        let check = |ok: bool, field: &'static str| if ok { Ok(()) } else { Err(InvalidPolicy(field)) };
-        check((60..=900).contains(&self.challenge_ttl_secs), "challenge_ttl_secs (60-900)")?;
+        let check = |ok: bool, field: &'static str| {
+            if ok {
+                Ok(())
+            } else {
+                Err(InvalidPolicy(field))
+            }
+        };
+        check(
+            (60..=900).contains(&self.challenge_ttl_secs),
+            "challenge_ttl_secs (60-900)",
+        )?;
         check((1..=10).contains(&self.max_attempts), "max_attempts (1-10)")?;
-        check(self.resend_cooldown_secs <= 600, "resend_cooldown_secs (0-600)")?;
+        check(
+            self.resend_cooldown_secs <= 600,
+            "resend_cooldown_secs (0-600)",
+        )?;
         check(self.max_resends <= 10, "max_resends (0-10)")?;
-        check((1..=100).contains(&self.identifier_failure_cap), "identifier_failure_cap (1-100)")?;
-        check((60..=86_400).contains(&self.access_token_ttl_secs), "access_token_ttl_secs (60-86400)")?;
+        check(
+            (1..=100).contains(&self.identifier_failure_cap),
+            "identifier_failure_cap (1-100)",
+        )?;
+        check(
+            (60..=86_400).contains(&self.access_token_ttl_secs),
+            "access_token_ttl_secs (60-86400)",
+        )?;
         check(
             (3_600..=365 * 86_400).contains(&self.refresh_token_ttl_secs),
             "refresh_token_ttl_secs (3600-31536000)",
@@ -154,7 +174,10 @@ pub struct ApiKey {
 
 impl ApiKey {
     pub fn generate(kind: KeyKind, random: &dyn Randomness) -> ApiKey {
-        ApiKey { kind, secret: OpaqueSecret::generate(random) }
+        ApiKey {
+            kind,
+            secret: OpaqueSecret::generate(random),
+        }
     }
 
     pub fn parse(raw: &str) -> Result<ApiKey, MalformedApiKey> {
@@ -162,7 +185,9 @@ impl ApiKey {
             .into_iter()
             .find_map(|kind| {
                 let body = raw.strip_prefix(kind.prefix())?;
-                OpaqueSecret::parse(body).ok().map(|secret| ApiKey { kind, secret })
+                OpaqueSecret::parse(body)
+                    .ok()
+                    .map(|secret| ApiKey { kind, secret })
             })
             .ok_or(MalformedApiKey)
     }
@@ -210,7 +235,15 @@ mod tests {
     #[test]
     fn tenant_ids_are_restricted() {
         assert!(TenantId::parse("acme-shop").is_ok());
-        for bad in ["ab", "Acme", "-acme", "acme-", "ac me", &"a".repeat(41), "acme#1"] {
+        for bad in [
+            "ab",
+            "Acme",
+            "-acme",
+            "acme-",
+            "ac me",
+            &"a".repeat(41),
+            "acme#1",
+        ] {
             assert!(TenantId::parse(bad).is_err(), "{bad}");
         }
     }
@@ -223,16 +256,23 @@ mod tests {
         let pepper = Pepper::generate(&OsRandomness);
         assert!(parsed.hash(&pepper).matches(&key.hash(&pepper)));
         assert!(ApiKey::parse("ak_xyz_abc").is_err());
-        assert!(ApiKey::parse(&key.reveal().replace("ak_pub_", "ak_sec_")).is_ok_and(|k| !k.hash(&pepper).matches(&key.hash(&pepper))));
+        assert!(ApiKey::parse(&key.reveal().replace("ak_pub_", "ak_sec_"))
+            .is_ok_and(|k| !k.hash(&pepper).matches(&key.hash(&pepper))));
         assert_eq!(format!("{key:?}"), "ApiKey(Publishable, ***)");
     }
 
     #[test]
     fn default_policy_is_valid_and_bounds_are_enforced() {
         assert_eq!(TenantPolicy::default().validate(), Ok(()));
-        let too_long = TenantPolicy { challenge_ttl_secs: 901, ..TenantPolicy::default() };
+        let too_long = TenantPolicy {
+            challenge_ttl_secs: 901,
+            ..TenantPolicy::default()
+        };
         assert!(too_long.validate().is_err());
-        let over_nist = TenantPolicy { identifier_failure_cap: 101, ..TenantPolicy::default() };
+        let over_nist = TenantPolicy {
+            identifier_failure_cap: 101,
+            ..TenantPolicy::default()
+        };
         assert!(over_nist.validate().is_err());
     }
 }

@@ -54,7 +54,8 @@ pub struct KeyMaterial {
 
 impl KeyMaterial {
     pub fn from_json(raw: &str) -> Result<KeyMaterial, KeySetError> {
-        let document: KeyMaterialDocument = serde_json::from_str(raw).map_err(KeySetError::Shape)?;
+        let document: KeyMaterialDocument =
+            serde_json::from_str(raw).map_err(KeySetError::Shape)?;
         let pepper_bytes = base64::engine::general_purpose::STANDARD
             .decode(document.pepper.trim())
             .map_err(|_| KeySetError::BadPepper)?;
@@ -64,14 +65,19 @@ impl KeyMaterial {
             .iter()
             .map(|doc| SigningKey::from_pem(&doc.kid, &doc.private_key_pem))
             .collect::<Result<Vec<_>, _>>()?;
-        Ok(KeyMaterial { pepper, signing: KeySet::new(keys)? })
+        Ok(KeyMaterial {
+            pepper,
+            signing: KeySet::new(keys)?,
+        })
     }
 
     /// Fresh material: a random pepper and one new signing key.
     pub fn generate(random: &dyn Randomness) -> KeyMaterial {
         KeyMaterial {
             pepper: Pepper::generate(random),
-            signing: KeySet { keys: vec![SigningKey::generate(random)] },
+            signing: KeySet {
+                keys: vec![SigningKey::generate(random)],
+            },
         }
     }
 
@@ -82,7 +88,10 @@ impl KeyMaterial {
                 .signing
                 .keys
                 .iter()
-                .map(|key| SigningKeyDocument { kid: key.kid.clone(), private_key_pem: key.pem.to_string() })
+                .map(|key| SigningKeyDocument {
+                    kid: key.kid.clone(),
+                    private_key_pem: key.pem.to_string(),
+                })
                 .collect(),
         };
         serde_json::to_string_pretty(&document).expect("the key document always serialises")
@@ -135,10 +144,13 @@ impl SigningKey {
                 break secret;
             }
         };
-        let pem = secret.to_pkcs8_pem(LineEnding::LF).expect("a P-256 key always encodes");
+        let pem = secret
+            .to_pkcs8_pem(LineEnding::LF)
+            .expect("a P-256 key always encodes");
         let mut kid_bytes = [0u8; 8];
         random.fill(&mut kid_bytes);
-        SigningKey::from_pem(&hex::encode(kid_bytes), &pem).expect("a freshly generated key is valid")
+        SigningKey::from_pem(&hex::encode(kid_bytes), &pem)
+            .expect("a freshly generated key is valid")
     }
 
     pub fn kid(&self) -> &str {
@@ -198,7 +210,9 @@ impl KeySet {
     }
 
     pub fn jwks(&self) -> Jwks {
-        Jwks { keys: self.keys.iter().map(|key| key.public.clone()).collect() }
+        Jwks {
+            keys: self.keys.iter().map(|key| key.public.clone()).collect(),
+        }
     }
 }
 
@@ -235,18 +249,29 @@ pub fn sign_access_token(keys: &KeySet, claims: &AccessClaims) -> String {
     header.kid = Some(key.kid.clone());
     // RFC 9068 media type for JWT access tokens.
     header.typ = Some("at+jwt".to_owned());
-    jsonwebtoken::encode(&header, claims, &key.encoding).expect("ES256 signing with a valid key cannot fail")
+    jsonwebtoken::encode(&header, claims, &key.encoding)
+        .expect("ES256 signing with a valid key cannot fail")
 }
 
 /// Verifies signature (ES256 only: the algorithm is pinned, never read from the token),
 /// issuer, audience, and expiry and not-before against `now` (the injected clock, not the
 /// library's own reading of system time).
-pub fn verify_access_token(keys: &KeySet, token: &str, issuer: &str, audience: &TenantId, now: Timestamp) -> Result<AccessClaims, InvalidToken> {
+pub fn verify_access_token(
+    keys: &KeySet,
+    token: &str,
+    issuer: &str,
+    audience: &TenantId,
+    now: Timestamp,
+) -> Result<AccessClaims, InvalidToken> {
     let header = jsonwebtoken::decode_header(token).map_err(|_| InvalidToken)?;
     if header.alg != Algorithm::ES256 {
         return Err(InvalidToken);
     }
-    let key = header.kid.as_deref().and_then(|kid| keys.find(kid)).ok_or(InvalidToken)?;
+    let key = header
+        .kid
+        .as_deref()
+        .and_then(|kid| keys.find(kid))
+        .ok_or(InvalidToken)?;
     let mut validation = Validation::new(Algorithm::ES256);
     validation.validate_exp = false;
     validation.validate_nbf = false;
@@ -290,7 +315,10 @@ pub struct RefreshToken {
 
 impl RefreshToken {
     pub fn generate(family: FamilyId, random: &dyn Randomness) -> RefreshToken {
-        RefreshToken { family, secret: OpaqueSecret::generate(random) }
+        RefreshToken {
+            family,
+            secret: OpaqueSecret::generate(random),
+        }
     }
 
     pub fn parse(raw: &str) -> Result<RefreshToken, MalformedSecret> {
@@ -306,7 +334,10 @@ impl RefreshToken {
     }
 
     pub fn hash(&self, pepper: &Pepper) -> SecretHash {
-        pepper.hash(&format!("refresh:{}", self.family), self.secret.expose().as_bytes())
+        pepper.hash(
+            &format!("refresh:{}", self.family),
+            self.secret.expose().as_bytes(),
+        )
     }
 }
 
@@ -360,14 +391,42 @@ mod tests {
         let material = KeyMaterial::generate(&OsRandomness);
         let token = sign_access_token(&material.signing, &claims("https://auth.example"));
         let acme = TenantId::parse("acme").unwrap();
-        let verified = verify_access_token(&material.signing, &token, "https://auth.example", &acme, NOW).unwrap();
+        let verified = verify_access_token(
+            &material.signing,
+            &token,
+            "https://auth.example",
+            &acme,
+            NOW,
+        )
+        .unwrap();
         assert_eq!(verified.amr, vec!["otp", "mail"]);
         assert_eq!(unverified_audience(&token), Some(acme.clone()));
-        assert!(verify_access_token(&material.signing, &token, "https://evil.example", &acme, NOW).is_err());
+        assert!(verify_access_token(
+            &material.signing,
+            &token,
+            "https://evil.example",
+            &acme,
+            NOW
+        )
+        .is_err());
         let other = TenantId::parse("other").unwrap();
-        assert!(verify_access_token(&material.signing, &token, "https://auth.example", &other, NOW).is_err());
+        assert!(verify_access_token(
+            &material.signing,
+            &token,
+            "https://auth.example",
+            &other,
+            NOW
+        )
+        .is_err());
         let stranger = KeyMaterial::generate(&OsRandomness);
-        assert!(verify_access_token(&stranger.signing, &token, "https://auth.example", &acme, NOW).is_err());
+        assert!(verify_access_token(
+            &stranger.signing,
+            &token,
+            "https://auth.example",
+            &acme,
+            NOW
+        )
+        .is_err());
     }
 
     #[test]
@@ -378,9 +437,23 @@ mod tests {
         let parts: Vec<&str> = token.split('.').collect();
         let none_header = URL_SAFE_NO_PAD.encode(br#"{"alg":"none","typ":"JWT"}"#);
         let unsigned = format!("{none_header}.{}.", parts[1]);
-        assert!(verify_access_token(&material.signing, &unsigned, "https://auth.example", &acme, NOW).is_err());
+        assert!(verify_access_token(
+            &material.signing,
+            &unsigned,
+            "https://auth.example",
+            &acme,
+            NOW
+        )
+        .is_err());
         let tampered = format!("{}.{}x.{}", parts[0], parts[1], parts[2]);
-        assert!(verify_access_token(&material.signing, &tampered, "https://auth.example", &acme, NOW).is_err());
+        assert!(verify_access_token(
+            &material.signing,
+            &tampered,
+            "https://auth.example",
+            &acme,
+            NOW
+        )
+        .is_err());
     }
 
     #[test]
@@ -388,7 +461,15 @@ mod tests {
         let material = KeyMaterial::generate(&OsRandomness);
         let token = sign_access_token(&material.signing, &claims("https://auth.example"));
         let acme = TenantId::parse("acme").unwrap();
-        let at = |secs| verify_access_token(&material.signing, &token, "https://auth.example", &acme, Timestamp(secs));
+        let at = |secs| {
+            verify_access_token(
+                &material.signing,
+                &token,
+                "https://auth.example",
+                &acme,
+                Timestamp(secs),
+            )
+        };
         assert!(at(1_929).is_ok());
         assert!(at(1_930).is_err());
         assert!(at(970).is_ok());
@@ -422,11 +503,21 @@ mod tests {
 
     #[test]
     fn bad_key_documents_are_refused_with_a_reason() {
-        assert!(matches!(KeyMaterial::from_json("{}"), Err(KeySetError::Shape(_))));
-        let no_keys = r#"{"pepper":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","signing_keys":[]}"#;
-        assert!(matches!(KeyMaterial::from_json(no_keys), Err(KeySetError::Empty)));
+        assert!(matches!(
+            KeyMaterial::from_json("{}"),
+            Err(KeySetError::Shape(_))
+        ));
+        let no_keys =
+            r#"{"pepper":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","signing_keys":[]}"#;
+        assert!(matches!(
+            KeyMaterial::from_json(no_keys),
+            Err(KeySetError::Empty)
+        ));
         let bad_pem = r#"{"pepper":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","signing_keys":[{"kid":"k1","private_key_pem":"nope"}]}"#;
-        assert!(matches!(KeyMaterial::from_json(bad_pem), Err(KeySetError::BadKey(_))));
+        assert!(matches!(
+            KeyMaterial::from_json(bad_pem),
+            Err(KeySetError::BadKey(_))
+        ));
     }
 
     #[test]

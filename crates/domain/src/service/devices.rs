@@ -22,7 +22,8 @@ pub struct DeviceCredential {
 impl DeviceCredential {
     pub fn parse(raw: &str) -> Result<DeviceCredential, MalformedSecret> {
         let mut parts = raw.splitn(3, '.');
-        let (Some(user), Some(device), Some(secret)) = (parts.next(), parts.next(), parts.next()) else {
+        let (Some(user), Some(device), Some(secret)) = (parts.next(), parts.next(), parts.next())
+        else {
             return Err(MalformedSecret);
         };
         Ok(DeviceCredential {
@@ -33,7 +34,12 @@ impl DeviceCredential {
     }
 
     pub fn reveal(&self) -> String {
-        format!("{}.{}.{}", self.user_id, self.device_id, self.secret.expose())
+        format!(
+            "{}.{}.{}",
+            self.user_id,
+            self.device_id,
+            self.secret.expose()
+        )
     }
 }
 
@@ -52,7 +58,14 @@ pub struct BoundDevice {
 impl AuthKit {
     /// Binds the device the signed-in user is using. The credential is returned once.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn bind_device(&self, caller: Caller<'_>, claims: &AccessClaims, fingerprint: Fingerprint, name: Option<String>, trusted: bool) -> Result<BoundDevice, AuthError> {
+    pub async fn bind_device(
+        &self,
+        caller: Caller<'_>,
+        claims: &AccessClaims,
+        fingerprint: Fingerprint,
+        name: Option<String>,
+        trusted: bool,
+    ) -> Result<BoundDevice, AuthError> {
         fingerprint.validate()?;
         let name = name.map(|n| n.chars().take(100).collect::<String>());
         let now = self.now();
@@ -62,17 +75,20 @@ impl AuthKit {
             secret: OpaqueSecret::generate(self.random.as_ref()),
         };
         let device = Device {
-            secret_hash: self
-                .keys
-                .current()
-                .pepper
-                .hash(&Device::secret_context(&credential.device_id), credential.secret.expose().as_bytes()),
+            secret_hash: self.keys.current().pepper.hash(
+                &Device::secret_context(&credential.device_id),
+                credential.secret.expose().as_bytes(),
+            ),
             id: credential.device_id.clone(),
             tenant: caller.tenant.id.clone(),
             user_id: claims.sub.clone(),
             name,
             fingerprint,
-            trust: if trusted { TrustLevel::Trusted } else { TrustLevel::Recognised },
+            trust: if trusted {
+                TrustLevel::Trusted
+            } else {
+                TrustLevel::Recognised
+            },
             created_at: now,
             last_seen: now,
             revoked_at: None,
@@ -86,14 +102,32 @@ impl AuthKit {
         Ok(BoundDevice { device, credential })
     }
 
-    pub async fn list_devices(&self, caller: Caller<'_>, claims: &AccessClaims) -> Result<Vec<Device>, AuthError> {
-        Ok(self.stores.devices.list(&caller.tenant.id, &claims.sub).await?)
+    pub async fn list_devices(
+        &self,
+        caller: Caller<'_>,
+        claims: &AccessClaims,
+    ) -> Result<Vec<Device>, AuthError> {
+        Ok(self
+            .stores
+            .devices
+            .list(&caller.tenant.id, &claims.sub)
+            .await?)
     }
 
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn revoke_device(&self, caller: Caller<'_>, claims: &AccessClaims, device_id: &str) -> Result<(), AuthError> {
+    pub async fn revoke_device(
+        &self,
+        caller: Caller<'_>,
+        claims: &AccessClaims,
+        device_id: &str,
+    ) -> Result<(), AuthError> {
         let id = DeviceId::parse(device_id).map_err(|_| AuthError::DeviceNotFound)?;
-        if !self.stores.devices.revoke(&caller.tenant.id, &claims.sub, &id, self.now()).await? {
+        if !self
+            .stores
+            .devices
+            .revoke(&caller.tenant.id, &claims.sub, &id, self.now())
+            .await?
+        {
             return Err(AuthError::DeviceNotFound);
         }
         let mut event = self.event(caller.tenant, AuditKind::DeviceRevoked, Outcome::Success);
@@ -107,16 +141,25 @@ impl AuthKit {
     /// its fingerprint still resembles the one it was bound with. Every refusal looks the
     /// same to the caller.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn sign_in_with_device(&self, caller: Caller<'_>, credential: &str, fingerprint: &Fingerprint) -> Result<SignedIn, AuthError> {
+    pub async fn sign_in_with_device(
+        &self,
+        caller: Caller<'_>,
+        credential: &str,
+        fingerprint: &Fingerprint,
+    ) -> Result<SignedIn, AuthError> {
         fingerprint.validate()?;
-        let credential = DeviceCredential::parse(credential).map_err(|_| AuthError::DeviceSignInRefused)?;
+        let credential =
+            DeviceCredential::parse(credential).map_err(|_| AuthError::DeviceSignInRefused)?;
         let tenant = &caller.tenant.id;
-        let device = self.stores.devices.get(tenant, &credential.user_id, &credential.device_id).await?;
-        let presented = self
-            .keys
-            .current()
-            .pepper
-            .hash(&Device::secret_context(&credential.device_id), credential.secret.expose().as_bytes());
+        let device = self
+            .stores
+            .devices
+            .get(tenant, &credential.user_id, &credential.device_id)
+            .await?;
+        let presented = self.keys.current().pepper.hash(
+            &Device::secret_context(&credential.device_id),
+            credential.secret.expose().as_bytes(),
+        );
         let accepted = device.as_ref().is_some_and(|device| {
             device.secret_hash.matches(&presented)
                 && device.is_active()
@@ -133,11 +176,28 @@ impl AuthKit {
             self.audit(event).await;
             return Err(AuthError::DeviceSignInRefused);
         }
-        self.stores.devices.touch(tenant, &credential.user_id, &credential.device_id, self.now()).await?;
+        self.stores
+            .devices
+            .touch(
+                tenant,
+                &credential.user_id,
+                &credential.device_id,
+                self.now(),
+            )
+            .await?;
         self.audit(event).await;
         let tokens = self
-            .open_session(caller, &credential.user_id, Some(credential.device_id), vec!["device".to_owned()])
+            .open_session(
+                caller,
+                &credential.user_id,
+                Some(credential.device_id),
+                vec!["device".to_owned()],
+            )
             .await?;
-        Ok(SignedIn { tokens, user_id: credential.user_id, is_new_user: false })
+        Ok(SignedIn {
+            tokens,
+            user_id: credential.user_id,
+            is_new_user: false,
+        })
     }
 }

@@ -19,7 +19,9 @@ use crate::token::KeyMaterial;
 
 pub use devices::{BoundDevice, DeviceCredential};
 pub use sessions::{SignedIn, Tokens};
-pub use sign_in::{ConfirmedLink, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge};
+pub use sign_in::{
+    ConfirmedLink, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge,
+};
 pub use tenants::{CreatedTenant, NewTenant};
 
 /// Where the current key material comes from. The AWS adapter refreshes it on a timer;
@@ -71,7 +73,14 @@ impl AuthKit {
         random: Arc<dyn Randomness>,
         settings: ServiceSettings,
     ) -> AuthKit {
-        AuthKit { stores, sender, keys, clock, random, settings }
+        AuthKit {
+            stores,
+            sender,
+            keys,
+            clock,
+            random,
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &ServiceSettings {
@@ -94,10 +103,18 @@ impl AuthKit {
     }
 
     /// Counts `action` against every applicable limit and refuses when one is exceeded.
-    async fn enforce_rate_limits(&self, action: Action, subject: Subject<'_>, tenant: &Tenant) -> Result<(), AuthError> {
+    async fn enforce_rate_limits(
+        &self,
+        action: Action,
+        subject: Subject<'_>,
+        tenant: &Tenant,
+    ) -> Result<(), AuthError> {
         let now = self.now();
         let keys = self.keys.current();
-        let counted = tenant.policy.rate_limits.counters(action, subject, now, &keys.pepper);
+        let counted = tenant
+            .policy
+            .rate_limits
+            .counters(action, subject, now, &keys.pepper);
         if counted.is_empty() {
             return Ok(());
         }

@@ -29,7 +29,11 @@ pub struct SignedIn {
 impl AuthKit {
     /// Turns a verified challenge into a user (created on first sign-in) and a session.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn complete_sign_in(&self, caller: Caller<'_>, verified: VerifiedChallenge) -> Result<SignedIn, AuthError> {
+    pub async fn complete_sign_in(
+        &self,
+        caller: Caller<'_>,
+        verified: VerifiedChallenge,
+    ) -> Result<SignedIn, AuthError> {
         let challenge = verified.challenge;
         let candidate = User {
             id: UserId::generate(self.random.as_ref()),
@@ -40,14 +44,27 @@ impl AuthKit {
         let (user, is_new_user) = self.stores.users.find_or_create(&candidate).await?;
         let amr = methods(challenge.kind, challenge.channel);
         let tokens = self.open_session(caller, &user.id, None, amr).await?;
-        Ok(SignedIn { tokens, user_id: user.id, is_new_user })
+        Ok(SignedIn {
+            tokens,
+            user_id: user.id,
+            is_new_user,
+        })
     }
 
     /// Starts a refresh-token family and issues its first tokens.
-    pub(super) async fn open_session(&self, caller: Caller<'_>, user: &UserId, device: Option<DeviceId>, amr: Vec<String>) -> Result<Tokens, AuthError> {
+    pub(super) async fn open_session(
+        &self,
+        caller: Caller<'_>,
+        user: &UserId,
+        device: Option<DeviceId>,
+        amr: Vec<String>,
+    ) -> Result<Tokens, AuthError> {
         let tenant = caller.tenant;
         let now = self.now();
-        let refresh = RefreshToken::generate(FamilyId::generate(self.random.as_ref()), self.random.as_ref());
+        let refresh = RefreshToken::generate(
+            FamilyId::generate(self.random.as_ref()),
+            self.random.as_ref(),
+        );
         let family = RefreshFamily {
             id: refresh.family.clone(),
             tenant: tenant.id.clone(),
@@ -91,10 +108,19 @@ impl AuthKit {
             && self
                 .stores
                 .sessions
-                .rotate(&tenant.id, &family.id, &presented_hash, &next.hash(&pepper), now)
+                .rotate(
+                    &tenant.id,
+                    &family.id,
+                    &presented_hash,
+                    &next.hash(&pepper),
+                    now,
+                )
                 .await?;
         if !rotated {
-            self.stores.sessions.revoke(&tenant.id, &family.id, now).await?;
+            self.stores
+                .sessions
+                .revoke(&tenant.id, &family.id, now)
+                .await?;
             tracing::warn!(outcome = "refresh_reuse", family = %family.id, "refresh token reuse; family revoked");
             let mut event = self.event(tenant, AuditKind::RefreshReuseDetected, Outcome::Refused);
             event.user_id = Some(family.user_id.clone());
@@ -116,13 +142,25 @@ impl AuthKit {
         let Ok(presented) = RefreshToken::parse(raw) else {
             return Ok(());
         };
-        let Some(family) = self.stores.sessions.get(&tenant.id, &presented.family).await? else {
+        let Some(family) = self
+            .stores
+            .sessions
+            .get(&tenant.id, &presented.family)
+            .await?
+        else {
             return Ok(());
         };
-        if family.revoked_at.is_some() || !presented.hash(&self.keys.current().pepper).matches(&family.current_hash) {
+        if family.revoked_at.is_some()
+            || !presented
+                .hash(&self.keys.current().pepper)
+                .matches(&family.current_hash)
+        {
             return Ok(());
         }
-        self.stores.sessions.revoke(&tenant.id, &family.id, self.now()).await?;
+        self.stores
+            .sessions
+            .revoke(&tenant.id, &family.id, self.now())
+            .await?;
         let mut event = self.event(tenant, AuditKind::SessionRevoked, Outcome::Success);
         event.user_id = Some(family.user_id);
         self.audit(event).await;
@@ -130,9 +168,20 @@ impl AuthKit {
     }
 
     /// Checks an access token issued to this tenant.
-    pub fn authenticate_access_token(&self, tenant: &TenantId, raw: &str) -> Result<AccessClaims, AuthError> {
+    pub fn authenticate_access_token(
+        &self,
+        tenant: &TenantId,
+        raw: &str,
+    ) -> Result<AccessClaims, AuthError> {
         let keys = self.keys.current();
-        token::verify_access_token(&keys.signing, raw, &self.settings.issuer, tenant, self.now()).map_err(|_| AuthError::InvalidAccessToken)
+        token::verify_access_token(
+            &keys.signing,
+            raw,
+            &self.settings.issuer,
+            tenant,
+            self.now(),
+        )
+        .map_err(|_| AuthError::InvalidAccessToken)
     }
 
     fn tokens_for(&self, tenant: &Tenant, family: &RefreshFamily, refresh: RefreshToken) -> Tokens {

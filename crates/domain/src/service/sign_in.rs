@@ -87,7 +87,8 @@ impl FreshSecret {
 fn lockout_secs(failures_over_cap: u64) -> u64 {
     const BASE: u64 = 15 * 60;
     const CEILING: u64 = 24 * 3600;
-    BASE.saturating_mul(1 << failures_over_cap.min(10)).min(CEILING)
+    BASE.saturating_mul(1 << failures_over_cap.min(10))
+        .min(CEILING)
 }
 
 /// Consecutive failures are remembered this long after the last one.
@@ -95,7 +96,11 @@ const FAILURE_MEMORY_SECS: i64 = 7 * 24 * 3600;
 
 impl AuthKit {
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id, kind = ?request.kind))]
-    pub async fn start_sign_in(&self, caller: Caller<'_>, request: StartRequest<'_>) -> Result<StartedChallenge, AuthError> {
+    pub async fn start_sign_in(
+        &self,
+        caller: Caller<'_>,
+        request: StartRequest<'_>,
+    ) -> Result<StartedChallenge, AuthError> {
         let tenant = caller.tenant;
         let identifier = Identifier::parse(request.identifier, tenant.policy.default_region)?;
         let channel = identifier.channel(request.channel)?;
@@ -103,32 +108,55 @@ impl AuthKit {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
-        let subject = Subject { tenant: &tenant.id, ip: caller.ip, identifier: Some(&identifier) };
-        self.refuse_if_limited(Action::Start, subject, tenant, &identifier).await?;
+        let subject = Subject {
+            tenant: &tenant.id,
+            ip: caller.ip,
+            identifier: Some(&identifier),
+        };
+        self.refuse_if_limited(Action::Start, subject, tenant, &identifier)
+            .await?;
         self.refuse_if_locked(tenant, &identifier).await?;
 
         let now = self.now();
         let kind = match request.kind {
-            RequestedKind::Code => ChallengeKind::Code { length: tenant.policy.code_length },
+            RequestedKind::Code => ChallengeKind::Code {
+                length: tenant.policy.code_length,
+            },
             RequestedKind::MagicLink => ChallengeKind::MagicLink,
         };
-        let (challenge, secret) = self.new_challenge(tenant, identifier, channel, kind, redirect_uri, 0, now);
+        let (challenge, secret) =
+            self.new_challenge(tenant, identifier, channel, kind, redirect_uri, 0, now);
         self.stores.challenges.insert(&challenge).await?;
-        self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted).await?;
+        self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted)
+            .await?;
         Ok(StartedChallenge::of(&challenge))
     }
 
     /// Replaces a pending challenge with a new one carrying a new secret: the old secret
     /// stops working at once. Cooldown and the resend cap carry over from the old one.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn resend(&self, caller: Caller<'_>, challenge_id: &str) -> Result<StartedChallenge, AuthError> {
+    pub async fn resend(
+        &self,
+        caller: Caller<'_>,
+        challenge_id: &str,
+    ) -> Result<StartedChallenge, AuthError> {
         let tenant = caller.tenant;
         let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
-        let old = self.stores.challenges.get(&tenant.id, &id).await?.ok_or(AuthError::ChallengeNotFound)?;
+        let old = self
+            .stores
+            .challenges
+            .get(&tenant.id, &id)
+            .await?
+            .ok_or(AuthError::ChallengeNotFound)?;
         let now = self.now();
         check_resend(&old, now)?;
-        let subject = Subject { tenant: &tenant.id, ip: caller.ip, identifier: Some(&old.identifier) };
-        self.refuse_if_limited(Action::Resend, subject, tenant, &old.identifier).await?;
+        let subject = Subject {
+            tenant: &tenant.id,
+            ip: caller.ip,
+            identifier: Some(&old.identifier),
+        };
+        self.refuse_if_limited(Action::Resend, subject, tenant, &old.identifier)
+            .await?;
 
         let (new, secret) = self.new_challenge(
             tenant,
@@ -141,88 +169,186 @@ impl AuthKit {
         );
         if !self.stores.challenges.supersede(&old, &new, now).await? {
             // Another request changed the old challenge first; report its state now.
-            let current = self.stores.challenges.get(&tenant.id, &id).await?.ok_or(AuthError::ChallengeNotFound)?;
+            let current = self
+                .stores
+                .challenges
+                .get(&tenant.id, &id)
+                .await?
+                .ok_or(AuthError::ChallengeNotFound)?;
             check_resend(&current, now)?;
             return Err(AuthError::ChallengeUsed);
         }
-        self.deliver(caller, &new, secret, AuditKind::ChallengeResent).await?;
+        self.deliver(caller, &new, secret, AuditKind::ChallengeResent)
+            .await?;
         Ok(StartedChallenge::of(&new))
     }
 
     /// Checks an answer (a code, or a magic-link token) against a challenge. Each answer is
     /// counted atomically before it is judged, so parallel guesses cannot exceed the limit.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn verify_answer(&self, caller: Caller<'_>, challenge_id: &str, answer: &str) -> Result<VerifiedChallenge, AuthError> {
+    pub async fn verify_answer(
+        &self,
+        caller: Caller<'_>,
+        challenge_id: &str,
+        answer: &str,
+    ) -> Result<VerifiedChallenge, AuthError> {
         let tenant = caller.tenant;
         let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
-        let challenge = self.stores.challenges.get(&tenant.id, &id).await?.ok_or(AuthError::ChallengeNotFound)?;
+        let challenge = self
+            .stores
+            .challenges
+            .get(&tenant.id, &id)
+            .await?
+            .ok_or(AuthError::ChallengeNotFound)?;
         let answer = parse_answer(&challenge, answer)?;
-        let subject = Subject { tenant: &tenant.id, ip: caller.ip, identifier: Some(&challenge.identifier) };
-        self.refuse_if_limited(Action::Verify, subject, tenant, &challenge.identifier).await?;
-        self.judge_answer(caller, &challenge, answer.as_bytes(), None).await?;
-        Ok(VerifiedChallenge { challenge: Challenge { state: ChallengeState::Verified, ..challenge } })
+        let subject = Subject {
+            tenant: &tenant.id,
+            ip: caller.ip,
+            identifier: Some(&challenge.identifier),
+        };
+        self.refuse_if_limited(Action::Verify, subject, tenant, &challenge.identifier)
+            .await?;
+        self.judge_answer(caller, &challenge, answer.as_bytes(), None)
+            .await?;
+        Ok(VerifiedChallenge {
+            challenge: Challenge {
+                state: ChallengeState::Verified,
+                ..challenge
+            },
+        })
     }
 
     /// The POST from a magic link's confirmation page. The page is opened from an email,
     /// so there is no API key: the tenant comes from the link itself.
     #[tracing::instrument(skip_all, fields(tenant = %tenant.id))]
-    pub async fn confirm_magic_link(&self, tenant: &Tenant, ip: Option<&str>, challenge_id: &str, token: &str) -> Result<ConfirmedLink, AuthError> {
+    pub async fn confirm_magic_link(
+        &self,
+        tenant: &Tenant,
+        ip: Option<&str>,
+        challenge_id: &str,
+        token: &str,
+    ) -> Result<ConfirmedLink, AuthError> {
         let caller = Caller { tenant, ip };
         let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
-        let challenge = self.stores.challenges.get(&tenant.id, &id).await?.ok_or(AuthError::ChallengeNotFound)?;
+        let challenge = self
+            .stores
+            .challenges
+            .get(&tenant.id, &id)
+            .await?
+            .ok_or(AuthError::ChallengeNotFound)?;
         if challenge.kind != ChallengeKind::MagicLink {
             return Err(AuthError::MalformedAnswer);
         }
         let token = OpaqueSecret::parse(token).map_err(|_| AuthError::MalformedAnswer)?;
-        let subject = Subject { tenant: &tenant.id, ip, identifier: Some(&challenge.identifier) };
-        self.refuse_if_limited(Action::Verify, subject, tenant, &challenge.identifier).await?;
+        let subject = Subject {
+            tenant: &tenant.id,
+            ip,
+            identifier: Some(&challenge.identifier),
+        };
+        self.refuse_if_limited(Action::Verify, subject, tenant, &challenge.identifier)
+            .await?;
 
         let result = OpaqueSecret::generate(self.random.as_ref());
         let pepper = self.keys.current().pepper.clone();
-        let exchange_hash = pepper.hash(&Challenge::exchange_context(&id), result.expose().as_bytes());
-        self.judge_answer(caller, &challenge, token.expose().as_bytes(), Some(exchange_hash)).await?;
+        let exchange_hash = pepper.hash(
+            &Challenge::exchange_context(&id),
+            result.expose().as_bytes(),
+        );
+        self.judge_answer(
+            caller,
+            &challenge,
+            token.expose().as_bytes(),
+            Some(exchange_hash),
+        )
+        .await?;
 
-        let mut redirect = Url::parse(challenge.redirect_uri.as_deref().ok_or(AuthError::RedirectRequired)?)
-            .map_err(|_| AuthError::RedirectNotAllowed)?;
+        let mut redirect = Url::parse(
+            challenge
+                .redirect_uri
+                .as_deref()
+                .ok_or(AuthError::RedirectRequired)?,
+        )
+        .map_err(|_| AuthError::RedirectNotAllowed)?;
         redirect
             .query_pairs_mut()
             .append_pair("authkit_result", &format!("{id}.{}", result.expose()));
-        Ok(ConfirmedLink { redirect_to: Zeroizing::new(redirect.into()) })
+        Ok(ConfirmedLink {
+            redirect_to: Zeroizing::new(redirect.into()),
+        })
     }
 
     /// Exchanges a confirmed magic link's one-time result (`<challenge id>.<secret>`) for
     /// the verified challenge. Works once.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn exchange_result(&self, caller: Caller<'_>, result: &str) -> Result<VerifiedChallenge, AuthError> {
+    pub async fn exchange_result(
+        &self,
+        caller: Caller<'_>,
+        result: &str,
+    ) -> Result<VerifiedChallenge, AuthError> {
         let tenant = caller.tenant;
-        let (id, secret) = result.split_once('.').ok_or(AuthError::InvalidSignInResult)?;
+        let (id, secret) = result
+            .split_once('.')
+            .ok_or(AuthError::InvalidSignInResult)?;
         let id = ChallengeId::parse(id).map_err(|_| AuthError::InvalidSignInResult)?;
         let secret = OpaqueSecret::parse(secret).map_err(|_| AuthError::InvalidSignInResult)?;
-        let challenge = self.stores.challenges.get(&tenant.id, &id).await?.ok_or(AuthError::InvalidSignInResult)?;
+        let challenge = self
+            .stores
+            .challenges
+            .get(&tenant.id, &id)
+            .await?
+            .ok_or(AuthError::InvalidSignInResult)?;
         let now = self.now();
-        let presented = self.keys.current().pepper.hash(&Challenge::exchange_context(&id), secret.expose().as_bytes());
-        let matches = challenge.exchange_hash.is_some_and(|stored| stored.matches(&presented));
+        let presented = self.keys.current().pepper.hash(
+            &Challenge::exchange_context(&id),
+            secret.expose().as_bytes(),
+        );
+        let matches = challenge
+            .exchange_hash
+            .is_some_and(|stored| stored.matches(&presented));
         if !matches || !challenge.accepts_consumption(now) {
             return Err(AuthError::InvalidSignInResult);
         }
-        if !self.stores.challenges.mark_consumed(&tenant.id, &id, now).await? {
+        if !self
+            .stores
+            .challenges
+            .mark_consumed(&tenant.id, &id, now)
+            .await?
+        {
             return Err(AuthError::InvalidSignInResult);
         }
-        Ok(VerifiedChallenge { challenge: Challenge { state: ChallengeState::Consumed, ..challenge } })
+        Ok(VerifiedChallenge {
+            challenge: Challenge {
+                state: ChallengeState::Consumed,
+                ..challenge
+            },
+        })
     }
 
     /// Counts the answer, judges it in constant time, and moves the challenge to Verified
     /// when right. Keeps the identifier's consecutive-failure count.
-    async fn judge_answer(&self, caller: Caller<'_>, challenge: &Challenge, answer: &[u8], exchange_hash: Option<crate::secret::SecretHash>) -> Result<(), AuthError> {
+    async fn judge_answer(
+        &self,
+        caller: Caller<'_>,
+        challenge: &Challenge,
+        answer: &[u8],
+        exchange_hash: Option<crate::secret::SecretHash>,
+    ) -> Result<(), AuthError> {
         let tenant = caller.tenant;
         let now = self.now();
-        let counted = match self.stores.challenges.record_attempt(&tenant.id, &challenge.id, now).await? {
+        let counted = match self
+            .stores
+            .challenges
+            .record_attempt(&tenant.id, &challenge.id, now)
+            .await?
+        {
             AttemptOutcome::Counted(counted) => counted,
             AttemptOutcome::Refused(current) => return Err(closed_error(&current, now)),
             AttemptOutcome::NotFound => return Err(AuthError::ChallengeNotFound),
         };
         let keys = self.keys.current();
-        let presented = keys.pepper.hash(&Challenge::secret_context(&counted.id), answer);
+        let presented = keys
+            .pepper
+            .hash(&Challenge::secret_context(&counted.id), answer);
         let mut event = self.event(tenant, AuditKind::ChallengeVerified, Outcome::Success);
         event.challenge_id = Some(counted.id.clone());
         event.identifier = Some(counted.identifier.masked());
@@ -230,12 +356,25 @@ impl AuthKit {
         event.ip = caller.ip.map(str::to_owned);
 
         if counted.secret_hash.matches(&presented) {
-            if !self.stores.challenges.mark_verified(&tenant.id, &counted.id, exchange_hash, now).await? {
+            if !self
+                .stores
+                .challenges
+                .mark_verified(&tenant.id, &counted.id, exchange_hash, now)
+                .await?
+            {
                 // A parallel right answer won, or the challenge expired in between.
-                let current = self.stores.challenges.get(&tenant.id, &counted.id).await?.ok_or(AuthError::ChallengeNotFound)?;
+                let current = self
+                    .stores
+                    .challenges
+                    .get(&tenant.id, &counted.id)
+                    .await?
+                    .ok_or(AuthError::ChallengeNotFound)?;
                 return Err(closed_error(&current, now));
             }
-            self.stores.counters.reset(&failure_key(tenant, &counted.identifier, &keys.pepper)).await?;
+            self.stores
+                .counters
+                .reset(&failure_key(tenant, &counted.identifier, &keys.pepper))
+                .await?;
             tracing::info!(outcome = "verified", "challenge verified");
             if exchange_hash.is_some() {
                 event.kind = AuditKind::MagicLinkConfirmed;
@@ -248,7 +387,10 @@ impl AuthKit {
             key: failure_key(tenant, &counted.identifier, &keys.pepper),
             expires_at: now.plus_secs(FAILURE_MEMORY_SECS),
         };
-        self.stores.counters.increment(std::slice::from_ref(&failure), now).await?;
+        self.stores
+            .counters
+            .increment(std::slice::from_ref(&failure), now)
+            .await?;
         let remaining = counted.remaining_attempts();
         let (kind, outcome) = if remaining == 0 {
             (AuditKind::ChallengeExhausted, "exhausted")
@@ -260,7 +402,13 @@ impl AuthKit {
         event.outcome = Outcome::Failure;
         event.detail = Some(outcome.to_owned());
         self.audit(event).await;
-        Err(if remaining == 0 { AuthError::ChallengeExhausted } else { AuthError::WrongAnswer { remaining_attempts: remaining } })
+        Err(if remaining == 0 {
+            AuthError::ChallengeExhausted
+        } else {
+            AuthError::WrongAnswer {
+                remaining_attempts: remaining,
+            }
+        })
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -282,7 +430,11 @@ impl AuthKit {
         };
         let policy = &tenant.policy;
         let challenge = Challenge {
-            secret_hash: self.keys.current().pepper.hash(&Challenge::secret_context(&id), secret.bytes()),
+            secret_hash: self
+                .keys
+                .current()
+                .pepper
+                .hash(&Challenge::secret_context(&id), secret.bytes()),
             id,
             tenant: tenant.id.clone(),
             identifier,
@@ -304,11 +456,19 @@ impl AuthKit {
 
     /// Sends the secret. A failed send marks the challenge undelivered, so it can never be
     /// answered, and reports the failure: nothing is left half-done.
-    async fn deliver(&self, caller: Caller<'_>, challenge: &Challenge, secret: FreshSecret, started: AuditKind) -> Result<(), AuthError> {
+    async fn deliver(
+        &self,
+        caller: Caller<'_>,
+        challenge: &Challenge,
+        secret: FreshSecret,
+        started: AuditKind,
+    ) -> Result<(), AuthError> {
         let tenant = caller.tenant;
         let content = match secret {
             FreshSecret::Code(code) => MessageContent::Code(code),
-            FreshSecret::Token(token) => MessageContent::MagicLink(Zeroizing::new(self.magic_link(challenge, &token))),
+            FreshSecret::Token(token) => {
+                MessageContent::MagicLink(Zeroizing::new(self.magic_link(challenge, &token)))
+            }
         };
         let message = OutgoingMessage {
             tenant: tenant.id.clone(),
@@ -334,7 +494,10 @@ impl AuthKit {
             }
             Err(error) => {
                 tracing::warn!(outcome = "delivery_failed", channel = %challenge.channel, error = %error, "delivery failed");
-                self.stores.challenges.mark_undelivered(&tenant.id, &challenge.id).await?;
+                self.stores
+                    .challenges
+                    .mark_undelivered(&tenant.id, &challenge.id)
+                    .await?;
                 event.kind = AuditKind::DeliveryFailed;
                 event.outcome = Outcome::Failure;
                 self.audit(event).await;
@@ -355,10 +518,20 @@ impl AuthKit {
         )
     }
 
-    async fn refuse_if_limited(&self, action: Action, subject: Subject<'_>, tenant: &Tenant, identifier: &Identifier) -> Result<(), AuthError> {
+    async fn refuse_if_limited(
+        &self,
+        action: Action,
+        subject: Subject<'_>,
+        tenant: &Tenant,
+        identifier: &Identifier,
+    ) -> Result<(), AuthError> {
         let result = self.enforce_rate_limits(action, subject, tenant).await;
         if let Err(AuthError::RateLimited(tripped)) = &result {
-            let mut event = self.event(tenant, crate::audit::AuditKind::RateLimited, Outcome::Refused);
+            let mut event = self.event(
+                tenant,
+                crate::audit::AuditKind::RateLimited,
+                Outcome::Refused,
+            );
             event.identifier = Some(identifier.masked());
             event.ip = subject.ip.map(str::to_owned);
             event.detail = Some(format!("scope={}", tripped.scope.as_str()));
@@ -369,36 +542,60 @@ impl AuthKit {
 
     /// Refuses new challenges for an identifier that reached its consecutive-failure cap,
     /// for a time that grows with every failure past the cap.
-    async fn refuse_if_locked(&self, tenant: &Tenant, identifier: &Identifier) -> Result<(), AuthError> {
+    async fn refuse_if_locked(
+        &self,
+        tenant: &Tenant,
+        identifier: &Identifier,
+    ) -> Result<(), AuthError> {
         let now = self.now();
         let pepper = self.keys.current().pepper.clone();
-        let Some(failures) = self.stores.counters.get(&failure_key(tenant, identifier, &pepper), now).await? else {
+        let Some(failures) = self
+            .stores
+            .counters
+            .get(&failure_key(tenant, identifier, &pepper), now)
+            .await?
+        else {
             return Ok(());
         };
         let cap = u64::from(tenant.policy.identifier_failure_cap);
         if failures.count < cap {
             return Ok(());
         }
-        let unlock_at = failures.updated_at.plus_secs(lockout_secs(failures.count - cap) as i64);
+        let unlock_at = failures
+            .updated_at
+            .plus_secs(lockout_secs(failures.count - cap) as i64);
         if now >= unlock_at {
             return Ok(());
         }
         let mut event = self.event(tenant, AuditKind::IdentifierLocked, Outcome::Refused);
         event.identifier = Some(identifier.masked());
         self.audit(event).await;
-        Err(AuthError::IdentifierLocked { retry_after_secs: now.secs_until(unlock_at) })
+        Err(AuthError::IdentifierLocked {
+            retry_after_secs: now.secs_until(unlock_at),
+        })
     }
 }
 
 fn failure_key(tenant: &Tenant, identifier: &Identifier, pepper: &crate::secret::Pepper) -> String {
-    format!("{}#failures#{}", tenant.id, identifier_digest(identifier, pepper))
+    format!(
+        "{}#failures#{}",
+        tenant.id,
+        identifier_digest(identifier, pepper)
+    )
 }
 
 /// The redirect for a magic link: the caller's, if the tenant allows it exactly, or the
 /// tenant's only allowed one when the caller gave none.
 fn allowed_redirect(tenant: &Tenant, requested: Option<&str>) -> Result<String, AuthError> {
     match requested {
-        Some(uri) if tenant.allowed_redirect_uris.iter().any(|allowed| allowed == uri) => Ok(uri.to_owned()),
+        Some(uri)
+            if tenant
+                .allowed_redirect_uris
+                .iter()
+                .any(|allowed| allowed == uri) =>
+        {
+            Ok(uri.to_owned())
+        }
         Some(_) => Err(AuthError::RedirectNotAllowed),
         None => match tenant.allowed_redirect_uris.as_slice() {
             [only] => Ok(only.clone()),
@@ -423,8 +620,12 @@ fn check_resend(challenge: &Challenge, now: Timestamp) -> Result<(), AuthError> 
         return Ok(());
     }
     match challenge.status(now) {
-        ChallengeStatus::Pending if challenge.resends >= challenge.max_resends => Err(AuthError::ResendLimitReached),
-        ChallengeStatus::Pending => Err(AuthError::ResendTooSoon { retry_after_secs: now.secs_until(challenge.resend_after) }),
+        ChallengeStatus::Pending if challenge.resends >= challenge.max_resends => {
+            Err(AuthError::ResendLimitReached)
+        }
+        ChallengeStatus::Pending => Err(AuthError::ResendTooSoon {
+            retry_after_secs: now.secs_until(challenge.resend_after),
+        }),
         _ => Err(closed_error(challenge, now)),
     }
 }

@@ -33,13 +33,22 @@ impl AuthKit {
             .await?
             .filter(|record| !record.revoked && record.kind == key.kind())
             .ok_or(AuthError::InvalidApiKey)?;
-        let tenant = self.stores.tenants.get_tenant(&record.tenant).await?.ok_or(AuthError::InvalidApiKey)?;
+        let tenant = self
+            .stores
+            .tenants
+            .get_tenant(&record.tenant)
+            .await?
+            .ok_or(AuthError::InvalidApiKey)?;
         Ok((tenant, record.kind))
     }
 
     pub async fn tenant(&self, id: &str) -> Result<Tenant, AuthError> {
         let id = TenantId::parse(id).map_err(|_| AuthError::TenantNotFound)?;
-        self.stores.tenants.get_tenant(&id).await?.ok_or(AuthError::TenantNotFound)
+        self.stores
+            .tenants
+            .get_tenant(&id)
+            .await?
+            .ok_or(AuthError::TenantNotFound)
     }
 
     /// Creates a tenant with one publishable and one secret key.
@@ -60,9 +69,19 @@ impl AuthKit {
         let issue = |kind| ApiKey::generate(kind, self.random.as_ref());
         let (publishable_key, secret_key) = (issue(KeyKind::Publishable), issue(KeyKind::Secret));
         for key in [&publishable_key, &secret_key] {
-            let record = ApiKeyRecord { hash: key.hash(&pepper), tenant: tenant.id.clone(), kind: key.kind(), created_at: now, revoked: false };
+            let record = ApiKeyRecord {
+                hash: key.hash(&pepper),
+                tenant: tenant.id.clone(),
+                kind: key.kind(),
+                created_at: now,
+                revoked: false,
+            };
             self.stores.tenants.put_api_key(&record).await?;
         }
-        Ok(CreatedTenant { tenant, publishable_key, secret_key })
+        Ok(CreatedTenant {
+            tenant,
+            publishable_key,
+            secret_key,
+        })
     }
 }

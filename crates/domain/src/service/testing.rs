@@ -27,7 +27,9 @@ impl Sender for RecordingSender {
         }
         let mut sent = self.sent.lock().unwrap();
         sent.push(message.clone());
-        Ok(DeliveryReceipt { provider_message_id: format!("m{}", sent.len()) })
+        Ok(DeliveryReceipt {
+            provider_message_id: format!("m{}", sent.len()),
+        })
     }
 }
 
@@ -37,7 +39,11 @@ impl RecordingSender {
         let sent = self.sent.lock().unwrap();
         match &sent.last().expect("a message was sent").content {
             MessageContent::Code(code) => code.expose().to_owned(),
-            MessageContent::MagicLink(link) => link.rsplit_once("token=").expect("link has a token").1.to_owned(),
+            MessageContent::MagicLink(link) => link
+                .rsplit_once("token=")
+                .expect("link has a token")
+                .1
+                .to_owned(),
         }
     }
 
@@ -79,7 +85,10 @@ impl Harness {
             Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
             clock.clone(),
             Arc::new(OsRandomness),
-            ServiceSettings { issuer: "https://auth.example.com".into(), public_base_url: "https://auth.example.com".into() },
+            ServiceSettings {
+                issuer: "https://auth.example.com".into(),
+                public_base_url: "https://auth.example.com".into(),
+            },
         );
         let created = authkit
             .create_tenant(NewTenant {
@@ -90,10 +99,19 @@ impl Harness {
             })
             .await
             .unwrap();
-        Harness { authkit, stores, clock, sender, tenant: created.tenant }
+        Harness {
+            authkit,
+            stores,
+            clock,
+            sender,
+            tenant: created.tenant,
+        }
     }
 
     pub fn caller(&self) -> Caller<'_> {
-        Caller { tenant: &self.tenant, ip: Some("198.51.100.7") }
+        Caller {
+            tenant: &self.tenant,
+            ip: Some("198.51.100.7"),
+        }
     }
 }

@@ -10,7 +10,12 @@ use crate::tenant::{KeyKind, TenantPolicy};
 use crate::token::{self, RefreshToken};
 
 fn code_for(identifier: &str) -> StartRequest<'_> {
-    StartRequest { identifier, channel: None, kind: RequestedKind::Code, redirect_uri: None }
+    StartRequest {
+        identifier,
+        channel: None,
+        kind: RequestedKind::Code,
+        redirect_uri: None,
+    }
 }
 
 fn laptop() -> Fingerprint {
@@ -28,20 +33,47 @@ fn laptop() -> Fingerprint {
 #[tokio::test]
 async fn a_code_signs_a_new_user_in_and_the_same_user_again_later() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("Jane@Example.com")).await.unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("Jane@Example.com"))
+        .await
+        .unwrap();
     assert_eq!(started.masked_destination, "J***@example.com");
     let code = h.sender.last_secret();
     assert_eq!(code.len(), 6);
-    let verified = h.authkit.verify_answer(h.caller(), started.id.as_str(), &code).await.unwrap();
-    let first = h.authkit.complete_sign_in(h.caller(), verified).await.unwrap();
+    let verified = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &code)
+        .await
+        .unwrap();
+    let first = h
+        .authkit
+        .complete_sign_in(h.caller(), verified)
+        .await
+        .unwrap();
     assert!(first.is_new_user);
-    let claims = h.authkit.authenticate_access_token(&h.tenant.id, &first.tokens.access_token).unwrap();
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &first.tokens.access_token)
+        .unwrap();
     assert_eq!(claims.sub, first.user_id);
     assert_eq!(claims.amr, vec!["otp", "mail"]);
 
-    let again = h.authkit.start_sign_in(h.caller(), code_for("Jane@example.com")).await.unwrap();
-    let verified = h.authkit.verify_answer(h.caller(), again.id.as_str(), &h.sender.last_secret()).await.unwrap();
-    let second = h.authkit.complete_sign_in(h.caller(), verified).await.unwrap();
+    let again = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("Jane@example.com"))
+        .await
+        .unwrap();
+    let verified = h
+        .authkit
+        .verify_answer(h.caller(), again.id.as_str(), &h.sender.last_secret())
+        .await
+        .unwrap();
+    let second = h
+        .authkit
+        .complete_sign_in(h.caller(), verified)
+        .await
+        .unwrap();
     assert!(!second.is_new_user);
     assert_eq!(second.user_id, first.user_id);
 }
@@ -49,139 +81,322 @@ async fn a_code_signs_a_new_user_in_and_the_same_user_again_later() {
 #[tokio::test]
 async fn a_verified_challenge_cannot_be_verified_again() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
     let code = h.sender.last_secret();
-    h.authkit.verify_answer(h.caller(), started.id.as_str(), &code).await.unwrap();
-    let again = h.authkit.verify_answer(h.caller(), started.id.as_str(), &code).await;
+    h.authkit
+        .verify_answer(h.caller(), started.id.as_str(), &code)
+        .await
+        .unwrap();
+    let again = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &code)
+        .await;
     assert!(matches!(again, Err(AuthError::ChallengeUsed)), "{again:?}");
 }
 
 #[tokio::test]
 async fn five_wrong_answers_exhaust_a_challenge_even_for_the_right_code() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("+14155552671")).await.unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("+14155552671"))
+        .await
+        .unwrap();
     let code = h.sender.last_secret();
     let wrong = if code == "000000" { "111111" } else { "000000" };
     for remaining in (1..5).rev() {
-        let result = h.authkit.verify_answer(h.caller(), started.id.as_str(), wrong).await;
-        assert!(matches!(result, Err(AuthError::WrongAnswer { remaining_attempts }) if remaining_attempts == remaining), "{result:?}");
+        let result = h
+            .authkit
+            .verify_answer(h.caller(), started.id.as_str(), wrong)
+            .await;
+        assert!(
+            matches!(result, Err(AuthError::WrongAnswer { remaining_attempts }) if remaining_attempts == remaining),
+            "{result:?}"
+        );
     }
-    let fifth = h.authkit.verify_answer(h.caller(), started.id.as_str(), wrong).await;
-    assert!(matches!(fifth, Err(AuthError::ChallengeExhausted)), "{fifth:?}");
-    let right = h.authkit.verify_answer(h.caller(), started.id.as_str(), &code).await;
-    assert!(matches!(right, Err(AuthError::ChallengeExhausted)), "{right:?}");
+    let fifth = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), wrong)
+        .await;
+    assert!(
+        matches!(fifth, Err(AuthError::ChallengeExhausted)),
+        "{fifth:?}"
+    );
+    let right = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &code)
+        .await;
+    assert!(
+        matches!(right, Err(AuthError::ChallengeExhausted)),
+        "{right:?}"
+    );
 }
 
 #[tokio::test]
 async fn malformed_answers_are_refused_without_using_an_attempt() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
     for _ in 0..10 {
-        let result = h.authkit.verify_answer(h.caller(), started.id.as_str(), "12ab56").await;
+        let result = h
+            .authkit
+            .verify_answer(h.caller(), started.id.as_str(), "12ab56")
+            .await;
         assert!(matches!(result, Err(AuthError::MalformedAnswer)));
     }
     let code = h.sender.last_secret();
-    assert!(h.authkit.verify_answer(h.caller(), started.id.as_str(), &code).await.is_ok());
+    assert!(h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &code)
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn an_expired_challenge_refuses_the_right_code() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
     h.clock.advance(600);
-    let result = h.authkit.verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret()).await;
-    assert!(matches!(result, Err(AuthError::ChallengeExpired)), "{result:?}");
+    let result = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await;
+    assert!(
+        matches!(result, Err(AuthError::ChallengeExpired)),
+        "{result:?}"
+    );
 }
 
 #[tokio::test]
 async fn a_resend_waits_replaces_the_secret_and_is_capped() {
     let h = Harness::new().await;
-    let first = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
+    let first = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
     let first_code = h.sender.last_secret();
     let too_soon = h.authkit.resend(h.caller(), first.id.as_str()).await;
-    assert!(matches!(too_soon, Err(AuthError::ResendTooSoon { retry_after_secs: 30 })), "{too_soon:?}");
+    assert!(
+        matches!(
+            too_soon,
+            Err(AuthError::ResendTooSoon {
+                retry_after_secs: 30
+            })
+        ),
+        "{too_soon:?}"
+    );
 
     let mut current = first.clone();
     for _ in 0..3 {
         h.clock.advance(30);
-        current = h.authkit.resend(h.caller(), current.id.as_str()).await.unwrap();
+        current = h
+            .authkit
+            .resend(h.caller(), current.id.as_str())
+            .await
+            .unwrap();
     }
     h.clock.advance(30);
     let capped = h.authkit.resend(h.caller(), current.id.as_str()).await;
-    assert!(matches!(capped, Err(AuthError::ResendLimitReached)), "{capped:?}");
+    assert!(
+        matches!(capped, Err(AuthError::ResendLimitReached)),
+        "{capped:?}"
+    );
 
-    let old = h.authkit.verify_answer(h.caller(), first.id.as_str(), &first_code).await;
-    assert!(matches!(old, Err(AuthError::ChallengeUsed)), "the superseded secret still worked: {old:?}");
-    assert!(h.authkit.verify_answer(h.caller(), current.id.as_str(), &h.sender.last_secret()).await.is_ok());
+    let old = h
+        .authkit
+        .verify_answer(h.caller(), first.id.as_str(), &first_code)
+        .await;
+    assert!(
+        matches!(old, Err(AuthError::ChallengeUsed)),
+        "the superseded secret still worked: {old:?}"
+    );
+    assert!(h
+        .authkit
+        .verify_answer(h.caller(), current.id.as_str(), &h.sender.last_secret())
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn a_failed_delivery_leaves_a_challenge_that_cannot_be_answered() {
     let h = Harness::new().await;
-    h.sender.fail.store(true, std::sync::atomic::Ordering::SeqCst);
-    let result = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await;
-    assert!(matches!(result, Err(AuthError::DeliveryFailed(_))), "{result:?}");
-    let events = h.stores.audit.recent(&h.tenant.id, h.clock_now(), 10).await.unwrap();
+    h.sender
+        .fail
+        .store(true, std::sync::atomic::Ordering::SeqCst);
+    let result = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await;
+    assert!(
+        matches!(result, Err(AuthError::DeliveryFailed(_))),
+        "{result:?}"
+    );
+    let events = h
+        .stores
+        .audit
+        .recent(&h.tenant.id, h.clock_now(), 10)
+        .await
+        .unwrap();
     assert_eq!(events[0].kind, AuditKind::DeliveryFailed);
     let challenge_id = events[0].challenge_id.clone().unwrap();
-    let stored = h.stores.challenges.get(&h.tenant.id, &challenge_id).await.unwrap().unwrap();
+    let stored = h
+        .stores
+        .challenges
+        .get(&h.tenant.id, &challenge_id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(!stored.accepts_attempt(h.clock_now()));
 }
 
 #[tokio::test]
 async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
     let h = Harness::new().await;
-    let request = StartRequest { identifier: "a@example.com", channel: None, kind: RequestedKind::MagicLink, redirect_uri: Some(REDIRECT) };
+    let request = StartRequest {
+        identifier: "a@example.com",
+        channel: None,
+        kind: RequestedKind::MagicLink,
+        redirect_uri: Some(REDIRECT),
+    };
     let started = h.authkit.start_sign_in(h.caller(), request).await.unwrap();
     let link = h.sender.last_link();
     assert!(link.starts_with("https://auth.example.com/v1/auth/link?tenant=acme&challenge_id="));
     let confirmed = h
         .authkit
-        .confirm_magic_link(&h.tenant, None, started.id.as_str(), &h.sender.last_secret())
+        .confirm_magic_link(
+            &h.tenant,
+            None,
+            started.id.as_str(),
+            &h.sender.last_secret(),
+        )
         .await
         .unwrap();
     let redirect = url::Url::parse(&confirmed.redirect_to).unwrap();
     assert!(confirmed.redirect_to.starts_with(REDIRECT));
-    let result = redirect.query_pairs().find(|(k, _)| k == "authkit_result").unwrap().1.to_string();
-    let verified = h.authkit.exchange_result(h.caller(), &result).await.unwrap();
-    let signed_in = h.authkit.complete_sign_in(h.caller(), verified).await.unwrap();
-    let claims = h.authkit.authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token).unwrap();
+    let result = redirect
+        .query_pairs()
+        .find(|(k, _)| k == "authkit_result")
+        .unwrap()
+        .1
+        .to_string();
+    let verified = h
+        .authkit
+        .exchange_result(h.caller(), &result)
+        .await
+        .unwrap();
+    let signed_in = h
+        .authkit
+        .complete_sign_in(h.caller(), verified)
+        .await
+        .unwrap();
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
     assert_eq!(claims.amr, vec!["magic_link", "mail"]);
-    assert!(matches!(h.authkit.exchange_result(h.caller(), &result).await, Err(AuthError::InvalidSignInResult)));
+    assert!(matches!(
+        h.authkit.exchange_result(h.caller(), &result).await,
+        Err(AuthError::InvalidSignInResult)
+    ));
 }
 
 #[tokio::test]
 async fn magic_links_only_return_to_allowed_redirects() {
     let h = Harness::new().await;
-    let request = StartRequest { identifier: "a@example.com", channel: None, kind: RequestedKind::MagicLink, redirect_uri: Some("https://evil.example/cb") };
-    assert!(matches!(h.authkit.start_sign_in(h.caller(), request).await, Err(AuthError::RedirectNotAllowed)));
+    let request = StartRequest {
+        identifier: "a@example.com",
+        channel: None,
+        kind: RequestedKind::MagicLink,
+        redirect_uri: Some("https://evil.example/cb"),
+    };
+    assert!(matches!(
+        h.authkit.start_sign_in(h.caller(), request).await,
+        Err(AuthError::RedirectNotAllowed)
+    ));
     assert_eq!(h.sender.count(), 0);
 }
 
 #[tokio::test]
 async fn a_reused_refresh_token_revokes_its_whole_family() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
-    let verified = h.authkit.verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret()).await.unwrap();
-    let signed_in = h.authkit.complete_sign_in(h.caller(), verified).await.unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
+    let verified = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await
+        .unwrap();
+    let signed_in = h
+        .authkit
+        .complete_sign_in(h.caller(), verified)
+        .await
+        .unwrap();
     let original = signed_in.tokens.refresh_token.reveal();
-    let rotated = h.authkit.refresh(h.caller(), &original).await.unwrap().refresh_token.reveal();
+    let rotated = h
+        .authkit
+        .refresh(h.caller(), &original)
+        .await
+        .unwrap()
+        .refresh_token
+        .reveal();
     assert_ne!(rotated, original);
     let reuse = h.authkit.refresh(h.caller(), &original).await;
-    assert!(matches!(reuse, Err(AuthError::RefreshTokenReused)), "{reuse:?}");
+    assert!(
+        matches!(reuse, Err(AuthError::RefreshTokenReused)),
+        "{reuse:?}"
+    );
     let after = h.authkit.refresh(h.caller(), &rotated).await;
-    assert!(matches!(after, Err(AuthError::InvalidRefreshToken)), "the family survived reuse: {after:?}");
+    assert!(
+        matches!(after, Err(AuthError::InvalidRefreshToken)),
+        "the family survived reuse: {after:?}"
+    );
 }
 
 #[tokio::test]
 async fn signing_out_revokes_the_session_and_junk_is_not_an_error() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
-    let verified = h.authkit.verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret()).await.unwrap();
-    let refresh = h.authkit.complete_sign_in(h.caller(), verified).await.unwrap().tokens.refresh_token.reveal();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
+    let verified = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await
+        .unwrap();
+    let refresh = h
+        .authkit
+        .complete_sign_in(h.caller(), verified)
+        .await
+        .unwrap()
+        .tokens
+        .refresh_token
+        .reveal();
     h.authkit.revoke_session(h.caller(), "junk").await.unwrap();
-    h.authkit.revoke_session(h.caller(), &refresh).await.unwrap();
-    assert!(matches!(h.authkit.refresh(h.caller(), &refresh).await, Err(AuthError::InvalidRefreshToken)));
+    h.authkit
+        .revoke_session(h.caller(), &refresh)
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.authkit.refresh(h.caller(), &refresh).await,
+        Err(AuthError::InvalidRefreshToken)
+    ));
     assert!(RefreshToken::parse(&refresh).is_ok());
 }
 
@@ -189,36 +404,93 @@ async fn signing_out_revokes_the_session_and_junk_is_not_an_error() {
 async fn starts_for_one_identifier_are_rate_limited() {
     let h = Harness::new().await;
     for _ in 0..5 {
-        h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
+        h.authkit
+            .start_sign_in(h.caller(), code_for("a@example.com"))
+            .await
+            .unwrap();
     }
-    let sixth = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await;
-    assert!(matches!(sixth, Err(AuthError::RateLimited(tripped)) if tripped.scope == Scope::Identifier), "{sixth:?}");
+    let sixth = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await;
+    assert!(
+        matches!(sixth, Err(AuthError::RateLimited(tripped)) if tripped.scope == Scope::Identifier),
+        "{sixth:?}"
+    );
     assert_eq!(h.sender.count(), 5);
     h.clock.advance(600);
-    assert!(h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.is_ok());
+    assert!(h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .is_ok());
 }
 
 #[tokio::test]
 async fn an_identifier_is_locked_after_its_failure_cap_for_a_growing_time() {
-    let policy = TenantPolicy { identifier_failure_cap: 2, max_attempts: 1, ..TenantPolicy::default() };
+    let policy = TenantPolicy {
+        identifier_failure_cap: 2,
+        max_attempts: 1,
+        ..TenantPolicy::default()
+    };
     let h = Harness::with_policy(policy).await;
     for _ in 0..2 {
-        let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
+        let started = h
+            .authkit
+            .start_sign_in(h.caller(), code_for("a@example.com"))
+            .await
+            .unwrap();
         let code = h.sender.last_secret();
         let wrong = if code == "000000" { "111111" } else { "000000" };
-        let _ = h.authkit.verify_answer(h.caller(), started.id.as_str(), wrong).await;
+        let _ = h
+            .authkit
+            .verify_answer(h.caller(), started.id.as_str(), wrong)
+            .await;
     }
-    let locked = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await;
-    assert!(matches!(locked, Err(AuthError::IdentifierLocked { retry_after_secs: 900 })), "{locked:?}");
+    let locked = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await;
+    assert!(
+        matches!(
+            locked,
+            Err(AuthError::IdentifierLocked {
+                retry_after_secs: 900
+            })
+        ),
+        "{locked:?}"
+    );
     // Another identifier is not affected.
-    assert!(h.authkit.start_sign_in(h.caller(), code_for("b@example.com")).await.is_ok());
+    assert!(h
+        .authkit
+        .start_sign_in(h.caller(), code_for("b@example.com"))
+        .await
+        .is_ok());
     h.clock.advance(900);
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
     let code = h.sender.last_secret();
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let _ = h.authkit.verify_answer(h.caller(), started.id.as_str(), wrong).await;
-    let locked_longer = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await;
-    assert!(matches!(locked_longer, Err(AuthError::IdentifierLocked { retry_after_secs: 1_800 })), "{locked_longer:?}");
+    let _ = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), wrong)
+        .await;
+    let locked_longer = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await;
+    assert!(
+        matches!(
+            locked_longer,
+            Err(AuthError::IdentifierLocked {
+                retry_after_secs: 1_800
+            })
+        ),
+        "{locked_longer:?}"
+    );
 }
 
 #[tokio::test]
@@ -234,77 +506,226 @@ async fn api_keys_resolve_to_their_tenant_and_kind() {
         })
         .await
         .unwrap();
-    let (tenant, kind) = h.authkit.authenticate_api_key(&created.secret_key.reveal()).await.unwrap();
+    let (tenant, kind) = h
+        .authkit
+        .authenticate_api_key(&created.secret_key.reveal())
+        .await
+        .unwrap();
     assert_eq!((tenant.id.as_str(), kind), ("globex", KeyKind::Secret));
-    let (_, kind) = h.authkit.authenticate_api_key(&created.publishable_key.reveal()).await.unwrap();
+    let (_, kind) = h
+        .authkit
+        .authenticate_api_key(&created.publishable_key.reveal())
+        .await
+        .unwrap();
     assert_eq!(kind, KeyKind::Publishable);
-    let forged = created.publishable_key.reveal().replace("ak_pub_", "ak_sec_");
-    assert!(matches!(h.authkit.authenticate_api_key(&forged).await, Err(AuthError::InvalidApiKey)));
-    assert!(matches!(h.authkit.authenticate_api_key("nonsense").await, Err(AuthError::InvalidApiKey)));
+    let forged = created
+        .publishable_key
+        .reveal()
+        .replace("ak_pub_", "ak_sec_");
+    assert!(matches!(
+        h.authkit.authenticate_api_key(&forged).await,
+        Err(AuthError::InvalidApiKey)
+    ));
+    assert!(matches!(
+        h.authkit.authenticate_api_key("nonsense").await,
+        Err(AuthError::InvalidApiKey)
+    ));
 }
 
 #[tokio::test]
 async fn a_trusted_device_signs_in_while_its_fingerprint_still_matches() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
-    let verified = h.authkit.verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret()).await.unwrap();
-    let signed_in = h.authkit.complete_sign_in(h.caller(), verified).await.unwrap();
-    let claims = h.authkit.authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token).unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
+    let verified = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await
+        .unwrap();
+    let signed_in = h
+        .authkit
+        .complete_sign_in(h.caller(), verified)
+        .await
+        .unwrap();
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
 
-    let bound = h.authkit.bind_device(h.caller(), &claims, laptop(), Some("Work laptop".into()), true).await.unwrap();
+    let bound = h
+        .authkit
+        .bind_device(
+            h.caller(),
+            &claims,
+            laptop(),
+            Some("Work laptop".into()),
+            true,
+        )
+        .await
+        .unwrap();
     let credential = bound.credential.reveal();
-    let again = h.authkit.sign_in_with_device(h.caller(), &credential, &laptop()).await.unwrap();
+    let again = h
+        .authkit
+        .sign_in_with_device(h.caller(), &credential, &laptop())
+        .await
+        .unwrap();
     assert_eq!(again.user_id, signed_in.user_id);
-    let device_claims = h.authkit.authenticate_access_token(&h.tenant.id, &again.tokens.access_token).unwrap();
+    let device_claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &again.tokens.access_token)
+        .unwrap();
     assert_eq!(device_claims.device_id.as_ref(), Some(&bound.device.id));
 
-    let stranger = Fingerprint { platform: Some("iPhone".into()), screen: Some("390x844".into()), timezone: Some("Asia/Tokyo".into()), ..Fingerprint::default() };
-    assert!(matches!(h.authkit.sign_in_with_device(h.caller(), &credential, &stranger).await, Err(AuthError::DeviceSignInRefused)));
+    let stranger = Fingerprint {
+        platform: Some("iPhone".into()),
+        screen: Some("390x844".into()),
+        timezone: Some("Asia/Tokyo".into()),
+        ..Fingerprint::default()
+    };
+    assert!(matches!(
+        h.authkit
+            .sign_in_with_device(h.caller(), &credential, &stranger)
+            .await,
+        Err(AuthError::DeviceSignInRefused)
+    ));
 
-    assert_eq!(h.authkit.list_devices(h.caller(), &claims).await.unwrap().len(), 1);
-    h.authkit.revoke_device(h.caller(), &claims, bound.device.id.as_str()).await.unwrap();
-    assert!(matches!(h.authkit.sign_in_with_device(h.caller(), &credential, &laptop()).await, Err(AuthError::DeviceSignInRefused)));
-    assert!(matches!(h.authkit.revoke_device(h.caller(), &claims, bound.device.id.as_str()).await, Err(AuthError::DeviceNotFound)));
+    assert_eq!(
+        h.authkit
+            .list_devices(h.caller(), &claims)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
+    h.authkit
+        .revoke_device(h.caller(), &claims, bound.device.id.as_str())
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.authkit
+            .sign_in_with_device(h.caller(), &credential, &laptop())
+            .await,
+        Err(AuthError::DeviceSignInRefused)
+    ));
+    assert!(matches!(
+        h.authkit
+            .revoke_device(h.caller(), &claims, bound.device.id.as_str())
+            .await,
+        Err(AuthError::DeviceNotFound)
+    ));
 }
 
 #[tokio::test]
 async fn an_untrusted_device_cannot_skip_the_code() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
-    let verified = h.authkit.verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret()).await.unwrap();
-    let signed_in = h.authkit.complete_sign_in(h.caller(), verified).await.unwrap();
-    let claims = h.authkit.authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token).unwrap();
-    let bound = h.authkit.bind_device(h.caller(), &claims, laptop(), None, false).await.unwrap();
-    let result = h.authkit.sign_in_with_device(h.caller(), &bound.credential.reveal(), &laptop()).await;
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
+    let verified = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await
+        .unwrap();
+    let signed_in = h
+        .authkit
+        .complete_sign_in(h.caller(), verified)
+        .await
+        .unwrap();
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let bound = h
+        .authkit
+        .bind_device(h.caller(), &claims, laptop(), None, false)
+        .await
+        .unwrap();
+    let result = h
+        .authkit
+        .sign_in_with_device(h.caller(), &bound.credential.reveal(), &laptop())
+        .await;
     assert!(matches!(result, Err(AuthError::DeviceSignInRefused)));
 }
 
 #[tokio::test]
 async fn audit_events_carry_masked_identifiers_and_no_secrets() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("jane.doe@example.com")).await.unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("jane.doe@example.com"))
+        .await
+        .unwrap();
     let code = h.sender.last_secret();
     let wrong = if code == "000000" { "111111" } else { "000000" };
-    let _ = h.authkit.verify_answer(h.caller(), started.id.as_str(), wrong).await;
-    h.authkit.verify_answer(h.caller(), started.id.as_str(), &code).await.unwrap();
-    let events = h.stores.audit.recent(&h.tenant.id, h.clock_now(), 50).await.unwrap();
+    let _ = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), wrong)
+        .await;
+    h.authkit
+        .verify_answer(h.caller(), started.id.as_str(), &code)
+        .await
+        .unwrap();
+    let events = h
+        .stores
+        .audit
+        .recent(&h.tenant.id, h.clock_now(), 50)
+        .await
+        .unwrap();
     let kinds: Vec<AuditKind> = events.iter().rev().map(|e| e.kind).collect();
-    assert_eq!(kinds, vec![AuditKind::ChallengeStarted, AuditKind::ChallengeDelivered, AuditKind::VerificationFailed, AuditKind::ChallengeVerified]);
+    assert_eq!(
+        kinds,
+        vec![
+            AuditKind::ChallengeStarted,
+            AuditKind::ChallengeDelivered,
+            AuditKind::VerificationFailed,
+            AuditKind::ChallengeVerified
+        ]
+    );
     let dump = format!("{events:?}");
-    assert!(!dump.contains("jane.doe@"), "unmasked identifier in audit: {dump}");
+    assert!(
+        !dump.contains("jane.doe@"),
+        "unmasked identifier in audit: {dump}"
+    );
     assert!(!dump.contains(&code), "code in audit");
-    assert!(events.iter().all(|e| e.ip.as_deref() == Some("198.51.100.7")));
+    assert!(events
+        .iter()
+        .all(|e| e.ip.as_deref() == Some("198.51.100.7")));
 }
 
 #[tokio::test]
 async fn tokens_for_one_tenant_are_refused_for_another() {
     let h = Harness::new().await;
-    let started = h.authkit.start_sign_in(h.caller(), code_for("a@example.com")).await.unwrap();
-    let verified = h.authkit.verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret()).await.unwrap();
-    let access = h.authkit.complete_sign_in(h.caller(), verified).await.unwrap().tokens.access_token;
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
+    let verified = h
+        .authkit
+        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await
+        .unwrap();
+    let access = h
+        .authkit
+        .complete_sign_in(h.caller(), verified)
+        .await
+        .unwrap()
+        .tokens
+        .access_token;
     let other = crate::tenant::TenantId::parse("globex").unwrap();
-    assert!(h.authkit.authenticate_access_token(&other, &access).is_err());
-    assert_eq!(token::unverified_audience(&access), Some(h.tenant.id.clone()));
+    assert!(h
+        .authkit
+        .authenticate_access_token(&other, &access)
+        .is_err());
+    assert_eq!(
+        token::unverified_audience(&access),
+        Some(h.tenant.id.clone())
+    );
 }
 
 impl Harness {
