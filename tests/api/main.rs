@@ -1,1 +1,11 @@
+//! AuthKit over real HTTP, as a client sees it: the local server's router on a random port,
+//! against the embedded store and against DynamoDB, SNS and SES in an AWS emulator (moto or
+//! LocalStack at AUTHKIT_TEST_ENDPOINT). Codes are read back from where they were delivered:
+//! the dev outbox route, or the emulator's record of sent messages.
 
+mod devices;
+mod errors;
+mod lambda;
+mod magic_link;
+mod sign_in;
+mod tokens;

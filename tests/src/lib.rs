@@ -1,1 +1,388 @@
+//! The integration-test harness: spawns AuthKit's real router on a random loopback port and
+//! talks to it over HTTP like any client. Each test gets its own tenant (and, against the
+//! emulator, its own DynamoDB tables), so tests run in parallel without sharing state.
 
+pub mod lambda_runtime_api;
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use authkit_app::{App, Config};
+use serde_json::Value;
+
+pub const REDIRECT_URI: &str = "https://app.example.com/callback";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    /// The embedded store, the dev outbox, a key file: `cargo run -p authkit-local`.
+    Embedded,
+    /// DynamoDB, SNS, SES and Secrets Manager in the emulator at AUTHKIT_TEST_ENDPOINT.
+    Emulator,
+}
+
+pub struct TestApp {
+    pub backend: Backend,
+    pub base_url: String,
+    pub issuer: String,
+    pub tenant: String,
+    pub publishable_key: String,
+    pub secret_key: String,
+    pub redirect_uri: String,
+    pub http: reqwest::Client,
+    /// The configuration the app was built from, for starting Lambda binaries alike.
+    pub env: Vec<(String, String)>,
+    emulator: Option<String>,
+    _scratch: tempfile::TempDir,
+}
+
+/// The emulator's endpoint, or None when the emulator tests should be skipped.
+pub fn emulator_endpoint() -> Option<String> {
+    match std::env::var("AUTHKIT_TEST_ENDPOINT") {
+        Ok(endpoint) if !endpoint.is_empty() => Some(endpoint),
+        _ if std::env::var("AUTHKIT_REQUIRE_EMULATOR").as_deref() == Ok("1") => {
+            panic!("AUTHKIT_REQUIRE_EMULATOR=1 but AUTHKIT_TEST_ENDPOINT is not set; run `bash scripts/test.sh`")
+        }
+        _ => {
+            eprintln!("SKIPPING the emulator half of this test: AUTHKIT_TEST_ENDPOINT is not set (bash scripts/test.sh sets it)");
+            None
+        }
+    }
+}
+
+/// Runs `test` against a fresh app on every backend available.
+pub async fn for_each_backend<F, Fut>(test: F)
+where
+    F: Fn(TestApp) -> Fut,
+    Fut: Future<Output = ()>,
+{
+    test(TestApp::spawn(Backend::Embedded).await).await;
+    if emulator_endpoint().is_some() {
+        test(TestApp::spawn(Backend::Emulator).await).await;
+    }
+}
+
+fn unique() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default()
+        .subsec_nanos();
+    format!(
+        "{}{:x}{}",
+        std::process::id(),
+        nanos,
+        COUNTER.fetch_add(1, Ordering::SeqCst)
+    )
+}
+
+impl TestApp {
+    pub async fn spawn(backend: Backend) -> TestApp {
+        let scratch = tempfile::tempdir().expect("a temp dir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free port");
+        let address: SocketAddr = listener.local_addr().expect("a bound address");
+        let base_url = format!("http://{address}");
+        let suffix = unique();
+
+        let mut vars: HashMap<&str, String> = HashMap::new();
+        vars.insert("AUTHKIT_ISSUER", base_url.clone());
+        vars.insert(
+            "AUTHKIT_KEY_FILE",
+            scratch.path().join("keys.json").display().to_string(),
+        );
+        let emulator = match backend {
+            Backend::Embedded => None,
+            Backend::Emulator => {
+                let endpoint = emulator_endpoint().expect("emulator endpoint");
+                let prefix = format!("t{suffix}-");
+                emulator_setup(&endpoint, &prefix, &mut vars).await;
+                Some(endpoint)
+            }
+        };
+        let config = Config::from_lookup(|name| vars.get(name).cloned())
+            .expect("a valid test configuration");
+        let app = App::build(config).await.expect("the app builds");
+
+        let tenant = format!("t{}", &suffix[suffix.len().saturating_sub(30)..]).to_lowercase();
+        let created = app
+            .authkit
+            .create_tenant(authkit_domain::service::NewTenant {
+                id: authkit_domain::tenant::TenantId::parse(&tenant).expect("valid tenant id"),
+                name: "Test Tenant".into(),
+                allowed_redirect_uris: vec![REDIRECT_URI.into()],
+                policy: Default::default(),
+            })
+            .await
+            .expect("tenant created");
+
+        let router = authkit_local::router(&app);
+        tokio::spawn(async move {
+            axum::serve(
+                listener,
+                router.into_make_service_with_connect_info::<SocketAddr>(),
+            )
+            .await
+            .expect("server runs");
+        });
+        TestApp {
+            backend,
+            issuer: base_url.clone(),
+            base_url,
+            tenant,
+            publishable_key: created.publishable_key.reveal(),
+            secret_key: created.secret_key.reveal(),
+            redirect_uri: REDIRECT_URI.into(),
+            http: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .expect("an HTTP client"),
+            env: vars
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.clone()))
+                .collect(),
+            emulator,
+            _scratch: scratch,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base_url)
+    }
+
+    /// A client that reports redirects instead of following them.
+    pub fn no_redirects(&self) -> reqwest::Client {
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .expect("an HTTP client")
+    }
+
+    pub fn unique_email(&self) -> String {
+        format!("user{}@example.com", unique())
+    }
+
+    /// A fresh US mobile number in the 555-01xx-free 415 range, valid for libphonenumber.
+    pub fn unique_phone(&self) -> String {
+        let n: u64 = unique().bytes().fold(7u64, |acc, b| {
+            acc.wrapping_mul(31).wrapping_add(u64::from(b))
+        });
+        format!("+1415{:07}", 2_000_000 + n % 7_000_000)
+    }
+
+    pub async fn post(&self, path: &str, key: Option<&str>, body: Value) -> reqwest::Response {
+        let mut request = self.http.post(self.url(path)).json(&body);
+        if let Some(key) = key {
+            request = request.header("x-api-key", key);
+        }
+        request.send().await.expect("the server answers")
+    }
+
+    pub async fn start(&self, identifier: &str) -> Value {
+        let response = self
+            .post(
+                "/v1/auth/start",
+                Some(&self.publishable_key),
+                serde_json::json!({"identifier": identifier}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "start failed: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response.json().await.expect("start returns JSON")
+    }
+
+    pub async fn verify_code(&self, challenge_id: &str, code: &str) -> reqwest::Response {
+        self.post(
+            "/v1/auth/verify",
+            Some(&self.publishable_key),
+            serde_json::json!({"challenge_id": challenge_id, "code": code}),
+        )
+        .await
+    }
+
+    /// Start, read the code where it was delivered, verify: the tokens response.
+    pub async fn sign_in(&self, identifier: &str) -> Value {
+        let started = self.start(identifier).await;
+        let code = self.code_sent_to(identifier).await;
+        let response = self
+            .verify_code(
+                started["challenge_id"].as_str().expect("a challenge id"),
+                &code,
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            200,
+            "verify failed: {}",
+            response.text().await.unwrap_or_default()
+        );
+        response.json().await.expect("verify returns JSON")
+    }
+
+    /// The newest one-time code delivered to `destination`.
+    pub async fn code_sent_to(&self, destination: &str) -> String {
+        let text = self.newest_message_to(destination).await;
+        let digits: Vec<&str> = text
+            .split(|c: char| !c.is_ascii_digit())
+            .filter(|run| run.len() == 6)
+            .collect();
+        digits
+            .first()
+            .unwrap_or_else(|| panic!("no 6-digit code in the message to {destination}: {text}"))
+            .to_string()
+    }
+
+    /// The newest magic link delivered to `destination`.
+    pub async fn link_sent_to(&self, destination: &str) -> String {
+        let text = self.newest_message_to(destination).await;
+        let start = text
+            .find("http")
+            .unwrap_or_else(|| panic!("no link in the message to {destination}: {text}"));
+        let link: String = text[start..]
+            .chars()
+            .take_while(|c| !c.is_whitespace() && !matches!(c, '"' | '<' | '\''))
+            .collect();
+        link.replace("&amp;", "&")
+    }
+
+    async fn newest_message_to(&self, destination: &str) -> String {
+        for _ in 0..50 {
+            let found = match &self.emulator {
+                None => self.outbox_message(destination).await,
+                Some(endpoint) => emulator_message(&self.http, endpoint, destination).await,
+            };
+            if let Some(text) = found {
+                return text;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("nothing was delivered to {destination}");
+    }
+
+    async fn outbox_message(&self, destination: &str) -> Option<String> {
+        let messages: Vec<Value> = self
+            .http
+            .get(self.url("/dev/outbox"))
+            .send()
+            .await
+            .ok()?
+            .json()
+            .await
+            .ok()?;
+        messages
+            .iter()
+            .rev()
+            .find(|m| m["to"].as_str() == Some(destination))
+            .and_then(|m| m["text"].as_str().map(str::to_owned))
+    }
+
+    /// Verifies a token as a third party would: fetch the JWKS over HTTP, pick the key by
+    /// `kid`, verify with `jsonwebtoken` pinned to ES256. Returns the claims.
+    pub async fn verify_with_published_jwks(&self, token: &str) -> Value {
+        let jwks: jsonwebtoken::jwk::JwkSet = self
+            .http
+            .get(self.url("/.well-known/jwks.json"))
+            .send()
+            .await
+            .expect("JWKS answers")
+            .json()
+            .await
+            .expect("JWKS is a JWK set");
+        let header = jsonwebtoken::decode_header(token).expect("a JWT header");
+        assert_eq!(header.alg, jsonwebtoken::Algorithm::ES256);
+        let jwk = jwks
+            .find(header.kid.as_deref().expect("a kid"))
+            .expect("the kid is published");
+        let key = jsonwebtoken::DecodingKey::from_jwk(jwk).expect("a usable JWK");
+        let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.set_audience(&[&self.tenant]);
+        jsonwebtoken::decode::<Value>(token, &key, &validation)
+            .expect("the token verifies with the published JWKS")
+            .claims
+    }
+}
+
+/// Tables, a verified sender identity and the key secret in the emulator, and the
+/// variables that point the app at them.
+async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'static str, String>) {
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_credential_types::Credentials::for_tests())
+        .load()
+        .await;
+    let tables = authkit_dynamodb::TableNames::with_prefix(prefix);
+    authkit_dynamodb::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &tables)
+        .await
+        .expect("tables created");
+    aws_sdk_sesv2::Client::new(&sdk)
+        .create_email_identity()
+        .email_identity("no-reply@example.com")
+        .send()
+        .await
+        .expect("sender identity created");
+    let secret_id = format!("{prefix}keys");
+    aws_sdk_secretsmanager::Client::new(&sdk)
+        .create_secret()
+        .name(&secret_id)
+        .secret_string(
+            authkit_domain::token::KeyMaterial::generate(&authkit_domain::OsRandomness).to_json(),
+        )
+        .send()
+        .await
+        .expect("key secret created");
+
+    vars.insert("AUTHKIT_STORE", "dynamodb".into());
+    vars.insert("AUTHKIT_TABLE_CHALLENGES", tables.challenges.clone());
+    vars.insert("AUTHKIT_TABLE_DEVICES", tables.devices.clone());
+    vars.insert("AUTHKIT_TABLE_COUNTERS", tables.counters.clone());
+    vars.insert("AUTHKIT_TABLE_AUDIT", tables.audit.clone());
+    vars.insert("AUTHKIT_TABLE_DIRECTORY", tables.directory.clone());
+    vars.insert("AUTHKIT_DELIVERY", "aws".into());
+    vars.insert("AUTHKIT_SES_FROM", "no-reply@example.com".into());
+    vars.insert("AUTHKIT_KEYS_SECRET_ID", secret_id);
+    vars.insert("AWS_ENDPOINT_URL", endpoint.to_owned());
+    vars.insert("AWS_REGION", "us-east-1".into());
+}
+
+/// The newest SMS or email the emulator recorded for `destination` (moto's
+/// `/moto-api/data.json`; LocalStack keeps the same record at `/_aws/ses` and `/_aws/sns`).
+async fn emulator_message(
+    http: &reqwest::Client,
+    endpoint: &str,
+    destination: &str,
+) -> Option<String> {
+    let data: Value = http
+        .get(format!("{endpoint}/moto-api/data.json"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    let sms = data["sns"]["SMS"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| m["phone_number"].as_str() == Some(destination))
+        .map(|m| m["message"].as_str().unwrap_or_default().to_owned());
+    let email = data["ses"]["Message"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["destinations"]["ToAddresses"]
+                .as_array()
+                .is_some_and(|to| to.iter().any(|a| a.as_str() == Some(destination)))
+        })
+        .map(|m| m["body"].as_str().unwrap_or_default().to_owned());
+    sms.chain(email).last()
+}

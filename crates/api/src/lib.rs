@@ -1,1 +1,136 @@
+//! AuthKit's HTTP API as an axum `Router` over the domain service. Handlers are thin:
+//! parse the request into domain values, call one `AuthKit` method, map the result. Every
+//! error leaves through [`problem::Problem`], the one error-to-HTTP mapping.
+//!
+//! | route group (Lambda)  | routes                                                        | credentials                      |
+//! |-----------------------|---------------------------------------------------------------|----------------------------------|
+//! | `start_routes`        | `POST /v1/auth/start`                                         | API key (publishable or secret)  |
+//! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link` | API key; the link page needs none (the tenant is in the link) |
+//! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
+//! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`             | API key + the refresh token      |
+//! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
+//! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
+//! | `discovery_routes`    | `GET /.well-known/jwks.json`, `/.well-known/openid-configuration`, `/openapi.json` | none |
+//!
+//! A publishable key is safe to ship in a browser or app: every v1 route accepts it,
+//! because each one also needs a secret the end user holds (a code, a link, a refresh or
+//! access token). Secret keys are for servers and for operator routes to come.
 
+mod auth;
+mod body;
+mod dto;
+mod link_page;
+mod observability;
+pub mod openapi;
+mod problem;
+mod routes;
+
+use std::sync::Arc;
+
+use authkit_domain::AuthKit;
+use axum::routing::{delete, get, post};
+use axum::Router;
+
+pub use problem::Problem;
+
+/// Request bodies larger than this are refused with 413 before they are parsed.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+type State = Arc<AuthKit>;
+
+/// Every route on one router: the local server and tests.
+pub fn router(authkit: Arc<AuthKit>) -> Router {
+    let all = [start, verify, resend, tokens, devices, health, discovery]
+        .into_iter()
+        .fold(Router::new(), |merged, group| merged.merge(group()));
+    finish(all, authkit)
+}
+
+pub fn start_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(start(), authkit)
+}
+
+pub fn verify_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(verify(), authkit)
+}
+
+pub fn resend_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(resend(), authkit)
+}
+
+pub fn token_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(tokens(), authkit)
+}
+
+pub fn device_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(devices(), authkit)
+}
+
+pub fn health_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(health(), authkit)
+}
+
+pub fn discovery_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(discovery(), authkit)
+}
+
+fn start() -> Router<State> {
+    Router::new().route("/v1/auth/start", post(routes::sign_in::start))
+}
+
+fn verify() -> Router<State> {
+    Router::new()
+        .route("/v1/auth/verify", post(routes::sign_in::verify))
+        .route("/v1/auth/device", post(routes::devices::sign_in))
+        .route(
+            "/v1/auth/link",
+            get(link_page::show).post(link_page::confirm),
+        )
+}
+
+fn resend() -> Router<State> {
+    Router::new().route("/v1/auth/resend", post(routes::sign_in::resend))
+}
+
+fn tokens() -> Router<State> {
+    Router::new()
+        .route("/v1/token/refresh", post(routes::tokens::refresh))
+        .route("/v1/token/revoke", post(routes::tokens::revoke))
+}
+
+fn devices() -> Router<State> {
+    Router::new()
+        .route(
+            "/v1/devices",
+            post(routes::devices::bind).get(routes::devices::list),
+        )
+        .route("/v1/devices/{id}", delete(routes::devices::revoke))
+}
+
+fn health() -> Router<State> {
+    Router::new()
+        .route("/health", get(routes::health::health))
+        .route("/live", get(routes::health::health))
+        .route("/ready", get(routes::health::ready))
+}
+
+fn discovery() -> Router<State> {
+    Router::new()
+        .route("/.well-known/jwks.json", get(routes::discovery::jwks))
+        .route(
+            "/.well-known/openid-configuration",
+            get(routes::discovery::openid_configuration),
+        )
+        .route("/openapi.json", get(routes::discovery::openapi))
+}
+
+/// Layers every router shares: problem JSON for unknown routes and methods, the body
+/// limit, and one log line per request.
+fn finish(routes: Router<State>, authkit: Arc<AuthKit>) -> Router {
+    routes
+        .fallback(problem::not_found)
+        .method_not_allowed_fallback(problem::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(observability::log_request))
+        .with_state(authkit)
+}

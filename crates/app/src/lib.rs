@@ -1,1 +1,106 @@
+//! AuthKit's composition root. Configuration is read once from the environment into
+//! [`Config`] (every variable and default is documented in docs/configuration.md); a bad
+//! value fails at start, naming the variable. [`App::build`] then picks the adapters.
 
+mod config;
+
+use std::sync::Arc;
+
+use authkit_domain::service::{KeySource, ServiceSettings, StaticKeys};
+use authkit_domain::store::Stores;
+use authkit_domain::{AuthKit, OsRandomness, SystemClock};
+
+pub use config::{CognitoConfig, Config, ConfigError, DeliveryChoice, KeysChoice, StoreChoice};
+
+/// Everything a binary needs, built once per process.
+pub struct App {
+    pub authkit: Arc<AuthKit>,
+    /// The dev outbox, when delivery goes there (local server only).
+    #[cfg(feature = "dev-outbox")]
+    pub outbox: Option<Arc<authkit_delivery::Outbox>>,
+    pub config: Config,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    #[error("cannot load key material")]
+    Keys(#[from] authkit_keys::KeyError),
+    #[error("AUTHKIT_DELIVERY=outbox is for the local server only; Lambda functions deliver with AUTHKIT_DELIVERY=aws")]
+    OutboxNotAvailable,
+}
+
+impl App {
+    pub async fn build(config: Config) -> Result<App, BuildError> {
+        let sdk = if config.needs_aws() {
+            Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+        } else {
+            None
+        };
+        let sdk = sdk.as_ref();
+
+        let stores: Stores = match &config.store {
+            StoreChoice::Embedded => authkit_domain::memory::MemoryStore::new().into_stores(),
+            StoreChoice::DynamoDb(tables) => {
+                let client =
+                    aws_sdk_dynamodb::Client::new(sdk.expect("AWS config is loaded for DynamoDB"));
+                authkit_dynamodb::dynamodb_stores(client, tables.clone())
+            }
+        };
+
+        #[cfg(feature = "dev-outbox")]
+        let mut outbox = None;
+        let sender: Arc<dyn authkit_domain::delivery::Sender> = match &config.delivery {
+            DeliveryChoice::Aws(settings) => {
+                let sdk = sdk.expect("AWS config is loaded for delivery");
+                Arc::new(authkit_delivery::AwsSender::new(
+                    aws_sdk_sns::Client::new(sdk),
+                    aws_sdk_sesv2::Client::new(sdk),
+                    settings.clone(),
+                ))
+            }
+            #[cfg(feature = "dev-outbox")]
+            DeliveryChoice::Outbox { capacity, quiet } => {
+                let created = Arc::new(authkit_delivery::Outbox::new(*capacity, *quiet));
+                outbox = Some(created.clone());
+                created
+            }
+            #[cfg(not(feature = "dev-outbox"))]
+            DeliveryChoice::Outbox { .. } => return Err(BuildError::OutboxNotAvailable),
+        };
+
+        let keys: Arc<dyn KeySource> = match &config.keys {
+            KeysChoice::File(path) => Arc::new(StaticKeys(Arc::new(
+                authkit_keys::load_or_create_key_file(path, &OsRandomness)?,
+            ))),
+            KeysChoice::SecretsManager {
+                secret_id,
+                refresh_every,
+            } => {
+                let client = aws_sdk_secretsmanager::Client::new(
+                    sdk.expect("AWS config is loaded for Secrets Manager"),
+                );
+                authkit_keys::SecretsManagerKeys::load(client, secret_id.clone(), *refresh_every)
+                    .await?
+            }
+        };
+
+        let settings = ServiceSettings {
+            issuer: config.issuer.clone(),
+            public_base_url: config.public_base_url.clone(),
+        };
+        let authkit = AuthKit::new(
+            stores,
+            sender,
+            keys,
+            Arc::new(SystemClock),
+            Arc::new(OsRandomness),
+            settings,
+        );
+        Ok(App {
+            authkit: Arc::new(authkit),
+            #[cfg(feature = "dev-outbox")]
+            outbox,
+            config,
+        })
+    }
+}

@@ -1,1 +1,284 @@
+//! DynamoDB implementations of AuthKit's store traits, and the table definitions
+//! (`tables.json`, the single source of truth shared with tests, LocalStack and Terraform).
+//!
+//! Every state change that guards a limit is one conditional write; see docs/data-model.md
+//! for keys, items and conditions.
 
+mod audit;
+mod challenges;
+mod counters;
+mod devices;
+mod directory;
+mod item;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use authkit_domain::store::{StoreError, Stores};
+use aws_sdk_dynamodb::error::ProvideErrorMetadata;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    TimeToLiveSpecification,
+};
+use serde::Deserialize;
+
+/// One table of `tables.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+pub struct TableDefinition {
+    pub name: String,
+    pub purpose: String,
+    pub partition_key: String,
+    pub sort_key: String,
+    pub ttl_attribute: String,
+    /// The environment variable that carries the deployed table's name.
+    pub env: String,
+}
+
+#[derive(Deserialize)]
+struct TableFile {
+    tables: Vec<TableDefinition>,
+}
+
+/// The parsed `tables.json`.
+pub fn table_definitions() -> Vec<TableDefinition> {
+    let file: TableFile = serde_json::from_str(include_str!("../tables.json"))
+        .expect("tables.json is valid (checked by a unit test)");
+    file.tables
+}
+
+/// The deployed names of AuthKit's tables.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TableNames {
+    pub challenges: String,
+    pub devices: String,
+    pub counters: String,
+    pub audit: String,
+    pub directory: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0} is not set")]
+pub struct MissingTableVar(pub String);
+
+impl TableNames {
+    /// `prefix` + logical name, for tests and local runs.
+    pub fn with_prefix(prefix: &str) -> TableNames {
+        TableNames::from_lookup(&|env: &str| {
+            table_definitions()
+                .into_iter()
+                .find(|t| t.env == env)
+                .map(|t| format!("{prefix}{}", t.name))
+        })
+        .expect("every table has a name")
+    }
+
+    pub fn from_env() -> Result<TableNames, MissingTableVar> {
+        TableNames::from_lookup(&|name: &str| std::env::var(name).ok())
+    }
+
+    /// Reads each table's name from the variable `tables.json` names for it.
+    pub fn from_lookup(
+        lookup: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<TableNames, MissingTableVar> {
+        let name = |logical: &str| {
+            let definition = table_definitions()
+                .into_iter()
+                .find(|t| t.name == logical)
+                .expect("the table is defined in tables.json");
+            lookup(&definition.env).ok_or(MissingTableVar(definition.env))
+        };
+        Ok(TableNames {
+            challenges: name("challenges")?,
+            devices: name("devices")?,
+            counters: name("counters")?,
+            audit: name("audit")?,
+            directory: name("directory")?,
+        })
+    }
+
+    fn deployed_name(&self, logical: &str) -> &str {
+        match logical {
+            "challenges" => &self.challenges,
+            "devices" => &self.devices,
+            "counters" => &self.counters,
+            "audit" => &self.audit,
+            _ => &self.directory,
+        }
+    }
+}
+
+/// Every store on DynamoDB, sharing one client. Throttled requests are retried by the SDK
+/// with exponential backoff and jitter before a `StoreError::Throttled` reaches the domain.
+pub fn dynamodb_stores(client: aws_sdk_dynamodb::Client, tables: TableNames) -> Stores {
+    let retry = aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+        .with_max_attempts(5)
+        .with_initial_backoff(Duration::from_millis(25));
+    let client = aws_sdk_dynamodb::Client::from_conf(
+        client.config().to_builder().retry_config(retry).build(),
+    );
+    let store = Arc::new(DynamoStore { client, tables });
+    Stores {
+        challenges: store.clone(),
+        counters: store.clone(),
+        users: store.clone(),
+        devices: store.clone(),
+        sessions: store.clone(),
+        tenants: store.clone(),
+        audit: store,
+    }
+}
+
+/// One client, five tables; each store trait is implemented in its own module.
+pub(crate) struct DynamoStore {
+    pub(crate) client: aws_sdk_dynamodb::Client,
+    pub(crate) tables: TableNames,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateTablesError {
+    #[error("creating table {table} failed")]
+    Create {
+        table: String,
+        #[source]
+        source: Box<dyn std::error::Error + Send + Sync>,
+    },
+    #[error("table {0} did not become active in time")]
+    NotActive(String),
+}
+
+/// Creates the tables of `tables.json` (on-demand, TTL on) unless they exist; waits until
+/// they are active. Used by tests, the local server's `create-tables` and LocalStack init.
+pub async fn create_tables(
+    client: &aws_sdk_dynamodb::Client,
+    tables: &TableNames,
+) -> Result<(), CreateTablesError> {
+    for definition in table_definitions() {
+        let name = tables.deployed_name(&definition.name).to_owned();
+        let failed = |source: Box<dyn std::error::Error + Send + Sync>| CreateTablesError::Create {
+            table: name.clone(),
+            source,
+        };
+        let key = |attribute: &str, kind| {
+            KeySchemaElement::builder()
+                .attribute_name(attribute)
+                .key_type(kind)
+                .build()
+                .map_err(|e| failed(Box::new(e)))
+        };
+        let attribute = |attribute: &str| {
+            AttributeDefinition::builder()
+                .attribute_name(attribute)
+                .attribute_type(ScalarAttributeType::S)
+                .build()
+                .map_err(|e| failed(Box::new(e)))
+        };
+        let created = client
+            .create_table()
+            .table_name(&name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .key_schema(key(&definition.partition_key, KeyType::Hash)?)
+            .key_schema(key(&definition.sort_key, KeyType::Range)?)
+            .attribute_definitions(attribute(&definition.partition_key)?)
+            .attribute_definitions(attribute(&definition.sort_key)?)
+            .send()
+            .await;
+        match created {
+            Ok(_) => {}
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                continue
+            }
+            Err(error) => return Err(failed(Box::new(error.into_service_error()))),
+        }
+        wait_until_active(client, &name).await?;
+        let ttl = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(&definition.ttl_attribute)
+            .build()
+            .map_err(|e| failed(Box::new(e)))?;
+        client
+            .update_time_to_live()
+            .table_name(&name)
+            .time_to_live_specification(ttl)
+            .send()
+            .await
+            .map_err(|e| failed(Box::new(e.into_service_error())))?;
+    }
+    Ok(())
+}
+
+async fn wait_until_active(
+    client: &aws_sdk_dynamodb::Client,
+    name: &str,
+) -> Result<(), CreateTablesError> {
+    for _ in 0..120 {
+        let described = client.describe_table().table_name(name).send().await;
+        let active = described
+            .ok()
+            .and_then(|d| d.table)
+            .and_then(|t| t.table_status)
+            .is_some_and(|s| s == aws_sdk_dynamodb::types::TableStatus::Active);
+        if active {
+            return Ok(());
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    Err(CreateTablesError::NotActive(name.to_owned()))
+}
+
+/// Maps an SDK failure to the domain's view: throttled (the SDK already retried) or
+/// unavailable, with the cause kept for logs.
+pub(crate) fn store_error<E>(
+    error: aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+) -> StoreError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let throttled = matches!(
+        error.code(),
+        Some(
+            "ProvisionedThroughputExceededException"
+                | "ThrottlingException"
+                | "RequestLimitExceeded"
+                | "TransactionConflictException"
+        )
+    );
+    let source: Box<dyn std::error::Error + Send + Sync> = Box::new(error);
+    if throttled {
+        StoreError::Throttled(source)
+    } else {
+        StoreError::Unavailable(source)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_table_file_defines_five_tables_with_distinct_variables() {
+        let tables = table_definitions();
+        let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["challenges", "devices", "counters", "audit", "directory"]
+        );
+        let mut envs: Vec<&str> = tables.iter().map(|t| t.env.as_str()).collect();
+        envs.dedup();
+        assert_eq!(envs.len(), 5);
+    }
+
+    #[test]
+    fn names_come_from_a_prefix_or_the_variables() {
+        let prefixed = TableNames::with_prefix("dev-");
+        assert_eq!(prefixed.challenges, "dev-challenges");
+        assert_eq!(prefixed.directory, "dev-directory");
+        let missing = TableNames::from_lookup(&|name: &str| {
+            (name != "AUTHKIT_TABLE_AUDIT").then(|| "x".to_owned())
+        });
+        assert_eq!(missing, Err(MissingTableVar("AUTHKIT_TABLE_AUDIT".into())));
+    }
+}

@@ -1,1 +1,92 @@
-fn main() {}
+//! `authkit-local`: AuthKit on one machine. By default every route on one port over the
+//! embedded store, with messages going to the dev outbox (printed here and served at
+//! `GET /dev/outbox`). Configuration comes from the same environment variables as the
+//! Lambda functions (docs/configuration.md), so it can also run against DynamoDB, SNS and
+//! SES — real ones, moto or LocalStack.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+
+use authkit_app::{App, Config};
+use authkit_local::{admin, dev};
+
+const USAGE: &str = "\
+usage:
+  authkit-local [serve] [--listen ADDR]    run every route on one port (default 127.0.0.1:8080)
+  authkit-local create-tenant --id ID --name NAME [--redirect-uri URI]...
+                                            create a tenant and print its API keys (once)
+  authkit-local create-tables               create the DynamoDB tables (AUTHKIT_STORE=dynamodb)
+";
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,aws_config=warn,aws_smithy_runtime=warn".into()),
+        )
+        .with_target(false)
+        .init();
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    match run(&args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("authkit-local: {message}\n\n{USAGE}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: &[String]) -> Result<(), String> {
+    let (command, rest) = match args.split_first() {
+        Some((command, rest)) if !command.starts_with("--") => (command.as_str(), rest),
+        _ => ("serve", args),
+    };
+    let config = Config::from_env().map_err(|error| error.to_string())?;
+    match command {
+        "serve" => serve(config, listen_address(rest)?).await,
+        "create-tenant" => admin::create_tenant(config, rest).await,
+        "create-tables" => admin::create_tables(config).await,
+        "help" | "--help" | "-h" => {
+            print!("{USAGE}");
+            Ok(())
+        }
+        other => Err(format!("unknown command `{other}`")),
+    }
+}
+
+fn listen_address(args: &[String]) -> Result<SocketAddr, String> {
+    let raw = match args {
+        [] => std::env::var("AUTHKIT_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_owned()),
+        [flag, value] if flag == "--listen" => value.clone(),
+        _ => return Err(format!("unexpected arguments: {}", args.join(" "))),
+    };
+    raw.parse()
+        .map_err(|_| format!("`{raw}` is not a socket address (AUTHKIT_LISTEN / --listen)"))
+}
+
+async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
+    let policy = dev::demo_policy()?;
+    let app = App::build(config)
+        .await
+        .map_err(|error| error.to_string())?;
+    let demo = dev::ensure_demo_tenant(&app, policy).await?;
+    let router = authkit_local::router(&app);
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+    let url = format!(
+        "http://{}",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
+    dev::print_banner(&url, &app, demo.as_ref());
+    axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await
+    .map_err(|error| error.to_string())
+}

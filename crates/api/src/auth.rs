@@ -1,0 +1,102 @@
+//! Who is calling: the tenant from the API key, the client's address, and — on device
+//! routes — the signed-in user from the access token.
+
+use std::net::SocketAddr;
+
+use authkit_domain::service::Caller;
+use authkit_domain::tenant::Tenant;
+use authkit_domain::token::AccessClaims;
+use authkit_domain::AuthError;
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+
+use crate::observability::RequestLog;
+use crate::problem::Problem;
+use crate::State;
+
+/// A request authenticated by an API key.
+pub(crate) struct TenantCaller {
+    pub tenant: Tenant,
+    pub ip: Option<String>,
+}
+
+impl TenantCaller {
+    pub fn caller(&self) -> Caller<'_> {
+        Caller {
+            tenant: &self.tenant,
+            ip: self.ip.as_deref(),
+        }
+    }
+}
+
+impl FromRequestParts<State> for TenantCaller {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        authkit: &State,
+    ) -> Result<Self, Self::Rejection> {
+        let key = api_key(&parts.headers).ok_or(AuthError::InvalidApiKey)?;
+        let (tenant, _kind) = authkit.authenticate_api_key(key).await?;
+        if let Some(log) = parts.extensions.get::<RequestLog>() {
+            log.set_tenant(tenant.id.as_str());
+        }
+        Ok(TenantCaller {
+            tenant,
+            ip: client_ip(parts),
+        })
+    }
+}
+
+/// `x-api-key`, or an `Authorization: Bearer` value that is an API key (device routes use
+/// the Authorization header for the access token, so they need `x-api-key`).
+fn api_key(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim());
+    }
+    bearer(headers).filter(|value| value.starts_with("ak_"))
+}
+
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The client's address. Behind API Gateway the rightmost `X-Forwarded-For` entry is the
+/// one API Gateway itself appended, so a client cannot forge it (entries to its left can
+/// be anything the client sent). The local server knows the peer address directly.
+pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
+    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
+        return Some(peer.ip().to_string());
+    }
+    let forwarded = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
+    let last = forwarded.rsplit(',').next()?.trim();
+    last.parse::<std::net::IpAddr>()
+        .ok()
+        .map(|ip| ip.to_string())
+}
+
+/// A signed-in user of the calling tenant: a valid access token whose audience is the
+/// tenant that the API key names.
+pub(crate) struct SignedInUser {
+    pub caller: TenantCaller,
+    pub claims: AccessClaims,
+}
+
+impl FromRequestParts<State> for SignedInUser {
+    type Rejection = Problem;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        authkit: &State,
+    ) -> Result<Self, Self::Rejection> {
+        let caller = TenantCaller::from_request_parts(parts, authkit).await?;
+        let token = bearer(&parts.headers)
+            .filter(|value| !value.starts_with("ak_"))
+            .ok_or(AuthError::InvalidAccessToken)?;
+        let claims = authkit.authenticate_access_token(&caller.tenant.id, token)?;
+        Ok(SignedInUser { caller, claims })
+    }
+}

@@ -1,0 +1,99 @@
+//! Request bodies as typed values, with every rejection (bad JSON, wrong content type,
+//! unknown fields, oversized bodies) turned into a problem instead of axum's plain text.
+
+use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use serde::de::DeserializeOwned;
+
+use crate::problem::Problem;
+
+/// A JSON body of type `T`.
+pub(crate) struct JsonBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(request, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(json_problem(rejection)),
+        }
+    }
+}
+
+fn json_problem(rejection: JsonRejection) -> Problem {
+    match rejection {
+        JsonRejection::MissingJsonContentType(_) => Problem::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send the body as application/json",
+        ),
+        JsonRejection::JsonSyntaxError(_) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "malformed_json",
+            "the body is not valid JSON",
+        ),
+        JsonRejection::JsonDataError(error) => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            data_error(&error.body_text()),
+        ),
+        JsonRejection::BytesRejection(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
+            too_large()
+        }
+        other => Problem::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            other.body_text(),
+        ),
+    }
+}
+
+/// A form body (the magic-link page posts one).
+pub(crate) struct FormBody<T>(pub T);
+
+impl<S, T> FromRequest<S> for FormBody<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Form::<T>::from_request(request, state).await {
+            Ok(axum::Form(value)) => Ok(FormBody(value)),
+            Err(FormRejection::BytesRejection(error))
+                if error.status() == StatusCode::PAYLOAD_TOO_LARGE =>
+            {
+                Err(too_large())
+            }
+            Err(rejection) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
+fn too_large() -> Problem {
+    Problem::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "body_too_large",
+        format!(
+            "request bodies are limited to {} bytes",
+            crate::MAX_BODY_BYTES
+        ),
+    )
+}
+
+/// serde's message names the field and what was wrong, without echoing the value.
+fn data_error(text: &str) -> String {
+    text.trim_start_matches("Failed to deserialize the JSON body into the target type: ")
+        .to_owned()
+}

@@ -1,0 +1,235 @@
+//! The wire format: request and response bodies, documented in the OpenAPI document.
+//! Times are Unix seconds.
+
+use authkit_domain::device::{Device, TrustLevel};
+use authkit_domain::identifier::Channel;
+use authkit_domain::service::{SignedIn, StartedChallenge, Tokens};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+#[derive(Debug, Clone, Copy, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChannelName {
+    Sms,
+    Email,
+    Whatsapp,
+}
+
+impl From<ChannelName> for Channel {
+    fn from(name: ChannelName) -> Channel {
+        match name {
+            ChannelName::Sms => Channel::Sms,
+            ChannelName::Email => Channel::Email,
+            ChannelName::Whatsapp => Channel::Whatsapp,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KindName {
+    #[default]
+    Code,
+    MagicLink,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StartRequest {
+    /// An email address, or a phone number (E.164, or national in the tenant's default region).
+    pub identifier: String,
+    /// Defaults to the identifier's own: email for addresses, sms for phone numbers.
+    pub channel: Option<ChannelName>,
+    #[serde(default)]
+    pub kind: KindName,
+    /// Magic links only: one of the tenant's allowed redirect URIs.
+    pub redirect_uri: Option<String>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ChallengeResponse {
+    pub challenge_id: String,
+    /// `code` or `magic_link`.
+    pub kind: &'static str,
+    pub channel: &'static str,
+    /// Masked: `j***@example.com`, `+44*******456`.
+    pub destination: String,
+    pub expires_at: i64,
+    pub resend_after: i64,
+}
+
+impl From<StartedChallenge> for ChallengeResponse {
+    fn from(started: StartedChallenge) -> Self {
+        ChallengeResponse {
+            challenge_id: started.id.to_string(),
+            kind: started.kind.as_str(),
+            channel: started.channel.as_str(),
+            destination: started.masked_destination,
+            expires_at: started.expires_at.0,
+            resend_after: started.resend_after.0,
+        }
+    }
+}
+
+/// One of: `challenge_id` + `code`; `challenge_id` + `token` (a magic link opened in the
+/// app itself); `result` (the one-time result a confirmed magic link redirected with).
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyRequest {
+    pub challenge_id: Option<String>,
+    pub code: Option<String>,
+    pub token: Option<String>,
+    pub result: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResendRequest {
+    pub challenge_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SignInResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u32,
+    pub refresh_token: String,
+    pub user_id: String,
+    pub is_new_user: bool,
+}
+
+impl From<SignedIn> for SignInResponse {
+    fn from(signed_in: SignedIn) -> Self {
+        let tokens = TokenResponse::from(signed_in.tokens);
+        SignInResponse {
+            access_token: tokens.access_token,
+            token_type: tokens.token_type,
+            expires_in: tokens.expires_in,
+            refresh_token: tokens.refresh_token,
+            user_id: signed_in.user_id.to_string(),
+            is_new_user: signed_in.is_new_user,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RefreshRequest {
+    pub refresh_token: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u32,
+    pub refresh_token: String,
+}
+
+impl From<Tokens> for TokenResponse {
+    fn from(tokens: Tokens) -> Self {
+        TokenResponse {
+            access_token: tokens.access_token,
+            token_type: "Bearer",
+            expires_in: tokens.expires_in_secs,
+            refresh_token: tokens.refresh_token.reveal(),
+        }
+    }
+}
+
+/// What a client reports about itself; every field optional.
+#[derive(Debug, Clone, Default, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct FingerprintBody {
+    pub user_agent: Option<String>,
+    pub platform: Option<String>,
+    /// `WIDTHxHEIGHT`.
+    pub screen: Option<String>,
+    /// IANA time zone name.
+    pub timezone: Option<String>,
+    #[serde(default)]
+    pub languages: Vec<String>,
+    pub color_depth: Option<u16>,
+    pub hardware_concurrency: Option<u16>,
+}
+
+impl From<FingerprintBody> for authkit_domain::device::Fingerprint {
+    fn from(body: FingerprintBody) -> Self {
+        authkit_domain::device::Fingerprint {
+            user_agent: body.user_agent,
+            platform: body.platform,
+            screen: body.screen,
+            timezone: body.timezone,
+            languages: body.languages,
+            color_depth: body.color_depth,
+            hardware_concurrency: body.hardware_concurrency,
+        }
+    }
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BindDeviceRequest {
+    pub fingerprint: FingerprintBody,
+    pub name: Option<String>,
+    /// A trusted device may later sign in with its credential instead of a code.
+    #[serde(default)]
+    pub trusted: bool,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BoundDeviceResponse {
+    pub device_id: String,
+    /// Shown once. Keep it in the device's secure storage.
+    pub credential: String,
+    pub trust: &'static str,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceSummary {
+    pub device_id: String,
+    pub name: Option<String>,
+    pub trust: &'static str,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub revoked_at: Option<i64>,
+}
+
+pub fn trust_name(trust: TrustLevel) -> &'static str {
+    match trust {
+        TrustLevel::Trusted => "trusted",
+        TrustLevel::Recognised => "recognised",
+    }
+}
+
+impl From<Device> for DeviceSummary {
+    fn from(device: Device) -> Self {
+        DeviceSummary {
+            device_id: device.id.to_string(),
+            name: device.name,
+            trust: trust_name(device.trust),
+            created_at: device.created_at.0,
+            last_seen: device.last_seen.0,
+            revoked_at: device.revoked_at.map(|t| t.0),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeviceList {
+    pub devices: Vec<DeviceSummary>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct DeviceSignInRequest {
+    /// The credential returned when the device was bound.
+    pub credential: String,
+    pub fingerprint: FingerprintBody,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    pub status: &'static str,
+}

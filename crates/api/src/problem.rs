@@ -1,0 +1,197 @@
+//! The one mapping from errors to HTTP: RFC 9457 problem details with a stable `code`.
+//! Internal causes are logged with their source chain and never sent to the client.
+
+use authkit_domain::rate_limit::RateLimited;
+use authkit_domain::AuthError;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+/// A problem response. Build one from an [`AuthError`] or a request-shape failure.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    /// `urn:authkit:problem:<code>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    pub status: u16,
+    pub detail: String,
+    /// Stable and machine-readable; clients branch on this.
+    pub code: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub remaining_attempts: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub retry_after: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scope: Option<&'static str>,
+}
+
+/// The problem code of a response, for the request log.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ProblemCode(pub &'static str);
+
+impl Problem {
+    pub fn new(status: StatusCode, code: &'static str, detail: impl Into<String>) -> Problem {
+        Problem {
+            problem_type: format!("urn:authkit:problem:{code}"),
+            title: status.canonical_reason().unwrap_or("Error").to_owned(),
+            status: status.as_u16(),
+            detail: detail.into(),
+            code,
+            remaining_attempts: None,
+            retry_after: None,
+            scope: None,
+        }
+    }
+
+    fn retry(mut self, secs: u64) -> Problem {
+        self.retry_after = Some(secs);
+        self
+    }
+}
+
+impl From<AuthError> for Problem {
+    fn from(error: AuthError) -> Problem {
+        use StatusCode as S;
+        let detail = error.to_string();
+        let problem = |status, code| Problem::new(status, code, detail.clone());
+        match &error {
+            AuthError::InvalidIdentifier(_) => problem(S::BAD_REQUEST, "invalid_identifier"),
+            AuthError::MalformedChallengeId => problem(S::BAD_REQUEST, "malformed_challenge_id"),
+            AuthError::MalformedAnswer => problem(S::BAD_REQUEST, "malformed_answer"),
+            AuthError::RedirectNotAllowed => problem(S::BAD_REQUEST, "redirect_not_allowed"),
+            AuthError::RedirectRequired => problem(S::BAD_REQUEST, "redirect_required"),
+            AuthError::InvalidFingerprint(_) => problem(S::BAD_REQUEST, "invalid_fingerprint"),
+            AuthError::ChallengeNotFound => problem(S::NOT_FOUND, "challenge_not_found"),
+            AuthError::ChallengeExpired => problem(S::BAD_REQUEST, "challenge_expired"),
+            AuthError::ChallengeExhausted => problem(S::BAD_REQUEST, "challenge_exhausted"),
+            AuthError::ChallengeUsed => problem(S::CONFLICT, "challenge_used"),
+            AuthError::WrongAnswer { remaining_attempts } => Problem {
+                remaining_attempts: Some(*remaining_attempts),
+                ..problem(S::BAD_REQUEST, "wrong_code")
+            },
+            AuthError::ResendTooSoon { retry_after_secs } => {
+                problem(S::TOO_MANY_REQUESTS, "resend_too_soon").retry(*retry_after_secs)
+            }
+            AuthError::ResendLimitReached => problem(S::BAD_REQUEST, "resend_limit_reached"),
+            AuthError::RateLimited(RateLimited {
+                scope,
+                retry_after_secs,
+            }) => Problem {
+                scope: Some(scope.as_str()),
+                ..problem(S::TOO_MANY_REQUESTS, "rate_limited").retry(*retry_after_secs)
+            },
+            AuthError::IdentifierLocked { retry_after_secs } => {
+                problem(S::TOO_MANY_REQUESTS, "identifier_locked").retry(*retry_after_secs)
+            }
+            AuthError::DeliveryFailed(_) => {
+                log_cause(&error);
+                problem(S::BAD_GATEWAY, "delivery_failed")
+            }
+            AuthError::InvalidApiKey => problem(S::UNAUTHORIZED, "invalid_api_key"),
+            AuthError::SecretKeyRequired => problem(S::FORBIDDEN, "secret_key_required"),
+            AuthError::InvalidAccessToken => problem(S::UNAUTHORIZED, "invalid_access_token"),
+            AuthError::InvalidRefreshToken => problem(S::UNAUTHORIZED, "invalid_refresh_token"),
+            AuthError::RefreshTokenReused => problem(S::UNAUTHORIZED, "refresh_token_reused"),
+            AuthError::InvalidSignInResult => problem(S::BAD_REQUEST, "invalid_sign_in_result"),
+            AuthError::DeviceNotFound => problem(S::NOT_FOUND, "device_not_found"),
+            AuthError::DeviceSignInRefused => problem(S::UNAUTHORIZED, "device_sign_in_refused"),
+            AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),
+            AuthError::TenantExists => problem(S::CONFLICT, "tenant_exists"),
+            AuthError::Unavailable(_) => {
+                log_cause(&error);
+                Problem::new(
+                    S::SERVICE_UNAVAILABLE,
+                    "unavailable",
+                    "a backing service is unavailable; retry shortly",
+                )
+            }
+        }
+    }
+}
+
+/// Logs an internal failure with its whole source chain (never sent to the client).
+fn log_cause(error: &AuthError) {
+    let mut chain = error.to_string();
+    let mut source = std::error::Error::source(error);
+    while let Some(cause) = source {
+        chain.push_str(": ");
+        chain.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    tracing::error!(error = %chain, "request failed on a backing service");
+}
+
+impl IntoResponse for Problem {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let retry_after = self.retry_after;
+        let code = self.code;
+        let body = serde_json::to_vec(&self).unwrap_or_default();
+        let mut response = (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/problem+json"),
+            )],
+            body,
+        )
+            .into_response();
+        if let Some(secs) = retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+        }
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        response.extensions_mut().insert(ProblemCode(code));
+        response
+    }
+}
+
+pub(crate) async fn not_found() -> Problem {
+    Problem::new(StatusCode::NOT_FOUND, "not_found", "no such route")
+}
+
+pub(crate) async fn method_not_allowed() -> Problem {
+    Problem::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "the route does not accept this method",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_problem_code_is_snake_case_and_internal_text_stays_out() {
+        let store = authkit_domain::store::StoreError::Unavailable(
+            "dynamodb.us-east-1 timed out with secret detail".into(),
+        );
+        let problem = Problem::from(AuthError::Unavailable(store));
+        assert_eq!(problem.status, 503);
+        assert!(!problem.detail.contains("secret detail"));
+        assert!(problem
+            .code
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b == b'_'));
+    }
+
+    #[test]
+    fn rate_limits_carry_retry_after() {
+        let tripped = RateLimited {
+            scope: authkit_domain::rate_limit::Scope::Ip,
+            retry_after_secs: 42,
+        };
+        let response = Problem::from(AuthError::RateLimited(tripped)).into_response();
+        assert_eq!(response.status(), 429);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "42");
+        assert_eq!(
+            response.headers()[header::CONTENT_TYPE],
+            "application/problem+json"
+        );
+    }
+}

@@ -1,0 +1,5 @@
+pub(crate) mod devices;
+pub(crate) mod discovery;
+pub(crate) mod health;
+pub(crate) mod sign_in;
+pub(crate) mod tokens;

@@ -1,0 +1,299 @@
+//! Typed configuration, read once. Defaults suit the local server; the Terraform stack sets
+//! every variable a Lambda function needs.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use authkit_delivery::AwsSenderSettings;
+use authkit_dynamodb::TableNames;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum StoreChoice {
+    Embedded,
+    DynamoDb(TableNames),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum DeliveryChoice {
+    /// Print and keep messages (local server only).
+    Outbox {
+        capacity: usize,
+        quiet: bool,
+    },
+    Aws(AwsSenderSettings),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum KeysChoice {
+    File(PathBuf),
+    SecretsManager {
+        secret_id: String,
+        refresh_every: Duration,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct CognitoConfig {
+    pub user_pool_id: Option<String>,
+    /// The tenant whose policy Cognito sign-ins use.
+    pub tenant: Option<String>,
+    /// Rounds DefineAuthChallenge allows before failing the sign-in.
+    pub max_attempts: u32,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    pub store: StoreChoice,
+    pub delivery: DeliveryChoice,
+    pub keys: KeysChoice,
+    pub issuer: String,
+    pub public_base_url: String,
+    pub cognito: CognitoConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{variable}: {problem}")]
+pub struct ConfigError {
+    pub variable: String,
+    pub problem: String,
+}
+
+fn error(variable: &str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        variable: variable.to_owned(),
+        problem: problem.into(),
+    }
+}
+
+impl Config {
+    pub fn from_env() -> Result<Config, ConfigError> {
+        Config::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads configuration through `lookup` (the environment, or a map in tests).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let get = |name: &str| lookup(name).filter(|value| !value.trim().is_empty());
+
+        let store = match get("AUTHKIT_STORE").as_deref() {
+            None | Some("embedded") => StoreChoice::Embedded,
+            Some("dynamodb") => StoreChoice::DynamoDb(
+                TableNames::from_lookup(&get)
+                    .map_err(|missing| error(&missing.0, "required when AUTHKIT_STORE=dynamodb"))?,
+            ),
+            Some(other) => {
+                return Err(error(
+                    "AUTHKIT_STORE",
+                    format!("`{other}` is not one of embedded, dynamodb"),
+                ))
+            }
+        };
+
+        let delivery = match get("AUTHKIT_DELIVERY").as_deref() {
+            None | Some("outbox") => DeliveryChoice::Outbox {
+                capacity: number(&get, "AUTHKIT_OUTBOX_CAPACITY", 200, 1..=1_000_000)? as usize,
+                quiet: flag(&get, "AUTHKIT_OUTBOX_QUIET")?,
+            },
+            Some("aws") => DeliveryChoice::Aws(AwsSenderSettings {
+                ses_from: get("AUTHKIT_SES_FROM").ok_or_else(|| {
+                    error("AUTHKIT_SES_FROM", "required when AUTHKIT_DELIVERY=aws")
+                })?,
+                ses_configuration_set: get("AUTHKIT_SES_CONFIGURATION_SET"),
+                sns_sender_id: get("AUTHKIT_SNS_SENDER_ID"),
+                sns_origination_number: get("AUTHKIT_SNS_ORIGINATION_NUMBER"),
+            }),
+            Some(other) => {
+                return Err(error(
+                    "AUTHKIT_DELIVERY",
+                    format!("`{other}` is not one of outbox, aws"),
+                ))
+            }
+        };
+
+        let keys = match get("AUTHKIT_KEYS_SECRET_ID") {
+            Some(secret_id) => KeysChoice::SecretsManager {
+                secret_id,
+                refresh_every: Duration::from_secs(number(
+                    &get,
+                    "AUTHKIT_KEYS_REFRESH_SECS",
+                    300,
+                    10..=86_400,
+                )?),
+            },
+            None => KeysChoice::File(PathBuf::from(
+                get("AUTHKIT_KEY_FILE").unwrap_or_else(|| ".authkit/keys.json".to_owned()),
+            )),
+        };
+
+        let issuer = get("AUTHKIT_ISSUER").unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
+        let issuer = base_url(&issuer, "AUTHKIT_ISSUER")?;
+        let public_base_url = match get("AUTHKIT_PUBLIC_BASE_URL") {
+            Some(raw) => base_url(&raw, "AUTHKIT_PUBLIC_BASE_URL")?,
+            None => issuer.clone(),
+        };
+
+        let cognito = CognitoConfig {
+            user_pool_id: get("AUTHKIT_COGNITO_USER_POOL_ID"),
+            tenant: get("AUTHKIT_COGNITO_TENANT"),
+            max_attempts: number(&get, "AUTHKIT_COGNITO_MAX_ATTEMPTS", 3, 1..=10)? as u32,
+        };
+
+        Ok(Config {
+            store,
+            delivery,
+            keys,
+            issuer,
+            public_base_url,
+            cognito,
+        })
+    }
+
+    /// True when some adapter talks to AWS, so the SDK configuration must be loaded.
+    pub fn needs_aws(&self) -> bool {
+        matches!(self.store, StoreChoice::DynamoDb(_))
+            || matches!(self.delivery, DeliveryChoice::Aws(_))
+            || matches!(self.keys, KeysChoice::SecretsManager { .. })
+    }
+
+    pub fn uses_dynamodb(&self) -> bool {
+        matches!(self.store, StoreChoice::DynamoDb(_))
+    }
+}
+
+fn number(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = get(name) else {
+        return Ok(default);
+    };
+    let value: u64 = raw
+        .trim()
+        .parse()
+        .map_err(|_| error(name, format!("`{raw}` is not a whole number")))?;
+    if !range.contains(&value) {
+        return Err(error(
+            name,
+            format!("{value} is outside {}..={}", range.start(), range.end()),
+        ));
+    }
+    Ok(value)
+}
+
+fn flag(get: &impl Fn(&str) -> Option<String>, name: &str) -> Result<bool, ConfigError> {
+    match get(name).as_deref() {
+        None | Some("0" | "false") => Ok(false),
+        Some("1" | "true") => Ok(true),
+        Some(other) => Err(error(
+            name,
+            format!("`{other}` is not one of true, false, 1, 0"),
+        )),
+    }
+}
+
+/// An http(s) URL without a trailing slash: the issuer must match `iss` byte for byte.
+fn base_url(raw: &str, name: &str) -> Result<String, ConfigError> {
+    let trimmed = raw.trim().trim_end_matches('/');
+    let parsed =
+        url::Url::parse(trimmed).map_err(|e| error(name, format!("`{raw}` is not a URL: {e}")))?;
+    if !matches!(parsed.scheme(), "http" | "https")
+        || parsed.query().is_some()
+        || parsed.fragment().is_some()
+    {
+        return Err(error(
+            name,
+            format!("`{raw}` must be an http(s) URL without query or fragment"),
+        ));
+    }
+    Ok(trimmed.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn config(vars: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let map: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        Config::from_lookup(|name| map.get(name).cloned())
+    }
+
+    #[test]
+    fn the_defaults_run_locally_without_aws() {
+        let config = config(&[]).unwrap();
+        assert_eq!(config.store, StoreChoice::Embedded);
+        assert_eq!(
+            config.delivery,
+            DeliveryChoice::Outbox {
+                capacity: 200,
+                quiet: false
+            }
+        );
+        assert_eq!(config.keys, KeysChoice::File(".authkit/keys.json".into()));
+        assert_eq!(config.issuer, "http://127.0.0.1:8080");
+        assert_eq!(config.public_base_url, config.issuer);
+        assert_eq!(config.cognito.max_attempts, 3);
+        assert!(!config.needs_aws());
+    }
+
+    #[test]
+    fn bad_values_fail_naming_the_variable() {
+        for (vars, variable) in [
+            (vec![("AUTHKIT_STORE", "postgres")], "AUTHKIT_STORE"),
+            (
+                vec![("AUTHKIT_STORE", "dynamodb")],
+                "AUTHKIT_TABLE_CHALLENGES",
+            ),
+            (vec![("AUTHKIT_DELIVERY", "aws")], "AUTHKIT_SES_FROM"),
+            (vec![("AUTHKIT_ISSUER", "not a url")], "AUTHKIT_ISSUER"),
+            (
+                vec![("AUTHKIT_ISSUER", "ftp://x.example")],
+                "AUTHKIT_ISSUER",
+            ),
+            (
+                vec![("AUTHKIT_COGNITO_MAX_ATTEMPTS", "0")],
+                "AUTHKIT_COGNITO_MAX_ATTEMPTS",
+            ),
+            (
+                vec![
+                    ("AUTHKIT_KEYS_SECRET_ID", "k"),
+                    ("AUTHKIT_KEYS_REFRESH_SECS", "soon"),
+                ],
+                "AUTHKIT_KEYS_REFRESH_SECS",
+            ),
+            (
+                vec![("AUTHKIT_OUTBOX_QUIET", "maybe")],
+                "AUTHKIT_OUTBOX_QUIET",
+            ),
+        ] {
+            let error = config(&vars).expect_err("refused");
+            assert_eq!(error.variable, variable, "{vars:?}");
+        }
+    }
+
+    #[test]
+    fn a_full_aws_configuration_is_read() {
+        let config = config(&[
+            ("AUTHKIT_STORE", "dynamodb"),
+            ("AUTHKIT_TABLE_CHALLENGES", "c"),
+            ("AUTHKIT_TABLE_DEVICES", "d"),
+            ("AUTHKIT_TABLE_COUNTERS", "n"),
+            ("AUTHKIT_TABLE_AUDIT", "a"),
+            ("AUTHKIT_TABLE_DIRECTORY", "r"),
+            ("AUTHKIT_DELIVERY", "aws"),
+            ("AUTHKIT_SES_FROM", "no-reply@example.com"),
+            ("AUTHKIT_KEYS_SECRET_ID", "authkit/keys"),
+            ("AUTHKIT_ISSUER", "https://auth.example.com/"),
+        ])
+        .unwrap();
+        assert!(config.needs_aws());
+        assert_eq!(config.issuer, "https://auth.example.com");
+        assert!(
+            matches!(config.keys, KeysChoice::SecretsManager { refresh_every, .. } if refresh_every == Duration::from_secs(300))
+        );
+    }
+}

@@ -1,0 +1,225 @@
+//! Message templates: plain data with `{{placeholder}}`s, so tenants can override them
+//! without a code change. HTML templates get HTML-escaped values (tenant names and links
+//! are not trusted markup).
+
+use std::collections::HashMap;
+
+use authkit_domain::delivery::{MessageContent, OutgoingMessage};
+use authkit_domain::identifier::Channel;
+
+/// One template per (content kind, channel, part).
+#[derive(Debug, Clone)]
+pub struct Templates {
+    parts: HashMap<&'static str, String>,
+}
+
+const DEFAULTS: [(&str, &str); 8] = [
+    ("code.sms.txt", include_str!("../templates/code.sms.txt")),
+    (
+        "code.email.subject.txt",
+        include_str!("../templates/code.email.subject.txt"),
+    ),
+    (
+        "code.email.txt",
+        include_str!("../templates/code.email.txt"),
+    ),
+    (
+        "code.email.html",
+        include_str!("../templates/code.email.html"),
+    ),
+    (
+        "magic_link.sms.txt",
+        include_str!("../templates/magic_link.sms.txt"),
+    ),
+    (
+        "magic_link.email.subject.txt",
+        include_str!("../templates/magic_link.email.subject.txt"),
+    ),
+    (
+        "magic_link.email.txt",
+        include_str!("../templates/magic_link.email.txt"),
+    ),
+    (
+        "magic_link.email.html",
+        include_str!("../templates/magic_link.email.html"),
+    ),
+];
+
+impl Default for Templates {
+    fn default() -> Self {
+        Templates {
+            parts: DEFAULTS
+                .iter()
+                .map(|(name, text)| (*name, (*text).to_owned()))
+                .collect(),
+        }
+    }
+}
+
+/// What a sender puts on the wire.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RenderedMessage {
+    /// Email only.
+    pub subject: Option<String>,
+    pub text: String,
+    /// Email only.
+    pub html: Option<String>,
+}
+
+impl Templates {
+    /// The defaults with some parts replaced (keys as the file names under `templates/`).
+    /// Unknown names are refused so a typo does not silently keep the default.
+    pub fn with_overrides(overrides: HashMap<String, String>) -> Result<Templates, String> {
+        let mut templates = Templates::default();
+        for (name, text) in overrides {
+            let Some((key, _)) = DEFAULTS.iter().find(|(known, _)| *known == name) else {
+                return Err(format!("unknown template `{name}`"));
+            };
+            templates.parts.insert(key, text);
+        }
+        Ok(templates)
+    }
+
+    pub fn render(&self, message: &OutgoingMessage) -> RenderedMessage {
+        let (kind, secret_name, secret) = match &message.content {
+            MessageContent::Code(code) => ("code", "code", code.expose().to_owned()),
+            MessageContent::MagicLink(link) => ("magic_link", "link", link.to_string()),
+        };
+        let expires_minutes = message.expires_in_secs.div_ceil(60).to_string();
+        let values = [
+            ("tenant_name", message.tenant_name.as_str()),
+            (secret_name, secret.as_str()),
+            ("expires_minutes", expires_minutes.as_str()),
+        ];
+        let part = |name: &str, escape: bool| {
+            fill(
+                &self.parts[format!("{kind}.{name}").as_str()],
+                &values,
+                escape,
+            )
+        };
+        match message.channel {
+            Channel::Sms | Channel::Whatsapp => RenderedMessage {
+                subject: None,
+                text: part("sms.txt", false).trim_end().to_owned(),
+                html: None,
+            },
+            Channel::Email => RenderedMessage {
+                subject: Some(part("email.subject.txt", false).trim().to_owned()),
+                text: part("email.txt", false),
+                html: Some(part("email.html", true)),
+            },
+        }
+    }
+}
+
+fn fill(template: &str, values: &[(&str, &str)], escape: bool) -> String {
+    let mut out = template.to_owned();
+    for (name, value) in values {
+        let value = if escape {
+            escape_html(value)
+        } else {
+            (*value).to_owned()
+        };
+        out = out.replace(&format!("{{{{{name}}}}}"), &value);
+    }
+    out
+}
+
+fn escape_html(raw: &str) -> String {
+    raw.chars()
+        .map(|c| match c {
+            '&' => "&amp;".to_owned(),
+            '<' => "&lt;".to_owned(),
+            '>' => "&gt;".to_owned(),
+            '"' => "&quot;".to_owned(),
+            '\'' => "&#39;".to_owned(),
+            other => other.to_string(),
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authkit_domain::identifier::Identifier;
+    use authkit_domain::secret::{CodeLength, OtpCode};
+    use authkit_domain::tenant::TenantId;
+
+    fn message(channel: Channel, content: MessageContent, tenant_name: &str) -> OutgoingMessage {
+        let to = match channel {
+            Channel::Email => Identifier::parse("a@example.com", None).unwrap(),
+            _ => Identifier::parse("+14155552671", None).unwrap(),
+        };
+        OutgoingMessage {
+            tenant: TenantId::parse("acme").unwrap(),
+            tenant_name: tenant_name.into(),
+            channel,
+            to,
+            content,
+            expires_in_secs: 600,
+        }
+    }
+
+    #[test]
+    fn an_sms_code_is_one_short_segment_with_the_code_first() {
+        let code = OtpCode::parse("123456", CodeLength::DEFAULT).unwrap();
+        let rendered =
+            Templates::default().render(&message(Channel::Sms, MessageContent::Code(code), "Acme"));
+        assert!(rendered
+            .text
+            .starts_with("123456 is your Acme sign-in code"));
+        assert!(
+            rendered.text.len() <= 160,
+            "{} characters",
+            rendered.text.len()
+        );
+        assert_eq!(rendered.subject, None);
+    }
+
+    #[test]
+    fn an_email_link_has_a_button_and_the_plain_url() {
+        let link = "https://auth.example.com/v1/auth/link?tenant=acme&challenge_id=ch_1&token=t"
+            .to_owned();
+        let rendered = Templates::default().render(&message(
+            Channel::Email,
+            MessageContent::MagicLink(link.clone().into()),
+            "Acme",
+        ));
+        let html = rendered.html.unwrap();
+        assert_eq!(html.matches("href=").count(), 2);
+        assert!(html.contains("tenant=acme&amp;challenge_id=ch_1"));
+        assert!(rendered.text.contains(&link));
+        assert_eq!(rendered.subject.as_deref(), Some("Your Acme sign-in link"));
+    }
+
+    #[test]
+    fn tenant_names_are_escaped_in_html_only() {
+        let code = OtpCode::parse("123456", CodeLength::DEFAULT).unwrap();
+        let rendered = Templates::default().render(&message(
+            Channel::Email,
+            MessageContent::Code(code),
+            "<script>x</script>",
+        ));
+        assert!(!rendered.html.unwrap().contains("<script>"));
+        assert!(rendered.text.contains("<script>x</script>"));
+    }
+
+    #[test]
+    fn overrides_replace_a_part_and_unknown_names_are_refused() {
+        let overrides = HashMap::from([("code.sms.txt".to_owned(), "Code: {{code}}".to_owned())]);
+        let templates = Templates::with_overrides(overrides).unwrap();
+        let code = OtpCode::parse("654321", CodeLength::DEFAULT).unwrap();
+        assert_eq!(
+            templates
+                .render(&message(Channel::Sms, MessageContent::Code(code), "Acme"))
+                .text,
+            "Code: 654321"
+        );
+        assert!(Templates::with_overrides(HashMap::from([(
+            "code.fax.txt".to_owned(),
+            String::new()
+        )]))
+        .is_err());
+    }
+}

@@ -1,0 +1,356 @@
+//! Challenges: `pk = <tenant>#<challenge id>`, `sk = challenge`.
+
+use async_trait::async_trait;
+use authkit_domain::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengeState};
+use authkit_domain::clock::Timestamp;
+use authkit_domain::identifier::{Channel, Identifier};
+use authkit_domain::secret::{CodeLength, SecretHash};
+use authkit_domain::store::{AttemptOutcome, ChallengeStore, StoreError};
+use authkit_domain::tenant::TenantId;
+use aws_sdk_dynamodb::types::{
+    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use crate::item::{corrupt, key, n, s, Fields, Item};
+use crate::{store_error, DynamoStore};
+
+const SK: &str = "challenge";
+
+fn challenge_key(tenant: &TenantId, id: &ChallengeId) -> Item {
+    key(format!("{tenant}#{id}"), SK)
+}
+
+fn to_item(c: &Challenge) -> Item {
+    let mut item = challenge_key(&c.tenant, &c.id);
+    item.extend([
+        ("tenant".to_owned(), s(c.tenant.as_str())),
+        ("id".to_owned(), s(c.id.as_str())),
+        ("identifier".to_owned(), s(c.identifier.as_str())),
+        ("channel".to_owned(), s(c.channel.as_str())),
+        ("kind".to_owned(), s(c.kind.as_str())),
+        ("secret_hash".to_owned(), s(c.secret_hash.to_hex())),
+        ("state".to_owned(), s(c.state.as_str())),
+        ("attempts".to_owned(), n(c.attempts)),
+        ("max_attempts".to_owned(), n(c.max_attempts)),
+        ("resends".to_owned(), n(c.resends)),
+        ("max_resends".to_owned(), n(c.max_resends)),
+        ("created_at".to_owned(), n(c.created_at.0)),
+        ("expires_at".to_owned(), n(c.expires_at.0)),
+        ("resend_after".to_owned(), n(c.resend_after.0)),
+        ("ttl".to_owned(), n(c.purge_at().0)),
+    ]);
+    if let ChallengeKind::Code { length } = c.kind {
+        item.insert("code_length".to_owned(), n(length.get()));
+    }
+    if let Some(uri) = &c.redirect_uri {
+        item.insert("redirect_uri".to_owned(), s(uri.as_str()));
+    }
+    if let Some(hash) = &c.exchange_hash {
+        item.insert("exchange_hash".to_owned(), s(hash.to_hex()));
+    }
+    item
+}
+
+fn from_item(item: &Item) -> Result<Challenge, StoreError> {
+    let f = Fields(item);
+    let kind = match f.str("kind")? {
+        "code" => ChallengeKind::Code {
+            length: CodeLength::new(
+                u8::try_from(f.uint("code_length")?).map_err(|_| corrupt("code_length"))?,
+            )
+            .map_err(|_| corrupt("code_length"))?,
+        },
+        "magic_link" => ChallengeKind::MagicLink,
+        _ => return Err(corrupt("kind")),
+    };
+    Ok(Challenge {
+        id: f.parsed("id", ChallengeId::parse)?,
+        tenant: f.parsed("tenant", TenantId::parse)?,
+        identifier: f.parsed("identifier", |raw| Identifier::parse(raw, None))?,
+        channel: f.parsed("channel", str::parse::<Channel>)?,
+        kind,
+        secret_hash: f.parsed("secret_hash", SecretHash::from_hex)?,
+        state: f.parsed("state", |raw| ChallengeState::parse(raw).ok_or(()))?,
+        attempts: f.uint("attempts")?,
+        max_attempts: f.uint("max_attempts")?,
+        resends: f.uint("resends")?,
+        max_resends: f.uint("max_resends")?,
+        created_at: f.time("created_at")?,
+        expires_at: f.time("expires_at")?,
+        resend_after: f.time("resend_after")?,
+        redirect_uri: f.opt_str("redirect_uri")?.map(str::to_owned),
+        exchange_hash: f
+            .opt_str("exchange_hash")?
+            .map(SecretHash::from_hex)
+            .transpose()
+            .map_err(|_| corrupt("exchange_hash"))?,
+    })
+}
+
+/// A live item as a challenge: absent when missing or past its TTL.
+fn live(item: Option<&Item>, now: Timestamp) -> Result<Option<Challenge>, StoreError> {
+    match item {
+        Some(item) if !item.is_empty() && !Fields(item).expired(now) => from_item(item).map(Some),
+        _ => Ok(None),
+    }
+}
+
+impl DynamoStore {
+    fn now() -> Timestamp {
+        authkit_domain::Clock::now(&authkit_domain::SystemClock)
+    }
+
+    /// One conditional update of a challenge's state. True when the condition held.
+    async fn transition(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        condition: &str,
+        update: &str,
+        values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
+    ) -> Result<bool, StoreError> {
+        let mut request = self
+            .client
+            .update_item()
+            .table_name(&self.tables.challenges)
+            .set_key(Some(challenge_key(tenant, id)))
+            .condition_expression(condition)
+            .update_expression(update)
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#ttl", "ttl");
+        for (name, value) in values {
+            request = request.expression_attribute_values(name, value);
+        }
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(store_error(error)),
+        }
+    }
+}
+
+#[async_trait]
+impl ChallengeStore for DynamoStore {
+    async fn insert(&self, challenge: &Challenge) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.challenges)
+            .set_item(Some(to_item(challenge)))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+    ) -> Result<Option<Challenge>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.challenges)
+            .set_key(Some(challenge_key(tenant, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        live(output.item(), Self::now())
+    }
+
+    /// The heart of the attempt limit: one conditional UpdateItem counts the answer only
+    /// while the challenge is pending, unexpired and under its limit. N parallel answers
+    /// can never count more than `max_attempts`.
+    async fn record_attempt(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<AttemptOutcome, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.challenges)
+            .set_key(Some(challenge_key(tenant, id)))
+            .condition_expression("#state = :pending AND expires_at > :now AND attempts < max_attempts AND #ttl > :now")
+            .update_expression("SET attempts = attempts + :one")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":pending", s(ChallengeState::Pending.as_str()))
+            .expression_attribute_values(":now", n(now.0))
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(output) => match live(output.attributes(), now)? {
+                Some(challenge) => Ok(AttemptOutcome::Counted(challenge)),
+                None => Err(corrupt("attributes")),
+            },
+            Err(error) => {
+                let Some(failed) = error
+                    .as_service_error()
+                    .filter(|e| e.is_conditional_check_failed_exception())
+                else {
+                    return Err(store_error(error));
+                };
+                let current = match failed {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(e) => e.item().cloned(),
+                    _ => None,
+                };
+                match live(current.as_ref(), now)? {
+                    Some(challenge) => Ok(AttemptOutcome::Refused(challenge)),
+                    None => Ok(AttemptOutcome::NotFound),
+                }
+            }
+        }
+    }
+
+    async fn mark_verified(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        exchange_hash: Option<SecretHash>,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let mut values = vec![
+            (":pending", s(ChallengeState::Pending.as_str())),
+            (":verified", s(ChallengeState::Verified.as_str())),
+            (":now", n(now.0)),
+        ];
+        let update = match exchange_hash {
+            Some(hash) => {
+                values.push((":exchange", s(hash.to_hex())));
+                "SET #state = :verified, exchange_hash = :exchange"
+            }
+            None => "SET #state = :verified",
+        };
+        self.transition(
+            tenant,
+            id,
+            "#state = :pending AND expires_at > :now AND #ttl > :now",
+            update,
+            values,
+        )
+        .await
+    }
+
+    async fn mark_consumed(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let values = vec![
+            (":verified", s(ChallengeState::Verified.as_str())),
+            (":consumed", s(ChallengeState::Consumed.as_str())),
+            (":now", n(now.0)),
+        ];
+        self.transition(
+            tenant,
+            id,
+            "#state = :verified AND expires_at > :now AND #ttl > :now",
+            "SET #state = :consumed",
+            values,
+        )
+        .await
+    }
+
+    async fn mark_undelivered(
+        &self,
+        tenant: &TenantId,
+        id: &ChallengeId,
+    ) -> Result<(), StoreError> {
+        let values = vec![
+            (":pending", s(ChallengeState::Pending.as_str())),
+            (":undelivered", s(ChallengeState::Undelivered.as_str())),
+        ];
+        // Only a pending challenge becomes undelivered; anything else already left that state.
+        self.transition(
+            tenant,
+            id,
+            "#state = :pending AND attribute_exists(#ttl)",
+            "SET #state = :undelivered",
+            values,
+        )
+        .await
+        .map(|_| ())
+    }
+
+    /// One transaction: the old challenge becomes superseded (if a resend is still allowed)
+    /// and the new one is written. Either both happen or neither.
+    async fn supersede(
+        &self,
+        old: &Challenge,
+        new: &Challenge,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let retire = Update::builder()
+            .table_name(&self.tables.challenges)
+            .set_key(Some(challenge_key(&old.tenant, &old.id)))
+            .condition_expression(
+                "#state = :pending AND expires_at > :now AND attempts < max_attempts AND resend_after <= :now AND resends < max_resends AND #ttl > :now",
+            )
+            .update_expression("SET #state = :superseded")
+            .expression_attribute_names("#state", "state")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":pending", s(ChallengeState::Pending.as_str()))
+            .expression_attribute_values(":superseded", s(ChallengeState::Superseded.as_str()))
+            .expression_attribute_values(":now", n(now.0))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let insert = Put::builder()
+            .table_name(&self.tables.challenges)
+            .set_item(Some(to_item(new)))
+            .condition_expression("attribute_not_exists(pk)")
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(retire).build())
+            .transact_items(TransactWriteItem::builder().put(insert).build())
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error) => {
+                let reasons: Vec<Option<String>> = match error.as_service_error() {
+                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                        cancelled.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect()
+                    }
+                    _ => return Err(store_error(error)),
+                };
+                let failed = |i: usize| {
+                    reasons.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
+                };
+                if failed(1) {
+                    Err(StoreError::AlreadyExists)
+                } else if failed(0) {
+                    Ok(false)
+                } else {
+                    Err(store_error(error))
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Devices: `pk = <tenant>#user#<user id>`, `sk = device#<device id>`, so a user's devices
+//! are one Query.
+
+use async_trait::async_trait;
+use authkit_domain::clock::Timestamp;
+use authkit_domain::device::{Device, DeviceId, TrustLevel};
+use authkit_domain::secret::SecretHash;
+use authkit_domain::store::{DeviceStore, StoreError};
+use authkit_domain::tenant::TenantId;
+use authkit_domain::user::UserId;
+use aws_sdk_dynamodb::types::AttributeValue;
+
+use crate::item::{corrupt, key, n, s, to_json, Fields, Item};
+use crate::{store_error, DynamoStore};
+
+fn partition(tenant: &TenantId, user: &UserId) -> String {
+    format!("{tenant}#user#{user}")
+}
+
+fn device_key(tenant: &TenantId, user: &UserId, id: &DeviceId) -> Item {
+    key(partition(tenant, user), &format!("device#{id}"))
+}
+
+fn from_item(item: &Item) -> Result<Device, StoreError> {
+    let f = Fields(item);
+    Ok(Device {
+        id: f.parsed("device_id", DeviceId::parse)?,
+        tenant: f.parsed("tenant", TenantId::parse)?,
+        user_id: f.parsed("user_id", UserId::parse)?,
+        secret_hash: f.parsed("secret_hash", SecretHash::from_hex)?,
+        name: f.opt_str("name")?.map(str::to_owned),
+        fingerprint: f.json("fingerprint")?,
+        trust: match f.str("trust")? {
+            "trusted" => TrustLevel::Trusted,
+            "recognised" => TrustLevel::Recognised,
+            _ => return Err(corrupt("trust")),
+        },
+        created_at: f.time("created_at")?,
+        last_seen: f.time("last_seen")?,
+        revoked_at: f.opt_time("revoked_at")?,
+    })
+}
+
+#[async_trait]
+impl DeviceStore for DynamoStore {
+    async fn insert(&self, device: &Device) -> Result<(), StoreError> {
+        let mut item = device_key(&device.tenant, &device.user_id, &device.id);
+        item.extend([
+            ("device_id".to_owned(), s(device.id.as_str())),
+            ("tenant".to_owned(), s(device.tenant.as_str())),
+            ("user_id".to_owned(), s(device.user_id.as_str())),
+            ("secret_hash".to_owned(), s(device.secret_hash.to_hex())),
+            ("fingerprint".to_owned(), s(to_json(&device.fingerprint)?)),
+            (
+                "trust".to_owned(),
+                s(if device.trust == TrustLevel::Trusted {
+                    "trusted"
+                } else {
+                    "recognised"
+                }),
+            ),
+            ("created_at".to_owned(), n(device.created_at.0)),
+            ("last_seen".to_owned(), n(device.last_seen.0)),
+        ]);
+        if let Some(name) = &device.name {
+            item.insert("name".to_owned(), s(name.as_str()));
+        }
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.tables.devices)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Err(StoreError::AlreadyExists)
+            }
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    async fn get(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+    ) -> Result<Option<Device>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(&self.tables.devices)
+            .set_key(Some(device_key(tenant, user, id)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        output.item().map(from_item).transpose()
+    }
+
+    async fn list(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Device>, StoreError> {
+        let mut devices = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.tables.devices)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :device)")
+                .expression_attribute_values(":pk", s(partition(tenant, user)))
+                .expression_attribute_values(":device", s("device#"))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items() {
+                devices.push(from_item(item)?);
+            }
+            match output.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => break,
+            }
+        }
+        devices.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(devices)
+    }
+
+    async fn revoke(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<bool, StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.devices)
+            .set_key(Some(device_key(tenant, user, id)))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
+            .update_expression("SET revoked_at = :now")
+            .expression_attribute_values(":now", n(now.0))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    async fn touch(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        id: &DeviceId,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.tables.devices)
+            .set_key(Some(device_key(tenant, user, id)))
+            .condition_expression("attribute_exists(pk)")
+            .update_expression("SET last_seen = :now")
+            .expression_attribute_values(":now", AttributeValue::N(now.0.to_string()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
+            {
+                Ok(())
+            }
+            Err(error) => Err(store_error(error)),
+        }
+    }
+}

@@ -1,0 +1,59 @@
+//! Operator commands until tenant management has an API: create a tenant with its keys,
+//! create the DynamoDB tables.
+
+use authkit_app::{App, Config};
+use authkit_domain::service::NewTenant;
+use authkit_domain::tenant::{TenantId, TenantPolicy};
+
+pub async fn create_tenant(config: Config, args: &[String]) -> Result<(), String> {
+    let mut id = None;
+    let mut name = None;
+    let mut redirects = Vec::new();
+    let mut rest = args.iter();
+    while let Some(flag) = rest.next() {
+        let value = rest
+            .next()
+            .ok_or_else(|| format!("`{flag}` needs a value"))?;
+        match flag.as_str() {
+            "--id" => id = Some(TenantId::parse(value).map_err(|e| format!("--id: {e}"))?),
+            "--name" => name = Some(value.clone()),
+            "--redirect-uri" => {
+                let uri =
+                    url::Url::parse(value).map_err(|e| format!("--redirect-uri `{value}`: {e}"))?;
+                redirects.push(uri.to_string());
+            }
+            other => return Err(format!("unknown flag `{other}`")),
+        }
+    }
+    let new = NewTenant {
+        id: id.ok_or("--id is required")?,
+        name: name.ok_or("--name is required")?,
+        allowed_redirect_uris: redirects,
+        policy: TenantPolicy::default(),
+    };
+    let app = App::build(config).await.map_err(|e| e.to_string())?;
+    let created = app
+        .authkit
+        .create_tenant(new)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("tenant:          {}", created.tenant.id);
+    println!("publishable key: {}", created.publishable_key.reveal());
+    println!("secret key:      {}", created.secret_key.reveal());
+    println!("(keys are stored hashed and cannot be shown again)");
+    Ok(())
+}
+
+pub async fn create_tables(config: Config) -> Result<(), String> {
+    if !config.uses_dynamodb() {
+        return Err("create-tables needs AUTHKIT_STORE=dynamodb".to_owned());
+    }
+    let tables = authkit_dynamodb::TableNames::from_env().map_err(|e| e.to_string())?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    authkit_dynamodb::create_tables(&client, &tables)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("tables ready");
+    Ok(())
+}

@@ -1,0 +1,121 @@
+//! What only the local server has: a demo tenant, the dev outbox route and a callback page
+//! for magic links. Never part of a Lambda function.
+
+use std::collections::HashMap;
+
+use authkit_app::App;
+use authkit_domain::service::{CreatedTenant, NewTenant};
+use authkit_domain::tenant::{TenantId, TenantPolicy};
+use authkit_domain::AuthError;
+use axum::extract::{Query, State};
+use axum::response::{Html, IntoResponse, Json, Response};
+use axum::routing::get;
+use axum::Router;
+
+pub const DEMO_TENANT: &str = "demo";
+
+/// The demo tenant's policy: the defaults, or the JSON file named by `AUTHKIT_DEMO_POLICY`
+/// (fields left out keep their defaults; the benchmark uses it to lift rate limits).
+pub fn demo_policy() -> Result<TenantPolicy, String> {
+    let Ok(path) = std::env::var("AUTHKIT_DEMO_POLICY") else {
+        return Ok(TenantPolicy::default());
+    };
+    let raw =
+        std::fs::read_to_string(&path).map_err(|e| format!("AUTHKIT_DEMO_POLICY `{path}`: {e}"))?;
+    let policy: TenantPolicy =
+        serde_json::from_str(&raw).map_err(|e| format!("AUTHKIT_DEMO_POLICY `{path}`: {e}"))?;
+    policy
+        .validate()
+        .map_err(|e| format!("AUTHKIT_DEMO_POLICY `{path}`: {e}"))?;
+    Ok(policy)
+}
+
+/// Creates the `demo` tenant unless it exists. Its keys can only be shown when created.
+pub async fn ensure_demo_tenant(
+    app: &App,
+    policy: TenantPolicy,
+) -> Result<Option<CreatedTenant>, String> {
+    match app.authkit.tenant(DEMO_TENANT).await {
+        Ok(_) => return Ok(None),
+        Err(AuthError::TenantNotFound) => {}
+        Err(error) => return Err(format!("cannot read the demo tenant: {error}")),
+    }
+    let callback = format!(
+        "{}/dev/callback",
+        app.authkit.settings().public_base_url.trim_end_matches('/')
+    );
+    let new = NewTenant {
+        id: TenantId::parse(DEMO_TENANT).map_err(|e| e.to_string())?,
+        name: "AuthKit Demo".to_owned(),
+        allowed_redirect_uris: vec![callback],
+        policy,
+    };
+    app.authkit
+        .create_tenant(new)
+        .await
+        .map(Some)
+        .map_err(|error| format!("cannot create the demo tenant: {error}"))
+}
+
+pub fn print_banner(url: &str, app: &App, demo: Option<&CreatedTenant>) {
+    println!("\nAuthKit is running at {url}");
+    match demo {
+        Some(created) => {
+            println!("  demo tenant `{DEMO_TENANT}`");
+            println!("    publishable key: {}", created.publishable_key.reveal());
+            println!("    secret key:      {}", created.secret_key.reveal());
+        }
+        None => println!(
+            "  demo tenant `{DEMO_TENANT}` exists (its keys were printed when it was created)"
+        ),
+    }
+    if app.outbox.is_some() {
+        println!("  codes and magic links are printed here and listed at {url}/dev/outbox");
+    }
+    println!("  try:");
+    println!("    curl -s {url}/v1/auth/start -H 'x-api-key: <publishable key>' -H 'content-type: application/json' \\");
+    println!("         -d '{{\"identifier\":\"you@example.com\"}}'");
+    println!("    curl -s {url}/v1/auth/verify -H 'x-api-key: <publishable key>' -H 'content-type: application/json' \\");
+    println!("         -d '{{\"challenge_id\":\"<challenge_id>\",\"code\":\"<code from the outbox>\"}}'\n");
+}
+
+pub fn routes(app: &App) -> Router {
+    let outbox = app.outbox.clone();
+    Router::new()
+        .route(
+            "/dev/outbox",
+            get(move || {
+                let outbox = outbox.clone();
+                async move {
+                    match outbox {
+                        Some(outbox) => Json(outbox.messages()).into_response(),
+                        None => (
+                            axum::http::StatusCode::NOT_FOUND,
+                            "the dev outbox is off (AUTHKIT_DELIVERY is not outbox)",
+                        )
+                            .into_response(),
+                    }
+                }
+            }),
+        )
+        .route("/dev/callback", get(callback))
+        .with_state(())
+}
+
+/// Where the demo tenant's magic links land: shows the one-time result to exchange.
+async fn callback(State(()): State<()>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let result = query
+        .get("authkit_result")
+        .map(String::as_str)
+        .unwrap_or("");
+    let escaped: String = result
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
+        .collect();
+    Html(format!(
+        "<!doctype html><meta charset=utf-8><title>AuthKit demo callback</title>\
+         <h1>Magic link confirmed</h1><p>The app now exchanges this one-time result for tokens:</p>\
+         <pre>curl -s /v1/auth/verify -H 'x-api-key: &lt;publishable key&gt;' -H 'content-type: application/json' -d '{{\"result\":\"{escaped}\"}}'</pre>"
+    ))
+    .into_response()
+}

@@ -1,0 +1,6 @@
+//! The `authkit-token` Lambda function: `authkit_api::token_routes` behind API Gateway.
+
+#[tokio::main]
+async fn main() -> Result<(), authkit_lambdas::Error> {
+    authkit_lambdas::serve_http(authkit_api::token_routes).await
+}

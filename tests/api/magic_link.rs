@@ -1,0 +1,44 @@
+use authkit_tests::{for_each_backend, TestApp};
+use serde_json::json;
+
+#[tokio::test]
+async fn a_magic_link_survives_scanners_and_signs_in_once() {
+    for_each_backend(|app: TestApp| async move {
+        let email = app.unique_email();
+        let response = app
+            .post("/v1/auth/start", Some(&app.publishable_key), json!({"identifier": email, "kind": "magic_link", "redirect_uri": app.redirect_uri}))
+            .await;
+        assert_eq!(response.status(), 200);
+        let link = app.link_sent_to(&email).await;
+        let link_path = link.split_once("/v1/").map(|(_, rest)| format!("/v1/{rest}")).unwrap();
+
+        // A mail scanner: HEAD and GET, twice. Nothing may be consumed.
+        for _ in 0..2 {
+            assert_eq!(app.http.head(app.url(&link_path)).send().await.unwrap().status(), 200);
+            let page = app.http.get(app.url(&link_path)).send().await.unwrap();
+            assert_eq!(page.status(), 200);
+            assert_eq!(page.headers()["cache-control"], "no-store");
+            assert!(page.text().await.unwrap().contains("<form"));
+        }
+
+        // The person confirms: the POST redirects to the app with a one-time result.
+        let query: Vec<(String, String)> = url::Url::parse(&link).unwrap().query_pairs().into_owned().collect();
+        let confirmed = app.no_redirects().post(app.url("/v1/auth/link")).form(&query).send().await.unwrap();
+        assert_eq!(confirmed.status(), 303);
+        let location = confirmed.headers()["location"].to_str().unwrap().to_owned();
+        assert!(location.starts_with(&app.redirect_uri), "{location}");
+        let result = url::Url::parse(&location).unwrap().query_pairs().find(|(k, _)| k == "authkit_result").unwrap().1.into_owned();
+
+        let exchanged = app.post("/v1/auth/verify", Some(&app.publishable_key), json!({"result": result})).await;
+        assert_eq!(exchanged.status(), 200);
+        let tokens: serde_json::Value = exchanged.json().await.unwrap();
+        let claims = app.verify_with_published_jwks(tokens["access_token"].as_str().unwrap()).await;
+        assert_eq!(claims["amr"], json!(["magic_link", "mail"]));
+
+        let again = app.post("/v1/auth/verify", Some(&app.publishable_key), json!({"result": result})).await;
+        assert_eq!(again.status(), 400);
+        let replayed = app.no_redirects().post(app.url("/v1/auth/link")).form(&query).send().await.unwrap();
+        assert!(replayed.status().is_client_error(), "a used link confirmed again: {}", replayed.status());
+    })
+    .await;
+}
