@@ -49,6 +49,11 @@ pub struct Config {
     pub issuer: String,
     pub public_base_url: String,
     pub cognito: CognitoConfig,
+    /// AWS_ENDPOINT_URL: one endpoint for every AWS service (moto, LocalStack). Read here,
+    /// not left to the SDK, so that tests can point two apps at two places in one process.
+    pub aws_endpoint_url: Option<String>,
+    /// AWS_REGION; unset, the SDK's own chain decides (Lambda always sets it).
+    pub aws_region: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -137,6 +142,9 @@ impl Config {
             max_attempts: number(&get, "AUTHKIT_COGNITO_MAX_ATTEMPTS", 3, 1..=10)? as u32,
         };
 
+        let aws_endpoint_url = get("AWS_ENDPOINT_URL")
+            .map(|raw| base_url(&raw, "AWS_ENDPOINT_URL"))
+            .transpose()?;
         Ok(Config {
             store,
             delivery,
@@ -144,6 +152,8 @@ impl Config {
             issuer,
             public_base_url,
             cognito,
+            aws_endpoint_url,
+            aws_region: get("AWS_REGION"),
         })
     }
 

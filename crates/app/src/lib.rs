@@ -29,10 +29,22 @@ pub enum BuildError {
     OutboxNotAvailable,
 }
 
+/// The AWS SDK configuration, loaded once per process.
+async fn aws_sdk_config(config: &Config) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(endpoint) = &config.aws_endpoint_url {
+        loader = loader.endpoint_url(endpoint);
+    }
+    if let Some(region) = &config.aws_region {
+        loader = loader.region(aws_config::Region::new(region.clone()));
+    }
+    loader.load().await
+}
+
 impl App {
     pub async fn build(config: Config) -> Result<App, BuildError> {
         let sdk = if config.needs_aws() {
-            Some(aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await)
+            Some(aws_sdk_config(&config).await)
         } else {
             None
         };

@@ -5,6 +5,8 @@
 pub mod audit;
 pub mod challenge;
 pub mod clock;
+#[cfg(feature = "conformance")]
+pub mod conformance;
 pub mod delivery;
 pub mod device;
 pub mod error;
