@@ -2,6 +2,7 @@
 //! talks to it over HTTP like any client. Each test gets its own tenant (and, against the
 //! emulator, its own DynamoDB tables), so tests run in parallel without sharing state.
 
+pub mod cognito_driver;
 pub mod lambda_runtime_api;
 
 use std::collections::HashMap;

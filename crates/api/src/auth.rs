@@ -7,7 +7,7 @@ use authkit_domain::service::Caller;
 use authkit_domain::tenant::Tenant;
 use authkit_domain::token::AccessClaims;
 use authkit_domain::AuthError;
-use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 
@@ -16,7 +16,7 @@ use crate::problem::Problem;
 use crate::State;
 
 /// A request authenticated by an API key.
-pub(crate) struct TenantCaller {
+pub struct TenantCaller {
     pub tenant: Tenant,
     pub ip: Option<String>,
 }
@@ -30,13 +30,15 @@ impl TenantCaller {
     }
 }
 
-impl FromRequestParts<State> for TenantCaller {
+impl<S> FromRequestParts<S> for TenantCaller
+where
+    State: FromRef<S>,
+    S: Send + Sync,
+{
     type Rejection = Problem;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        authkit: &State,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let authkit = State::from_ref(state);
         let key = api_key(&parts.headers).ok_or(AuthError::InvalidApiKey)?;
         let (tenant, _kind) = authkit.authenticate_api_key(key).await?;
         if let Some(log) = parts.extensions.get::<RequestLog>() {

@@ -9,7 +9,7 @@ use serde::de::DeserializeOwned;
 use crate::problem::Problem;
 
 /// A JSON body of type `T`.
-pub(crate) struct JsonBody<T>(pub T);
+pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
 where

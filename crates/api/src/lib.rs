@@ -31,6 +31,8 @@ use authkit_domain::AuthKit;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
+pub use auth::TenantCaller;
+pub use body::JsonBody;
 pub use problem::Problem;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
@@ -43,35 +45,35 @@ pub fn router(authkit: Arc<AuthKit>) -> Router {
     let all = [start, verify, resend, tokens, devices, health, discovery]
         .into_iter()
         .fold(Router::new(), |merged, group| merged.merge(group()));
-    finish(all, authkit)
+    finish(all.with_state(authkit))
 }
 
 pub fn start_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(start(), authkit)
+    finish(start().with_state(authkit))
 }
 
 pub fn verify_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(verify(), authkit)
+    finish(verify().with_state(authkit))
 }
 
 pub fn resend_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(resend(), authkit)
+    finish(resend().with_state(authkit))
 }
 
 pub fn token_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(tokens(), authkit)
+    finish(tokens().with_state(authkit))
 }
 
 pub fn device_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(devices(), authkit)
+    finish(devices().with_state(authkit))
 }
 
 pub fn health_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(health(), authkit)
+    finish(health().with_state(authkit))
 }
 
 pub fn discovery_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(discovery(), authkit)
+    finish(discovery().with_state(authkit))
 }
 
 fn start() -> Router<State> {
@@ -125,12 +127,12 @@ fn discovery() -> Router<State> {
 }
 
 /// Layers every router shares: problem JSON for unknown routes and methods, the body
-/// limit, and one log line per request.
-fn finish(routes: Router<State>, authkit: Arc<AuthKit>) -> Router {
+/// limit, and one log line per request. Public so that routes outside this crate (Cognito
+/// sign-up) behave the same.
+pub fn finish(routes: Router) -> Router {
     routes
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(observability::log_request))
-        .with_state(authkit)
 }

@@ -19,6 +19,9 @@ pub struct App {
     #[cfg(feature = "dev-outbox")]
     pub outbox: Option<Arc<authkit_delivery::Outbox>>,
     pub config: Config,
+    /// The AWS SDK configuration, when an adapter needed it, for clients built elsewhere
+    /// (the Cognito triggers' user-pool client).
+    pub sdk: Option<aws_config::SdkConfig>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,7 @@ impl App {
         } else {
             None
         };
+        let sdk_config = sdk.clone();
         let sdk = sdk.as_ref();
 
         let stores: Stores = match &config.store {
@@ -113,6 +117,7 @@ impl App {
             #[cfg(feature = "dev-outbox")]
             outbox,
             config,
+            sdk: sdk_config,
         })
     }
 }

@@ -1,1 +1,24 @@
+//! Amazon Cognito CUSTOM_AUTH over AuthKit: apps keep their user pool and its tokens, and
+//! users prove themselves with AuthKit codes or magic links, as a first factor.
+//!
+//! Cognito drives the flow: DefineAuthChallenge decides the next step from the session,
+//! CreateAuthChallenge sends (or reuses) a challenge, VerifyAuthChallengeResponse checks the
+//! answer through the store's atomic verify. PreSignUp and [`sign_up`] let a new identifier
+//! sign in once and exist afterwards. Handlers are plain async functions over typed events,
+//! so tests call them directly and the Lambda binaries are three lines each.
 
+mod directory;
+mod sign_up;
+mod triggers;
+
+pub use directory::{CognitoDirectory, DirectoryError, UserDirectory};
+pub use sign_up::{sign_up_routes, SignUpRequest};
+pub use triggers::{
+    create_auth_challenge, define_auth_challenge, pre_sign_up, verify_auth_challenge, TriggerError,
+    Triggers,
+};
+
+/// The prefix of `challengeMetadata` that names AuthKit's challenge for a round.
+pub const CHALLENGE_METADATA_PREFIX: &str = "AUTHKIT:";
+/// Cognito's only custom challenge name.
+pub const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";

@@ -183,6 +183,28 @@ impl AuthKit {
         Ok(StartedChallenge::of(&new))
     }
 
+    /// A challenge that still takes answers, as the client sees it; the reason otherwise.
+    /// Cognito's CreateAuthChallenge uses it to reuse a live challenge across rounds.
+    pub async fn live_challenge(
+        &self,
+        caller: Caller<'_>,
+        challenge_id: &str,
+    ) -> Result<StartedChallenge, AuthError> {
+        let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
+        let challenge = self
+            .stores
+            .challenges
+            .get(&caller.tenant.id, &id)
+            .await?
+            .ok_or(AuthError::ChallengeNotFound)?;
+        let now = self.now();
+        if challenge.accepts_attempt(now) {
+            Ok(StartedChallenge::of(&challenge))
+        } else {
+            Err(closed_error(&challenge, now))
+        }
+    }
+
     /// Checks an answer (a code, or a magic-link token) against a challenge. Each answer is
     /// counted atomically before it is judged, so parallel guesses cannot exceed the limit.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
