@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Starts COUNT sign-ins against a local AuthKit, reads every code from the dev outbox and
-writes (challenge id, code) pairs as a Lua table for bench/verify.lua. Prints the start
+writes (challenge id, code) pairs, one per line, for bench/verify.lua. Prints the start
 phase's throughput. Standard library only."""
 import argparse, http.client, json, time, urllib.parse
 from concurrent.futures import ThreadPoolExecutor
@@ -51,8 +51,6 @@ pairs = [(challenges[i], codes[i]) for i in challenges if i in codes]
 if len(pairs) < args.count:
     raise SystemExit(f"only {len(pairs)} of {args.count} codes were in the outbox; raise AUTHKIT_OUTBOX_CAPACITY")
 with open(args.out, "w") as out:
-    out.write("return {\n")
     for challenge_id, code in pairs:
-        out.write(f'{{"{challenge_id}","{code}"}},\n')
-    out.write("}\n")
+        out.write(f"{challenge_id} {code}\n")
 print(f"wrote {len(pairs)} pairs to {args.out}")

@@ -23,8 +23,8 @@ trap 'kill $server 2>/dev/null; rm -rf "$work"' EXIT
 for _ in $(seq 100); do grep -q "publishable key" "$work/server.out" 2>/dev/null && break; sleep 0.1; done
 key=$(awk '/publishable key:/ {print $3}' "$work/server.out")
 
-python3 bench/prepare.py --url "http://127.0.0.1:$port" --key "$key" --count "$N" --out "$work/pairs.lua"
-AUTHKIT_BENCH_PAIRS="$work/pairs.lua" AUTHKIT_BENCH_KEY="$key" AUTHKIT_BENCH_THREADS=$THREADS \
+python3 bench/prepare.py --url "http://127.0.0.1:$port" --key "$key" --count "$N" --out "$work/pairs.txt"
+AUTHKIT_BENCH_PAIRS="$work/pairs.txt" AUTHKIT_BENCH_KEY="$key" AUTHKIT_BENCH_THREADS=$THREADS \
   wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" --latency -s bench/verify.lua "http://127.0.0.1:$port" | tee "$work/wrk.out"
 echo "server peak RSS: $(awk '/VmHWM/ {print $2, $3}' /proc/$server/status)"
 echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs)"

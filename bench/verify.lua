@@ -13,7 +13,11 @@ function setup(thread)
 end
 
 function init(args)
-  challenge_pairs = dofile(pairs_file)
+  challenge_pairs = {}
+  for line in io.lines(pairs_file) do
+    local id, code = line:match("^(%S+) (%S+)$")
+    table.insert(challenge_pairs, {id, code})
+  end
   nthreads = tonumber(os.getenv("AUTHKIT_BENCH_THREADS") or "2")
   index = id + 1
   ok, failed = 0, 0

@@ -30,22 +30,31 @@ pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), 
     lambda_http::run(routes(app.authkit)).await
 }
 
-/// The user-pool client, when AUTHKIT_COGNITO_USER_POOL_ID names a pool.
+/// The user-pool client. Lambda functions always deliver through AWS, so the SDK
+/// configuration is loaded.
 fn user_directory(app: &App) -> Option<Arc<dyn UserDirectory>> {
-    let pool = app.config.cognito.user_pool_id.clone()?;
     let sdk = app.sdk.as_ref()?;
     Some(Arc::new(CognitoDirectory::new(
         aws_sdk_cognitoidentityprovider::Client::new(sdk),
-        pool,
     )))
 }
 
 /// Serves `POST /v1/cognito/users` (sign-up on first sign-in).
 pub async fn serve_cognito_sign_up() -> Result<(), Error> {
     let app = cold_start().await?;
-    let directory = user_directory(&app)
+    let pool = app
+        .config
+        .cognito
+        .user_pool_id
+        .clone()
         .ok_or("AUTHKIT_COGNITO_USER_POOL_ID is required for the sign-up function")?;
-    lambda_http::run(authkit_cognito::sign_up_routes(app.authkit, directory)).await
+    let directory = user_directory(&app).ok_or("the sign-up function needs AWS configuration")?;
+    lambda_http::run(authkit_cognito::sign_up_routes(
+        app.authkit,
+        directory,
+        &pool,
+    ))
+    .await
 }
 
 /// Serves a Cognito trigger whose handler needs AuthKit (create, verify).

@@ -48,16 +48,19 @@ pub struct Session {
 
 pub struct CognitoDriver<R> {
     pub runner: R,
+    /// The `userPoolId` every event carries.
+    pub user_pool_id: String,
 }
 
 fn template(
     raw: &str,
+    pool: &str,
     username: &str,
     attributes: &HashMap<String, String>,
     user_not_found: bool,
 ) -> Value {
     let mut event: Value = serde_json::from_str(raw).expect("AWS's sample event parses");
-    event["userPoolId"] = json!("us-east-1_AuthKit");
+    event["userPoolId"] = json!(pool);
     event["userName"] = json!(username);
     event["callerContext"]["clientId"] = json!("authkit-test-client");
     event["request"]["userAttributes"] = json!(attributes);
@@ -95,6 +98,7 @@ impl<R: TriggerRunner> CognitoDriver<R> {
     ) -> Step {
         let mut verify = template(
             VERIFY,
+            &self.user_pool_id,
             &session.username,
             &session.attributes,
             session.user_not_found,
@@ -121,6 +125,7 @@ impl<R: TriggerRunner> CognitoDriver<R> {
     ) -> Step {
         let mut define = template(
             DEFINE,
+            &self.user_pool_id,
             &session.username,
             &session.attributes,
             session.user_not_found,
@@ -143,6 +148,7 @@ impl<R: TriggerRunner> CognitoDriver<R> {
         }
         let mut create = template(
             CREATE,
+            &self.user_pool_id,
             &session.username,
             &session.attributes,
             session.user_not_found,

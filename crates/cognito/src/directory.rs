@@ -13,30 +13,30 @@ pub struct DirectoryError(#[source] pub Box<dyn std::error::Error + Send + Sync>
 pub trait UserDirectory: Send + Sync {
     /// Creates a confirmed user named by the identifier, with no usable password and no
     /// welcome message. An existing user is not an error (callers must not learn which).
-    async fn create_user(&self, identifier: &Identifier) -> Result<(), DirectoryError>;
+    async fn create_user(
+        &self,
+        user_pool_id: &str,
+        identifier: &Identifier,
+    ) -> Result<(), DirectoryError>;
 
     /// Sets `email_verified` or `phone_number_verified` after AuthKit verified a code.
     async fn mark_verified(
         &self,
+        user_pool_id: &str,
         username: &str,
         identifier: &Identifier,
     ) -> Result<(), DirectoryError>;
 }
 
+/// The pool is named per call: triggers learn it from their event, so the functions need
+/// no configuration naming the pool (which would be a Terraform cycle).
 pub struct CognitoDirectory {
     client: aws_sdk_cognitoidentityprovider::Client,
-    user_pool_id: String,
 }
 
 impl CognitoDirectory {
-    pub fn new(
-        client: aws_sdk_cognitoidentityprovider::Client,
-        user_pool_id: String,
-    ) -> CognitoDirectory {
-        CognitoDirectory {
-            client,
-            user_pool_id,
-        }
+    pub fn new(client: aws_sdk_cognitoidentityprovider::Client) -> CognitoDirectory {
+        CognitoDirectory { client }
     }
 }
 
@@ -57,11 +57,15 @@ fn contact_attribute(identifier: &Identifier) -> &'static str {
 
 #[async_trait]
 impl UserDirectory for CognitoDirectory {
-    async fn create_user(&self, identifier: &Identifier) -> Result<(), DirectoryError> {
+    async fn create_user(
+        &self,
+        user_pool_id: &str,
+        identifier: &Identifier,
+    ) -> Result<(), DirectoryError> {
         let created = self
             .client
             .admin_create_user()
-            .user_pool_id(&self.user_pool_id)
+            .user_pool_id(user_pool_id)
             .username(identifier.as_str())
             .user_attributes(attribute(
                 contact_attribute(identifier),
@@ -84,7 +88,7 @@ impl UserDirectory for CognitoDirectory {
         }
         // A random permanent password nobody knows moves the user out of
         // FORCE_CHANGE_PASSWORD; the app client allows CUSTOM_AUTH only, so it is unusable.
-        let mut bytes = [0u8; 48];
+        let mut bytes = [0u8; 30];
         authkit_domain::Randomness::fill(&authkit_domain::OsRandomness, &mut bytes);
         let password = format!(
             "Ak1!{}",
@@ -92,7 +96,7 @@ impl UserDirectory for CognitoDirectory {
         );
         self.client
             .admin_set_user_password()
-            .user_pool_id(&self.user_pool_id)
+            .user_pool_id(user_pool_id)
             .username(identifier.as_str())
             .password(password)
             .permanent(true)
@@ -104,13 +108,14 @@ impl UserDirectory for CognitoDirectory {
 
     async fn mark_verified(
         &self,
+        user_pool_id: &str,
         username: &str,
         identifier: &Identifier,
     ) -> Result<(), DirectoryError> {
         let name = format!("{}_verified", contact_attribute(identifier));
         self.client
             .admin_update_user_attributes()
-            .user_pool_id(&self.user_pool_id)
+            .user_pool_id(user_pool_id)
             .username(username)
             .user_attributes(attribute(&name, "true")?)
             .send()

@@ -25,6 +25,7 @@ pub struct SignUpRequest {
 struct SignUp {
     authkit: Arc<authkit_domain::AuthKit>,
     directory: Arc<dyn UserDirectory>,
+    user_pool_id: Arc<str>,
 }
 
 impl axum::extract::FromRef<SignUp> for Arc<authkit_domain::AuthKit> {
@@ -36,11 +37,16 @@ impl axum::extract::FromRef<SignUp> for Arc<authkit_domain::AuthKit> {
 pub fn sign_up_routes(
     authkit: Arc<authkit_domain::AuthKit>,
     directory: Arc<dyn UserDirectory>,
+    user_pool_id: &str,
 ) -> Router {
     authkit_api::finish(
         Router::new()
             .route("/v1/cognito/users", post(sign_up))
-            .with_state(SignUp { authkit, directory }),
+            .with_state(SignUp {
+                authkit,
+                directory,
+                user_pool_id: user_pool_id.into(),
+            }),
     )
 }
 
@@ -53,7 +59,7 @@ async fn sign_up(
         .map_err(AuthError::from)?;
     state
         .directory
-        .create_user(&identifier)
+        .create_user(&state.user_pool_id, &identifier)
         .await
         .map_err(|error| {
             tracing::error!(error = %error, "creating the Cognito user failed");

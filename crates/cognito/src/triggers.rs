@@ -298,9 +298,20 @@ async fn mark_contact_verified(
         .user_attributes
         .get(attribute)
         .is_some_and(|v| v == "true");
-    let username = event.cognito_event_user_pools_header.user_name.as_deref();
-    if let (false, Some(directory), Some(username)) = (already, &triggers.directory, username) {
-        directory.mark_verified(username, identifier).await?;
+    let header = &event.cognito_event_user_pools_header;
+    if let (false, Some(directory), Some(pool), Some(username)) = (
+        already,
+        &triggers.directory,
+        header.user_pool_id.as_deref(),
+        header.user_name.as_deref(),
+    ) {
+        directory
+            .mark_verified(pool, username, identifier)
+            .await
+            .map_err(|error| {
+                tracing::error!(error = ?error, "marking the contact verified failed");
+                error
+            })?;
     }
     Ok(())
 }

@@ -1,0 +1,9 @@
+environment             = "prod"
+region                  = "eu-west-1"
+issuer_url              = "https://auth.example.com"
+ses_domain              = "auth.example.com"
+ses_from                = "no-reply@auth.example.com"
+sms_monthly_spend_limit = 500
+enable_waf_front        = true
+cors_allowed_origins    = ["https://app.example.com"]
+alarm_email             = "oncall@example.com"

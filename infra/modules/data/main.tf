@@ -1,0 +1,63 @@
+# The DynamoDB tables of crates/dynamodb/tables.json: on demand, TTL, point-in-time
+# recovery, encrypted with the stack's customer-managed key.
+
+variable "name" { type = string }
+variable "tables" {
+  description = "The parsed tables.json entries."
+  type = list(object({
+    name          = string
+    purpose       = string
+    partition_key = string
+    sort_key      = string
+    ttl_attribute = string
+    env           = string
+  }))
+}
+variable "kms_key_arn" { type = string }
+variable "deletion_protection" { type = bool }
+
+resource "aws_dynamodb_table" "this" {
+  for_each = { for table in var.tables : table.name => table }
+
+  name                        = "${var.name}-${each.key}"
+  billing_mode                = "PAY_PER_REQUEST"
+  hash_key                    = each.value.partition_key
+  range_key                   = each.value.sort_key
+  deletion_protection_enabled = var.deletion_protection
+
+  attribute {
+    name = each.value.partition_key
+    type = "S"
+  }
+
+  attribute {
+    name = each.value.sort_key
+    type = "S"
+  }
+
+  ttl {
+    attribute_name = each.value.ttl_attribute
+    enabled        = true
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  server_side_encryption {
+    enabled     = true
+    kms_key_arn = var.kms_key_arn
+  }
+
+  tags = {
+    Purpose = each.value.purpose
+  }
+}
+
+output "table_names" {
+  value = { for name, table in aws_dynamodb_table.this : name => table.name }
+}
+
+output "table_arns" {
+  value = { for name, table in aws_dynamodb_table.this : name => table.arn }
+}
