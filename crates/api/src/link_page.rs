@@ -8,6 +8,8 @@ use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
+use authkit_domain::html::escape_html;
+
 use crate::body::FormBody;
 use crate::problem::Problem;
 
@@ -37,7 +39,7 @@ pub(crate) async fn show(Query(params): Query<LinkParams>) -> Response {
     let hidden = |name: &str, value: &str| {
         format!(
             r#"<input type="hidden" name="{name}" value="{}">"#,
-            escape(value)
+            escape_html(value)
         )
     };
     let body = format!(
@@ -99,23 +101,4 @@ fn error_page(error: AuthError) -> Response {
     response
 }
 
-fn escape(raw: &str) -> String {
-    raw.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            other => other.to_string(),
-        })
-        .collect()
-}
 
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn link_values_cannot_break_out_of_the_page() {
-        assert_eq!(super::escape(r#""><script>"#), "&quot;&gt;&lt;script&gt;");
-    }
-}

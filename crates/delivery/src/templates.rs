@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use authkit_domain::delivery::{MessageContent, OutgoingMessage};
+use authkit_domain::html::escape_html;
 use authkit_domain::identifier::Channel;
 
 /// One template per (content kind, channel, part).
@@ -126,18 +127,6 @@ fn fill(template: &str, values: &[(&str, &str)], escape: bool) -> String {
     out
 }
 
-fn escape_html(raw: &str) -> String {
-    raw.chars()
-        .map(|c| match c {
-            '&' => "&amp;".to_owned(),
-            '<' => "&lt;".to_owned(),
-            '>' => "&gt;".to_owned(),
-            '"' => "&quot;".to_owned(),
-            '\'' => "&#39;".to_owned(),
-            other => other.to_string(),
-        })
-        .collect()
-}
 
 #[cfg(test)]
 mod tests {

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::item::{corrupt, key, n, s, Fields, Item};
-use crate::{store_error, DynamoStore};
+use crate::{condition_held, store_error, DynamoStore};
 
 const SK: &str = "challenge";
 
@@ -121,17 +121,7 @@ impl DynamoStore {
         for (name, value) in values {
             request = request.expression_attribute_values(name, value);
         }
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(store_error(error)),
-        }
+        condition_held(request.send().await)
     }
 }
 
@@ -146,16 +136,10 @@ impl ChallengeStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(error) => Err(store_error(error)),
+        if condition_held(result)? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
         }
     }
 

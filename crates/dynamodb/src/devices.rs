@@ -11,7 +11,7 @@ use authkit_domain::user::UserId;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::item::{corrupt, key, n, s, to_json, Fields, Item};
-use crate::{store_error, DynamoStore};
+use crate::{condition_held, store_error, DynamoStore};
 
 fn partition(tenant: &TenantId, user: &UserId) -> String {
     format!("{tenant}#user#{user}")
@@ -73,16 +73,10 @@ impl DeviceStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(error) => Err(store_error(error)),
+        if condition_held(result)? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
         }
     }
 
@@ -149,17 +143,7 @@ impl DeviceStore for DynamoStore {
             .expression_attribute_values(":now", n(now.0))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(store_error(error)),
-        }
+        condition_held(result)
     }
 
     async fn touch(
@@ -179,16 +163,6 @@ impl DeviceStore for DynamoStore {
             .expression_attribute_values(":now", AttributeValue::N(now.0.to_string()))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(store_error(error)),
-        }
+        condition_held(result).map(|_| ())
     }
 }

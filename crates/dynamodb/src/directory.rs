@@ -14,7 +14,7 @@ use authkit_domain::user::{User, UserId};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
 
 use crate::item::{corrupt, key, n, s, to_json, Fields, Item};
-use crate::{store_error, DynamoStore};
+use crate::{condition_held, store_error, DynamoStore};
 
 fn identifier_key(tenant: &TenantId, identifier: &Identifier) -> Item {
     key(
@@ -166,16 +166,10 @@ impl SessionStore for DynamoStore {
             .condition_expression("attribute_not_exists(pk)")
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Err(StoreError::AlreadyExists)
-            }
-            Err(error) => Err(store_error(error)),
+        if condition_held(result)? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
         }
     }
 
@@ -221,17 +215,7 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":one", n(1))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(store_error(error)),
-        }
+        condition_held(result)
     }
 
     async fn revoke(
@@ -250,17 +234,7 @@ impl SessionStore for DynamoStore {
             .expression_attribute_values(":now", n(now.0))
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(()),
-            Err(error)
-                if error
-                    .as_service_error()
-                    .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-            {
-                Ok(())
-            }
-            Err(error) => Err(store_error(error)),
-        }
+        condition_held(result).map(|_| ())
     }
 }
 

@@ -229,6 +229,40 @@ async fn wait_until_active(
     Err(CreateTablesError::NotActive(name.to_owned()))
 }
 
+/// Service errors that can say "the write's condition did not hold".
+pub(crate) trait ConditionalError {
+    fn condition_failed(&self) -> bool;
+}
+
+macro_rules! conditional_error {
+    ($($error:ty),*) => {$(
+        impl ConditionalError for $error {
+            fn condition_failed(&self) -> bool {
+                self.is_conditional_check_failed_exception()
+            }
+        }
+    )*};
+}
+
+conditional_error!(
+    aws_sdk_dynamodb::operation::put_item::PutItemError,
+    aws_sdk_dynamodb::operation::update_item::UpdateItemError,
+    aws_sdk_dynamodb::operation::delete_item::DeleteItemError
+);
+
+/// A conditional write's outcome: applied (true), its condition did not hold (false), or
+/// a store failure.
+pub(crate) fn condition_held<O, E>(result: Result<O, aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>) -> Result<bool, StoreError>
+where
+    E: ConditionalError + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    match result {
+        Ok(_) => Ok(true),
+        Err(error) if error.as_service_error().is_some_and(ConditionalError::condition_failed) => Ok(false),
+        Err(error) => Err(store_error(error)),
+    }
+}
+
 /// Maps an SDK failure to the domain's view: throttled (the SDK already retried) or
 /// unavailable, with the cause kept for logs.
 pub(crate) fn store_error<E>(

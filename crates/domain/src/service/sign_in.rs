@@ -141,13 +141,8 @@ impl AuthKit {
         challenge_id: &str,
     ) -> Result<StartedChallenge, AuthError> {
         let tenant = caller.tenant;
-        let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
-        let old = self
-            .stores
-            .challenges
-            .get(&tenant.id, &id)
-            .await?
-            .ok_or(AuthError::ChallengeNotFound)?;
+        let old = self.load_challenge(&tenant.id, challenge_id).await?;
+        let id = old.id.clone();
         let now = self.now();
         check_resend(&old, now)?;
         let subject = Subject {
@@ -190,13 +185,7 @@ impl AuthKit {
         caller: Caller<'_>,
         challenge_id: &str,
     ) -> Result<StartedChallenge, AuthError> {
-        let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
-        let challenge = self
-            .stores
-            .challenges
-            .get(&caller.tenant.id, &id)
-            .await?
-            .ok_or(AuthError::ChallengeNotFound)?;
+        let challenge = self.load_challenge(&caller.tenant.id, challenge_id).await?;
         let now = self.now();
         if challenge.accepts_attempt(now) {
             Ok(StartedChallenge::of(&challenge))
@@ -215,13 +204,7 @@ impl AuthKit {
         answer: &str,
     ) -> Result<VerifiedChallenge, AuthError> {
         let tenant = caller.tenant;
-        let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
-        let challenge = self
-            .stores
-            .challenges
-            .get(&tenant.id, &id)
-            .await?
-            .ok_or(AuthError::ChallengeNotFound)?;
+        let challenge = self.load_challenge(&tenant.id, challenge_id).await?;
         let answer = parse_answer(&challenge, answer)?;
         let subject = Subject {
             tenant: &tenant.id,
@@ -251,13 +234,8 @@ impl AuthKit {
         token: &str,
     ) -> Result<ConfirmedLink, AuthError> {
         let caller = Caller { tenant, ip };
-        let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
-        let challenge = self
-            .stores
-            .challenges
-            .get(&tenant.id, &id)
-            .await?
-            .ok_or(AuthError::ChallengeNotFound)?;
+        let challenge = self.load_challenge(&tenant.id, challenge_id).await?;
+        let id = challenge.id.clone();
         if challenge.kind != ChallengeKind::MagicLink {
             return Err(AuthError::MalformedAnswer);
         }
@@ -344,6 +322,12 @@ impl AuthKit {
                 ..challenge
             },
         })
+    }
+
+    /// The challenge a client names, in this tenant.
+    async fn load_challenge(&self, tenant: &crate::tenant::TenantId, challenge_id: &str) -> Result<Challenge, AuthError> {
+        let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
+        self.stores.challenges.get(tenant, &id).await?.ok_or(AuthError::ChallengeNotFound)
     }
 
     /// Counts the answer, judges it in constant time, and moves the challenge to Verified

@@ -331,21 +331,7 @@ async fn magic_links_only_return_to_allowed_redirects() {
 #[tokio::test]
 async fn a_reused_refresh_token_revokes_its_whole_family() {
     let h = Harness::new().await;
-    let started = h
-        .authkit
-        .start_sign_in(h.caller(), code_for("a@example.com"))
-        .await
-        .unwrap();
-    let verified = h
-        .authkit
-        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
-        .await
-        .unwrap();
-    let signed_in = h
-        .authkit
-        .complete_sign_in(h.caller(), verified)
-        .await
-        .unwrap();
+    let signed_in = h.sign_in("a@example.com").await;
     let original = signed_in.tokens.refresh_token.reveal();
     let rotated = h
         .authkit
@@ -370,21 +356,7 @@ async fn a_reused_refresh_token_revokes_its_whole_family() {
 #[tokio::test]
 async fn signing_out_revokes_the_session_and_junk_is_not_an_error() {
     let h = Harness::new().await;
-    let started = h
-        .authkit
-        .start_sign_in(h.caller(), code_for("a@example.com"))
-        .await
-        .unwrap();
-    let verified = h
-        .authkit
-        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
-        .await
-        .unwrap();
-    let refresh = h
-        .authkit
-        .complete_sign_in(h.caller(), verified)
-        .await
-        .unwrap()
+    let refresh = h.sign_in("a@example.com").await
         .tokens
         .refresh_token
         .reveal();
@@ -535,21 +507,7 @@ async fn api_keys_resolve_to_their_tenant_and_kind() {
 #[tokio::test]
 async fn a_trusted_device_signs_in_while_its_fingerprint_still_matches() {
     let h = Harness::new().await;
-    let started = h
-        .authkit
-        .start_sign_in(h.caller(), code_for("a@example.com"))
-        .await
-        .unwrap();
-    let verified = h
-        .authkit
-        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
-        .await
-        .unwrap();
-    let signed_in = h
-        .authkit
-        .complete_sign_in(h.caller(), verified)
-        .await
-        .unwrap();
+    let signed_in = h.sign_in("a@example.com").await;
     let claims = h
         .authkit
         .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
@@ -621,21 +579,7 @@ async fn a_trusted_device_signs_in_while_its_fingerprint_still_matches() {
 #[tokio::test]
 async fn an_untrusted_device_cannot_skip_the_code() {
     let h = Harness::new().await;
-    let started = h
-        .authkit
-        .start_sign_in(h.caller(), code_for("a@example.com"))
-        .await
-        .unwrap();
-    let verified = h
-        .authkit
-        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
-        .await
-        .unwrap();
-    let signed_in = h
-        .authkit
-        .complete_sign_in(h.caller(), verified)
-        .await
-        .unwrap();
+    let signed_in = h.sign_in("a@example.com").await;
     let claims = h
         .authkit
         .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
@@ -700,21 +644,7 @@ async fn audit_events_carry_masked_identifiers_and_no_secrets() {
 #[tokio::test]
 async fn tokens_for_one_tenant_are_refused_for_another() {
     let h = Harness::new().await;
-    let started = h
-        .authkit
-        .start_sign_in(h.caller(), code_for("a@example.com"))
-        .await
-        .unwrap();
-    let verified = h
-        .authkit
-        .verify_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
-        .await
-        .unwrap();
-    let access = h
-        .authkit
-        .complete_sign_in(h.caller(), verified)
-        .await
-        .unwrap()
+    let access = h.sign_in("a@example.com").await
         .tokens
         .access_token;
     let other = crate::tenant::TenantId::parse("globex").unwrap();
@@ -729,6 +659,13 @@ async fn tokens_for_one_tenant_are_refused_for_another() {
 }
 
 impl Harness {
+    /// A complete sign-in by email code.
+    async fn sign_in(&self, identifier: &str) -> super::SignedIn {
+        let started = self.authkit.start_sign_in(self.caller(), code_for(identifier)).await.unwrap();
+        let verified = self.authkit.verify_answer(self.caller(), started.id.as_str(), &self.sender.last_secret()).await.unwrap();
+        self.authkit.complete_sign_in(self.caller(), verified).await.unwrap()
+    }
+
     fn clock_now(&self) -> crate::clock::Timestamp {
         crate::clock::Clock::now(self.clock.as_ref())
     }
