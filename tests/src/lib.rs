@@ -356,10 +356,29 @@ async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'stati
 
 /// The newest SMS or email the emulator recorded for `destination`: moto keeps them at
 /// `/moto-api/data.json`, LocalStack at `/_aws/ses` and `/_aws/sns/sms-messages`.
-async fn emulator_message(http: &reqwest::Client, endpoint: &str, destination: &str) -> Option<String> {
-    let get = |path: String| async move { http.get(path).send().await.ok()?.error_for_status().ok()?.json::<Value>().await.ok() };
+async fn emulator_message(
+    http: &reqwest::Client,
+    endpoint: &str,
+    destination: &str,
+) -> Option<String> {
+    let get = |path: String| async move {
+        http.get(path)
+            .send()
+            .await
+            .ok()?
+            .error_for_status()
+            .ok()?
+            .json::<Value>()
+            .await
+            .ok()
+    };
     if let Some(data) = get(format!("{endpoint}/moto-api/data.json")).await {
-        let sms = data["sns"]["SMS"].as_array().into_iter().flatten().filter(|m| m["phone_number"].as_str() == Some(destination)).map(|m| m["message"].as_str().unwrap_or_default().to_owned());
+        let sms = data["sns"]["SMS"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|m| m["phone_number"].as_str() == Some(destination))
+            .map(|m| m["message"].as_str().unwrap_or_default().to_owned());
         let email = data["ses"]["Message"]
             .as_array()
             .into_iter()
@@ -369,14 +388,29 @@ async fn emulator_message(http: &reqwest::Client, endpoint: &str, destination: &
         return sms.chain(email).last();
     }
     let sms = get(format!("{endpoint}/_aws/sns/sms-messages")).await;
-    let sms = sms.as_ref().and_then(|d| d["sms_messages"][destination].as_array()).and_then(|m| m.last()).and_then(|m| m["Message"].as_str()).map(str::to_owned);
+    let sms = sms
+        .as_ref()
+        .and_then(|d| d["sms_messages"][destination].as_array())
+        .and_then(|m| m.last())
+        .and_then(|m| m["Message"].as_str())
+        .map(str::to_owned);
     let email = get(format!("{endpoint}/_aws/ses")).await;
-    let email = email.as_ref().and_then(|d| d["messages"].as_array()).and_then(|messages| {
-        messages.iter().rev().find(|m| addressed_to(&m["Destination"]["ToAddresses"], destination)).and_then(|m| m["Body"]["text_part"].as_str()).map(str::to_owned)
-    });
+    let email = email
+        .as_ref()
+        .and_then(|d| d["messages"].as_array())
+        .and_then(|messages| {
+            messages
+                .iter()
+                .rev()
+                .find(|m| addressed_to(&m["Destination"]["ToAddresses"], destination))
+                .and_then(|m| m["Body"]["text_part"].as_str())
+                .map(str::to_owned)
+        });
     sms.or(email)
 }
 
 fn addressed_to(addresses: &Value, destination: &str) -> bool {
-    addresses.as_array().is_some_and(|to| to.iter().any(|a| a.as_str() == Some(destination)))
+    addresses
+        .as_array()
+        .is_some_and(|to| to.iter().any(|a| a.as_str() == Some(destination)))
 }

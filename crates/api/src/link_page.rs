@@ -100,5 +100,3 @@ fn error_page(error: AuthError) -> Response {
         .insert(crate::problem::ProblemCode(problem.code));
     response
 }
-
-

@@ -127,7 +127,6 @@ fn fill(template: &str, values: &[(&str, &str)], escape: bool) -> String {
     out
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::*;

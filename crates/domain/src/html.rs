@@ -20,7 +20,10 @@ pub fn escape_html(raw: &str) -> String {
 mod tests {
     #[test]
     fn markup_cannot_break_out_of_text_or_attributes() {
-        assert_eq!(super::escape_html(r#""><script>'&"#), "&quot;&gt;&lt;script&gt;&#39;&amp;");
+        assert_eq!(
+            super::escape_html(r#""><script>'&"#),
+            "&quot;&gt;&lt;script&gt;&#39;&amp;"
+        );
         assert_eq!(super::escape_html("Acme Café"), "Acme Café");
     }
 }

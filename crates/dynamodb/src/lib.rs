@@ -252,13 +252,24 @@ conditional_error!(
 
 /// A conditional write's outcome: applied (true), its condition did not hold (false), or
 /// a store failure.
-pub(crate) fn condition_held<O, E>(result: Result<O, aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>>) -> Result<bool, StoreError>
+pub(crate) fn condition_held<O, E>(
+    result: Result<
+        O,
+        aws_sdk_dynamodb::error::SdkError<E, aws_sdk_dynamodb::config::http::HttpResponse>,
+    >,
+) -> Result<bool, StoreError>
 where
     E: ConditionalError + ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     match result {
         Ok(_) => Ok(true),
-        Err(error) if error.as_service_error().is_some_and(ConditionalError::condition_failed) => Ok(false),
+        Err(error)
+            if error
+                .as_service_error()
+                .is_some_and(ConditionalError::condition_failed) =>
+        {
+            Ok(false)
+        }
         Err(error) => Err(store_error(error)),
     }
 }

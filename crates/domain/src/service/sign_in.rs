@@ -325,9 +325,17 @@ impl AuthKit {
     }
 
     /// The challenge a client names, in this tenant.
-    async fn load_challenge(&self, tenant: &crate::tenant::TenantId, challenge_id: &str) -> Result<Challenge, AuthError> {
+    async fn load_challenge(
+        &self,
+        tenant: &crate::tenant::TenantId,
+        challenge_id: &str,
+    ) -> Result<Challenge, AuthError> {
         let id = ChallengeId::parse(challenge_id).map_err(|_| AuthError::MalformedChallengeId)?;
-        self.stores.challenges.get(tenant, &id).await?.ok_or(AuthError::ChallengeNotFound)
+        self.stores
+            .challenges
+            .get(tenant, &id)
+            .await?
+            .ok_or(AuthError::ChallengeNotFound)
     }
 
     /// Counts the answer, judges it in constant time, and moves the challenge to Verified

@@ -356,7 +356,9 @@ async fn a_reused_refresh_token_revokes_its_whole_family() {
 #[tokio::test]
 async fn signing_out_revokes_the_session_and_junk_is_not_an_error() {
     let h = Harness::new().await;
-    let refresh = h.sign_in("a@example.com").await
+    let refresh = h
+        .sign_in("a@example.com")
+        .await
         .tokens
         .refresh_token
         .reveal();
@@ -644,9 +646,7 @@ async fn audit_events_carry_masked_identifiers_and_no_secrets() {
 #[tokio::test]
 async fn tokens_for_one_tenant_are_refused_for_another() {
     let h = Harness::new().await;
-    let access = h.sign_in("a@example.com").await
-        .tokens
-        .access_token;
+    let access = h.sign_in("a@example.com").await.tokens.access_token;
     let other = crate::tenant::TenantId::parse("globex").unwrap();
     assert!(h
         .authkit
@@ -661,9 +661,24 @@ async fn tokens_for_one_tenant_are_refused_for_another() {
 impl Harness {
     /// A complete sign-in by email code.
     async fn sign_in(&self, identifier: &str) -> super::SignedIn {
-        let started = self.authkit.start_sign_in(self.caller(), code_for(identifier)).await.unwrap();
-        let verified = self.authkit.verify_answer(self.caller(), started.id.as_str(), &self.sender.last_secret()).await.unwrap();
-        self.authkit.complete_sign_in(self.caller(), verified).await.unwrap()
+        let started = self
+            .authkit
+            .start_sign_in(self.caller(), code_for(identifier))
+            .await
+            .unwrap();
+        let verified = self
+            .authkit
+            .verify_answer(
+                self.caller(),
+                started.id.as_str(),
+                &self.sender.last_secret(),
+            )
+            .await
+            .unwrap();
+        self.authkit
+            .complete_sign_in(self.caller(), verified)
+            .await
+            .unwrap()
     }
 
     fn clock_now(&self) -> crate::clock::Timestamp {
