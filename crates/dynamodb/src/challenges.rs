@@ -128,19 +128,8 @@ impl DynamoStore {
 #[async_trait]
 impl ChallengeStore for DynamoStore {
     async fn insert(&self, challenge: &Challenge) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.tables.challenges)
-            .set_item(Some(to_item(challenge)))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if condition_held(result)? {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists)
-        }
+        self.insert_new(&self.tables.challenges, to_item(challenge))
+            .await
     }
 
     async fn get(

@@ -65,19 +65,7 @@ impl DeviceStore for DynamoStore {
         if let Some(name) = &device.name {
             item.insert("name".to_owned(), s(name.as_str()));
         }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.tables.devices)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if condition_held(result)? {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists)
-        }
+        self.insert_new(&self.tables.devices, item).await
     }
 
     async fn get(

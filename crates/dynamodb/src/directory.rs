@@ -158,19 +158,7 @@ impl SessionStore for DynamoStore {
         if let Some(device) = &family.device_id {
             item.insert("device_id".to_owned(), s(device.as_str()));
         }
-        let result = self
-            .client
-            .put_item()
-            .table_name(&self.tables.directory)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if condition_held(result)? {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists)
-        }
+        self.insert_new(&self.tables.directory, item).await
     }
 
     async fn get(

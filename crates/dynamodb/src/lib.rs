@@ -134,6 +134,25 @@ pub(crate) struct DynamoStore {
     pub(crate) tables: TableNames,
 }
 
+impl DynamoStore {
+    /// Writes an item that must not exist yet: `AlreadyExists` when its key is taken.
+    pub(crate) async fn insert_new(&self, table: &str, item: item::Item) -> Result<(), StoreError> {
+        let written = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk)")
+            .send()
+            .await;
+        if condition_held(written)? {
+            Ok(())
+        } else {
+            Err(StoreError::AlreadyExists)
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum CreateTablesError {
     #[error("creating table {table} failed")]
