@@ -3,7 +3,7 @@
 //! which makes it atomic the way a DynamoDB conditional write is. Used by the local server
 //! and by fast tests; data lives as long as the process.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -32,13 +32,19 @@ struct Tables {
     sessions: HashMap<(TenantId, FamilyId), RefreshFamily>,
     tenants: HashMap<TenantId, Tenant>,
     api_keys: HashMap<SecretHash, ApiKeyRecord>,
-    audit: HashMap<TenantId, Vec<AuditEvent>>,
 }
 
 /// All of AuthKit's storage in memory. Cheap to create: one per test.
+/// How many audit events per tenant the embedded store keeps (DynamoDB keeps 90 days).
+pub const AUDIT_EVENTS_KEPT: usize = 10_000;
+
 #[derive(Default)]
 pub struct MemoryStore {
     tables: Mutex<Tables>,
+    /// Audit events per tenant, newest last, the last [`AUDIT_EVENTS_KEPT`] only: under its own
+    /// lock, and bounded, so a busy local server neither grows without limit nor stalls
+    /// sign-ins while a huge log reallocates.
+    audit: Mutex<HashMap<TenantId, VecDeque<AuditEvent>>>,
     clock: Option<std::sync::Arc<dyn crate::clock::Clock>>,
 }
 
@@ -51,8 +57,8 @@ impl MemoryStore {
     /// with its TTL attribute. Without one, the system clock.
     pub fn with_clock(clock: std::sync::Arc<dyn crate::clock::Clock>) -> MemoryStore {
         MemoryStore {
-            tables: Mutex::default(),
             clock: Some(clock),
+            ..MemoryStore::default()
         }
     }
 
@@ -427,11 +433,15 @@ impl TenantStore for MemoryStore {
 #[async_trait]
 impl AuditLog for MemoryStore {
     async fn append(&self, event: &AuditEvent) -> Result<(), StoreError> {
-        self.lock()
+        let mut audit = self
             .audit
-            .entry(event.tenant.clone())
-            .or_default()
-            .push(event.clone());
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let events = audit.entry(event.tenant.clone()).or_default();
+        if events.len() == AUDIT_EVENTS_KEPT {
+            events.pop_front();
+        }
+        events.push_back(event.clone());
         Ok(())
     }
 
@@ -441,12 +451,13 @@ impl AuditLog for MemoryStore {
         now: Timestamp,
         limit: usize,
     ) -> Result<Vec<AuditEvent>, StoreError> {
-        let tables = self.lock();
-        let events = tables
+        let audit = self
             .audit
-            .get(tenant)
-            .map(Vec::as_slice)
-            .unwrap_or_default();
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let Some(events) = audit.get(tenant) else {
+            return Ok(Vec::new());
+        };
         Ok(events
             .iter()
             .rev()
@@ -474,5 +485,44 @@ impl MemoryStore {
             tenants: store.clone(),
             audit: store,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::audit::{AuditKind, Outcome};
+
+    #[tokio::test]
+    async fn the_audit_log_keeps_the_newest_events_up_to_its_bound() {
+        let store = MemoryStore::new();
+        let tenant = TenantId::parse("acme").unwrap();
+        for i in 0..AUDIT_EVENTS_KEPT + 5 {
+            let event = AuditEvent {
+                id: format!("e{i}"),
+                tenant: tenant.clone(),
+                at: Timestamp(1_000),
+                kind: AuditKind::ChallengeStarted,
+                outcome: Outcome::Success,
+                user_id: None,
+                challenge_id: None,
+                device_id: None,
+                ip: None,
+                identifier: None,
+                channel: None,
+                detail: None,
+            };
+            store.append(&event).await.unwrap();
+        }
+        let all = store
+            .recent(&tenant, Timestamp(1_001), usize::MAX)
+            .await
+            .unwrap();
+        assert_eq!(all.len(), AUDIT_EVENTS_KEPT);
+        assert_eq!(
+            all.first().map(|e| e.id.as_str()),
+            Some(format!("e{}", AUDIT_EVENTS_KEPT + 4).as_str())
+        );
+        assert_eq!(all.last().map(|e| e.id.as_str()), Some("e5"));
     }
 }
