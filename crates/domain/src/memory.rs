@@ -3,7 +3,7 @@
 //! which makes it atomic the way a DynamoDB conditional write is. Used by the local server
 //! and by fast tests; data lives as long as the process.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -12,7 +12,6 @@ use crate::audit::AuditEvent;
 use crate::challenge::{Challenge, ChallengeId, ChallengeState};
 use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
-use crate::identifier::Identifier;
 use crate::secret::SecretHash;
 use crate::store::{
     AttemptOutcome, AuditLog, ChallengeStore, CounterKey, CounterStore, CounterValue, DeviceStore,
@@ -22,21 +21,26 @@ use crate::tenant::{ApiKeyRecord, Tenant, TenantId};
 use crate::token::{FamilyId, RefreshFamily};
 use crate::user::{User, UserId};
 
+/// The tables that grow with sign-ins are B-trees: a hash map that doubles copies every
+/// entry while holding the store's lock, which stalled all requests for tens of
+/// milliseconds on a busy local server; a B-tree grows a node at a time.
 #[derive(Default)]
 struct Tables {
-    challenges: HashMap<(TenantId, ChallengeId), Challenge>,
-    counters: HashMap<String, (CounterValue, Timestamp)>,
-    users_by_identifier: HashMap<(TenantId, Identifier), User>,
-    users_by_id: HashMap<(TenantId, UserId), User>,
-    devices: HashMap<(TenantId, UserId, DeviceId), Device>,
-    sessions: HashMap<(TenantId, FamilyId), RefreshFamily>,
+    challenges: BTreeMap<(TenantId, ChallengeId), Challenge>,
+    counters: BTreeMap<String, (CounterValue, Timestamp)>,
+    /// Keyed by the normalised identifier's text.
+    users_by_identifier: BTreeMap<(TenantId, String), User>,
+    users_by_id: BTreeMap<(TenantId, UserId), User>,
+    devices: BTreeMap<(TenantId, UserId, DeviceId), Device>,
+    sessions: BTreeMap<(TenantId, FamilyId), RefreshFamily>,
     tenants: HashMap<TenantId, Tenant>,
     api_keys: HashMap<SecretHash, ApiKeyRecord>,
 }
 
-/// All of AuthKit's storage in memory. Cheap to create: one per test.
 /// How many audit events per tenant the embedded store keeps (DynamoDB keeps 90 days).
 pub const AUDIT_EVENTS_KEPT: usize = 10_000;
+
+/// All of AuthKit's storage in memory. Cheap to create: one per test.
 
 #[derive(Default)]
 pub struct MemoryStore {
@@ -249,7 +253,10 @@ impl CounterStore for MemoryStore {
 impl UserStore for MemoryStore {
     async fn find_or_create(&self, candidate: &User) -> Result<(User, bool), StoreError> {
         let mut tables = self.lock();
-        let key = (candidate.tenant.clone(), candidate.identifier.clone());
+        let key = (
+            candidate.tenant.clone(),
+            candidate.identifier.as_str().to_owned(),
+        );
         if let Some(existing) = tables.users_by_identifier.get(&key) {
             return Ok((existing.clone(), false));
         }
