@@ -33,7 +33,7 @@ async fn a_magic_link_survives_scanners_and_signs_in_once() {
         assert_eq!(exchanged.status(), 200);
         let tokens: serde_json::Value = exchanged.json().await.unwrap();
         let claims = app.verify_with_published_jwks(tokens["access_token"].as_str().unwrap()).await;
-        assert_eq!(claims["amr"], json!(["magic_link", "mail"]));
+        assert_eq!(claims["amr"], json!(["magic_link", "email"]));
 
         let again = app.post("/v1/auth/verify", Some(&app.publishable_key), json!({"result": result})).await;
         assert_eq!(again.status(), 400);

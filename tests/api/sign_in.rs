@@ -24,7 +24,7 @@ async fn a_new_user_signs_in_with_an_email_code_and_gets_verifiable_tokens() {
             .await;
         assert_eq!(claims["sub"], body["user_id"]);
         assert_eq!(claims["aud"], app.tenant);
-        assert_eq!(claims["amr"], json!(["otp", "mail"]));
+        assert_eq!(claims["amr"], json!(["otp", "email"]));
     })
     .await;
 }

@@ -44,11 +44,14 @@ impl Outbox {
         }
     }
 
-    pub fn messages(&self) -> Vec<OutboxMessage> {
+    /// The kept messages, oldest first; only those to `to` when given (a developer looking
+    /// for their own code, or a benchmark reading codes while the outbox stays small).
+    pub fn messages(&self, to: Option<&str>) -> Vec<OutboxMessage> {
         self.messages
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .iter()
+            .filter(|message| to.is_none_or(|to| message.to == to))
             .cloned()
             .collect()
     }
@@ -86,5 +89,43 @@ impl Sender for Outbox {
         Ok(DeliveryReceipt {
             provider_message_id: format!("outbox-{id}"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authkit_domain::delivery::MessageContent;
+    use authkit_domain::identifier::Identifier;
+    use authkit_domain::secret::{CodeLength, OtpCode};
+    use authkit_domain::tenant::TenantId;
+
+    fn code_to(to: &str, code: &str) -> OutgoingMessage {
+        OutgoingMessage {
+            tenant: TenantId::parse("acme").unwrap(),
+            tenant_name: "Acme".into(),
+            channel: Channel::Email,
+            to: Identifier::parse(to, None).unwrap(),
+            content: MessageContent::Code(OtpCode::parse(code, CodeLength::DEFAULT).unwrap()),
+            expires_in_secs: 600,
+        }
+    }
+
+    #[tokio::test]
+    async fn keeps_the_last_messages_and_filters_them_by_destination() {
+        let outbox = Outbox::new(2, true);
+        for (to, code) in [
+            ("a@example.com", "111111"),
+            ("b@example.com", "222222"),
+            ("a@example.com", "333333"),
+        ] {
+            outbox.send(&code_to(to, code)).await.unwrap();
+        }
+        let kept: Vec<u64> = outbox.messages(None).iter().map(|m| m.id).collect();
+        assert_eq!(kept, [2, 3], "the oldest message makes room");
+        let to_a = outbox.messages(Some("a@example.com"));
+        assert_eq!(to_a.len(), 1);
+        assert!(to_a[0].text.contains("333333"));
+        assert!(outbox.messages(Some("c@example.com")).is_empty());
     }
 }

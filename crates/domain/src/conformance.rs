@@ -528,7 +528,7 @@ pub async fn refresh_families_rotate_only_from_the_current_token(stores: &Stores
         tenant: tenant(),
         user_id: UserId::generate(&OsRandomness),
         device_id: None,
-        amr: vec!["otp".into(), "mail".into()],
+        amr: vec!["otp".into(), "email".into()],
         current_hash: h0,
         generation: 0,
         created_at: at,

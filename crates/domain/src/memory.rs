@@ -35,6 +35,39 @@ struct Tables {
     sessions: BTreeMap<(TenantId, FamilyId), RefreshFamily>,
     tenants: HashMap<TenantId, Tenant>,
     api_keys: HashMap<SecretHash, ApiKeyRecord>,
+    /// Where each expiring table's sweep resumes (see [`sweep`]).
+    challenges_swept: Option<(TenantId, ChallengeId)>,
+    counters_swept: Option<String>,
+    sessions_swept: Option<(TenantId, FamilyId)>,
+}
+
+/// Entries a write to an expiring table looks at for expired ones. Two per write makes the
+/// sweep go round a table faster than writes grow it, so memory follows the live data
+/// instead of every sign-in since start, without ever pausing for a whole-table scan.
+const SWEEP_STEP: usize = 2;
+
+/// Removes the expired entries among the next [`SWEEP_STEP`] after `resume_at` and moves it
+/// on, wrapping round at the end: the embedded store's counterpart of DynamoDB deleting
+/// items some time after their TTL. Reads already ignore expired entries; this frees them.
+fn sweep<K: Ord + Clone, V>(
+    table: &mut BTreeMap<K, V>,
+    resume_at: &mut Option<K>,
+    expired: impl Fn(&V) -> bool,
+) {
+    let mut entries = match resume_at.take() {
+        Some(key) => table.range(key..),
+        None => table.range(..),
+    };
+    let doomed: Vec<K> = entries
+        .by_ref()
+        .take(SWEEP_STEP)
+        .filter(|(_, value)| expired(value))
+        .map(|(key, _)| key.clone())
+        .collect();
+    *resume_at = entries.next().map(|(key, _)| key.clone());
+    for key in doomed {
+        table.remove(&key);
+    }
 }
 
 /// How many audit events per tenant the embedded store keeps (DynamoDB keeps 90 days).
@@ -104,12 +137,17 @@ impl MemoryStore {
 #[async_trait]
 impl ChallengeStore for MemoryStore {
     async fn insert(&self, challenge: &Challenge) -> Result<(), StoreError> {
+        let now = self.now();
         let mut tables = self.lock();
+        let tables = &mut *tables;
         let key = (challenge.tenant.clone(), challenge.id.clone());
         if tables.challenges.contains_key(&key) {
             return Err(StoreError::AlreadyExists);
         }
         tables.challenges.insert(key, challenge.clone());
+        sweep(&mut tables.challenges, &mut tables.challenges_swept, |c| {
+            now >= c.purge_at()
+        });
         Ok(())
     }
 
@@ -213,7 +251,8 @@ impl ChallengeStore for MemoryStore {
 impl CounterStore for MemoryStore {
     async fn increment(&self, keys: &[CounterKey], now: Timestamp) -> Result<Vec<u64>, StoreError> {
         let mut tables = self.lock();
-        Ok(keys
+        let tables = &mut *tables;
+        let counts = keys
             .iter()
             .map(|key| {
                 let entry = tables.counters.entry(key.key.clone()).or_insert((
@@ -231,7 +270,11 @@ impl CounterStore for MemoryStore {
                 entry.1 = key.expires_at;
                 entry.0.count
             })
-            .collect())
+            .collect();
+        sweep(&mut tables.counters, &mut tables.counters_swept, |c| {
+            now >= c.1
+        });
+        Ok(counts)
     }
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
@@ -359,12 +402,17 @@ impl DeviceStore for MemoryStore {
 #[async_trait]
 impl SessionStore for MemoryStore {
     async fn insert(&self, family: &RefreshFamily) -> Result<(), StoreError> {
+        let now = self.now();
         let mut tables = self.lock();
+        let tables = &mut *tables;
         let key = (family.tenant.clone(), family.id.clone());
         if tables.sessions.contains_key(&key) {
             return Err(StoreError::AlreadyExists);
         }
         tables.sessions.insert(key, family.clone());
+        sweep(&mut tables.sessions, &mut tables.sessions_swept, |f| {
+            now >= f.expires_at
+        });
         Ok(())
     }
 
@@ -499,6 +547,47 @@ impl MemoryStore {
 mod tests {
     use super::*;
     use crate::audit::{AuditKind, Outcome};
+
+    #[test]
+    fn the_sweep_goes_round_the_table_and_frees_only_expired_entries() {
+        // Each value is its entry's expiry time; at time 50, entries 0..=50 have expired.
+        let mut table: BTreeMap<u32, u32> = (0..100).map(|k| (k, k)).collect();
+        let mut resume_at = None;
+        for _ in 0..50 {
+            sweep(&mut table, &mut resume_at, |expiry| 50 >= *expiry);
+        }
+        assert_eq!(
+            table.keys().copied().collect::<Vec<_>>(),
+            (51..100).collect::<Vec<_>>()
+        );
+        assert_eq!(resume_at, None, "one lap done, the next starts over");
+        sweep(&mut table, &mut resume_at, |expiry| 60 >= *expiry);
+        assert_eq!(
+            table.keys().next(),
+            Some(&53),
+            "the second lap starts at the front"
+        );
+    }
+
+    #[tokio::test]
+    async fn expired_counters_are_freed_as_new_ones_are_written() {
+        let store = MemoryStore::new();
+        let counter = |name: String, expires_at| CounterKey {
+            key: name,
+            expires_at: Timestamp(expires_at),
+        };
+        for i in 0..100 {
+            let key = counter(format!("old{i}"), 1_000);
+            store.increment(&[key], Timestamp(500)).await.unwrap();
+        }
+        for i in 0..100 {
+            let key = counter(format!("new{i}"), 5_000);
+            store.increment(&[key], Timestamp(2_000)).await.unwrap();
+        }
+        let tables = store.lock();
+        assert_eq!(tables.counters.len(), 100);
+        assert!(tables.counters.keys().all(|key| key.starts_with("new")));
+    }
 
     #[tokio::test]
     async fn the_audit_log_keeps_the_newest_events_up_to_its_bound() {

@@ -380,7 +380,7 @@ mod tests {
             nbf: 1_000,
             exp: 1_900,
             jti: "j1".into(),
-            amr: vec!["otp".into(), "mail".into()],
+            amr: vec!["otp".into(), "email".into()],
             client_id: TenantId::parse("acme").unwrap(),
             device_id: None,
         }
@@ -399,7 +399,7 @@ mod tests {
             NOW,
         )
         .unwrap();
-        assert_eq!(verified.amr, vec!["otp", "mail"]);
+        assert_eq!(verified.amr, vec!["otp", "email"]);
         assert_eq!(unverified_audience(&token), Some(acme.clone()));
         assert!(verify_access_token(
             &material.signing,

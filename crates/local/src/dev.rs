@@ -79,16 +79,22 @@ pub fn print_banner(url: &str, app: &App, demo: Option<&CreatedTenant>) {
     println!("         -d '{{\"challenge_id\":\"<challenge_id>\",\"code\":\"<code from the outbox>\"}}'\n");
 }
 
+/// `GET /dev/outbox?to=alice@example.com`: only the messages to that destination.
+#[derive(serde::Deserialize)]
+struct OutboxFilter {
+    to: Option<String>,
+}
+
 pub fn routes(app: &App) -> Router {
     let outbox = app.outbox.clone();
     Router::new()
         .route(
             "/dev/outbox",
-            get(move || {
+            get(move |Query(filter): Query<OutboxFilter>| {
                 let outbox = outbox.clone();
                 async move {
                     match outbox {
-                        Some(outbox) => Json(outbox.messages()).into_response(),
+                        Some(outbox) => Json(outbox.messages(filter.to.as_deref())).into_response(),
                         None => (
                             axum::http::StatusCode::NOT_FOUND,
                             "the dev outbox is off (AUTHKIT_DELIVERY is not outbox)",

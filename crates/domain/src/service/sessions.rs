@@ -209,7 +209,8 @@ impl AuthKit {
     }
 }
 
-/// RFC 8176 authentication method references for a sign-in.
+/// Authentication method references for a sign-in: RFC 8176's `otp` and `sms`, and
+/// `magic_link`, `email`, `whatsapp` where RFC 8176 has no value (decision 25).
 fn methods(kind: ChallengeKind, channel: Channel) -> Vec<String> {
     let first = match kind {
         ChallengeKind::Code { .. } => "otp",
@@ -218,7 +219,7 @@ fn methods(kind: ChallengeKind, channel: Channel) -> Vec<String> {
     let second = match channel {
         Channel::Sms => "sms",
         Channel::Whatsapp => "whatsapp",
-        Channel::Email => "mail",
+        Channel::Email => "email",
     };
     vec![first.to_owned(), second.to_owned()]
 }

@@ -57,7 +57,7 @@ async fn a_code_signs_a_new_user_in_and_the_same_user_again_later() {
         .authenticate_access_token(&h.tenant.id, &first.tokens.access_token)
         .unwrap();
     assert_eq!(claims.sub, first.user_id);
-    assert_eq!(claims.amr, vec!["otp", "mail"]);
+    assert_eq!(claims.amr, vec!["otp", "email"]);
 
     let again = h
         .authkit
@@ -305,7 +305,7 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         .authkit
         .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
         .unwrap();
-    assert_eq!(claims.amr, vec!["magic_link", "mail"]);
+    assert_eq!(claims.amr, vec!["magic_link", "email"]);
     assert!(matches!(
         h.authkit.exchange_result(h.caller(), &result).await,
         Err(AuthError::InvalidSignInResult)
