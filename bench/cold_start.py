@@ -2,17 +2,40 @@
 """Cold start and per-invocation time of AuthKit's Lambda binaries, measured the way Lambda
 sees them: a minimal Runtime API on loopback, the binary started with AWS_LAMBDA_RUNTIME_API
 pointing at it. Cold start = process spawn until its first `GET /invocation/next` (Lambda's
-init phase); invocation = event handed out until the response is posted.
+init phase: configuration, SDK clients, key material, the Cognito tenant); invocation =
+event handed out until the response is posted. Configuration comes from the environment
+bench/cold_start.sh sets up (moto, tables, a tenant and its key in AUTHKIT_BENCH_KEY).
 
-    python3 bench/cold_start.py target/release/authkit-health target/release/authkit-start ...
+    bash bench/cold_start.sh
 """
-import http.server, json, os, pathlib, statistics, subprocess, sys, tempfile, threading, time
+import copy, http.server, json, os, pathlib, statistics, subprocess, sys, threading, time
 
 RUNS = int(os.environ.get("RUNS", "15"))
 INVOCATIONS = int(os.environ.get("INVOCATIONS", "200"))
-HEALTH = json.loads((pathlib.Path(__file__).parent.parent / "tests/fixtures/example-apigw-v2-request-no-authorizer.json").read_text())
-HEALTH["rawPath"] = HEALTH["requestContext"]["http"]["path"] = "/health"
-DEFINE = json.loads((pathlib.Path(__file__).parent.parent / "crates/cognito/tests/fixtures/example-cognito-event-userpools-define-auth-challenge.json").read_text()) if (pathlib.Path(__file__).parent.parent / "crates/cognito/tests/fixtures/example-cognito-event-userpools-define-auth-challenge.json").exists() else None
+ROOT = pathlib.Path(__file__).parent.parent
+COGNITO = ROOT / "crates/cognito/tests/fixtures"
+
+
+def http_event(method, path, body=None):
+    """AWS's API Gateway v2 sample event, pointed at one route."""
+    event = json.loads((ROOT / "tests/fixtures/example-apigw-v2-request-no-authorizer.json").read_text())
+    event["rawPath"] = event["requestContext"]["http"]["path"] = path
+    event["requestContext"]["http"]["method"] = method
+    event["rawQueryString"], event["queryStringParameters"] = "", None
+    event["headers"] = {"content-type": "application/json", "x-api-key": os.environ.get("AUTHKIT_BENCH_KEY", "")}
+    event["body"], event["isBase64Encoded"] = (json.dumps(body) if body is not None else None), False
+    return event
+
+
+def cognito_event(name):
+    """AWS's sample event for a trigger, for a user with a verified email and a fresh session."""
+    event = json.loads((COGNITO / f"example-cognito-event-userpools-{name}.json").read_text())
+    event["request"]["userAttributes"] = {"sub": "bench-user", "cognito:user_status": "CONFIRMED",
+                                          "email": "bench@example.com", "email_verified": "true"}
+    event["request"]["clientMetadata"] = {}
+    if "session" in event["request"]:
+        event["request"]["session"] = []
+    return event
 
 
 class Runtime(http.server.BaseHTTPRequestHandler):
@@ -43,7 +66,7 @@ class Runtime(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         state = self.server.state
         length = int(self.headers.get("Content-Length", 0))
-        self.rfile.read(length)
+        state["last_response"] = self.rfile.read(length)
         if "/response" in self.path:
             state["latencies"].append(time.perf_counter() - state["handed_out"])
         else:
@@ -52,41 +75,66 @@ class Runtime(http.server.BaseHTTPRequestHandler):
         self.end_headers()
 
 
-def run_once(binary, event, budget, env):
+def run_once(binary, event, budget):
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Runtime)
-    server.state = {"event": event, "budget": budget, "served": 0, "first_poll": None, "handed_out": 0.0, "latencies": [], "errors": 0, "done": threading.Event()}
+    server.state = {"event": event, "budget": budget, "served": 0, "first_poll": None, "handed_out": 0.0,
+                    "latencies": [], "errors": 0, "last_response": None, "done": threading.Event()}
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    full_env = dict(env, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}", AWS_LAMBDA_FUNCTION_NAME=pathlib.Path(binary).name,
-                    AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_FORMAT="JSON", AWS_LAMBDA_LOG_LEVEL="WARN")
+    env = dict(os.environ, AWS_LAMBDA_RUNTIME_API=f"127.0.0.1:{server.server_port}", AWS_LAMBDA_FUNCTION_NAME=pathlib.Path(binary).name,
+               AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_FORMAT="JSON", AWS_LAMBDA_LOG_LEVEL="WARN")
     started = time.perf_counter()
-    process = subprocess.Popen([binary], env=full_env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    server.state["done"].wait(30)
+    process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server.state["done"].wait(60)
     process.kill()
     process.wait()
     server.shutdown()
     state = server.state
     if state["first_poll"] is None:
         raise SystemExit(f"{binary} never polled for an event")
-    return state["first_poll"] - started, state["latencies"], state["errors"]
+    return state["first_poll"] - started, state["latencies"], state["errors"], state["last_response"]
+
+
+def event_for(name):
+    if name == "authkit-health":
+        return http_event("GET", "/health")
+    if name == "authkit-start":
+        return http_event("POST", "/v1/auth/start", {"identifier": "bench@example.com"})
+    if name == "authkit-define-auth-challenge":
+        return cognito_event("define-auth-challenge")
+    if name == "authkit-create-auth-challenge":
+        return cognito_event("create-auth-challenge")
+    if name == "authkit-verify-auth-challenge":
+        # Answers a real challenge (made by one CreateAuthChallenge round) with a wrong code:
+        # each invocation is one atomic conditional update in DynamoDB.
+        create = pathlib.Path(sys.argv[1]).parent / "authkit-create-auth-challenge"
+        created = json.loads(run_once(str(create), cognito_event("create-auth-challenge"), 1)[3])
+        event = cognito_event("verify-auth-challenge")
+        event["request"]["privateChallengeParameters"] = created["response"]["privateChallengeParameters"]
+        event["request"]["challengeAnswer"] = "000000"
+        return event
+    raise SystemExit(f"no event for {name}")
 
 
 def main():
-    scratch = tempfile.mkdtemp()
-    env = {"PATH": os.environ.get("PATH", ""), "AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "bench", "AWS_SECRET_ACCESS_KEY": "bench",
-           "AUTHKIT_KEY_FILE": f"{scratch}/keys.json", "AUTHKIT_DELIVERY": "aws", "AUTHKIT_SES_FROM": "no-reply@example.com",
-           "AUTHKIT_COGNITO_TENANT": "bench"}
-    print(f"{'binary':<36} {'cold start p50':>14} {'p90':>8} {'invoke p50':>11} {'p99':>8}  size")
+    print(f"{'binary':<32} {'cold start p50':>14} {'p90':>8} {'invoke p50':>11} {'p99':>8}  {'size':>7}  outcome")
     for binary in sys.argv[1:]:
-        event = DEFINE if "auth-challenge" in binary and "define" in binary else HEALTH
-        if event is None:
-            continue
-        colds = [run_once(binary, event, 1, env)[0] for _ in range(RUNS)]
-        _, latencies, errors = run_once(binary, event, INVOCATIONS, env)
+        name = pathlib.Path(binary).name
+        event = event_for(name)
+        colds = sorted(run_once(binary, copy.deepcopy(event), 1)[0] for _ in range(RUNS))
+        _, latencies, errors, last = run_once(binary, event, INVOCATIONS)
         latencies.sort()
         p = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
         size = os.path.getsize(binary) / 1e6
-        note = f"  ({errors} errors)" if errors else ""
-        print(f"{pathlib.Path(binary).name:<36} {statistics.median(colds) * 1000:>11.1f} ms {p(sorted(colds), 0.9):>5.1f} ms {p(latencies, 0.5):>8.2f} ms {p(latencies, 0.99):>5.2f} ms  {size:.1f} MB{note}")
+        outcome = f"{errors} errors" if errors else summary(last)
+        print(f"{name:<32} {statistics.median(colds) * 1000:>11.1f} ms {p(colds, 0.9):>5.1f} ms {p(latencies, 0.5):>8.2f} ms {p(latencies, 0.99):>5.2f} ms  {size:>4.1f} MB  {outcome}")
+
+
+def summary(raw):
+    """What the last invocation answered, to show each one did real work."""
+    response = json.loads(raw)
+    if "statusCode" in response:
+        return f"HTTP {response['statusCode']}"
+    return json.dumps(response.get("response"), sort_keys=True)[:90]
 
 
 main()

@@ -14,7 +14,7 @@ variable "region" {
 }
 
 variable "lambda_zip_dir" {
-  description = "Where `cargo lambda build --release --arm64 --output-format zip -p authkit-lambdas` wrote <name>/bootstrap.zip."
+  description = "Where `cargo lambda build --profile deploy --arm64 --output-format zip -p authkit-lambdas` wrote <name>/bootstrap.zip."
   type        = string
   default     = "../target/lambda"
 }

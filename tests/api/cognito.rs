@@ -480,15 +480,7 @@ async fn the_trigger_binaries_sign_in_by_email_code_against_the_emulator() {
 }
 
 async fn cognito_client(endpoint: &str) -> aws_sdk_cognitoidentityprovider::Client {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_cognitoidentityprovider::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    aws_sdk_cognitoidentityprovider::Client::new(&sdk)
+    aws_sdk_cognitoidentityprovider::Client::new(&authkit_tests::emulator_sdk(endpoint).await)
 }
 
 #[tokio::test]

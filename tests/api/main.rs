@@ -6,6 +6,7 @@
 mod cognito;
 mod devices;
 mod errors;
+mod key_rotation;
 mod lambda;
 mod magic_link;
 mod sign_in;

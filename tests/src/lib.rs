@@ -311,15 +311,20 @@ impl TestApp {
     }
 }
 
-/// Tables, a verified sender identity and the key secret in the emulator, and the
-/// variables that point the app at them.
-async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'static str, String>) {
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+/// SDK configuration for the emulator at `endpoint`, with test credentials.
+pub async fn emulator_sdk(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::for_tests())
         .load()
-        .await;
+        .await
+}
+
+/// Tables, a verified sender identity and the key secret in the emulator, and the
+/// variables that point the app at them.
+async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'static str, String>) {
+    let sdk = emulator_sdk(endpoint).await;
     let tables = authkit_dynamodb::TableNames::with_prefix(prefix);
     authkit_dynamodb::create_tables(&aws_sdk_dynamodb::Client::new(&sdk), &tables)
         .await

@@ -44,7 +44,7 @@ pub enum IdentifierError {
     PhoneCannotReceiveSms,
     #[error("`{0}` is not an ISO 3166 region code")]
     UnknownRegion(String),
-    #[error("the {channel} channel cannot reach an {kind} identifier")]
+    #[error("the {channel} channel cannot reach {kind} identifiers")]
     ChannelMismatch {
         channel: Channel,
         kind: IdentifierKind,

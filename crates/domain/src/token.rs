@@ -227,8 +227,8 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
-    /// How the user proved who they are (RFC 8176 values where they exist: `otp`, `sms`,
-    /// `mail`; AuthKit's own: `magic_link`, `device`).
+    /// How the user proved who they are (RFC 8176 values where they exist: `otp`, `sms`;
+    /// AuthKit's own: `magic_link`, `email`, `whatsapp`, `device`; decision 25).
     pub amr: Vec<String>,
     /// RFC 9068 names the client; AuthKit's client is the tenant.
     pub client_id: TenantId,

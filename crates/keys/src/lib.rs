@@ -32,6 +32,8 @@ pub enum KeyError {
     },
     #[error("secret `{0}` has no string value")]
     NotAString(String),
+    #[error("the pepper in secret `{0}` changed; every stored hash depends on it, so the new key set is refused")]
+    PepperChanged(String),
 }
 
 /// The embedded default: reads the key file, or creates it (mode 0600) with fresh material.
@@ -111,8 +113,7 @@ impl SecretsManagerKeys {
     pub async fn refresh(&self) -> Result<(), KeyError> {
         let fresh = fetch(&self.client, &self.secret_id).await?;
         if fresh.pepper.expose() != self.current().pepper.expose() {
-            tracing::error!(secret = %self.secret_id, "the pepper in the key secret changed; refusing the new key set");
-            return Ok(());
+            return Err(KeyError::PepperChanged(self.secret_id.clone()));
         }
         *self
             .current

@@ -9,6 +9,7 @@ pub async fn create_tenant(config: Config, args: &[String]) -> Result<(), String
     let mut id = None;
     let mut name = None;
     let mut redirects = Vec::new();
+    let mut policy = TenantPolicy::default();
     let mut rest = args.iter();
     while let Some(flag) = rest.next() {
         let value = rest
@@ -22,6 +23,7 @@ pub async fn create_tenant(config: Config, args: &[String]) -> Result<(), String
                     url::Url::parse(value).map_err(|e| format!("--redirect-uri `{value}`: {e}"))?;
                 redirects.push(uri.to_string());
             }
+            "--policy" => policy = read_policy(value, "--policy")?,
             other => return Err(format!("unknown flag `{other}`")),
         }
     }
@@ -29,7 +31,7 @@ pub async fn create_tenant(config: Config, args: &[String]) -> Result<(), String
         id: id.ok_or("--id is required")?,
         name: name.ok_or("--name is required")?,
         allowed_redirect_uris: redirects,
-        policy: TenantPolicy::default(),
+        policy,
     };
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     let created = app
@@ -42,6 +44,18 @@ pub async fn create_tenant(config: Config, args: &[String]) -> Result<(), String
     println!("secret key:      {}", created.secret_key.reveal());
     println!("(keys are stored hashed and cannot be shown again)");
     Ok(())
+}
+
+/// A tenant policy from a JSON file; fields left out keep their defaults. `what` names the
+/// flag or variable that gave the path, for the error message.
+pub fn read_policy(path: &str, what: &str) -> Result<TenantPolicy, String> {
+    let raw = std::fs::read_to_string(path).map_err(|e| format!("{what} `{path}`: {e}"))?;
+    let policy: TenantPolicy =
+        serde_json::from_str(&raw).map_err(|e| format!("{what} `{path}`: {e}"))?;
+    policy
+        .validate()
+        .map_err(|e| format!("{what} `{path}`: {e}"))?;
+    Ok(policy)
 }
 
 pub async fn create_tables(config: Config) -> Result<(), String> {

@@ -17,17 +17,10 @@ pub const DEMO_TENANT: &str = "demo";
 /// The demo tenant's policy: the defaults, or the JSON file named by `AUTHKIT_DEMO_POLICY`
 /// (fields left out keep their defaults; the benchmark uses it to lift rate limits).
 pub fn demo_policy() -> Result<TenantPolicy, String> {
-    let Ok(path) = std::env::var("AUTHKIT_DEMO_POLICY") else {
-        return Ok(TenantPolicy::default());
-    };
-    let raw =
-        std::fs::read_to_string(&path).map_err(|e| format!("AUTHKIT_DEMO_POLICY `{path}`: {e}"))?;
-    let policy: TenantPolicy =
-        serde_json::from_str(&raw).map_err(|e| format!("AUTHKIT_DEMO_POLICY `{path}`: {e}"))?;
-    policy
-        .validate()
-        .map_err(|e| format!("AUTHKIT_DEMO_POLICY `{path}`: {e}"))?;
-    Ok(policy)
+    match std::env::var("AUTHKIT_DEMO_POLICY") {
+        Ok(path) => crate::admin::read_policy(&path, "AUTHKIT_DEMO_POLICY"),
+        Err(_) => Ok(TenantPolicy::default()),
+    }
 }
 
 /// Creates the `demo` tenant unless it exists. Its keys can only be shown when created.

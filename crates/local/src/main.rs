@@ -13,8 +13,9 @@ use authkit_local::{admin, dev};
 const USAGE: &str = "\
 usage:
   authkit-local [serve] [--listen ADDR]    run every route on one port (default 127.0.0.1:8080)
-  authkit-local create-tenant --id ID --name NAME [--redirect-uri URI]...
-                                            create a tenant and print its API keys (once)
+  authkit-local create-tenant --id ID --name NAME [--redirect-uri URI]... [--policy FILE]
+                                            create a tenant and print its API keys (once);
+                                            FILE: JSON tenant policy (limits, lengths, expiry)
   authkit-local create-tables               create the DynamoDB tables (AUTHKIT_STORE=dynamodb)
 ";
 
