@@ -25,7 +25,7 @@ for table in challenges devices counters audit directory; do
 done
 target/debug/authkit-local create-tables >/dev/null
 key=$(target/debug/authkit-local create-tenant --id bench --name Bench --policy bench/bench-policy.json | awk '/publishable key:/ {print $3}')
-"$venv/bin/python" -c "import boto3; boto3.client('sesv2', endpoint_url='$AWS_ENDPOINT_URL').create_email_identity(EmailIdentity='no-reply@example.com')"
+"$venv/bin/python" -c "import boto3; boto3.client('sesv2', endpoint_url='$AWS_ENDPOINT_URL', region_name='us-east-1').create_email_identity(EmailIdentity='no-reply@example.com')"
 
 AUTHKIT_BENCH_KEY="$key" "$venv/bin/python" bench/cold_start.py $(printf -- 'target/deploy/%s ' "${bins[@]}")
 echo "machine: $(nproc) cores, $(awk -F: '/model name/ {print $2; exit}' /proc/cpuinfo | xargs)"
