@@ -25,7 +25,7 @@ use crate::routes;
         routes::discovery::openid_configuration,
         routes::discovery::openapi,
     ),
-    modifiers(&Security)
+    modifiers(&Security, &ProblemResponses)
 )]
 struct Document;
 
@@ -47,6 +47,50 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// Documents the problem responses the router gives every operation, so no handler has to
+/// repeat them: a request body can be malformed, too large or not JSON (4XX), an API key or
+/// access token missing or wrong (4XX), a path parameter malformed (4XX), and anything that
+/// reads the store can find it unavailable (5XX).
+struct ProblemResponses;
+
+impl Modify for ProblemResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use utoipa::openapi::{ContentBuilder, Ref, ResponseBuilder};
+        let problem = |description: &str| {
+            ResponseBuilder::new()
+                .description(description)
+                .content(
+                    "application/problem+json",
+                    ContentBuilder::new()
+                        .schema(Some(Ref::from_schema_name("Problem")))
+                        .build(),
+                )
+                .build()
+        };
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [&mut item.get, &mut item.post, &mut item.delete];
+            for operation in operations.into_iter().flatten() {
+                let takes_input = operation.request_body.is_some()
+                    || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
+                let authenticated = operation.security.as_ref().is_some_and(|s| !s.is_empty());
+                let responses = &mut operation.responses.responses;
+                if (takes_input || authenticated) && !responses.contains_key("4XX") {
+                    responses.insert(
+                        "4XX".to_owned(),
+                        problem("The request was refused; `code` says why").into(),
+                    );
+                }
+                if authenticated && !responses.contains_key("5XX") {
+                    responses.insert(
+                        "5XX".to_owned(),
+                        problem("A dependency (store, keys, delivery) is unavailable").into(),
+                    );
+                }
+            }
+        }
     }
 }
 

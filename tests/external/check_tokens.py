@@ -18,6 +18,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--url", required=True, help="the server's base URL, also its issuer")
 parser.add_argument("--key", required=True, help="a publishable API key of the tenant")
 parser.add_argument("--tenant", required=True, help="the tenant id, the tokens' audience")
+parser.add_argument("--token-out", help="where to write a valid access token for later checks")
 args = parser.parse_args()
 
 
@@ -88,4 +89,7 @@ try:
     check(False, "a token is refused for another tenant's audience")
 except jwt.InvalidAudienceError:
     check(True, "a token is refused for another tenant's audience")
+if args.token_out:
+    with open(args.token_out, "w") as out:
+        out.write(refreshed["access_token"])
 print("standard JWT library: all checks passed")
