@@ -24,6 +24,26 @@ locals {
     "authkit-pre-sign-up"           = { routes = [], memory = 128, timeout = 5, tables = [], send = false, cognito = false, authorizer = false }
   }
   issuer = var.issuer_url != "" ? var.issuer_url : aws_apigatewayv2_api.this.api_endpoint
+
+  # What every function reads (docs/configuration.md). Routes see paths without a stage
+  # prefix, so the functions also work behind a named stage or a REST API front.
+  function_environment = merge(
+    { for table in local.tables : table.env => module.data.table_names[table.name] },
+    {
+      AUTHKIT_STORE                        = "dynamodb"
+      AUTHKIT_DELIVERY                     = "aws"
+      AUTHKIT_KEYS_SECRET_ID               = module.keys.keys_secret_arn
+      AUTHKIT_ISSUER                       = local.issuer
+      AUTHKIT_PUBLIC_BASE_URL              = local.issuer
+      AUTHKIT_SES_FROM                     = var.ses_from
+      AUTHKIT_SES_CONFIGURATION_SET        = module.delivery.configuration_set_name
+      AUTHKIT_SNS_SENDER_ID                = var.sms_sender_id
+      AUTHKIT_COGNITO_TENANT               = var.cognito_tenant
+      AUTHKIT_COGNITO_MAX_ATTEMPTS         = tostring(var.cognito_max_attempts)
+      AWS_LAMBDA_LOG_FORMAT                = "JSON"
+      AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH = "true"
+    },
+  )
 }
 
 module "keys" {
@@ -88,23 +108,7 @@ module "functions" {
   ses_config_set = module.delivery.configuration_set_arn
   # Triggers learn the pool from their events; only its ARN pattern is needed here.
   user_pool_arn = "arn:aws:cognito-idp:${var.region}:${data.aws_caller_identity.current.account_id}:userpool/*"
-  environment = merge(
-    { for table in local.tables : table.env => module.data.table_names[table.name] },
-    {
-      AUTHKIT_STORE                 = "dynamodb"
-      AUTHKIT_DELIVERY              = "aws"
-      AUTHKIT_KEYS_SECRET_ID        = module.keys.keys_secret_arn
-      AUTHKIT_ISSUER                = local.issuer
-      AUTHKIT_PUBLIC_BASE_URL       = local.issuer
-      AUTHKIT_SES_FROM              = var.ses_from
-      AUTHKIT_SES_CONFIGURATION_SET = module.delivery.configuration_set_name
-      AUTHKIT_SNS_SENDER_ID         = var.sms_sender_id
-      AUTHKIT_COGNITO_TENANT        = var.cognito_tenant
-      AUTHKIT_COGNITO_MAX_ATTEMPTS  = tostring(var.cognito_max_attempts)
-      AUTHKIT_COGNITO_USER_POOL_ID  = var.existing_user_pool_id
-      AWS_LAMBDA_LOG_FORMAT         = "JSON"
-    },
-  )
+  environment   = local.function_environment
 }
 
 module "sign_up_function" {
@@ -118,26 +122,9 @@ module "sign_up_function" {
   keys_secret    = module.keys.keys_secret_arn
   ses_identity   = module.delivery.ses_identity_arn
   ses_config_set = module.delivery.configuration_set_arn
-  # Triggers learn the pool from their events; only its ARN pattern is needed here.
+  # The one function that calls the user pool's admin API: that pool, by ARN and by id.
   user_pool_arn = module.cognito.user_pool_arn
-  environment = merge(
-    { AUTHKIT_COGNITO_USER_POOL_ID = module.cognito.user_pool_id },
-    { for table in local.tables : table.env => module.data.table_names[table.name] },
-    {
-      AUTHKIT_STORE                 = "dynamodb"
-      AUTHKIT_DELIVERY              = "aws"
-      AUTHKIT_KEYS_SECRET_ID        = module.keys.keys_secret_arn
-      AUTHKIT_ISSUER                = local.issuer
-      AUTHKIT_PUBLIC_BASE_URL       = local.issuer
-      AUTHKIT_SES_FROM              = var.ses_from
-      AUTHKIT_SES_CONFIGURATION_SET = module.delivery.configuration_set_name
-      AUTHKIT_SNS_SENDER_ID         = var.sms_sender_id
-      AUTHKIT_COGNITO_TENANT        = var.cognito_tenant
-      AUTHKIT_COGNITO_MAX_ATTEMPTS  = tostring(var.cognito_max_attempts)
-      AUTHKIT_COGNITO_USER_POOL_ID  = var.existing_user_pool_id
-      AWS_LAMBDA_LOG_FORMAT         = "JSON"
-    },
-  )
+  environment   = merge(local.function_environment, { AUTHKIT_COGNITO_USER_POOL_ID = module.cognito.user_pool_id })
 }
 
 data "aws_caller_identity" "current" {}

@@ -1,5 +1,5 @@
-//! The real Lambda binaries under an emulated Runtime API, fed API Gateway HTTP API (v2)
-//! events shaped like AWS's own sample (`tests/fixtures/`).
+//! The real Lambda binaries under an emulated Runtime API, fed events shaped like AWS's own
+//! samples (`tests/fixtures/`): API Gateway HTTP API (v2), REST API (v1) and ALB.
 
 use authkit_tests::lambda_runtime_api::{binary_path, LambdaFunction};
 use authkit_tests::{emulator_endpoint, Backend, TestApp};
@@ -29,8 +29,11 @@ fn api_gateway_event(
     event
 }
 
-fn with_credentials(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
+/// `env` plus what Lambda and Terraform add: credentials, region, and routes without the
+/// API stage in their path (infra/main.tf sets AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH).
+fn as_deployed(mut env: Vec<(String, String)>) -> Vec<(String, String)> {
     for (name, value) in [
+        ("AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH", "true"),
         ("AWS_ACCESS_KEY_ID", "testing"),
         ("AWS_SECRET_ACCESS_KEY", "testing"),
         ("AWS_REGION", "us-east-1"),
@@ -48,7 +51,7 @@ fn body_of(response: &Value) -> Value {
 async fn the_health_lambda_answers_api_gateway_events_and_unknown_routes_get_problems() {
     let scratch = tempfile::tempdir().expect("a temp dir");
     // The embedded store with real (unused) AWS delivery: Lambda builds never carry the outbox.
-    let env = with_credentials(vec![
+    let env = as_deployed(vec![
         (
             "AUTHKIT_KEY_FILE".to_string(),
             scratch.path().join("keys.json").display().to_string(),
@@ -79,6 +82,26 @@ async fn the_health_lambda_answers_api_gateway_events_and_unknown_routes_get_pro
         missing["headers"]["content-type"],
         "application/problem+json"
     );
+
+    // The same function behind an API Gateway REST API (payload 1.0, the front that takes
+    // WAF directly) or an Application Load Balancer: AWS's samples, pointed at /health.
+    let mut rest: Value =
+        serde_json::from_str(include_str!("../fixtures/example-apigw-request.json")).unwrap();
+    rest["httpMethod"] = json!("GET");
+    rest["path"] = json!("/health");
+    rest["requestContext"]["path"] = json!("/testStage/health");
+    rest["resource"] = json!("/health");
+    rest["body"] = Value::Null;
+    let mut alb: Value = serde_json::from_str(include_str!(
+        "../fixtures/example-alb-lambda-target-request-headers-only.json"
+    ))
+    .unwrap();
+    alb["path"] = json!("/health");
+    for (front, event) in [("REST API", rest), ("ALB", alb)] {
+        let response = function.invoke(event).await.expect("a response");
+        assert_eq!(response["statusCode"], 200, "{front}: {response}");
+        assert_eq!(body_of(&response)["status"], "ok", "{front}: {response}");
+    }
     function.stop().await;
 }
 
@@ -88,7 +111,7 @@ async fn the_start_and_verify_lambdas_sign_a_user_in_against_the_emulator() {
         return;
     }
     let app = TestApp::spawn(Backend::Emulator).await;
-    let env = with_credentials(app.env.clone());
+    let env = as_deployed(app.env.clone());
     let start = LambdaFunction::start(&binary_path("authkit-start"), &env).await;
     let verify = LambdaFunction::start(&binary_path("authkit-verify"), &env).await;
 

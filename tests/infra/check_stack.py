@@ -5,7 +5,8 @@
 - the tables Terraform creates are the ones in crates/dynamodb/tables.json (it reads that file,
   so this checks it still does) and every table variable a function gets names one of them;
 - every AUTHKIT_* variable a function's environment sets is one the Rust configuration reads
-  (docs/configuration.md), and every secret it names is a secret the stack defines.
+  (docs/configuration.md), and every secret it names is a secret the stack defines;
+- the sign-up function gets the user pool's id (and no other value wins in the merge).
 
 Prints `infra: N passed, M failed` and exits non-zero on any failure."""
 import json
@@ -76,12 +77,18 @@ known_vars = set(re.findall(r"`(AUTHKIT_[A-Z_]+|AWS_[A-Z_]+)`", config_doc))
 for module_name in ["functions", "sign_up_function"]:
     environment = value(module_calls[module_name]["environment"])
     text = json.dumps(environment)
-    set_vars = set(re.findall(r"\b(AUTHKIT_[A-Z_]+|AWS_LAMBDA_LOG_FORMAT)\b", text))
+    if "local.function_environment" in text:
+        text += json.dumps(locals_block["function_environment"])
+    set_vars = set(re.findall(r"\b(AUTHKIT_[A-Z_]+|AWS_LAMBDA_[A-Z_]+)\b", text))
     set_table_vars = {v for v in set_vars if v.startswith("AUTHKIT_TABLE_")}
     check(f"{module_name}: every table variable names a defined table", set_table_vars <= table_vars, sorted(set_table_vars - table_vars))
     check(f"{module_name}: every table variable is set (from tables.json)", "table.env" in text)
     unknown = {v for v in set_vars if v not in known_vars and not v.startswith("AUTHKIT_TABLE_")}
     check(f"{module_name}: every variable is one AuthKit reads", not unknown, sorted(unknown))
+    if module_name == "sign_up_function":
+        pool_ids = re.findall(r"AUTHKIT_COGNITO_USER_POOL_ID\W+([\w.]+)", text)
+        check("sign_up_function: its user pool id is the stack's pool (created or attached)",
+              pool_ids == ["module.cognito.user_pool_id"], pool_ids)
     secrets = set(re.findall(r"module\.keys\.(\w+)", text))
     keys_outputs = {unquote(k) for block in load(INFRA / "modules/keys/main.tf").get("output", []) for k in block}
     check(f"{module_name}: every secret it names is defined by the keys module", secrets <= keys_outputs, sorted(secrets - keys_outputs))
