@@ -36,6 +36,20 @@ fn document(material: &KeyMaterial) -> KeyMaterialDocument {
     serde_json::from_str(&material.to_json()).unwrap()
 }
 
+async fn put_secret(
+    client: &aws_sdk_secretsmanager::Client,
+    secret_id: &str,
+    value: &KeyMaterialDocument,
+) {
+    client
+        .put_secret_value()
+        .secret_id(secret_id)
+        .secret_string(serde_json::to_string(value).unwrap())
+        .send()
+        .await
+        .expect("a new secret version");
+}
+
 #[tokio::test]
 async fn a_rotated_key_set_reaches_a_running_process_and_old_tokens_keep_verifying() {
     let Some(endpoint) = emulator_endpoint() else {
@@ -67,13 +81,7 @@ async fn a_rotated_key_set_reaches_a_running_process_and_old_tokens_keep_verifyi
         .remove(0);
     let new_kid = new_key.kid.clone();
     rotated.signing_keys.insert(0, new_key);
-    client
-        .put_secret_value()
-        .secret_id(&secret_id)
-        .secret_string(serde_json::to_string(&rotated).unwrap())
-        .send()
-        .await
-        .expect("secret rotated");
+    put_secret(&client, &secret_id, &rotated).await;
 
     let mut waited = Duration::ZERO;
     while keys.current().signing.current().kid() != new_kid {
@@ -101,13 +109,7 @@ async fn a_rotated_key_set_reaches_a_running_process_and_old_tokens_keep_verifyi
 
     let mut new_pepper = document(&KeyMaterial::generate(&OsRandomness));
     new_pepper.signing_keys = rotated.signing_keys;
-    client
-        .put_secret_value()
-        .secret_id(&secret_id)
-        .secret_string(serde_json::to_string(&new_pepper).unwrap())
-        .send()
-        .await
-        .expect("secret overwritten");
+    put_secret(&client, &secret_id, &new_pepper).await;
     assert!(matches!(
         keys.refresh().await,
         Err(KeyError::PepperChanged(id)) if id == secret_id
