@@ -141,3 +141,25 @@ async fn health_readiness_and_liveness_answer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn whatsapp_is_refused_up_front_where_the_deployment_cannot_deliver_it() {
+    if authkit_tests::emulator_endpoint().is_none() {
+        return;
+    }
+    // AWS delivery (SNS, SES) has no WhatsApp sender; the local outbox would print it.
+    let app = TestApp::spawn(authkit_tests::Backend::Emulator).await;
+    let (status, body) = problem(
+        app.post(
+            "/v1/auth/start",
+            Some(&app.publishable_key),
+            json!({"identifier": app.unique_phone(), "channel": "whatsapp"}),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(
+        (status, body["code"].as_str()),
+        (400, Some("channel_unavailable"))
+    );
+}

@@ -88,6 +88,7 @@ impl From<AuthError> for Problem {
                 log_cause(&error);
                 problem(S::BAD_GATEWAY, "delivery_failed")
             }
+            AuthError::ChannelUnavailable(_) => problem(S::BAD_REQUEST, "channel_unavailable"),
             AuthError::InvalidApiKey => problem(S::UNAUTHORIZED, "invalid_api_key"),
             AuthError::SecretKeyRequired => problem(S::FORBIDDEN, "secret_key_required"),
             AuthError::InvalidAccessToken => problem(S::UNAUTHORIZED, "invalid_access_token"),

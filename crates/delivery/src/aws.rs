@@ -138,9 +138,13 @@ impl Sender for AwsSender {
                 )
                 .await
             }
-            // WhatsApp needs AWS End User Messaging Social, which this build does not link.
             Channel::Whatsapp => Err(DeliveryError::ChannelUnavailable(Channel::Whatsapp)),
         }
+    }
+
+    /// WhatsApp needs AWS End User Messaging Social, which this build does not link.
+    fn reaches(&self, channel: Channel) -> bool {
+        channel != Channel::Whatsapp
     }
 }
 

@@ -56,4 +56,10 @@ pub enum DeliveryError {
 #[async_trait]
 pub trait Sender: Send + Sync {
     async fn send(&self, message: &OutgoingMessage) -> Result<DeliveryReceipt, DeliveryError>;
+
+    /// Whether this sender delivers on `channel` at all. A sign-in asking for a channel it
+    /// does not is refused up front, before a challenge exists or a rate limit counts it.
+    fn reaches(&self, _channel: Channel) -> bool {
+        true
+    }
 }

@@ -3,7 +3,7 @@
 
 use crate::delivery::DeliveryError;
 use crate::device::InvalidFingerprint;
-use crate::identifier::IdentifierError;
+use crate::identifier::{Channel, IdentifierError};
 use crate::rate_limit::RateLimited;
 use crate::store::StoreError;
 
@@ -42,6 +42,8 @@ pub enum AuthError {
     IdentifierLocked { retry_after_secs: u64 },
     #[error("the message could not be delivered")]
     DeliveryFailed(#[source] DeliveryError),
+    #[error("this deployment does not deliver by {0}")]
+    ChannelUnavailable(Channel),
 
     #[error("the API key is missing, malformed, unknown or revoked")]
     InvalidApiKey,

@@ -104,6 +104,9 @@ impl AuthKit {
         let tenant = caller.tenant;
         let identifier = Identifier::parse(request.identifier, tenant.policy.default_region)?;
         let channel = identifier.channel(request.channel)?;
+        if !self.sender.reaches(channel) {
+            return Err(AuthError::ChannelUnavailable(channel));
+        }
         let redirect_uri = match request.kind {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),

@@ -7,12 +7,14 @@ use async_trait::async_trait;
 use super::{AuthKit, Caller, NewTenant, ServiceSettings, StaticKeys};
 use crate::clock::{ManualClock, OsRandomness};
 use crate::delivery::{DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender};
+use crate::identifier::Channel;
 use crate::memory::MemoryStore;
 use crate::store::Stores;
 use crate::tenant::{Tenant, TenantId, TenantPolicy};
 use crate::token::KeyMaterial;
 
-/// Records what would have been sent; can be told to fail.
+/// Records what would have been sent; can be told to fail. Like the AWS sender, it does
+/// not reach WhatsApp.
 #[derive(Default)]
 pub struct RecordingSender {
     pub sent: Mutex<Vec<OutgoingMessage>>,
@@ -30,6 +32,10 @@ impl Sender for RecordingSender {
         Ok(DeliveryReceipt {
             provider_message_id: format!("m{}", sent.len()),
         })
+    }
+
+    fn reaches(&self, channel: Channel) -> bool {
+        channel != Channel::Whatsapp
     }
 }
 

@@ -5,6 +5,7 @@ use super::{RequestedKind, StartRequest};
 use crate::audit::AuditKind;
 use crate::device::Fingerprint;
 use crate::error::AuthError;
+use crate::identifier::Channel;
 use crate::rate_limit::Scope;
 use crate::tenant::{KeyKind, TenantPolicy};
 use crate::token::{self, RefreshToken};
@@ -684,4 +685,31 @@ impl Harness {
     fn clock_now(&self) -> crate::clock::Timestamp {
         crate::clock::Clock::now(self.clock.as_ref())
     }
+}
+
+#[tokio::test]
+async fn a_channel_the_deployment_does_not_deliver_on_is_refused_before_anything_happens() {
+    let h = Harness::new().await;
+    let request = StartRequest {
+        identifier: "+14155552671",
+        channel: Some(Channel::Whatsapp),
+        kind: RequestedKind::Code,
+        redirect_uri: None,
+    };
+    let refused = h.authkit.start_sign_in(h.caller(), request).await;
+    assert!(matches!(
+        refused,
+        Err(AuthError::ChannelUnavailable(Channel::Whatsapp))
+    ));
+    assert_eq!(h.sender.count(), 0);
+    let events = h
+        .stores
+        .audit
+        .recent(&h.tenant.id, h.clock_now(), 10)
+        .await
+        .unwrap();
+    assert!(
+        events.iter().all(|e| e.kind != AuditKind::ChallengeStarted),
+        "no challenge was started"
+    );
 }
