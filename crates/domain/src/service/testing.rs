@@ -5,6 +5,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{AuthKit, Caller, NewTenant, ServiceSettings, StaticKeys};
+use crate::audit::AuditEvent;
 use crate::clock::{ManualClock, OsRandomness};
 use crate::delivery::{DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender};
 use crate::identifier::Channel;
@@ -112,6 +113,19 @@ impl Harness {
             sender,
             tenant: created.tenant,
         }
+    }
+
+    pub fn clock_now(&self) -> crate::clock::Timestamp {
+        crate::clock::Clock::now(self.clock.as_ref())
+    }
+
+    /// The tenant's newest audit events, newest first.
+    pub async fn recent_audit(&self, limit: usize) -> Vec<AuditEvent> {
+        self.stores
+            .audit
+            .recent(&self.tenant.id, self.clock_now(), limit)
+            .await
+            .unwrap()
     }
 
     pub fn caller(&self) -> Caller<'_> {

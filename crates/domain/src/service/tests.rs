@@ -244,12 +244,7 @@ async fn a_failed_delivery_leaves_a_challenge_that_cannot_be_answered() {
         matches!(result, Err(AuthError::DeliveryFailed(_))),
         "{result:?}"
     );
-    let events = h
-        .stores
-        .audit
-        .recent(&h.tenant.id, h.clock_now(), 10)
-        .await
-        .unwrap();
+    let events = h.recent_audit(10).await;
     assert_eq!(events[0].kind, AuditKind::DeliveryFailed);
     let challenge_id = events[0].challenge_id.clone().unwrap();
     let stored = h
@@ -617,12 +612,7 @@ async fn audit_events_carry_masked_identifiers_and_no_secrets() {
         .verify_answer(h.caller(), started.id.as_str(), &code)
         .await
         .unwrap();
-    let events = h
-        .stores
-        .audit
-        .recent(&h.tenant.id, h.clock_now(), 50)
-        .await
-        .unwrap();
+    let events = h.recent_audit(50).await;
     let kinds: Vec<AuditKind> = events.iter().rev().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
@@ -681,10 +671,6 @@ impl Harness {
             .await
             .unwrap()
     }
-
-    fn clock_now(&self) -> crate::clock::Timestamp {
-        crate::clock::Clock::now(self.clock.as_ref())
-    }
 }
 
 #[tokio::test]
@@ -702,12 +688,7 @@ async fn a_channel_the_deployment_does_not_deliver_on_is_refused_before_anything
         Err(AuthError::ChannelUnavailable(Channel::Whatsapp))
     ));
     assert_eq!(h.sender.count(), 0);
-    let events = h
-        .stores
-        .audit
-        .recent(&h.tenant.id, h.clock_now(), 10)
-        .await
-        .unwrap();
+    let events = h.recent_audit(10).await;
     assert!(
         events.iter().all(|e| e.kind != AuditKind::ChallengeStarted),
         "no challenge was started"
