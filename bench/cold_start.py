@@ -8,7 +8,7 @@ bench/cold_start.sh sets up (moto, tables, a tenant and its key in AUTHKIT_BENCH
 
     bash bench/cold_start.sh
 """
-import copy, http.server, json, os, pathlib, statistics, subprocess, sys, threading, time
+import http.server, json, os, pathlib, statistics, subprocess, sys, threading, time
 
 RUNS = int(os.environ.get("RUNS", "15"))
 INVOCATIONS = int(os.environ.get("INVOCATIONS", "200"))
@@ -94,7 +94,8 @@ def run_once(binary, event, budget):
     return state["first_poll"] - started, state["latencies"], state["errors"], state["last_response"]
 
 
-def event_for(name):
+def event_for(binary):
+    name = pathlib.Path(binary).name
     if name == "authkit-health":
         return http_event("GET", "/health")
     if name == "authkit-start":
@@ -106,7 +107,7 @@ def event_for(name):
     if name == "authkit-verify-auth-challenge":
         # Answers a real challenge (made by one CreateAuthChallenge round) with a wrong code:
         # each invocation is one atomic conditional update in DynamoDB.
-        create = pathlib.Path(sys.argv[1]).parent / "authkit-create-auth-challenge"
+        create = pathlib.Path(binary).parent / "authkit-create-auth-challenge"
         created = json.loads(run_once(str(create), cognito_event("create-auth-challenge"), 1)[3])
         event = cognito_event("verify-auth-challenge")
         event["request"]["privateChallengeParameters"] = created["response"]["privateChallengeParameters"]
@@ -119,8 +120,8 @@ def main():
     print(f"{'binary':<32} {'cold start p50':>14} {'p90':>8} {'invoke p50':>11} {'p99':>8}  {'size':>7}  outcome")
     for binary in sys.argv[1:]:
         name = pathlib.Path(binary).name
-        event = event_for(name)
-        colds = sorted(run_once(binary, copy.deepcopy(event), 1)[0] for _ in range(RUNS))
+        event = event_for(binary)
+        colds = sorted(run_once(binary, event, 1)[0] for _ in range(RUNS))
         _, latencies, errors, last = run_once(binary, event, INVOCATIONS)
         latencies.sort()
         p = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
