@@ -12,7 +12,6 @@ use crate::audit::{AuditEvent, AuditKind, Outcome};
 use crate::clock::{Clock, Randomness, Timestamp};
 use crate::delivery::Sender;
 use crate::error::AuthError;
-use crate::rate_limit::{Action, RateLimitPolicy, Subject};
 use crate::store::Stores;
 use crate::tenant::Tenant;
 use crate::token::KeyMaterial;
@@ -100,30 +99,6 @@ impl AuthKit {
 
     fn now(&self) -> Timestamp {
         self.clock.now()
-    }
-
-    /// Counts `action` against every applicable limit and refuses when one is exceeded.
-    async fn enforce_rate_limits(
-        &self,
-        action: Action,
-        subject: Subject<'_>,
-        tenant: &Tenant,
-    ) -> Result<(), AuthError> {
-        let now = self.now();
-        let keys = self.keys.current();
-        let counted = tenant
-            .policy
-            .rate_limits
-            .counters(action, subject, now, &keys.pepper);
-        if counted.is_empty() {
-            return Ok(());
-        }
-        let counter_keys: Vec<_> = counted.iter().map(|(_, key)| key.clone()).collect();
-        let counts = self.stores.counters.increment(&counter_keys, now).await?;
-        RateLimitPolicy::evaluate(&counted, &counts, now).map_err(|tripped| {
-            tracing::info!(tenant = %tenant.id, scope = tripped.scope.as_str(), outcome = "rate_limited", "rate limit tripped");
-            AuthError::RateLimited(tripped)
-        })
     }
 
     /// Audit is best effort: an unavailable audit table must not stop people signing in,

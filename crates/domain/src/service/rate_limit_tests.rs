@@ -55,7 +55,7 @@ impl Harness {
     async fn tenant_start_count(&self) -> u64 {
         let pepper = crate::token::KeyMaterial::generate(&crate::OsRandomness).pepper;
         let identifier = Identifier::parse("any@example.com", None).unwrap();
-        let counters = self.tenant.policy.rate_limits.counters(
+        let [_, shared] = self.tenant.policy.rate_limits.tiers(
             Action::Start,
             Subject {
                 tenant: &self.tenant.id,
@@ -65,13 +65,13 @@ impl Harness {
             self.clock_now(),
             &pepper,
         );
-        let (_, key) = counters
+        let tenant = shared
             .iter()
-            .find(|(limit, _)| limit.scope == Scope::Tenant)
+            .find(|counted| counted.limit.scope == Scope::Tenant)
             .expect("the policy has a tenant limit");
         self.stores
             .counters
-            .get(&key.key, self.clock_now())
+            .get(&tenant.counter.key.key, self.clock_now())
             .await
             .unwrap()
             .map_or(0, |value| value.count)
