@@ -22,6 +22,8 @@ pub enum IdentifierError {
     Empty,
     #[error("the identifier is too long")]
     TooLong,
+    #[error("the identifier contains an invisible or text-direction control character")]
+    InvisibleCharacter,
     #[error("the email address has no `@`")]
     EmailMissingAt,
     #[error("the email address has nothing before the `@`")]
@@ -133,6 +135,10 @@ impl Email {
     }
 
     pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn matching_key(&self) -> &str {
         &self.0
     }
 
@@ -373,6 +379,10 @@ impl Identifier {
         }
     }
 
+    pub fn matching_key(&self) -> &str {
+        self.as_str()
+    }
+
     pub fn masked(&self) -> String {
         match self {
             Identifier::Email(email) => email.masked(),
@@ -531,6 +541,52 @@ mod tests {
     }
 
     #[test]
+    fn email_local_parts_match_case_insensitively_but_deliver_as_typed() {
+        let typed = Identifier::parse("Dave.Smith@Example.com", None).unwrap();
+        let lower = Identifier::parse("dave.smith@example.com", None).unwrap();
+        assert_eq!(typed, lower, "one person, one identifier");
+        assert_eq!(typed.matching_key(), lower.matching_key());
+        assert_eq!(
+            typed.as_str(),
+            "Dave.Smith@example.com",
+            "delivered as typed"
+        );
+        let german = Identifier::parse("STRASSE@example.com", None).unwrap();
+        assert_eq!(german.matching_key(), "strasse@example.com");
+    }
+
+    #[test]
+    fn email_local_parts_are_nfkc_normalised() {
+        // Fullwidth letters look like ASCII ones; NFKC folds them to ASCII.
+        let fullwidth = Email::parse("\u{ff44}\u{ff41}\u{ff56}\u{ff45}@example.com").unwrap();
+        assert_eq!(fullwidth.as_str(), "dave@example.com");
+        // Composed and decomposed é are one address.
+        let composed = Email::parse("jos\u{e9}@example.com").unwrap();
+        let decomposed = Email::parse("jose\u{301}@example.com").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed.as_str(), decomposed.as_str());
+    }
+
+    #[test]
+    fn invisible_and_bidi_control_characters_are_refused() {
+        for raw in [
+            "da\u{200b}ve@example.com", // zero-width space
+            "dave\u{200d}@example.com", // zero-width joiner
+            "\u{202e}moc.elpmaxe@evad", // right-to-left override
+            "dave\u{2066}@example.com", // left-to-right isolate
+            "da\u{ad}ve@example.com",   // soft hyphen
+            "\u{feff}dave@example.com", // byte-order mark
+            "+44\u{200b}7911123456",
+        ] {
+            assert_eq!(
+                Identifier::parse(raw, None),
+                Err(IdentifierError::InvisibleCharacter),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_output_is_masked() {
         let email = Identifier::parse("jane@example.com", None).unwrap();
         assert_eq!(format!("{email:?}"), "Email(j***@example.com)");
@@ -545,6 +601,9 @@ mod tests {
             fn email_parsing_never_panics_and_is_idempotent(raw in "\\PC{0,80}") {
                 if let Ok(email) = Email::parse(&raw) {
                     prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+                    let reparsed = Email::parse(email.as_str()).unwrap();
+                    prop_assert_eq!(reparsed.as_str(), email.as_str());
+                    prop_assert_eq!(email.matching_key(), email.matching_key().to_lowercase());
                     prop_assert!(email.as_str().len() <= MAX_ADDRESS);
                     prop_assert_eq!(email.as_str(), email.as_str().trim());
                 }

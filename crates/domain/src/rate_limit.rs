@@ -275,9 +275,11 @@ mod tests {
         assert_eq!(scopes(&own), vec![Scope::Ip, Scope::Identifier]);
         assert_eq!(scopes(&shared), vec![Scope::Tenant]);
         assert!(
-            own.iter()
-                .chain(&shared)
-                .all(|counted| !counted.counter.key.key.contains("example.com")),
+            own.iter().chain(&shared).all(|counted| !counted
+                .counter
+                .key
+                .key
+                .contains("example.com")),
             "PII in a counter key"
         );
     }
@@ -328,12 +330,8 @@ mod tests {
         let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
         let now = Timestamp(1_000);
-        let [_, shared] = RateLimitPolicy::default().tiers(
-            Action::Start,
-            subject(&tenant, &phone),
-            now,
-            &pepper,
-        );
+        let [_, shared] =
+            RateLimitPolicy::default().tiers(Action::Start, subject(&tenant, &phone), now, &pepper);
         let tripped = RateLimitPolicy::refusal(&shared, &[0, 2], now).unwrap();
         assert_eq!(tripped.scope, Scope::Tenant);
         assert_eq!(tripped.retry_after_secs, 3_600 - 1_000);
@@ -350,7 +348,10 @@ mod tests {
             address_group("2001:db8:1:2::1"),
             address_group("2001:db8:1:2:ffff::9")
         );
-        assert_ne!(address_group("2001:db8:1:2::1"), address_group("2001:db8:1:3::1"));
+        assert_ne!(
+            address_group("2001:db8:1:2::1"),
+            address_group("2001:db8:1:3::1")
+        );
         assert_eq!(address_group("::ffff:203.0.113.9"), "203.0.113.9");
         assert_eq!(address_group("203.0.113.9"), "203.0.113.9");
     }

@@ -227,3 +227,46 @@ async fn a_locked_identifier_cannot_answer_a_challenge_started_before_the_lock()
         "{answered:?}"
     );
 }
+
+#[tokio::test]
+async fn an_address_typed_in_another_case_is_the_same_user_and_the_same_limit() {
+    let h = Harness::new().await;
+    let mut users = Vec::new();
+    for typed in ["Dave@example.com", "dave@example.com"] {
+        let started = h
+            .authkit
+            .start_sign_in(h.caller(), code_for(typed))
+            .await
+            .unwrap();
+        let sent_to = h.sender.sent.lock().unwrap().last().unwrap().to.clone();
+        assert_eq!(sent_to.as_str(), typed, "delivered as typed");
+        let code = h.sender.last_secret();
+        let verified = h
+            .authkit
+            .verify_answer(h.caller(), started.id.as_str(), &code)
+            .await
+            .unwrap();
+        users.push(
+            h.authkit
+                .complete_sign_in(h.caller(), verified)
+                .await
+                .unwrap()
+                .user_id,
+        );
+    }
+    assert_eq!(users[0], users[1], "one person, one user");
+    for typed in ["DAVE@example.com", "dAvE@example.com", "Dave@example.com"] {
+        h.authkit
+            .start_sign_in(h.caller(), code_for(typed))
+            .await
+            .unwrap();
+    }
+    let sixth = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("dave@EXAMPLE.com"))
+        .await;
+    assert!(
+        matches!(sixth, Err(AuthError::RateLimited(tripped)) if tripped.scope == Scope::Identifier),
+        "{sixth:?}"
+    );
+}

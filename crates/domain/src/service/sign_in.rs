@@ -10,9 +10,7 @@ use crate::clock::Timestamp;
 use crate::delivery::{MessageContent, OutgoingMessage};
 use crate::error::AuthError;
 use crate::identifier::{Channel, Identifier};
-use crate::rate_limit::{
-    identifier_digest, Action, CountedLimit, RateLimitPolicy, Subject,
-};
+use crate::rate_limit::{identifier_digest, Action, CountedLimit, RateLimitPolicy, Subject};
 use crate::secret::{OpaqueSecret, OtpCode, Pepper};
 use crate::store::{Admission, AttemptOutcome, CounterKey, CounterLimit, StoreError};
 use crate::tenant::Tenant;
