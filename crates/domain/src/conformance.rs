@@ -35,6 +35,7 @@ pub async fn check_all(stores: &Stores) {
     admission_counts_in_every_counter_or_in_none(stores).await;
     parallel_admissions_never_exceed_the_limit(stores).await;
     concurrent_first_sign_ins_create_one_user(stores).await;
+    an_address_in_another_case_finds_the_same_user(stores).await;
     devices_are_listed_in_order_and_revoked_once(stores).await;
     refresh_families_rotate_only_from_the_current_token(stores).await;
     tenants_and_api_keys_are_found_by_id_and_hash(stores).await;
@@ -484,6 +485,34 @@ pub async fn parallel_admissions_never_exceed_the_limit(stores: &Stores) {
             limit.key.key
         );
     }
+}
+
+pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
+    let tenant = tenant();
+    let user = |typed: &str| User {
+        id: UserId::generate(&OsRandomness),
+        tenant: tenant.clone(),
+        identifier: Identifier::parse(typed, None).expect("valid"),
+        created_at: now(),
+    };
+    let (first, created) = stores
+        .users
+        .find_or_create(&user("Dave@example.com"))
+        .await
+        .expect("stored");
+    assert!(created);
+    let (again, created) = stores
+        .users
+        .find_or_create(&user("dave@EXAMPLE.com"))
+        .await
+        .expect("stored");
+    assert!(!created, "an address in another case is the same person");
+    assert_eq!(again.id, first.id);
+    assert_eq!(
+        again.identifier.as_str(),
+        "Dave@example.com",
+        "kept as first typed"
+    );
 }
 
 pub async fn concurrent_first_sign_ins_create_one_user(stores: &Stores) {

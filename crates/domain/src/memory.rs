@@ -328,7 +328,7 @@ impl UserStore for MemoryStore {
         let mut tables = self.lock();
         let key = (
             candidate.tenant.clone(),
-            candidate.identifier.as_str().to_owned(),
+            candidate.identifier.matching_key().to_owned(),
         );
         if let Some(existing) = tables.users_by_identifier.get(&key) {
             return Ok((existing.clone(), false));

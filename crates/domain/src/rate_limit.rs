@@ -239,7 +239,7 @@ fn address_group(ip: &str) -> String {
 /// A stable, non-reversible key for an identifier (counters must not hold PII).
 pub fn identifier_digest(identifier: &Identifier, pepper: &Pepper) -> String {
     pepper
-        .hash("identifier", identifier.as_str().as_bytes())
+        .hash("identifier", identifier.matching_key().as_bytes())
         .to_hex()[..32]
         .to_owned()
 }

@@ -65,9 +65,7 @@ impl DynamoStore {
                 .update_item()
                 .table_name(&self.tables.counters)
                 .set_key(Some(key(counter.key.clone(), SK)))
-                .condition_expression(
-                    "attribute_not_exists(pk) OR (#ttl > :now AND #count < :max)",
-                )
+                .condition_expression("attribute_not_exists(pk) OR (#ttl > :now AND #count < :max)")
                 .update_expression("ADD #count :one SET updated_at = :now, #ttl = :expires")
                 .expression_attribute_names("#count", "count")
                 .expression_attribute_names("#ttl", "ttl")
@@ -159,7 +157,9 @@ impl DynamoStore {
 }
 
 fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
-    error.as_service_error().and_then(ProvideErrorMetadata::code)
+    error
+        .as_service_error()
+        .and_then(ProvideErrorMetadata::code)
         == Some("ConditionalCheckFailedException")
 }
 
@@ -180,8 +180,7 @@ impl CounterStore for DynamoStore {
         now: Timestamp,
     ) -> Result<Admission, StoreError> {
         let decisions =
-            futures::future::join_all(limits.iter().map(|limit| self.admit_one(limit, now)))
-                .await;
+            futures::future::join_all(limits.iter().map(|limit| self.admit_one(limit, now))).await;
         let refused: Vec<usize> = decisions
             .iter()
             .enumerate()
