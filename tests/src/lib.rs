@@ -81,6 +81,12 @@ fn unique() -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, &[]).await
+    }
+
+    /// An app with extra configuration variables (docs/configuration.md) on top of the
+    /// backend's.
+    pub async fn spawn_with(backend: Backend, extra: &[(&'static str, &str)]) -> TestApp {
         let scratch = tempfile::tempdir().expect("a temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -104,6 +110,7 @@ impl TestApp {
                 Some(endpoint)
             }
         };
+        vars.extend(extra.iter().map(|(name, value)| (*name, value.to_string())));
         let config = Config::from_lookup(|name| vars.get(name).cloned())
             .expect("a valid test configuration");
         let app = App::build(config).await.expect("the app builds");
