@@ -19,6 +19,7 @@
 mod auth;
 mod body;
 mod dto;
+mod edge;
 mod link_page;
 mod observability;
 pub mod openapi;
@@ -33,6 +34,7 @@ use axum::Router;
 
 pub use auth::TenantCaller;
 pub use body::JsonBody;
+pub use edge::{with_edge, ClientIpSource, Edge, PeerAddr, ORIGIN_SECRET_HEADER};
 pub use problem::Problem;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
