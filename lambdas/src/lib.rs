@@ -16,11 +16,16 @@ use serde::{de::DeserializeOwned, Serialize};
 
 pub type Error = lambda_runtime::Error;
 
+/// JSON logs and the configuration, once per cold start.
+fn function_config() -> Result<Config, Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    Ok(Config::from_env()?)
+}
+
 /// Builds the service once per cold start. Lambda functions never deliver to the dev
 /// outbox, whatever features the build unified.
 async fn cold_start() -> Result<App, Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
+    let config = function_config()?;
     if matches!(config.delivery, DeliveryChoice::Outbox { .. }) {
         return Err("AUTHKIT_DELIVERY must be `aws` in a Lambda function".into());
     }
@@ -30,13 +35,30 @@ async fn cold_start() -> Result<App, Error> {
 /// Serves one group of HTTP routes behind API Gateway (HTTP API, payload v2).
 pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), Error> {
     let app = cold_start().await?;
-    lambda_http::run(behind_edge(routes(app.authkit.clone()), &app)).await
+    lambda_http::run(behind_edge(routes(app.authkit.clone()), &app.config)).await
+}
+
+/// Serves `/health`, `/live` and `/ready`: built from configuration and the store alone,
+/// so the function reads no key material and links no delivery client.
+pub async fn serve_health() -> Result<(), Error> {
+    let config = function_config()?;
+    let probe = authkit_app::readiness_probe(&config).await;
+    lambda_http::run(behind_edge(authkit_api::health_routes(probe), &config)).await
+}
+
+/// Serves JWKS, OpenID discovery and the OpenAPI document from the signing keys alone:
+/// the function never reads the pepper.
+pub async fn serve_discovery() -> Result<(), Error> {
+    let config = function_config()?;
+    let published = authkit_app::published_keys(&config).await?;
+    let routes = authkit_api::discovery_routes(Arc::new(published));
+    lambda_http::run(behind_edge(routes, &config)).await
 }
 
 /// Routes behind the deployment's edge (origin secret, client address), with the caller's
 /// address taken from the event's request context: never from a header a client can set.
-fn behind_edge(routes: axum::Router, app: &App) -> axum::Router {
-    authkit_api::with_edge(routes, app.config.edge.clone())
+fn behind_edge(routes: axum::Router, config: &Config) -> axum::Router {
+    authkit_api::with_edge(routes, config.edge.clone())
         .layer(axum::middleware::map_request(with_peer_address))
 }
 
@@ -86,7 +108,7 @@ pub async fn serve_cognito_sign_up() -> Result<(), Error> {
         .ok_or("AUTHKIT_COGNITO_USER_POOL_ID is required for the sign-up function")?;
     let directory = user_directory(&app).ok_or("the sign-up function needs AWS configuration")?;
     let routes = authkit_cognito::sign_up_routes(app.authkit.clone(), directory, &pool);
-    lambda_http::run(behind_edge(routes, &app)).await
+    lambda_http::run(behind_edge(routes, &app.config)).await
 }
 
 /// Serves a Cognito trigger whose handler needs AuthKit (create, verify).
@@ -127,8 +149,7 @@ pub async fn serve_pure_trigger<E>(handler: fn(&Config, E) -> E) -> Result<(), E
 where
     E: DeserializeOwned + Serialize + Send + 'static,
 {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = Arc::new(Config::from_env()?);
+    let config = Arc::new(function_config()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
         let config = config.clone();
         async move { Ok::<E, Error>(handler(&config, event.payload)) }

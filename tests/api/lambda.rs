@@ -150,51 +150,6 @@ async fn the_start_and_verify_lambdas_sign_a_user_in_against_the_emulator() {
     verify.stop().await;
 }
 
-/// Splits the app's key secret the way a deployment stores it: the signing keys in one
-/// secret, the pepper alone in another (only sign-in functions may read it).
-async fn split_key_secrets(app: &TestApp) -> (String, String) {
-    let endpoint = emulator_endpoint().expect("the emulator");
-    let secrets =
-        aws_sdk_secretsmanager::Client::new(&authkit_tests::emulator_sdk(&endpoint).await);
-    let keys_secret = app
-        .env
-        .iter()
-        .find(|(name, _)| name == "AUTHKIT_KEYS_SECRET_ID")
-        .map(|(_, value)| value.clone())
-        .expect("the app reads its keys from Secrets Manager");
-    let mut document: Value = serde_json::from_str(
-        secrets
-            .get_secret_value()
-            .secret_id(&keys_secret)
-            .send()
-            .await
-            .expect("the key secret")
-            .secret_string()
-            .expect("a string"),
-    )
-    .expect("JSON");
-    let pepper = document
-        .as_object_mut()
-        .and_then(|fields| fields.remove("pepper"))
-        .expect("a pepper");
-    let mut ids = Vec::new();
-    for (suffix, value) in [
-        ("signing", document),
-        ("pepper", json!({ "pepper": pepper })),
-    ] {
-        let id = format!("{keys_secret}-{suffix}");
-        secrets
-            .create_secret()
-            .name(&id)
-            .secret_string(value.to_string())
-            .send()
-            .await
-            .expect("secret created");
-        ids.push(id);
-    }
-    (ids.remove(0), ids.remove(0))
-}
-
 /// The app's configuration with `set` replacing or adding variables, as deployed.
 fn with_vars(env: &[(String, String)], set: &[(&str, &str)]) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = env
@@ -211,11 +166,17 @@ async fn only_the_functions_that_hash_secrets_read_the_pepper() {
     if emulator_endpoint().is_none() {
         return;
     }
+    // The test app keeps its keys as a deployment does: signing keys and pepper apart.
     let app = TestApp::spawn(Backend::Emulator).await;
-    let (signing_secret, pepper_secret) = split_key_secrets(&app).await;
 
     // Discovery publishes the public keys from the signing-key secret alone.
-    let discovery_env = with_vars(&app.env, &[("AUTHKIT_KEYS_SECRET_ID", &signing_secret)]);
+    let discovery_env = as_deployed(
+        app.env
+            .iter()
+            .filter(|(name, _)| name != "AUTHKIT_PEPPER_SECRET_ID")
+            .cloned()
+            .collect(),
+    );
     let discovery = LambdaFunction::start(&binary_path("authkit-discovery"), &discovery_env).await;
     let jwks = discovery
         .invoke(api_gateway_event(
@@ -241,13 +202,7 @@ async fn only_the_functions_that_hash_secrets_read_the_pepper() {
     health.stop().await;
 
     // A sign-in function gets the pepper from its own secret.
-    let start_env = with_vars(
-        &app.env,
-        &[
-            ("AUTHKIT_KEYS_SECRET_ID", &signing_secret),
-            ("AUTHKIT_PEPPER_SECRET_ID", &pepper_secret),
-        ],
-    );
+    let start_env = as_deployed(app.env.clone());
     let start = LambdaFunction::start(&binary_path("authkit-start"), &start_env).await;
     let started = start
         .invoke(api_gateway_event(

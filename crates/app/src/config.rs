@@ -28,7 +28,10 @@ pub enum DeliveryChoice {
 pub enum KeysChoice {
     File(PathBuf),
     SecretsManager {
+        /// The signing keys (and, in the single-secret layout, the pepper).
         secret_id: String,
+        /// The pepper's own secret; only functions that hash secrets are given it.
+        pepper_secret_id: Option<String>,
         refresh_every: Duration,
     },
 }
@@ -121,6 +124,7 @@ impl Config {
         let keys = match get("AUTHKIT_KEYS_SECRET_ID") {
             Some(secret_id) => KeysChoice::SecretsManager {
                 secret_id,
+                pepper_secret_id: get("AUTHKIT_PEPPER_SECRET_ID"),
                 refresh_every: Duration::from_secs(number(
                     &get,
                     "AUTHKIT_KEYS_REFRESH_SECS",
