@@ -76,13 +76,16 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(contents)
 }
 
+/// Parses (and validates) a secret's value.
+type Reader<T> = Box<dyn Fn(&str) -> Result<T, KeySetError> + Send + Sync>;
+
 /// A value read from a Secrets Manager secret and re-read every `refresh_every`, so a key
 /// rotation reaches running functions. A re-read that fails to parse or validate keeps the
 /// current value and is logged.
 pub struct RefreshingSecret<T> {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    read: Box<dyn Fn(&str) -> Result<T, KeySetError> + Send + Sync>,
+    read: Reader<T>,
     current: RwLock<Arc<T>>,
 }
 
@@ -92,7 +95,7 @@ impl<T: Send + Sync + 'static> RefreshingSecret<T> {
         client: aws_sdk_secretsmanager::Client,
         secret_id: String,
         refresh_every: Duration,
-        read: Box<dyn Fn(&str) -> Result<T, KeySetError> + Send + Sync>,
+        read: Reader<T>,
     ) -> Result<Arc<RefreshingSecret<T>>, KeyError> {
         let raw = secret_string(&client, &secret_id).await?;
         let first = read(&raw).map_err(|source| invalid(&secret_id, source))?;
