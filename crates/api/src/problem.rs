@@ -116,7 +116,8 @@ fn log_cause(error: &AuthError) {
     tracing::error!(error = %cause_chain(error), "request failed on a backing service");
 }
 
-/// The error and its causes as one line for the log.
+/// The error and its causes as one line for the log, without the contacts a provider's
+/// text may name.
 fn cause_chain(error: &AuthError) -> String {
     let mut chain = error.to_string();
     let mut source = std::error::Error::source(error);
@@ -125,7 +126,7 @@ fn cause_chain(error: &AuthError) -> String {
         chain.push_str(&cause.to_string());
         source = cause.source();
     }
-    chain
+    authkit_domain::redaction::without_contacts(&chain)
 }
 
 impl IntoResponse for Problem {
