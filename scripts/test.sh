@@ -28,7 +28,7 @@ export AUTHKIT_REQUIRE_EMULATOR=1
 if [ -z "${AUTHKIT_TEST_ENDPOINT:-}" ]; then
   port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
   step "starting moto on 127.0.0.1:$port"
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"${TMPDIR:-/tmp}/authkit-moto-$port.log" 2>&1 &
+  "$venv/bin/python" scripts/emulator.py 127.0.0.1 "$port" >"${TMPDIR:-/tmp}/authkit-moto-$port.log" 2>&1 &
   moto_pid=$!
   trap 'kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true' EXIT
   export AUTHKIT_TEST_ENDPOINT="http://127.0.0.1:$port"

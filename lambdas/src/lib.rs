@@ -3,21 +3,29 @@
 //! only names the routes or trigger it serves.
 
 use std::future::Future;
+use std::net::IpAddr;
 use std::sync::Arc;
 
+use authkit_api::PeerAddr;
 use authkit_app::{App, Config, DeliveryChoice};
 use authkit_cognito::{CognitoDirectory, Triggers, UserDirectory};
 use authkit_domain::AuthKit;
+use lambda_http::request::RequestContext;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::{de::DeserializeOwned, Serialize};
 
 pub type Error = lambda_runtime::Error;
 
+/// JSON logs and the configuration, once per cold start.
+fn function_config() -> Result<Config, Error> {
+    lambda_runtime::tracing::init_default_subscriber();
+    Ok(Config::from_env()?)
+}
+
 /// Builds the service once per cold start. Lambda functions never deliver to the dev
 /// outbox, whatever features the build unified.
 async fn cold_start() -> Result<App, Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = Config::from_env()?;
+    let config = function_config()?;
     if matches!(config.delivery, DeliveryChoice::Outbox { .. }) {
         return Err("AUTHKIT_DELIVERY must be `aws` in a Lambda function".into());
     }
@@ -27,7 +35,57 @@ async fn cold_start() -> Result<App, Error> {
 /// Serves one group of HTTP routes behind API Gateway (HTTP API, payload v2).
 pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), Error> {
     let app = cold_start().await?;
-    lambda_http::run(routes(app.authkit)).await
+    lambda_http::run(behind_edge(routes(app.authkit.clone()), &app.config)).await
+}
+
+/// Serves `/health`, `/live` and `/ready`: built from configuration and the store alone,
+/// so the function reads no key material and links no delivery client.
+pub async fn serve_health() -> Result<(), Error> {
+    let config = function_config()?;
+    let probe = authkit_app::readiness_probe(&config).await;
+    lambda_http::run(behind_edge(authkit_api::health_routes(probe), &config)).await
+}
+
+/// Serves JWKS, OpenID discovery and the OpenAPI document from the signing keys alone:
+/// the function never reads the pepper.
+pub async fn serve_discovery() -> Result<(), Error> {
+    let config = function_config()?;
+    let published = authkit_app::published_keys(&config).await?;
+    let routes = authkit_api::discovery_routes(Arc::new(published));
+    lambda_http::run(behind_edge(routes, &config)).await
+}
+
+/// Routes behind the deployment's edge (origin secret, client address), with the caller's
+/// address taken from the event's request context: never from a header a client can set.
+fn behind_edge(routes: axum::Router, config: &Config) -> axum::Router {
+    authkit_api::with_edge(routes, config.edge.clone())
+        .layer(axum::middleware::map_request(with_peer_address))
+}
+
+async fn with_peer_address(mut request: axum::extract::Request) -> axum::extract::Request {
+    if let Some(ip) = peer_address(&request) {
+        request.extensions_mut().insert(PeerAddr(ip));
+    }
+    request
+}
+
+/// The address API Gateway saw the request come from, or the one an ALB appended as the
+/// last `X-Forwarded-For` entry (entries before it are whatever the client sent).
+fn peer_address(request: &axum::extract::Request) -> Option<IpAddr> {
+    let raw = match request.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.http.source_ip.clone(),
+        RequestContext::ApiGatewayV1(context) => context.identity.source_ip.clone(),
+        RequestContext::Alb(_) => request
+            .headers()
+            .get("x-forwarded-for")?
+            .to_str()
+            .ok()?
+            .rsplit(',')
+            .next()
+            .map(|last| last.trim().to_owned()),
+        _ => None,
+    };
+    raw?.parse().ok()
 }
 
 /// The user-pool client. Lambda functions always deliver through AWS, so the SDK
@@ -49,12 +107,8 @@ pub async fn serve_cognito_sign_up() -> Result<(), Error> {
         .clone()
         .ok_or("AUTHKIT_COGNITO_USER_POOL_ID is required for the sign-up function")?;
     let directory = user_directory(&app).ok_or("the sign-up function needs AWS configuration")?;
-    lambda_http::run(authkit_cognito::sign_up_routes(
-        app.authkit,
-        directory,
-        &pool,
-    ))
-    .await
+    let routes = authkit_cognito::sign_up_routes(app.authkit.clone(), directory, &pool);
+    lambda_http::run(behind_edge(routes, &app.config)).await
 }
 
 /// Serves a Cognito trigger whose handler needs AuthKit (create, verify).
@@ -95,11 +149,54 @@ pub async fn serve_pure_trigger<E>(handler: fn(&Config, E) -> E) -> Result<(), E
 where
     E: DeserializeOwned + Serialize + Send + 'static,
 {
-    lambda_runtime::tracing::init_default_subscriber();
-    let config = Arc::new(Config::from_env()?);
+    let config = Arc::new(function_config()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
         let config = config.clone();
         async move { Ok::<E, Error>(handler(&config, event.payload)) }
     }))
     .await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn event(fixture: &str) -> axum::extract::Request {
+        let raw = std::fs::read_to_string(format!(
+            "{}/../tests/fixtures/{fixture}",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("the fixture exists");
+        let request = lambda_http::request::from_str(&raw).expect("an event lambda_http reads");
+        request.map(|body| axum::body::Body::from(body.to_vec()))
+    }
+
+    #[test]
+    fn the_peer_is_api_gateways_source_ip_never_a_forwarded_header() {
+        let mut http_api = event("example-apigw-v2-request-no-authorizer.json");
+        http_api
+            .headers_mut()
+            .insert("x-forwarded-for", "203.0.113.66".parse().unwrap());
+        assert_eq!(
+            peer_address(&http_api),
+            Some("1.2.3.4".parse().unwrap()),
+            "HTTP API (payload v2): requestContext.http.sourceIp"
+        );
+        let rest = event("example-apigw-request.json");
+        assert_eq!(
+            peer_address(&rest),
+            Some("192.168.196.186".parse().unwrap()),
+            "REST API: requestContext.identity.sourceIp"
+        );
+    }
+
+    #[test]
+    fn behind_an_alb_the_peer_is_the_last_forwarded_entry() {
+        let mut alb = event("example-alb-lambda-target-request-headers-only.json");
+        alb.headers_mut().insert(
+            "x-forwarded-for",
+            "203.0.113.66, 198.51.100.20".parse().unwrap(),
+        );
+        assert_eq!(peer_address(&alb), Some("198.51.100.20".parse().unwrap()));
+    }
 }

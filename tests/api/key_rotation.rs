@@ -4,14 +4,13 @@
 
 use std::time::Duration;
 
-use authkit_domain::service::KeySource;
 use authkit_domain::tenant::TenantId;
 use authkit_domain::token::{
     sign_access_token, verify_access_token, AccessClaims, KeyMaterial, KeyMaterialDocument,
 };
 use authkit_domain::user::UserId;
 use authkit_domain::{OsRandomness, Timestamp};
-use authkit_keys::{KeyError, SecretsManagerKeys};
+use authkit_keys::{sign_in_keys, KeyError};
 use authkit_tests::{emulator_endpoint, emulator_sdk};
 
 const ISSUER: &str = "https://auth.example.com";
@@ -65,9 +64,11 @@ async fn a_rotated_key_set_reaches_a_running_process_and_old_tokens_keep_verifyi
         .send()
         .await
         .expect("secret created");
-    let keys = SecretsManagerKeys::load(
+    // The single-secret layout (pepper and signing keys together) of earlier releases.
+    let keys = sign_in_keys(
         client.clone(),
         secret_id.clone(),
+        None,
         Duration::from_millis(100),
     )
     .await

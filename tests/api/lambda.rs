@@ -149,3 +149,70 @@ async fn the_start_and_verify_lambdas_sign_a_user_in_against_the_emulator() {
     start.stop().await;
     verify.stop().await;
 }
+
+/// The app's configuration with `set` replacing or adding variables, as deployed.
+fn with_vars(env: &[(String, String)], set: &[(&str, &str)]) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = env
+        .iter()
+        .filter(|(name, _)| !set.iter().any(|(n, _)| n == name))
+        .cloned()
+        .collect();
+    env.extend(set.iter().map(|(n, v)| (n.to_string(), v.to_string())));
+    as_deployed(env)
+}
+
+#[tokio::test]
+async fn only_the_functions_that_hash_secrets_read_the_pepper() {
+    if emulator_endpoint().is_none() {
+        return;
+    }
+    // The test app keeps its keys as a deployment does: signing keys and pepper apart.
+    let app = TestApp::spawn(Backend::Emulator).await;
+
+    // Discovery publishes the public keys from the signing-key secret alone.
+    let discovery_env = as_deployed(
+        app.env
+            .iter()
+            .filter(|(name, _)| name != "AUTHKIT_PEPPER_SECRET_ID")
+            .cloned()
+            .collect(),
+    );
+    let discovery = LambdaFunction::start(&binary_path("authkit-discovery"), &discovery_env).await;
+    let jwks = discovery
+        .invoke(api_gateway_event(
+            "GET",
+            "/.well-known/jwks.json",
+            &[],
+            None,
+        ))
+        .await
+        .expect("a response");
+    assert_eq!(jwks["statusCode"], 200, "{jwks}");
+    assert!(!body_of(&jwks)["keys"].as_array().expect("keys").is_empty());
+    discovery.stop().await;
+
+    // Health reads no key material at all: a key secret it cannot read does not stop it.
+    let health_env = with_vars(&app.env, &[("AUTHKIT_KEYS_SECRET_ID", "no-such-secret")]);
+    let health = LambdaFunction::start(&binary_path("authkit-health"), &health_env).await;
+    let ready = health
+        .invoke(api_gateway_event("GET", "/ready", &[], None))
+        .await
+        .expect("a response");
+    assert_eq!(ready["statusCode"], 200, "{ready}");
+    health.stop().await;
+
+    // A sign-in function gets the pepper from its own secret.
+    let start_env = as_deployed(app.env.clone());
+    let start = LambdaFunction::start(&binary_path("authkit-start"), &start_env).await;
+    let started = start
+        .invoke(api_gateway_event(
+            "POST",
+            "/v1/auth/start",
+            &[("x-api-key", &app.publishable_key)],
+            Some(json!({"identifier": app.unique_email()})),
+        ))
+        .await
+        .expect("a response");
+    assert_eq!(started["statusCode"], 200, "{started}");
+    start.stop().await;
+}

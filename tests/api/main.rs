@@ -5,6 +5,7 @@
 
 mod cognito;
 mod devices;
+mod edge;
 mod errors;
 mod key_rotation;
 mod lambda;

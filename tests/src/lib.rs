@@ -81,6 +81,12 @@ fn unique() -> String {
 
 impl TestApp {
     pub async fn spawn(backend: Backend) -> TestApp {
+        TestApp::spawn_with(backend, &[]).await
+    }
+
+    /// An app with extra configuration variables (docs/configuration.md) on top of the
+    /// backend's.
+    pub async fn spawn_with(backend: Backend, extra: &[(&'static str, &str)]) -> TestApp {
         let scratch = tempfile::tempdir().expect("a temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -104,6 +110,7 @@ impl TestApp {
                 Some(endpoint)
             }
         };
+        vars.extend(extra.iter().map(|(name, value)| (*name, value.to_string())));
         let config = Config::from_lookup(|name| vars.get(name).cloned())
             .expect("a valid test configuration");
         let app = App::build(config).await.expect("the app builds");
@@ -335,16 +342,26 @@ async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'stati
         .send()
         .await
         .expect("sender identity created");
-    let secret_id = format!("{prefix}keys");
-    aws_sdk_secretsmanager::Client::new(&sdk)
-        .create_secret()
-        .name(&secret_id)
-        .secret_string(
-            authkit_domain::token::KeyMaterial::generate(&authkit_domain::OsRandomness).to_json(),
-        )
-        .send()
-        .await
-        .expect("key secret created");
+    // A deployment's layout: the signing keys in one secret, the pepper alone in another.
+    let material = authkit_domain::token::KeyMaterial::generate(&authkit_domain::OsRandomness);
+    let mut signing: Value = serde_json::from_str(&material.to_json()).expect("key JSON");
+    let pepper = signing
+        .as_object_mut()
+        .and_then(|document| document.remove("pepper"))
+        .expect("a pepper");
+    let secrets = aws_sdk_secretsmanager::Client::new(&sdk);
+    for (name, value) in [
+        ("keys", signing),
+        ("pepper", serde_json::json!({ "pepper": pepper })),
+    ] {
+        secrets
+            .create_secret()
+            .name(format!("{prefix}{name}"))
+            .secret_string(value.to_string())
+            .send()
+            .await
+            .expect("key secret created");
+    }
 
     vars.insert("AUTHKIT_STORE", "dynamodb".into());
     vars.insert("AUTHKIT_TABLE_CHALLENGES", tables.challenges.clone());
@@ -354,7 +371,8 @@ async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'stati
     vars.insert("AUTHKIT_TABLE_DIRECTORY", tables.directory.clone());
     vars.insert("AUTHKIT_DELIVERY", "aws".into());
     vars.insert("AUTHKIT_SES_FROM", "no-reply@example.com".into());
-    vars.insert("AUTHKIT_KEYS_SECRET_ID", secret_id);
+    vars.insert("AUTHKIT_KEYS_SECRET_ID", format!("{prefix}keys"));
+    vars.insert("AUTHKIT_PEPPER_SECRET_ID", format!("{prefix}pepper"));
     vars.insert("AWS_ENDPOINT_URL", endpoint.to_owned());
     vars.insert("AWS_REGION", "us-east-1".into());
 }

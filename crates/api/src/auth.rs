@@ -11,6 +11,7 @@ use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 
+use crate::edge::ClientIp;
 use crate::observability::RequestLog;
 use crate::problem::Problem;
 use crate::State;
@@ -66,18 +67,18 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// The client's address. Behind API Gateway the rightmost `X-Forwarded-For` entry is the
-/// one API Gateway itself appended, so a client cannot forge it (entries to its left can
-/// be anything the client sent). The local server knows the peer address directly.
+/// The client's address as the edge determined it ([`crate::edge`]); a router used
+/// without the edge layer (unit tests) falls back to the socket peer. Never a header a
+/// client could set.
 pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
-    if let Some(ConnectInfo(peer)) = parts.extensions.get::<ConnectInfo<SocketAddr>>() {
-        return Some(peer.ip().to_string());
-    }
-    let forwarded = parts.headers.get("x-forwarded-for")?.to_str().ok()?;
-    let last = forwarded.rsplit(',').next()?.trim();
-    last.parse::<std::net::IpAddr>()
-        .ok()
-        .map(|ip| ip.to_string())
+    let ip = match parts.extensions.get::<ClientIp>() {
+        Some(ClientIp(ip)) => *ip,
+        None => parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(peer)| peer.ip()),
+    };
+    ip.map(|ip| ip.to_string())
 }
 
 /// A signed-in user of the calling tenant: a valid access token whose audience is the

@@ -19,6 +19,7 @@
 mod auth;
 mod body;
 mod dto;
+mod edge;
 mod link_page;
 mod observability;
 pub mod openapi;
@@ -27,12 +28,15 @@ mod routes;
 
 use std::sync::Arc;
 
+use authkit_domain::service::PublishedKeys;
+use authkit_domain::store::AuditLog;
 use authkit_domain::AuthKit;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
 pub use auth::TenantCaller;
 pub use body::JsonBody;
+pub use edge::{with_edge, ClientIpSource, Edge, PeerAddr, ORIGIN_SECRET_HEADER};
 pub use problem::Problem;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
@@ -42,10 +46,15 @@ type State = Arc<AuthKit>;
 
 /// Every route on one router: the local server and tests.
 pub fn router(authkit: Arc<AuthKit>) -> Router {
-    let all = [start, verify, resend, tokens, devices, health, discovery]
+    let signing_in = [start, verify, resend, tokens, devices]
         .into_iter()
-        .fold(Router::new(), |merged, group| merged.merge(group()));
-    finish(all.with_state(authkit))
+        .fold(Router::new(), |merged, group| merged.merge(group()))
+        .with_state(authkit.clone());
+    finish(
+        signing_in
+            .merge(health().with_state(authkit.readiness_probe()))
+            .merge(discovery().with_state(Arc::new(PublishedKeys::of(authkit)))),
+    )
 }
 
 pub fn start_routes(authkit: Arc<AuthKit>) -> Router {
@@ -68,12 +77,15 @@ pub fn device_routes(authkit: Arc<AuthKit>) -> Router {
     finish(devices().with_state(authkit))
 }
 
-pub fn health_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(health().with_state(authkit))
+/// Health needs only a store to probe: the health function holds no keys.
+pub fn health_routes(store: Arc<dyn AuditLog>) -> Router {
+    finish(health().with_state(store))
 }
 
-pub fn discovery_routes(authkit: Arc<AuthKit>) -> Router {
-    finish(discovery().with_state(authkit))
+/// Discovery needs only the issuer and the public keys: the discovery function never
+/// holds the pepper.
+pub fn discovery_routes(published: Arc<PublishedKeys>) -> Router {
+    finish(discovery().with_state(published))
 }
 
 fn start() -> Router<State> {
@@ -109,14 +121,14 @@ fn devices() -> Router<State> {
         .route("/v1/devices/{id}", delete(routes::devices::revoke))
 }
 
-fn health() -> Router<State> {
+fn health() -> Router<Arc<dyn AuditLog>> {
     Router::new()
         .route("/health", get(routes::health::health))
         .route("/live", get(routes::health::health))
         .route("/ready", get(routes::health::ready))
 }
 
-fn discovery() -> Router<State> {
+fn discovery() -> Router<Arc<PublishedKeys>> {
     Router::new()
         .route("/.well-known/jwks.json", get(routes::discovery::jwks))
         .route(

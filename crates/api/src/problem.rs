@@ -113,6 +113,12 @@ impl From<AuthError> for Problem {
 
 /// Logs an internal failure with its whole source chain (never sent to the client).
 fn log_cause(error: &AuthError) {
+    tracing::error!(error = %cause_chain(error), "request failed on a backing service");
+}
+
+/// The error and its causes as one line for the log, without the contacts a provider's
+/// text may name.
+fn cause_chain(error: &AuthError) -> String {
     let mut chain = error.to_string();
     let mut source = std::error::Error::source(error);
     while let Some(cause) = source {
@@ -120,7 +126,7 @@ fn log_cause(error: &AuthError) {
         chain.push_str(&cause.to_string());
         source = cause.source();
     }
-    tracing::error!(error = %chain, "request failed on a backing service");
+    authkit_domain::redaction::without_contacts(&chain)
 }
 
 impl IntoResponse for Problem {
@@ -166,6 +172,28 @@ pub(crate) async fn method_not_allowed() -> Problem {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_providers_error_text_reaches_the_log_without_the_recipient() {
+        // What SES and SNS answer for a refused recipient: their text names it.
+        let provider: authkit_domain::store::BoxError = "MessageRejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: Victim.Person+tag@example.co.uk; InvalidParameter: PhoneNumber +44 7911 123456 (or +447911123456) is not valid".into();
+        let error =
+            AuthError::DeliveryFailed(authkit_domain::delivery::DeliveryError::Rejected(provider));
+        let logged = cause_chain(&error);
+        for contact in [
+            "Victim.Person",
+            "example.co.uk",
+            "7911 123456",
+            "447911123456",
+        ] {
+            assert!(!logged.contains(contact), "{contact} in {logged}");
+        }
+        assert!(
+            logged.contains("MessageRejected"),
+            "the cause is kept: {logged}"
+        );
+        assert!(logged.contains("EU-WEST-1"), "{logged}");
+    }
 
     #[test]
     fn every_problem_code_is_snake_case_and_internal_text_stays_out() {

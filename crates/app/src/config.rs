@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use authkit_api::{ClientIpSource, Edge};
 use authkit_delivery::AwsSenderSettings;
 use authkit_dynamodb::TableNames;
 
@@ -27,7 +28,10 @@ pub enum DeliveryChoice {
 pub enum KeysChoice {
     File(PathBuf),
     SecretsManager {
+        /// The signing keys (and, in the single-secret layout, the pepper).
         secret_id: String,
+        /// The pepper's own secret; only functions that hash secrets are given it.
+        pepper_secret_id: Option<String>,
         refresh_every: Duration,
     },
 }
@@ -49,6 +53,9 @@ pub struct Config {
     pub issuer: String,
     pub public_base_url: String,
     pub cognito: CognitoConfig,
+    /// How requests reach the API: where the client's address comes from, and the origin
+    /// secret a front (CloudFront) must present.
+    pub edge: Edge,
     /// AWS_ENDPOINT_URL: one endpoint for every AWS service (moto, LocalStack). Read here,
     /// not left to the SDK, so that tests can point two apps at two places in one process.
     pub aws_endpoint_url: Option<String>,
@@ -117,6 +124,7 @@ impl Config {
         let keys = match get("AUTHKIT_KEYS_SECRET_ID") {
             Some(secret_id) => KeysChoice::SecretsManager {
                 secret_id,
+                pepper_secret_id: get("AUTHKIT_PEPPER_SECRET_ID"),
                 refresh_every: Duration::from_secs(number(
                     &get,
                     "AUTHKIT_KEYS_REFRESH_SECS",
@@ -142,6 +150,8 @@ impl Config {
             max_attempts: number(&get, "AUTHKIT_COGNITO_MAX_ATTEMPTS", 3, 1..=10)? as u32,
         };
 
+        let edge = edge(&get)?;
+
         let aws_endpoint_url = get("AWS_ENDPOINT_URL")
             .map(|raw| base_url(&raw, "AWS_ENDPOINT_URL"))
             .transpose()?;
@@ -152,6 +162,7 @@ impl Config {
             issuer,
             public_base_url,
             cognito,
+            edge,
             aws_endpoint_url,
             aws_region: get("AWS_REGION"),
         })
@@ -167,6 +178,41 @@ impl Config {
     pub fn uses_dynamodb(&self) -> bool {
         matches!(self.store, StoreChoice::DynamoDb(_))
     }
+}
+
+fn edge(get: &impl Fn(&str) -> Option<String>) -> Result<Edge, ConfigError> {
+    let origin_secret_sha256 = get("AUTHKIT_ORIGIN_SECRET_SHA256")
+        .map(|raw| {
+            let mut digest = [0u8; 32];
+            hex::decode_to_slice(raw.trim(), &mut digest).map_err(|_| {
+                error(
+                    "AUTHKIT_ORIGIN_SECRET_SHA256",
+                    "must be 64 hex digits: the SHA-256 of the origin secret",
+                )
+            })?;
+            Ok(digest)
+        })
+        .transpose()?;
+    let client_ip = match get("AUTHKIT_CLIENT_IP_SOURCE").as_deref() {
+        None | Some("direct") => ClientIpSource::Direct,
+        Some("cloudfront") if origin_secret_sha256.is_some() => ClientIpSource::CloudFront,
+        Some("cloudfront") => {
+            return Err(error(
+                "AUTHKIT_CLIENT_IP_SOURCE",
+                "`cloudfront` trusts a header only CloudFront may set: it needs AUTHKIT_ORIGIN_SECRET_SHA256, so requests that bypass CloudFront are refused",
+            ))
+        }
+        Some(other) => {
+            return Err(error(
+                "AUTHKIT_CLIENT_IP_SOURCE",
+                format!("`{other}` is not one of direct, cloudfront"),
+            ))
+        }
+    };
+    Ok(Edge {
+        client_ip,
+        origin_secret_sha256,
+    })
 }
 
 fn number(
@@ -278,6 +324,18 @@ mod tests {
             (
                 vec![("AUTHKIT_OUTBOX_QUIET", "maybe")],
                 "AUTHKIT_OUTBOX_QUIET",
+            ),
+            (
+                vec![("AUTHKIT_CLIENT_IP_SOURCE", "cloudfront")],
+                "AUTHKIT_CLIENT_IP_SOURCE",
+            ),
+            (
+                vec![("AUTHKIT_CLIENT_IP_SOURCE", "x-forwarded-for")],
+                "AUTHKIT_CLIENT_IP_SOURCE",
+            ),
+            (
+                vec![("AUTHKIT_ORIGIN_SECRET_SHA256", "s3cret")],
+                "AUTHKIT_ORIGIN_SECRET_SHA256",
             ),
         ] {
             let error = config(&vars).expect_err("refused");

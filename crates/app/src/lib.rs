@@ -6,8 +6,8 @@ mod config;
 
 use std::sync::Arc;
 
-use authkit_domain::service::{KeySource, ServiceSettings, StaticKeys};
-use authkit_domain::store::Stores;
+use authkit_domain::service::{KeySource, PublicKeys, PublishedKeys, ServiceSettings, StaticKeys};
+use authkit_domain::store::{AuditLog, Stores};
 use authkit_domain::{AuthKit, OsRandomness, SystemClock};
 
 pub use config::{CognitoConfig, Config, ConfigError, DeliveryChoice, KeysChoice, StoreChoice};
@@ -51,23 +51,13 @@ impl App {
         } else {
             None
         };
-        let sdk_config = sdk.clone();
-        let sdk = sdk.as_ref();
-
-        let stores: Stores = match &config.store {
-            StoreChoice::Embedded => authkit_domain::memory::MemoryStore::new().into_stores(),
-            StoreChoice::DynamoDb(tables) => {
-                let client =
-                    aws_sdk_dynamodb::Client::new(sdk.expect("AWS config is loaded for DynamoDB"));
-                authkit_dynamodb::dynamodb_stores(client, tables.clone())
-            }
-        };
+        let stores = stores(&config, sdk.as_ref());
 
         #[cfg(feature = "dev-outbox")]
         let mut outbox = None;
         let sender: Arc<dyn authkit_domain::delivery::Sender> = match &config.delivery {
             DeliveryChoice::Aws(settings) => {
-                let sdk = sdk.expect("AWS config is loaded for delivery");
+                let sdk = sdk.as_ref().expect("AWS config is loaded for delivery");
                 Arc::new(authkit_delivery::AwsSender::new(
                     aws_sdk_sns::Client::new(sdk),
                     aws_sdk_sesv2::Client::new(sdk),
@@ -90,13 +80,16 @@ impl App {
             ))),
             KeysChoice::SecretsManager {
                 secret_id,
+                pepper_secret_id,
                 refresh_every,
             } => {
-                let client = aws_sdk_secretsmanager::Client::new(
-                    sdk.expect("AWS config is loaded for Secrets Manager"),
-                );
-                authkit_keys::SecretsManagerKeys::load(client, secret_id.clone(), *refresh_every)
-                    .await?
+                authkit_keys::sign_in_keys(
+                    secrets_client(sdk.as_ref()),
+                    secret_id.clone(),
+                    pepper_secret_id.clone(),
+                    *refresh_every,
+                )
+                .await?
             }
         };
 
@@ -117,7 +110,60 @@ impl App {
             #[cfg(feature = "dev-outbox")]
             outbox,
             config,
-            sdk: sdk_config,
+            sdk,
         })
     }
+}
+
+/// What the health function needs: the store to probe, and nothing else (no keys, no
+/// delivery).
+pub async fn readiness_probe(config: &Config) -> Arc<dyn AuditLog> {
+    let sdk = if config.uses_dynamodb() {
+        Some(aws_sdk_config(config).await)
+    } else {
+        None
+    };
+    stores(config, sdk.as_ref()).audit
+}
+
+/// What the discovery function needs: the issuer and the public signing keys. It never
+/// reads the pepper (which a deployment keeps in a secret of its own).
+pub async fn published_keys(config: &Config) -> Result<PublishedKeys, BuildError> {
+    let keys: Arc<dyn PublicKeys> = match &config.keys {
+        KeysChoice::File(path) => Arc::new(StaticKeys(Arc::new(
+            authkit_keys::load_or_create_key_file(path, &OsRandomness)?,
+        ))),
+        KeysChoice::SecretsManager {
+            secret_id,
+            refresh_every,
+            ..
+        } => {
+            let sdk = aws_sdk_config(config).await;
+            authkit_keys::published_keys(
+                secrets_client(Some(&sdk)),
+                secret_id.clone(),
+                *refresh_every,
+            )
+            .await?
+        }
+    };
+    Ok(PublishedKeys {
+        issuer: config.issuer.clone(),
+        keys,
+    })
+}
+
+fn stores(config: &Config, sdk: Option<&aws_config::SdkConfig>) -> Stores {
+    match &config.store {
+        StoreChoice::Embedded => authkit_domain::memory::MemoryStore::new().into_stores(),
+        StoreChoice::DynamoDb(tables) => {
+            let client =
+                aws_sdk_dynamodb::Client::new(sdk.expect("AWS config is loaded for DynamoDB"));
+            authkit_dynamodb::dynamodb_stores(client, tables.clone())
+        }
+    }
+}
+
+fn secrets_client(sdk: Option<&aws_config::SdkConfig>) -> aws_sdk_secretsmanager::Client {
+    aws_sdk_secretsmanager::Client::new(sdk.expect("AWS config is loaded for Secrets Manager"))
 }

@@ -18,7 +18,7 @@ use crate::secret::{CodeLength, Pepper};
 use crate::service::{
     AuthKit, Caller, NewTenant, RequestedKind, ServiceSettings, StartRequest, StaticKeys,
 };
-use crate::store::{AttemptOutcome, CounterKey, StoreError, Stores};
+use crate::store::{Admission, AttemptOutcome, CounterKey, CounterLimit, StoreError, Stores};
 use crate::tenant::{ApiKey, ApiKeyRecord, KeyKind, Tenant, TenantId, TenantPolicy};
 use crate::token::{FamilyId, KeyMaterial, RefreshFamily};
 use crate::user::{User, UserId};
@@ -32,7 +32,10 @@ pub async fn check_all(stores: &Stores) {
     a_resend_supersedes_atomically_within_cooldown_and_cap(stores).await;
     counters_add_expire_and_reset(stores).await;
     parallel_increments_are_all_counted(stores).await;
+    admission_counts_in_every_counter_or_in_none(stores).await;
+    parallel_admissions_never_exceed_the_limit(stores).await;
     concurrent_first_sign_ins_create_one_user(stores).await;
+    an_address_in_another_case_finds_the_same_user(stores).await;
     devices_are_listed_in_order_and_revoked_once(stores).await;
     refresh_families_rotate_only_from_the_current_token(stores).await;
     tenants_and_api_keys_are_found_by_id_and_hash(stores).await;
@@ -388,6 +391,127 @@ pub async fn parallel_increments_are_all_counted(stores: &Stores) {
         seen,
         (1..=50).collect::<Vec<u64>>(),
         "50 parallel increments must yield each count exactly once"
+    );
+}
+
+pub async fn admission_counts_in_every_counter_or_in_none(stores: &Stores) {
+    let at = now();
+    let prefix = tenant();
+    let limit = |name: &str, max| CounterLimit {
+        key: CounterKey {
+            key: format!("{prefix}#{name}"),
+            expires_at: at.plus_secs(60),
+        },
+        max,
+    };
+    let (roomy, tight) = (limit("roomy", 10), limit("tight", 1));
+    let count = |limit: &CounterLimit| {
+        let key = limit.key.key.clone();
+        async move {
+            stores
+                .counters
+                .get(&key, at)
+                .await
+                .expect("read")
+                .map_or(0, |value| value.count)
+        }
+    };
+    let both = [roomy.clone(), tight.clone()];
+    assert_eq!(
+        stores.counters.admit(&both, at).await.expect("judged"),
+        Admission::Admitted
+    );
+    assert_eq!((count(&roomy).await, count(&tight).await), (1, 1));
+    assert_eq!(
+        stores.counters.admit(&both, at).await.expect("judged"),
+        Admission::Refused(vec![1]),
+        "the counter at its max refuses, and is named"
+    );
+    assert_eq!(
+        (count(&roomy).await, count(&tight).await),
+        (1, 1),
+        "a refused request is counted nowhere"
+    );
+    let expired = CounterLimit {
+        key: CounterKey {
+            expires_at: at.plus_secs(120),
+            ..tight.key.clone()
+        },
+        ..tight.clone()
+    };
+    assert_eq!(
+        stores
+            .counters
+            .admit(std::slice::from_ref(&expired), at.plus_secs(60))
+            .await
+            .expect("judged"),
+        Admission::Admitted,
+        "an expired counter is a fresh one"
+    );
+}
+
+pub async fn parallel_admissions_never_exceed_the_limit(stores: &Stores) {
+    let at = now();
+    let prefix = tenant();
+    let limits = [
+        CounterLimit {
+            key: CounterKey {
+                key: format!("{prefix}#client"),
+                expires_at: at.plus_secs(60),
+            },
+            max: 100,
+        },
+        CounterLimit {
+            key: CounterKey {
+                key: format!("{prefix}#shared"),
+                expires_at: at.plus_secs(60),
+            },
+            max: 7,
+        },
+    ];
+    let decisions =
+        futures::future::join_all((0..30).map(|_| stores.counters.admit(&limits, at))).await;
+    let admitted = decisions
+        .into_iter()
+        .filter(|decision| decision.as_ref().expect("judged") == &Admission::Admitted)
+        .count();
+    assert_eq!(admitted, 7, "30 parallel requests against a limit of 7");
+    for (limit, expected) in limits.iter().zip([7, 7]) {
+        let value = stores.counters.get(&limit.key.key, at).await.expect("read");
+        assert_eq!(
+            value.map(|v| v.count),
+            Some(expected),
+            "{}: only admitted requests stay counted",
+            limit.key.key
+        );
+    }
+}
+
+pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
+    let tenant = tenant();
+    let user = |typed: &str| User {
+        id: UserId::generate(&OsRandomness),
+        tenant: tenant.clone(),
+        identifier: Identifier::parse(typed, None).expect("valid"),
+        created_at: now(),
+    };
+    let (first, created) = stores
+        .users
+        .find_or_create(&user("Dave@example.com"))
+        .await
+        .expect("stored");
+    assert!(created);
+    let (again, created) = stores
+        .users
+        .find_or_create(&user("dave@EXAMPLE.com"))
+        .await
+        .expect("stored");
+    assert!(!created, "an address in another case is the same person");
+    assert_eq!(again.id, first.id);
+    assert_eq!(
+        again.identifier.as_str(),
+        "Dave@example.com",
+        "kept as first typed"
     );
 }
 

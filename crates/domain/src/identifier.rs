@@ -6,6 +6,7 @@ use std::str::FromStr;
 
 use phonenumber::{country, Mode, PhoneNumber};
 use serde::{Deserialize, Serialize};
+use unicode_normalization::UnicodeNormalization;
 
 /// RFC 5321 §4.5.3.1: local part ≤ 64 octets, domain ≤ 255, and a path of 256 octets
 /// including the angle brackets leaves 254 for the address.
@@ -22,6 +23,8 @@ pub enum IdentifierError {
     Empty,
     #[error("the identifier is too long")]
     TooLong,
+    #[error("the identifier contains an invisible or text-direction control character")]
+    InvisibleCharacter,
     #[error("the email address has no `@`")]
     EmailMissingAt,
     #[error("the email address has nothing before the `@`")]
@@ -104,12 +107,18 @@ impl fmt::Display for IdentifierKind {
     }
 }
 
-/// An email address: trimmed, domain lower-cased and IDNA (punycode) encoded, local part
-/// kept exactly as typed — providers differ on case, dots and `+tags`, so folding them would
-/// merge different people.
-#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// An email address: trimmed, NFKC-normalised, the domain lower-cased and IDNA (punycode)
+/// encoded. It is delivered to with the local part as typed (a few providers still treat
+/// its case as significant), but matched — one user, one rate limit — by a case-folded
+/// key, because almost every provider does not, and `Dave@` and `dave@` are one person.
+/// Dots and `+tags` are kept: providers differ on them, so folding them would merge
+/// different people.
+#[derive(Clone, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
-pub struct Email(String);
+pub struct Email {
+    address: String,
+    key: String,
+}
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Email, IdentifierError> {
@@ -120,7 +129,8 @@ impl Email {
         if trimmed.len() > MAX_RAW_INPUT {
             return Err(IdentifierError::TooLong);
         }
-        let (local, domain) = trimmed
+        let normalised: String = trimmed.nfkc().collect();
+        let (local, domain) = normalised
             .rsplit_once('@')
             .ok_or(IdentifierError::EmailMissingAt)?;
         validate_local_part(local)?;
@@ -129,19 +139,67 @@ impl Email {
         if address.len() > MAX_ADDRESS {
             return Err(IdentifierError::EmailTooLong);
         }
-        Ok(Email(address))
+        Ok(Email {
+            key: format!("{}@{domain}", local.to_lowercase()),
+            address,
+        })
     }
 
+    /// The address to deliver to, as the person typed it.
     pub fn as_str(&self) -> &str {
-        &self.0
+        &self.address
+    }
+
+    /// What identifies the person: the address with its local part case-folded.
+    pub fn matching_key(&self) -> &str {
+        &self.key
     }
 
     /// `j***@example.com`: enough for a person to recognise, not enough to harvest.
     pub fn masked(&self) -> String {
-        let (local, domain) = self.0.rsplit_once('@').unwrap_or(("", &self.0));
+        let (local, domain) = self.address.rsplit_once('@').unwrap_or(("", &self.address));
         let first: String = local.chars().take(1).collect();
         format!("{first}***@{domain}")
     }
+}
+
+impl PartialEq for Email {
+    fn eq(&self, other: &Email) -> bool {
+        self.key == other.key
+    }
+}
+
+impl Eq for Email {}
+
+impl std::hash::Hash for Email {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.key.hash(state);
+    }
+}
+
+/// Unicode's default-ignorable code points (DerivedCoreProperties.txt), which include the
+/// zero-width characters, and the bidirectional controls.
+fn is_invisible(c: char) -> bool {
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{34f}'
+            | '\u{61c}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fff8}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 fn validate_local_part(local: &str) -> Result<(), IdentifierError> {
@@ -211,7 +269,7 @@ impl TryFrom<String> for Email {
 
 impl From<Email> for String {
     fn from(email: Email) -> String {
-        email.0
+        email.address
     }
 }
 
@@ -350,8 +408,13 @@ pub enum Identifier {
 }
 
 impl Identifier {
-    /// An `@` makes it an email address; anything else is read as a phone number.
+    /// An `@` makes it an email address; anything else is read as a phone number. Invisible
+    /// and text-direction control characters are refused outright: they make two
+    /// identifiers that look the same to a person (and to support staff) differ.
     pub fn parse(raw: &str, default_region: Option<Region>) -> Result<Identifier, IdentifierError> {
+        if raw.chars().any(is_invisible) {
+            return Err(IdentifierError::InvisibleCharacter);
+        }
         if raw.contains('@') {
             Email::parse(raw).map(Identifier::Email)
         } else {
@@ -369,6 +432,15 @@ impl Identifier {
     pub fn as_str(&self) -> &str {
         match self {
             Identifier::Email(email) => email.as_str(),
+            Identifier::Phone(phone) => phone.as_str(),
+        }
+    }
+
+    /// What identifies the person, for finding their user and counting their limits: an
+    /// email address with its local part case-folded, or a phone number in E.164.
+    pub fn matching_key(&self) -> &str {
+        match self {
+            Identifier::Email(email) => email.matching_key(),
             Identifier::Phone(phone) => phone.as_str(),
         }
     }
@@ -531,6 +603,52 @@ mod tests {
     }
 
     #[test]
+    fn email_local_parts_match_case_insensitively_but_deliver_as_typed() {
+        let typed = Identifier::parse("Dave.Smith@Example.com", None).unwrap();
+        let lower = Identifier::parse("dave.smith@example.com", None).unwrap();
+        assert_eq!(typed, lower, "one person, one identifier");
+        assert_eq!(typed.matching_key(), lower.matching_key());
+        assert_eq!(
+            typed.as_str(),
+            "Dave.Smith@example.com",
+            "delivered as typed"
+        );
+        let german = Identifier::parse("STRASSE@example.com", None).unwrap();
+        assert_eq!(german.matching_key(), "strasse@example.com");
+    }
+
+    #[test]
+    fn email_local_parts_are_nfkc_normalised() {
+        // Fullwidth letters look like ASCII ones; NFKC folds them to ASCII.
+        let fullwidth = Email::parse("\u{ff44}\u{ff41}\u{ff56}\u{ff45}@example.com").unwrap();
+        assert_eq!(fullwidth.as_str(), "dave@example.com");
+        // Composed and decomposed é are one address.
+        let composed = Email::parse("jos\u{e9}@example.com").unwrap();
+        let decomposed = Email::parse("jose\u{301}@example.com").unwrap();
+        assert_eq!(composed, decomposed);
+        assert_eq!(composed.as_str(), decomposed.as_str());
+    }
+
+    #[test]
+    fn invisible_and_bidi_control_characters_are_refused() {
+        for raw in [
+            "da\u{200b}ve@example.com", // zero-width space
+            "dave\u{200d}@example.com", // zero-width joiner
+            "\u{202e}moc.elpmaxe@evad", // right-to-left override
+            "dave\u{2066}@example.com", // left-to-right isolate
+            "da\u{ad}ve@example.com",   // soft hyphen
+            "\u{feff}dave@example.com", // byte-order mark
+            "+44\u{200b}7911123456",
+        ] {
+            assert_eq!(
+                Identifier::parse(raw, None),
+                Err(IdentifierError::InvisibleCharacter),
+                "{raw:?}"
+            );
+        }
+    }
+
+    #[test]
     fn debug_output_is_masked() {
         let email = Identifier::parse("jane@example.com", None).unwrap();
         assert_eq!(format!("{email:?}"), "Email(j***@example.com)");
@@ -545,6 +663,9 @@ mod tests {
             fn email_parsing_never_panics_and_is_idempotent(raw in "\\PC{0,80}") {
                 if let Ok(email) = Email::parse(&raw) {
                     prop_assert_eq!(Email::parse(email.as_str()), Ok(email.clone()));
+                    let reparsed = Email::parse(email.as_str()).unwrap();
+                    prop_assert_eq!(reparsed.as_str(), email.as_str());
+                    prop_assert_eq!(email.matching_key(), email.matching_key().to_lowercase());
                     prop_assert!(email.as_str().len() <= MAX_ADDRESS);
                     prop_assert_eq!(email.as_str(), email.as_str().trim());
                 }

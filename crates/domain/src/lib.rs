@@ -14,6 +14,7 @@ pub mod html;
 pub mod identifier;
 pub mod memory;
 pub mod rate_limit;
+pub mod redaction;
 pub mod secret;
 pub mod service;
 pub mod store;

@@ -14,8 +14,8 @@ use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
 use crate::secret::SecretHash;
 use crate::store::{
-    AttemptOutcome, AuditLog, ChallengeStore, CounterKey, CounterStore, CounterValue, DeviceStore,
-    SessionStore, StoreError, TenantStore, UserStore,
+    Admission, AttemptOutcome, AuditLog, ChallengeStore, CounterKey, CounterLimit, CounterStore,
+    CounterValue, DeviceStore, SessionStore, StoreError, TenantStore, UserStore,
 };
 use crate::tenant::{ApiKeyRecord, Tenant, TenantId};
 use crate::token::{FamilyId, RefreshFamily};
@@ -247,34 +247,64 @@ impl ChallengeStore for MemoryStore {
     }
 }
 
+/// Adds one to each counter (an expired one restarts), under the caller's lock.
+fn count_in(tables: &mut Tables, keys: &[CounterKey], now: Timestamp) -> Vec<u64> {
+    let counts = keys
+        .iter()
+        .map(|key| {
+            let entry = tables.counters.entry(key.key.clone()).or_insert((
+                CounterValue {
+                    count: 0,
+                    updated_at: now,
+                },
+                key.expires_at,
+            ));
+            if now >= entry.1 {
+                entry.0.count = 0;
+            }
+            entry.0.count += 1;
+            entry.0.updated_at = now;
+            entry.1 = key.expires_at;
+            entry.0.count
+        })
+        .collect();
+    sweep(&mut tables.counters, &mut tables.counters_swept, |c| {
+        now >= c.1
+    });
+    counts
+}
+
 #[async_trait]
 impl CounterStore for MemoryStore {
     async fn increment(&self, keys: &[CounterKey], now: Timestamp) -> Result<Vec<u64>, StoreError> {
+        Ok(count_in(&mut self.lock(), keys, now))
+    }
+
+    async fn admit(
+        &self,
+        limits: &[CounterLimit],
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
         let mut tables = self.lock();
-        let tables = &mut *tables;
-        let counts = keys
+        let at_limit: Vec<usize> = limits
             .iter()
-            .map(|key| {
-                let entry = tables.counters.entry(key.key.clone()).or_insert((
-                    CounterValue {
-                        count: 0,
-                        updated_at: now,
-                    },
-                    key.expires_at,
-                ));
-                if now >= entry.1 {
-                    entry.0.count = 0;
-                }
-                entry.0.count += 1;
-                entry.0.updated_at = now;
-                entry.1 = key.expires_at;
-                entry.0.count
+            .enumerate()
+            .filter(|(_, limit)| {
+                let live = tables
+                    .counters
+                    .get(&limit.key.key)
+                    .filter(|(_, expires_at)| now < *expires_at)
+                    .map_or(0, |(value, _)| value.count);
+                live >= limit.max
             })
+            .map(|(index, _)| index)
             .collect();
-        sweep(&mut tables.counters, &mut tables.counters_swept, |c| {
-            now >= c.1
-        });
-        Ok(counts)
+        if !at_limit.is_empty() {
+            return Ok(Admission::Refused(at_limit));
+        }
+        let keys: Vec<CounterKey> = limits.iter().map(|limit| limit.key.clone()).collect();
+        count_in(&mut tables, &keys, now);
+        Ok(Admission::Admitted)
     }
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
@@ -298,7 +328,7 @@ impl UserStore for MemoryStore {
         let mut tables = self.lock();
         let key = (
             candidate.tenant.clone(),
-            candidate.identifier.as_str().to_owned(),
+            candidate.identifier.matching_key().to_owned(),
         );
         if let Some(existing) = tables.users_by_identifier.get(&key) {
             return Ok((existing.clone(), false));

@@ -1,15 +1,20 @@
-//! Rate-limit policy: fixed-window limits per scope, evaluated in one pass.
+//! Rate-limit policy: fixed-window limits per scope, judged narrow to wide.
 //!
-//! The domain says which counters an action touches and judges the counts; a
-//! [`crate::store::CounterStore`] increments them atomically. Each counter's key includes
-//! its window, so a new window starts from zero without any reset.
+//! The domain says which counters an action touches, in two tiers: the client's own
+//! (IP, identifier) and the shared ones (phone prefix, country, tenant). A
+//! [`crate::store::CounterStore`] admits a tier only when every counter in it is below its
+//! limit, and then counts the request in all of them, else in none; the shared tier is
+//! asked only after the client's own admitted. So a refused request spends no budget, and
+//! one client flooding one address or number cannot use up what a tenant or a country
+//! shares (security review, issue 9). Each counter's key includes its window, so a new
+//! window starts from zero without any reset.
 
 use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::identifier::Identifier;
 use crate::secret::Pepper;
-use crate::store::CounterKey;
+use crate::store::{CounterKey, CounterLimit};
 use crate::tenant::TenantId;
 
 /// What a limit counts by.
@@ -30,6 +35,14 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The client's own scopes are judged (and counted) before the shared ones.
+    fn is_shared(self) -> bool {
+        matches!(
+            self,
+            Scope::PhonePrefix | Scope::PhoneCountry | Scope::Tenant
+        )
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Scope::Ip => "ip",
@@ -41,11 +54,12 @@ impl Scope {
     }
 }
 
+/// What is being limited. A resend sends a message just as a start does, so it is counted
+/// as a start, in every scope a start uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Action {
     Start,
-    Resend,
     Verify,
 }
 
@@ -53,7 +67,6 @@ impl Action {
     fn as_str(self) -> &'static str {
         match self {
             Action::Start => "start",
-            Action::Resend => "resend",
             Action::Verify => "verify",
         }
     }
@@ -75,12 +88,11 @@ const fn limit(scope: Scope, max: u32, window_secs: u32) -> Limit {
 }
 
 /// Limits per action. A scope that does not apply (a phone prefix for an email address,
-/// an IP the caller did not give) is skipped.
+/// an IP the caller did not give) is skipped. Starts and resends share `start`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct RateLimitPolicy {
     pub start: Vec<Limit>,
-    pub resend: Vec<Limit>,
     pub verify: Vec<Limit>,
 }
 
@@ -95,11 +107,6 @@ impl Default for RateLimitPolicy {
                 limit(Scope::PhonePrefix, 50, HOUR),
                 limit(Scope::PhoneCountry, 500, HOUR),
                 limit(Scope::Tenant, 20_000, HOUR),
-            ],
-            resend: vec![
-                limit(Scope::Ip, 30, TEN_MINUTES),
-                limit(Scope::Identifier, 5, TEN_MINUTES),
-                limit(Scope::PhonePrefix, 50, HOUR),
             ],
             verify: vec![
                 limit(Scope::Ip, 120, TEN_MINUTES),
@@ -128,20 +135,21 @@ impl RateLimitPolicy {
     fn limits(&self, action: Action) -> &[Limit] {
         match action {
             Action::Start => &self.start,
-            Action::Resend => &self.resend,
             Action::Verify => &self.verify,
         }
     }
 
-    /// The counters `action` by `subject` increments now, one per applicable limit.
-    pub fn counters(
+    /// The counters `action` by `subject` is judged by now, one per applicable limit, as
+    /// two tiers to ask in order: the client's own scopes, then the shared ones.
+    pub fn tiers(
         &self,
         action: Action,
         subject: Subject<'_>,
         now: Timestamp,
         pepper: &Pepper,
-    ) -> Vec<(Limit, CounterKey)> {
-        self.limits(action)
+    ) -> [Vec<CountedLimit>; 2] {
+        let (shared, own): (Vec<_>, Vec<_>) = self
+            .limits(action)
             .iter()
             .filter_map(|limit| {
                 let value = scope_value(limit.scope, subject, pepper)?;
@@ -158,35 +166,46 @@ impl RateLimitPolicy {
                     ),
                     expires_at: Timestamp(window_start + window),
                 };
-                Some((*limit, key))
+                Some(CountedLimit {
+                    limit: *limit,
+                    counter: CounterLimit {
+                        key,
+                        max: u64::from(limit.max),
+                    },
+                })
             })
-            .collect()
+            .partition(|counted| counted.limit.scope.is_shared());
+        [own, shared]
     }
 
-    /// Judges counts (in the order [`Self::counters`] returned them) in one pass. When
-    /// several scopes tripped, the one that frees up last is reported, so retrying at
-    /// `retry_after` cannot trip another one of them.
-    pub fn evaluate(
-        counted: &[(Limit, CounterKey)],
-        counts: &[u64],
+    /// Why a tier refused: of the counters at their limit, the one that frees up last, so
+    /// retrying at `retry_after` cannot trip another one of them.
+    pub fn refusal(
+        tier: &[CountedLimit],
+        at_limit: &[usize],
         now: Timestamp,
-    ) -> Result<(), RateLimited> {
-        counted
+    ) -> Option<RateLimited> {
+        at_limit
             .iter()
-            .zip(counts)
-            .filter(|((limit, _), &count)| count > u64::from(limit.max))
-            .map(|((limit, key), _)| RateLimited {
-                scope: limit.scope,
-                retry_after_secs: now.secs_until(key.expires_at).max(1),
+            .filter_map(|&index| tier.get(index))
+            .map(|counted| RateLimited {
+                scope: counted.limit.scope,
+                retry_after_secs: now.secs_until(counted.counter.key.expires_at).max(1),
             })
             .max_by_key(|tripped| tripped.retry_after_secs)
-            .map_or(Ok(()), Err)
     }
+}
+
+/// One limit as it applies to one request: the limit and its counter for this window.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CountedLimit {
+    pub limit: Limit,
+    pub counter: CounterLimit,
 }
 
 fn scope_value(scope: Scope, subject: Subject<'_>, pepper: &Pepper) -> Option<String> {
     match scope {
-        Scope::Ip => subject.ip.map(str::to_owned),
+        Scope::Ip => subject.ip.map(address_group),
         Scope::Identifier => subject.identifier.map(|id| identifier_digest(id, pepper)),
         Scope::Tenant => Some("all".to_owned()),
         Scope::PhoneCountry => subject
@@ -200,10 +219,27 @@ fn scope_value(scope: Scope, subject: Subject<'_>, pepper: &Pepper) -> Option<St
     }
 }
 
+/// The unit an IP limit counts: one IPv4 address, or one IPv6 /64 — a single host or home
+/// network usually gets a whole /64, so counting single IPv6 addresses would let one client
+/// rotate through 2^64 of them.
+fn address_group(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) if v6.to_ipv4_mapped().is_none() => {
+            let network = u128::from(v6) & !((1u128 << 64) - 1);
+            format!("{}/64", std::net::Ipv6Addr::from(network))
+        }
+        Ok(std::net::IpAddr::V6(v6)) => v6
+            .to_ipv4_mapped()
+            .map_or_else(|| v6.to_string(), |v4| v4.to_string()),
+        Ok(std::net::IpAddr::V4(v4)) => v4.to_string(),
+        Err(_) => ip.to_owned(),
+    }
+}
+
 /// A stable, non-reversible key for an identifier (counters must not hold PII).
 pub fn identifier_digest(identifier: &Identifier, pepper: &Pepper) -> String {
     pepper
-        .hash("identifier", identifier.as_str().as_bytes())
+        .hash("identifier", identifier.matching_key().as_bytes())
         .to_hex()[..32]
         .to_owned()
 }
@@ -221,41 +257,54 @@ mod tests {
         }
     }
 
+    fn scopes(tier: &[CountedLimit]) -> Vec<Scope> {
+        tier.iter().map(|counted| counted.limit.scope).collect()
+    }
+
     #[test]
-    fn email_identifiers_skip_phone_scopes() {
+    fn email_identifiers_skip_phone_scopes_and_the_clients_own_scopes_come_first() {
         let tenant = TenantId::parse("acme").unwrap();
         let email = Identifier::parse("a@example.com", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
-        let counters = RateLimitPolicy::default().counters(
+        let [own, shared] = RateLimitPolicy::default().tiers(
             Action::Start,
             subject(&tenant, &email),
             Timestamp(1_000),
             &pepper,
         );
-        let scopes: Vec<Scope> = counters.iter().map(|(l, _)| l.scope).collect();
-        assert_eq!(scopes, vec![Scope::Ip, Scope::Identifier, Scope::Tenant]);
+        assert_eq!(scopes(&own), vec![Scope::Ip, Scope::Identifier]);
+        assert_eq!(scopes(&shared), vec![Scope::Tenant]);
         assert!(
-            counters
-                .iter()
-                .all(|(_, key)| !key.key.contains("example.com")),
+            own.iter().chain(&shared).all(|counted| !counted
+                .counter
+                .key
+                .key
+                .contains("example.com")),
             "PII in a counter key"
         );
     }
 
     #[test]
-    fn phone_identifiers_count_by_prefix_and_country() {
+    fn phone_identifiers_count_by_prefix_and_country_as_shared_scopes() {
         let tenant = TenantId::parse("acme").unwrap();
         let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
-        let counters = RateLimitPolicy::default().counters(
+        let [_, shared] = RateLimitPolicy::default().tiers(
             Action::Start,
             subject(&tenant, &phone),
             Timestamp(1_000),
             &pepper,
         );
-        let keys: Vec<&str> = counters.iter().map(|(_, key)| key.key.as_str()).collect();
+        let keys: Vec<&str> = shared
+            .iter()
+            .map(|counted| counted.counter.key.key.as_str())
+            .collect();
         assert!(keys.iter().any(|k| k.contains("#phone_prefix#+44791#")));
         assert!(keys.iter().any(|k| k.contains("#phone_country#+44#")));
+        assert_eq!(
+            scopes(&shared),
+            vec![Scope::PhonePrefix, Scope::PhoneCountry, Scope::Tenant]
+        );
     }
 
     #[test]
@@ -263,51 +312,47 @@ mod tests {
         let tenant = TenantId::parse("acme").unwrap();
         let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
-        let counters = RateLimitPolicy::default().counters(
+        let [own, _] = RateLimitPolicy::default().tiers(
             Action::Start,
             subject(&tenant, &phone),
             Timestamp(1_000),
             &pepper,
         );
-        let (_, ip_key) = &counters[0];
-        assert_eq!(ip_key.expires_at, Timestamp(1_200));
-        assert!(ip_key.key.ends_with("#600"));
+        let ip = &own[0].counter;
+        assert_eq!(ip.key.expires_at, Timestamp(1_200));
+        assert!(ip.key.key.ends_with("#600"));
+        assert_eq!(ip.max, 30);
     }
 
     #[test]
-    fn evaluation_names_the_scope_that_frees_up_last() {
+    fn a_refusal_names_the_scope_that_frees_up_last() {
         let tenant = TenantId::parse("acme").unwrap();
         let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
         let now = Timestamp(1_000);
-        let counters = RateLimitPolicy::default().counters(
-            Action::Start,
-            subject(&tenant, &phone),
-            now,
-            &pepper,
-        );
-        let mut counts: Vec<u64> = vec![1; counters.len()];
-        assert_eq!(RateLimitPolicy::evaluate(&counters, &counts, now), Ok(()));
-        counts[1] = 6; // identifier: 5 per 10 minutes
-        counts[2] = 51; // phone prefix: 50 per hour
-        let tripped = RateLimitPolicy::evaluate(&counters, &counts, now).unwrap_err();
-        assert_eq!(tripped.scope, Scope::PhonePrefix);
+        let [_, shared] =
+            RateLimitPolicy::default().tiers(Action::Start, subject(&tenant, &phone), now, &pepper);
+        let tripped = RateLimitPolicy::refusal(&shared, &[0, 2], now).unwrap();
+        assert_eq!(tripped.scope, Scope::Tenant);
         assert_eq!(tripped.retry_after_secs, 3_600 - 1_000);
+        assert_eq!(RateLimitPolicy::refusal(&shared, &[], now), None);
     }
 
     #[test]
-    fn the_limit_itself_is_allowed() {
-        let tenant = TenantId::parse("acme").unwrap();
-        let email = Identifier::parse("a@example.com", None).unwrap();
-        let pepper = Pepper::generate(&OsRandomness);
-        let now = Timestamp(1_000);
-        let counters = RateLimitPolicy::default().counters(
-            Action::Start,
-            subject(&tenant, &email),
-            now,
-            &pepper,
+    fn ipv6_clients_are_counted_per_64_and_mapped_ipv4_as_ipv4() {
+        assert_eq!(
+            address_group("2001:db8:1:2:aaaa:bbbb:cccc:dddd"),
+            "2001:db8:1:2::/64"
         );
-        let at_limit: Vec<u64> = counters.iter().map(|(l, _)| u64::from(l.max)).collect();
-        assert_eq!(RateLimitPolicy::evaluate(&counters, &at_limit, now), Ok(()));
+        assert_eq!(
+            address_group("2001:db8:1:2::1"),
+            address_group("2001:db8:1:2:ffff::9")
+        );
+        assert_ne!(
+            address_group("2001:db8:1:2::1"),
+            address_group("2001:db8:1:3::1")
+        );
+        assert_eq!(address_group("::ffff:203.0.113.9"), "203.0.113.9");
+        assert_eq!(address_group("203.0.113.9"), "203.0.113.9");
     }
 }

@@ -100,6 +100,23 @@ pub struct CounterKey {
     pub expires_at: Timestamp,
 }
 
+/// A counter that admits a request while its count is below `max`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CounterLimit {
+    pub key: CounterKey,
+    pub max: u64,
+}
+
+/// What [`CounterStore::admit`] decided.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Admission {
+    /// Every counter was below its max and now counts the request.
+    Admitted,
+    /// These counters (indexes into the request, never empty) were at their max; the
+    /// request was counted in none.
+    Refused(Vec<usize>),
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct CounterValue {
     pub count: u64,
@@ -112,6 +129,14 @@ pub trait CounterStore: Send + Sync {
     /// key's `expires_at`, and returns the new counts in order. An expired counter counts
     /// as absent.
     async fn increment(&self, keys: &[CounterKey], now: Timestamp) -> Result<Vec<u64>, StoreError>;
+
+    /// Counts one request in every counter when each is below its max, else in none (a
+    /// refused request spends no budget). Exact in one step in the embedded store; the
+    /// DynamoDB store writes the counters in parallel and takes back the ones a refusal
+    /// left counted, so a refusal can hold a unit of another counter's budget for the
+    /// length of one request (docs/data-model.md).
+    async fn admit(&self, limits: &[CounterLimit], now: Timestamp)
+        -> Result<Admission, StoreError>;
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError>;
 

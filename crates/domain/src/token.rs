@@ -26,17 +26,25 @@ pub enum KeySetError {
     BadKey(String),
     #[error("the pepper is not base64 of at least 32 bytes")]
     BadPepper,
+    #[error("the document has no pepper")]
+    NoPepper,
+    #[error("the key document holds a different pepper from the pepper secret")]
+    PepperMismatch,
     #[error("two signing keys share the kid `{0}`")]
     DuplicateKid(String),
 }
 
-/// What Secrets Manager (or the local key file) holds, as JSON:
-/// `{"pepper": "<base64>", "signing_keys": [{"kid": "…", "private_key_pem": "…"}]}`.
-/// The first key signs; all are published, so tokens signed by a previous key keep
-/// verifying until that key is dropped.
+/// Key material as JSON. The local key file holds both halves:
+/// `{"pepper": "<base64>", "signing_keys": [{"kid": "…", "private_key_pem": "…"}]}`. A
+/// deployment keeps them in two secrets — the signing keys alone (read by every function
+/// that signs or publishes them) and `{"pepper": "…"}` (read only by functions that hash
+/// secrets) — or, as before, both in one. The first signing key signs; all are published,
+/// so tokens signed by a previous key keep verifying until that key is dropped.
 #[derive(Serialize, Deserialize)]
 pub struct KeyMaterialDocument {
-    pub pepper: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pepper: Option<String>,
+    #[serde(default)]
     pub signing_keys: Vec<SigningKeyDocument>,
 }
 
@@ -46,6 +54,33 @@ pub struct SigningKeyDocument {
     pub private_key_pem: String,
 }
 
+impl KeyMaterialDocument {
+    fn parse(raw: &str) -> Result<KeyMaterialDocument, KeySetError> {
+        serde_json::from_str(raw).map_err(KeySetError::Shape)
+    }
+
+    fn pepper(&self) -> Result<Option<Pepper>, KeySetError> {
+        self.pepper
+            .as_deref()
+            .map(|encoded| {
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(encoded.trim())
+                    .map_err(|_| KeySetError::BadPepper)?;
+                Pepper::new(bytes).map_err(|_| KeySetError::BadPepper)
+            })
+            .transpose()
+    }
+
+    fn signing(&self) -> Result<KeySet, KeySetError> {
+        let keys = self
+            .signing_keys
+            .iter()
+            .map(|doc| SigningKey::from_pem(&doc.kid, &doc.private_key_pem))
+            .collect::<Result<Vec<_>, _>>()?;
+        KeySet::new(keys)
+    }
+}
+
 /// Parsed key material: the pepper and the JWT signing keys.
 pub struct KeyMaterial {
     pub pepper: Pepper,
@@ -53,21 +88,28 @@ pub struct KeyMaterial {
 }
 
 impl KeyMaterial {
+    /// Both halves from one document (the key file, or a secret that holds both).
     pub fn from_json(raw: &str) -> Result<KeyMaterial, KeySetError> {
-        let document: KeyMaterialDocument =
-            serde_json::from_str(raw).map_err(KeySetError::Shape)?;
-        let pepper_bytes = base64::engine::general_purpose::STANDARD
-            .decode(document.pepper.trim())
-            .map_err(|_| KeySetError::BadPepper)?;
-        let pepper = Pepper::new(pepper_bytes).map_err(|_| KeySetError::BadPepper)?;
-        let keys = document
-            .signing_keys
-            .iter()
-            .map(|doc| SigningKey::from_pem(&doc.kid, &doc.private_key_pem))
-            .collect::<Result<Vec<_>, _>>()?;
+        let document = KeyMaterialDocument::parse(raw)?;
+        Ok(KeyMaterial {
+            pepper: document.pepper()?.ok_or(KeySetError::NoPepper)?,
+            signing: document.signing()?,
+        })
+    }
+
+    /// The signing keys from `raw`, with a pepper read elsewhere. A pepper in `raw` too
+    /// must be the same one: every stored hash depends on it.
+    pub fn with_pepper(raw: &str, pepper: Pepper) -> Result<KeyMaterial, KeySetError> {
+        let document = KeyMaterialDocument::parse(raw)?;
+        if document
+            .pepper()?
+            .is_some_and(|inline| inline.expose() != pepper.expose())
+        {
+            return Err(KeySetError::PepperMismatch);
+        }
         Ok(KeyMaterial {
             pepper,
-            signing: KeySet::new(keys)?,
+            signing: document.signing()?,
         })
     }
 
@@ -83,7 +125,7 @@ impl KeyMaterial {
 
     pub fn to_json(&self) -> String {
         let document = KeyMaterialDocument {
-            pepper: base64::engine::general_purpose::STANDARD.encode(self.pepper.expose()),
+            pepper: Some(base64::engine::general_purpose::STANDARD.encode(self.pepper.expose())),
             signing_keys: self
                 .signing
                 .keys
@@ -95,6 +137,16 @@ impl KeyMaterial {
                 .collect(),
         };
         serde_json::to_string_pretty(&document).expect("the key document always serialises")
+    }
+}
+
+impl Pepper {
+    /// The pepper from a document holding it (`{"pepper": "<base64>"}`, or a whole key
+    /// document).
+    pub fn from_json(raw: &str) -> Result<Pepper, KeySetError> {
+        KeyMaterialDocument::parse(raw)?
+            .pepper()?
+            .ok_or(KeySetError::NoPepper)
     }
 }
 
@@ -213,6 +265,11 @@ impl KeySet {
         Jwks {
             keys: self.keys.iter().map(|key| key.public.clone()).collect(),
         }
+    }
+
+    /// The signing keys of a key document; a pepper in it is ignored (and not kept).
+    pub fn from_json(raw: &str) -> Result<KeySet, KeySetError> {
+        KeyMaterialDocument::parse(raw)?.signing()
     }
 }
 
@@ -485,6 +542,37 @@ mod tests {
     }
 
     #[test]
+    fn the_pepper_can_live_in_its_own_document() {
+        let material = KeyMaterial::generate(&OsRandomness);
+        let mut signing_only: serde_json::Value =
+            serde_json::from_str(&material.to_json()).unwrap();
+        let pepper = signing_only
+            .as_object_mut()
+            .unwrap()
+            .remove("pepper")
+            .unwrap();
+        let signing_only = signing_only.to_string();
+        let pepper_document = serde_json::json!({ "pepper": pepper }).to_string();
+
+        assert!(matches!(
+            KeyMaterial::from_json(&signing_only),
+            Err(KeySetError::NoPepper)
+        ));
+        let published = KeySet::from_json(&signing_only).unwrap();
+        assert_eq!(published.jwks().keys, material.signing.jwks().keys);
+        let joined =
+            KeyMaterial::with_pepper(&signing_only, Pepper::from_json(&pepper_document).unwrap())
+                .unwrap();
+        assert_eq!(joined.pepper.expose(), material.pepper.expose());
+        // The old single-secret layout still works, as long as both peppers agree.
+        assert!(KeyMaterial::with_pepper(&material.to_json(), joined.pepper).is_ok());
+        assert!(matches!(
+            KeyMaterial::with_pepper(&material.to_json(), Pepper::generate(&OsRandomness)),
+            Err(KeySetError::PepperMismatch)
+        ));
+    }
+
+    #[test]
     fn a_rotated_key_set_still_verifies_old_tokens() {
         let old = SigningKey::generate(&OsRandomness);
         let old_pem = old.pem.to_string();
@@ -504,8 +592,12 @@ mod tests {
     #[test]
     fn bad_key_documents_are_refused_with_a_reason() {
         assert!(matches!(
-            KeyMaterial::from_json("{}"),
+            KeyMaterial::from_json("not json"),
             Err(KeySetError::Shape(_))
+        ));
+        assert!(matches!(
+            KeyMaterial::from_json("{}"),
+            Err(KeySetError::NoPepper)
         ));
         let no_keys =
             r#"{"pepper":"AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=","signing_keys":[]}"#;

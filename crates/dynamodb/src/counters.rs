@@ -3,8 +3,12 @@
 
 use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
-use authkit_domain::store::{CounterKey, CounterStore, CounterValue, StoreError};
-use aws_sdk_dynamodb::types::ReturnValue;
+use authkit_domain::store::{
+    Admission, CounterKey, CounterLimit, CounterStore, CounterValue, StoreError,
+};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::item::{corrupt, key, n, Fields};
 use crate::{store_error, DynamoStore};
@@ -41,55 +45,126 @@ impl DynamoStore {
                         .map(|c| c as u64)
                         .ok_or_else(|| corrupt("count"))
                 }
-                Err(error)
-                    if !error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    return Err(store_error(error))
-                }
+                Err(error) if !is_condition_failure(&error) => return Err(store_error(error)),
                 Err(_) => {}
             }
-            let restarted = self
-                .client
-                .put_item()
-                .table_name(&self.tables.counters)
-                .set_item(Some(
-                    [
-                        key(counter.key.clone(), SK),
-                        [
-                            ("count".to_owned(), n(1)),
-                            ("updated_at".to_owned(), n(now.0)),
-                            ("ttl".to_owned(), n(counter.expires_at.0)),
-                        ]
-                        .into(),
-                    ]
-                    .into_iter()
-                    .flatten()
-                    .collect(),
-                ))
-                .condition_expression("#ttl <= :now")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":now", n(now.0))
-                .send()
-                .await;
-            match restarted {
-                Ok(_) => return Ok(1),
-                // Someone else restarted it first: go round and add to theirs.
-                Err(error)
-                    if error
-                        .as_service_error()
-                        .is_some_and(|e| e.is_conditional_check_failed_exception()) =>
-                {
-                    continue
-                }
-                Err(error) => return Err(store_error(error)),
+            if self.restart(counter, now).await? {
+                return Ok(1);
             }
         }
-        Err(StoreError::Throttled(
-            "counter kept changing under contention".into(),
-        ))
+        Err(contention())
     }
+
+    /// Counts one if the counter is below `limit.max`; false, counting nothing, if it is at
+    /// its max.
+    async fn admit_one(&self, limit: &CounterLimit, now: Timestamp) -> Result<bool, StoreError> {
+        let counter = &limit.key;
+        for _ in 0..3 {
+            let added = self
+                .client
+                .update_item()
+                .table_name(&self.tables.counters)
+                .set_key(Some(key(counter.key.clone(), SK)))
+                .condition_expression("attribute_not_exists(pk) OR (#ttl > :now AND #count < :max)")
+                .update_expression("ADD #count :one SET updated_at = :now, #ttl = :expires")
+                .expression_attribute_names("#count", "count")
+                .expression_attribute_names("#ttl", "ttl")
+                .expression_attribute_values(":one", n(1))
+                .expression_attribute_values(":now", n(now.0))
+                .expression_attribute_values(":max", n(limit.max))
+                .expression_attribute_values(":expires", n(counter.expires_at.0))
+                // Tells "at its max" from "expired but not yet deleted" without a read.
+                .return_values_on_condition_check_failure(
+                    ReturnValuesOnConditionCheckFailure::AllOld,
+                )
+                .send()
+                .await;
+            let old = match added {
+                Ok(_) => return Ok(true),
+                Err(error) if is_condition_failure(&error) => match error.into_service_error() {
+                    UpdateItemError::ConditionalCheckFailedException(failed) => {
+                        failed.item().cloned()
+                    }
+                    _ => None,
+                },
+                Err(error) => return Err(store_error(error)),
+            };
+            let live = old.as_ref().is_some_and(|item| !Fields(item).expired(now));
+            if live {
+                return Ok(false);
+            }
+            if self.restart(counter, now).await? {
+                return Ok(true);
+            }
+        }
+        Err(contention())
+    }
+
+    /// Takes back one count that a refused admission left behind.
+    async fn release_one(&self, counter: &CounterKey) -> Result<(), StoreError> {
+        let released = self
+            .client
+            .update_item()
+            .table_name(&self.tables.counters)
+            .set_key(Some(key(counter.key.clone(), SK)))
+            .condition_expression("attribute_exists(pk) AND #count > :zero")
+            .update_expression("ADD #count :minus_one")
+            .expression_attribute_names("#count", "count")
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":minus_one", n(-1))
+            .send()
+            .await;
+        match released {
+            Ok(_) => Ok(()),
+            // Gone or already zero: nothing left to take back.
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+
+    /// Replaces an expired counter with a fresh one at 1; false when someone else restarted
+    /// it first (go round and add to theirs).
+    async fn restart(&self, counter: &CounterKey, now: Timestamp) -> Result<bool, StoreError> {
+        let restarted = self
+            .client
+            .put_item()
+            .table_name(&self.tables.counters)
+            .set_item(Some(
+                [
+                    key(counter.key.clone(), SK),
+                    [
+                        ("count".to_owned(), n(1)),
+                        ("updated_at".to_owned(), n(now.0)),
+                        ("ttl".to_owned(), n(counter.expires_at.0)),
+                    ]
+                    .into(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect(),
+            ))
+            .condition_expression("#ttl <= :now")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now.0))
+            .send()
+            .await;
+        match restarted {
+            Ok(_) => Ok(true),
+            Err(error) if is_condition_failure(&error) => Ok(false),
+            Err(error) => Err(store_error(error)),
+        }
+    }
+}
+
+fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> bool {
+    error
+        .as_service_error()
+        .and_then(ProvideErrorMetadata::code)
+        == Some("ConditionalCheckFailedException")
+}
+
+fn contention() -> StoreError {
+    StoreError::Throttled("counter kept changing under contention".into())
 }
 
 #[async_trait]
@@ -97,6 +172,42 @@ impl CounterStore for DynamoStore {
     async fn increment(&self, keys: &[CounterKey], now: Timestamp) -> Result<Vec<u64>, StoreError> {
         futures::future::try_join_all(keys.iter().map(|counter| self.increment_one(counter, now)))
             .await
+    }
+
+    async fn admit(
+        &self,
+        limits: &[CounterLimit],
+        now: Timestamp,
+    ) -> Result<Admission, StoreError> {
+        let decisions =
+            futures::future::join_all(limits.iter().map(|limit| self.admit_one(limit, now))).await;
+        let refused: Vec<usize> = decisions
+            .iter()
+            .enumerate()
+            .filter(|(_, decision)| !matches!(decision, Ok(true)))
+            .map(|(index, _)| index)
+            .collect();
+        if refused.is_empty() {
+            return Ok(Admission::Admitted);
+        }
+        // Whatever this request counted is taken back: a refused request spends nothing.
+        futures::future::try_join_all(
+            decisions
+                .iter()
+                .zip(limits)
+                .filter(|(decision, _)| matches!(decision, Ok(true)))
+                .map(|(_, limit)| self.release_one(&limit.key)),
+        )
+        .await?;
+        let mut at_limit = Vec::with_capacity(refused.len());
+        for (index, decision) in decisions.into_iter().enumerate() {
+            match decision {
+                Ok(false) => at_limit.push(index),
+                Ok(true) => {}
+                Err(error) => return Err(error),
+            }
+        }
+        Ok(Admission::Refused(at_limit))
     }
 
     async fn get(&self, counter: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {

@@ -18,7 +18,7 @@ use crate::{condition_held, store_error, DynamoStore};
 
 fn identifier_key(tenant: &TenantId, identifier: &Identifier) -> Item {
     key(
-        format!("{tenant}#identifier#{}", identifier.as_str()),
+        format!("{tenant}#identifier#{}", identifier.matching_key()),
         "user",
     )
 }

@@ -1,13 +1,16 @@
 //! Key material for AuthKit: the JWT signing key set and the pepper, from AWS Secrets
-//! Manager (refreshed on a timer, so a rotation reaches running functions) or from a local
-//! key file that the embedded default creates on first run.
+//! Manager (the signing keys refreshed on a timer, so a rotation reaches running functions;
+//! the pepper, which never changes, in a secret of its own that only the functions hashing
+//! secrets may read) or from a local key file that the embedded default creates on first
+//! run.
 
 use std::path::Path;
 use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
-use authkit_domain::service::KeySource;
-use authkit_domain::token::{KeyMaterial, KeySetError};
+use authkit_domain::secret::Pepper;
+use authkit_domain::service::{KeySource, PublicKeys};
+use authkit_domain::token::{Jwks, KeyMaterial, KeySet, KeySetError};
 use authkit_domain::Randomness;
 
 #[derive(Debug, thiserror::Error)]
@@ -32,7 +35,7 @@ pub enum KeyError {
     },
     #[error("secret `{0}` has no string value")]
     NotAString(String),
-    #[error("the pepper in secret `{0}` changed; every stored hash depends on it, so the new key set is refused")]
+    #[error("secret `{0}` carries a different pepper; every stored hash depends on it, so the key set is refused")]
     PepperChanged(String),
 }
 
@@ -73,58 +76,62 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(contents)
 }
 
-/// Key material from a Secrets Manager secret, re-read every `refresh_every`.
-pub struct SecretsManagerKeys {
+/// Parses (and validates) a secret's value.
+type Reader<T> = Box<dyn Fn(&str) -> Result<T, KeySetError> + Send + Sync>;
+
+/// A value read from a Secrets Manager secret and re-read every `refresh_every`, so a key
+/// rotation reaches running functions. A re-read that fails to parse or validate keeps the
+/// current value and is logged.
+pub struct RefreshingSecret<T> {
     client: aws_sdk_secretsmanager::Client,
     secret_id: String,
-    current: RwLock<Arc<KeyMaterial>>,
+    read: Reader<T>,
+    current: RwLock<Arc<T>>,
 }
 
-impl SecretsManagerKeys {
+impl<T: Send + Sync + 'static> RefreshingSecret<T> {
     /// Reads the secret once (cold start) and starts the refresh timer.
-    pub async fn load(
+    async fn load(
         client: aws_sdk_secretsmanager::Client,
         secret_id: String,
         refresh_every: Duration,
-    ) -> Result<Arc<SecretsManagerKeys>, KeyError> {
-        let material = fetch(&client, &secret_id).await?;
-        let keys = Arc::new(SecretsManagerKeys {
+        read: Reader<T>,
+    ) -> Result<Arc<RefreshingSecret<T>>, KeyError> {
+        let raw = secret_string(&client, &secret_id).await?;
+        let first = read(&raw).map_err(|source| invalid(&secret_id, source))?;
+        let secret = Arc::new(RefreshingSecret {
             client,
             secret_id,
-            current: RwLock::new(Arc::new(material)),
+            read,
+            current: RwLock::new(Arc::new(first)),
         });
-        let weak = Arc::downgrade(&keys);
+        let weak = Arc::downgrade(&secret);
         tokio::spawn(async move {
             let mut timer = tokio::time::interval(refresh_every);
             timer.tick().await;
             loop {
                 timer.tick().await;
-                let Some(keys) = weak.upgrade() else { return };
-                if let Err(error) = keys.refresh().await {
-                    tracing::error!(error = %error, "key refresh failed; keeping the current key set");
+                let Some(secret) = weak.upgrade() else { return };
+                if let Err(error) = secret.refresh().await {
+                    tracing::error!(error = %error, "key refresh failed; keeping the current keys");
                 }
             }
         });
-        Ok(keys)
+        Ok(secret)
     }
 
-    /// Re-reads the secret. New signing keys are taken; a changed pepper is refused,
-    /// because every stored hash depends on it.
+    /// Re-reads the secret now.
     pub async fn refresh(&self) -> Result<(), KeyError> {
-        let fresh = fetch(&self.client, &self.secret_id).await?;
-        if fresh.pepper.expose() != self.current().pepper.expose() {
-            return Err(KeyError::PepperChanged(self.secret_id.clone()));
-        }
+        let raw = secret_string(&self.client, &self.secret_id).await?;
+        let fresh = (self.read)(&raw).map_err(|source| invalid(&self.secret_id, source))?;
         *self
             .current
             .write()
             .unwrap_or_else(|poisoned| poisoned.into_inner()) = Arc::new(fresh);
         Ok(())
     }
-}
 
-impl KeySource for SecretsManagerKeys {
-    fn current(&self) -> Arc<KeyMaterial> {
+    pub fn current(&self) -> Arc<T> {
         self.current
             .read()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
@@ -132,10 +139,64 @@ impl KeySource for SecretsManagerKeys {
     }
 }
 
-async fn fetch(
+/// What a function that hashes secrets needs: the signing keys from `keys_secret`,
+/// refreshed, and the pepper — read once from `pepper_secret`, or from the key secret
+/// itself in the single-secret layout. A refreshed key secret that carries a different
+/// pepper is refused: every stored hash depends on it.
+pub async fn sign_in_keys(
+    client: aws_sdk_secretsmanager::Client,
+    keys_secret: String,
+    pepper_secret: Option<String>,
+    refresh_every: Duration,
+) -> Result<Arc<RefreshingSecret<KeyMaterial>>, KeyError> {
+    let pepper_origin = pepper_secret.as_deref().unwrap_or(&keys_secret).to_owned();
+    let pepper = Pepper::from_json(&secret_string(&client, &pepper_origin).await?)
+        .map_err(|source| invalid(&pepper_origin, source))?;
+    let read = move |raw: &str| KeyMaterial::with_pepper(raw, pepper.clone());
+    RefreshingSecret::load(client, keys_secret, refresh_every, Box::new(read)).await
+}
+
+/// What the discovery function needs: the signing keys alone, refreshed.
+pub async fn published_keys(
+    client: aws_sdk_secretsmanager::Client,
+    keys_secret: String,
+    refresh_every: Duration,
+) -> Result<Arc<RefreshingSecret<KeySet>>, KeyError> {
+    RefreshingSecret::load(
+        client,
+        keys_secret,
+        refresh_every,
+        Box::new(KeySet::from_json),
+    )
+    .await
+}
+
+impl KeySource for RefreshingSecret<KeyMaterial> {
+    fn current(&self) -> Arc<KeyMaterial> {
+        RefreshingSecret::current(self)
+    }
+}
+
+impl PublicKeys for RefreshingSecret<KeySet> {
+    fn jwks(&self) -> Jwks {
+        self.current().jwks()
+    }
+}
+
+fn invalid(secret_id: &str, source: KeySetError) -> KeyError {
+    match source {
+        KeySetError::PepperMismatch => KeyError::PepperChanged(secret_id.to_owned()),
+        source => KeyError::Invalid {
+            origin: format!("secret {secret_id}"),
+            source,
+        },
+    }
+}
+
+async fn secret_string(
     client: &aws_sdk_secretsmanager::Client,
     secret_id: &str,
-) -> Result<KeyMaterial, KeyError> {
+) -> Result<String, KeyError> {
     let output = client
         .get_secret_value()
         .secret_id(secret_id)
@@ -145,13 +206,10 @@ async fn fetch(
             secret_id: secret_id.to_owned(),
             source: Box::new(error.into_service_error()),
         })?;
-    let raw = output
+    output
         .secret_string()
-        .ok_or_else(|| KeyError::NotAString(secret_id.to_owned()))?;
-    KeyMaterial::from_json(raw).map_err(|source| KeyError::Invalid {
-        origin: format!("secret {secret_id}"),
-        source,
-    })
+        .map(str::to_owned)
+        .ok_or_else(|| KeyError::NotAString(secret_id.to_owned()))
 }
 
 #[cfg(test)]

@@ -7,7 +7,10 @@ pub mod dev;
 
 use authkit_app::App;
 
-/// Every route: the API and the development extras.
+/// Every route: the API and the development extras, behind the configured edge.
 pub fn router(app: &App) -> axum::Router {
-    authkit_api::router(app.authkit.clone()).merge(dev::routes(app))
+    authkit_api::with_edge(
+        authkit_api::router(app.authkit.clone()).merge(dev::routes(app)),
+        app.config.edge.clone(),
+    )
 }

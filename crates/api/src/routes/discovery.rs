@@ -1,3 +1,6 @@
+use std::sync::Arc;
+
+use authkit_domain::service::PublishedKeys;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
@@ -6,18 +9,20 @@ use serde_json::{json, Value};
 
 /// The public signing keys: every live key, so rotation never breaks a verifier.
 #[utoipa::path(get, path = "/.well-known/jwks.json", responses((status = 200, description = "RFC 7517 JWK set")))]
-pub(crate) async fn jwks(State(authkit): State<crate::State>) -> impl IntoResponse {
+pub(crate) async fn jwks(State(published): State<Arc<PublishedKeys>>) -> impl IntoResponse {
     (
         [(header::CACHE_CONTROL, "public, max-age=300")],
-        Json(json!(authkit.jwks())),
+        Json(json!(published.keys.jwks())),
     )
 }
 
 /// OpenID Connect discovery, enough for API Gateway JWT authorizers and OIDC libraries to
 /// find the JWKS and check `iss`.
 #[utoipa::path(get, path = "/.well-known/openid-configuration", responses((status = 200, description = "OpenID Provider Metadata")))]
-pub(crate) async fn openid_configuration(State(authkit): State<crate::State>) -> impl IntoResponse {
-    let issuer = authkit.settings().issuer.clone();
+pub(crate) async fn openid_configuration(
+    State(published): State<Arc<PublishedKeys>>,
+) -> impl IntoResponse {
+    let issuer = &published.issuer;
     let document: Value = json!({
         "issuer": issuer,
         "jwks_uri": format!("{issuer}/.well-known/jwks.json"),

@@ -1,3 +1,7 @@
+use std::sync::Arc;
+
+use authkit_domain::store::AuditLog;
+use authkit_domain::AuthError;
 use axum::extract::State;
 use axum::Json;
 
@@ -10,9 +14,9 @@ pub(crate) async fn health() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Readiness: the store answers and key material is loaded.
+/// Readiness: the store answers.
 #[utoipa::path(get, path = "/ready", responses((status = 200, body = Health), (status = 503, body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn ready(State(authkit): State<crate::State>) -> Result<Json<Health>, Problem> {
-    authkit.readiness().await?;
+pub(crate) async fn ready(State(store): State<Arc<dyn AuditLog>>) -> Result<Json<Health>, Problem> {
+    store.ping().await.map_err(AuthError::from)?;
     Ok(Json(Health { status: "ready" }))
 }

@@ -11,11 +11,9 @@ use std::sync::Arc;
 use crate::audit::{AuditEvent, AuditKind, Outcome};
 use crate::clock::{Clock, Randomness, Timestamp};
 use crate::delivery::Sender;
-use crate::error::AuthError;
-use crate::rate_limit::{Action, RateLimitPolicy, Subject};
-use crate::store::Stores;
+use crate::store::{AuditLog, Stores};
 use crate::tenant::Tenant;
-use crate::token::KeyMaterial;
+use crate::token::{Jwks, KeyMaterial};
 
 pub use devices::{BoundDevice, DeviceCredential};
 pub use sessions::{SignedIn, Tokens};
@@ -36,6 +34,39 @@ pub struct StaticKeys(pub Arc<KeyMaterial>);
 impl KeySource for StaticKeys {
     fn current(&self) -> Arc<KeyMaterial> {
         self.0.clone()
+    }
+}
+
+/// The public half of the current signing keys.
+pub trait PublicKeys: Send + Sync {
+    fn jwks(&self) -> Jwks;
+}
+
+impl PublicKeys for StaticKeys {
+    fn jwks(&self) -> Jwks {
+        self.0.signing.jwks()
+    }
+}
+
+impl PublicKeys for AuthKit {
+    fn jwks(&self) -> Jwks {
+        self.keys.current().signing.jwks()
+    }
+}
+
+/// What the discovery routes publish: the issuer and its public keys. The function that
+/// serves them is built from these alone, so it never holds the pepper or a store.
+pub struct PublishedKeys {
+    pub issuer: String,
+    pub keys: Arc<dyn PublicKeys>,
+}
+
+impl PublishedKeys {
+    pub fn of(authkit: Arc<AuthKit>) -> PublishedKeys {
+        PublishedKeys {
+            issuer: authkit.settings.issuer.clone(),
+            keys: authkit,
+        }
     }
 }
 
@@ -87,43 +118,13 @@ impl AuthKit {
         &self.settings
     }
 
-    pub fn jwks(&self) -> crate::token::Jwks {
-        self.keys.current().signing.jwks()
-    }
-
-    /// Ready when the stores answer and key material is loaded.
-    pub async fn readiness(&self) -> Result<(), AuthError> {
-        self.stores.audit.ping().await?;
-        let _ = self.keys.current().signing.current();
-        Ok(())
+    /// What a readiness check asks: can the store be reached?
+    pub fn readiness_probe(&self) -> Arc<dyn AuditLog> {
+        self.stores.audit.clone()
     }
 
     fn now(&self) -> Timestamp {
         self.clock.now()
-    }
-
-    /// Counts `action` against every applicable limit and refuses when one is exceeded.
-    async fn enforce_rate_limits(
-        &self,
-        action: Action,
-        subject: Subject<'_>,
-        tenant: &Tenant,
-    ) -> Result<(), AuthError> {
-        let now = self.now();
-        let keys = self.keys.current();
-        let counted = tenant
-            .policy
-            .rate_limits
-            .counters(action, subject, now, &keys.pepper);
-        if counted.is_empty() {
-            return Ok(());
-        }
-        let counter_keys: Vec<_> = counted.iter().map(|(_, key)| key.clone()).collect();
-        let counts = self.stores.counters.increment(&counter_keys, now).await?;
-        RateLimitPolicy::evaluate(&counted, &counts, now).map_err(|tripped| {
-            tracing::info!(tenant = %tenant.id, scope = tripped.scope.as_str(), outcome = "rate_limited", "rate limit tripped");
-            AuthError::RateLimited(tripped)
-        })
     }
 
     /// Audit is best effort: an unavailable audit table must not stop people signing in,
@@ -155,6 +156,8 @@ impl AuthKit {
     }
 }
 
+#[cfg(test)]
+mod rate_limit_tests;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

@@ -10,9 +10,9 @@ use crate::clock::Timestamp;
 use crate::delivery::{MessageContent, OutgoingMessage};
 use crate::error::AuthError;
 use crate::identifier::{Channel, Identifier};
-use crate::rate_limit::{identifier_digest, Action, Subject};
-use crate::secret::{OpaqueSecret, OtpCode};
-use crate::store::{AttemptOutcome, CounterKey};
+use crate::rate_limit::{identifier_digest, Action, CountedLimit, RateLimitPolicy, Subject};
+use crate::secret::{OpaqueSecret, OtpCode, Pepper};
+use crate::store::{Admission, AttemptOutcome, CounterKey, CounterLimit, StoreError};
 use crate::tenant::Tenant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -111,14 +111,7 @@ impl AuthKit {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
-        let subject = Subject {
-            tenant: &tenant.id,
-            ip: caller.ip,
-            identifier: Some(&identifier),
-        };
-        self.refuse_if_limited(Action::Start, subject, tenant, &identifier)
-            .await?;
-        self.refuse_if_locked(tenant, &identifier).await?;
+        self.admit(Action::Start, caller, &identifier).await?;
 
         let now = self.now();
         let kind = match request.kind {
@@ -148,13 +141,7 @@ impl AuthKit {
         let id = old.id.clone();
         let now = self.now();
         check_resend(&old, now)?;
-        let subject = Subject {
-            tenant: &tenant.id,
-            ip: caller.ip,
-            identifier: Some(&old.identifier),
-        };
-        self.refuse_if_limited(Action::Resend, subject, tenant, &old.identifier)
-            .await?;
+        self.admit(Action::Start, caller, &old.identifier).await?;
 
         let (new, secret) = self.new_challenge(
             tenant,
@@ -209,12 +196,7 @@ impl AuthKit {
         let tenant = caller.tenant;
         let challenge = self.load_challenge(&tenant.id, challenge_id).await?;
         let answer = parse_answer(&challenge, answer)?;
-        let subject = Subject {
-            tenant: &tenant.id,
-            ip: caller.ip,
-            identifier: Some(&challenge.identifier),
-        };
-        self.refuse_if_limited(Action::Verify, subject, tenant, &challenge.identifier)
+        self.admit(Action::Verify, caller, &challenge.identifier)
             .await?;
         self.judge_answer(caller, &challenge, answer.as_bytes(), None)
             .await?;
@@ -243,12 +225,7 @@ impl AuthKit {
             return Err(AuthError::MalformedAnswer);
         }
         let token = OpaqueSecret::parse(token).map_err(|_| AuthError::MalformedAnswer)?;
-        let subject = Subject {
-            tenant: &tenant.id,
-            ip,
-            identifier: Some(&challenge.identifier),
-        };
-        self.refuse_if_limited(Action::Verify, subject, tenant, &challenge.identifier)
+        self.admit(Action::Verify, caller, &challenge.identifier)
             .await?;
 
         let result = OpaqueSecret::generate(self.random.as_ref());
@@ -535,41 +512,77 @@ impl AuthKit {
         )
     }
 
-    async fn refuse_if_limited(
+    /// Lets a request through, or refuses it because the identifier is locked or a rate
+    /// limit is reached. The client's own limits and the identifier's lock are read in one
+    /// round trip; the shared limits are asked only when both let the request through, so
+    /// a refused request never spends what the tenant or a country shares.
+    async fn admit(
         &self,
         action: Action,
-        subject: Subject<'_>,
-        tenant: &Tenant,
+        caller: Caller<'_>,
         identifier: &Identifier,
     ) -> Result<(), AuthError> {
-        let result = self.enforce_rate_limits(action, subject, tenant).await;
-        if let Err(AuthError::RateLimited(tripped)) = &result {
-            let mut event = self.event(
-                tenant,
-                crate::audit::AuditKind::RateLimited,
-                Outcome::Refused,
-            );
-            event.identifier = Some(identifier.masked());
-            event.ip = subject.ip.map(str::to_owned);
-            event.detail = Some(format!("scope={}", tripped.scope.as_str()));
-            self.audit(event).await;
-        }
-        result
+        let tenant = caller.tenant;
+        let now = self.now();
+        let pepper = self.keys.current().pepper.clone();
+        let subject = Subject {
+            tenant: &tenant.id,
+            ip: caller.ip,
+            identifier: Some(identifier),
+        };
+        let [own, shared] = tenant
+            .policy
+            .rate_limits
+            .tiers(action, subject, now, &pepper);
+        let (own_admitted, unlocked) = futures::join!(
+            self.admit_tier(caller, identifier, &own, now),
+            self.refuse_if_locked(tenant, identifier, &pepper),
+        );
+        unlocked?;
+        own_admitted?;
+        self.admit_tier(caller, identifier, &shared, now).await
     }
 
-    /// Refuses new challenges for an identifier that reached its consecutive-failure cap,
-    /// for a time that grows with every failure past the cap.
+    async fn admit_tier(
+        &self,
+        caller: Caller<'_>,
+        identifier: &Identifier,
+        tier: &[CountedLimit],
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        if tier.is_empty() {
+            return Ok(());
+        }
+        let limits: Vec<CounterLimit> = tier.iter().map(|c| c.counter.clone()).collect();
+        let Admission::Refused(at_limit) = self.stores.counters.admit(&limits, now).await? else {
+            return Ok(());
+        };
+        let tripped = RateLimitPolicy::refusal(tier, &at_limit, now)
+            .ok_or_else(|| StoreError::Corrupt("a refusal named no counter".into()))?;
+        let tenant = caller.tenant;
+        tracing::info!(tenant = %tenant.id, scope = tripped.scope.as_str(), outcome = "rate_limited", "rate limit tripped");
+        let mut event = self.event(tenant, AuditKind::RateLimited, Outcome::Refused);
+        event.identifier = Some(identifier.masked());
+        event.ip = caller.ip.map(str::to_owned);
+        event.detail = Some(format!("scope={}", tripped.scope.as_str()));
+        self.audit(event).await;
+        Err(AuthError::RateLimited(tripped))
+    }
+
+    /// Refuses an identifier that reached its consecutive-failure cap, for a time that
+    /// grows with every failure past the cap: new challenges, resends and answers alike, so
+    /// a lock cannot be sidestepped with a challenge started before it.
     async fn refuse_if_locked(
         &self,
         tenant: &Tenant,
         identifier: &Identifier,
+        pepper: &Pepper,
     ) -> Result<(), AuthError> {
         let now = self.now();
-        let pepper = self.keys.current().pepper.clone();
         let Some(failures) = self
             .stores
             .counters
-            .get(&failure_key(tenant, identifier, &pepper), now)
+            .get(&failure_key(tenant, identifier, pepper), now)
             .await?
         else {
             return Ok(());
