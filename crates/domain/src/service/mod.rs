@@ -156,6 +156,8 @@ impl AuthKit {
 }
 
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;

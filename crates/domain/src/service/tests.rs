@@ -1,6 +1,6 @@
 //! Service behaviour end to end over the embedded store.
 
-use super::testing::{Harness, REDIRECT};
+use super::testing::{code_for, laptop, Harness, REDIRECT};
 use super::{RequestedKind, StartRequest};
 use crate::audit::AuditKind;
 use crate::device::Fingerprint;
@@ -9,27 +9,6 @@ use crate::identifier::Channel;
 use crate::rate_limit::Scope;
 use crate::tenant::{KeyKind, TenantPolicy};
 use crate::token::{self, RefreshToken};
-
-fn code_for(identifier: &str) -> StartRequest<'_> {
-    StartRequest {
-        identifier,
-        channel: None,
-        kind: RequestedKind::Code,
-        redirect_uri: None,
-    }
-}
-
-fn laptop() -> Fingerprint {
-    Fingerprint {
-        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into()),
-        platform: Some("Linux x86_64".into()),
-        screen: Some("2560x1440".into()),
-        timezone: Some("Europe/Berlin".into()),
-        languages: vec!["de-DE".into()],
-        color_depth: Some(24),
-        hardware_concurrency: Some(16),
-    }
-}
 
 #[tokio::test]
 async fn a_code_signs_a_new_user_in_and_the_same_user_again_later() {
@@ -647,30 +626,6 @@ async fn tokens_for_one_tenant_are_refused_for_another() {
         token::unverified_audience(&access),
         Some(h.tenant.id.clone())
     );
-}
-
-impl Harness {
-    /// A complete sign-in by email code.
-    async fn sign_in(&self, identifier: &str) -> super::SignedIn {
-        let started = self
-            .authkit
-            .start_sign_in(self.caller(), code_for(identifier))
-            .await
-            .unwrap();
-        let verified = self
-            .authkit
-            .verify_answer(
-                self.caller(),
-                started.id.as_str(),
-                &self.sender.last_secret(),
-            )
-            .await
-            .unwrap();
-        self.authkit
-            .complete_sign_in(self.caller(), verified)
-            .await
-            .unwrap()
-    }
 }
 
 #[tokio::test]
