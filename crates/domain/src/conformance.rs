@@ -39,6 +39,7 @@ pub async fn check_all(stores: &Stores) {
     audit_events_come_back_newest_first(stores).await;
     parallel_answers_never_exceed_the_attempt_limit(stores.clone()).await;
     the_right_answer_after_the_limit_is_refused(stores.clone()).await;
+    concurrent_refreshes_of_one_token_rotate_it_once(stores.clone()).await;
 }
 
 fn now() -> Timestamp {
@@ -532,6 +533,7 @@ pub async fn refresh_families_rotate_only_from_the_current_token(stores: &Stores
         current_hash: h0,
         generation: 0,
         created_at: at,
+        rotated_at: at,
         expires_at: at.plus_secs(3600),
         revoked_at: None,
     };
@@ -555,7 +557,7 @@ pub async fn refresh_families_rotate_only_from_the_current_token(stores: &Stores
     );
     assert!(stores
         .sessions
-        .rotate(&family.tenant, &family.id, &h0, &h1, at)
+        .rotate(&family.tenant, &family.id, &h0, &h1, at.plus_secs(7))
         .await
         .expect("answers"));
     assert!(
@@ -572,7 +574,11 @@ pub async fn refresh_families_rotate_only_from_the_current_token(stores: &Stores
         .await
         .expect("read")
         .expect("present");
-    assert_eq!((rotated.current_hash, rotated.generation), (h1, 1));
+    assert_eq!(
+        (rotated.current_hash, rotated.generation, rotated.rotated_at),
+        (h1, 1, at.plus_secs(7)),
+        "a rotation stores the new hash, bumps the generation and records when"
+    );
     stores
         .sessions
         .revoke(&family.tenant, &family.id, at)
@@ -835,4 +841,55 @@ pub async fn the_right_answer_after_the_limit_is_refused(stores: Stores) {
         matches!(right, Err(AuthError::ChallengeExhausted)),
         "the right code after 5 wrong ones must be refused, got {right:?}"
     );
+}
+
+/// Two tabs (or a client and its retry) refreshing one token at once: every request gets
+/// the same new token, the family rotates exactly once, and nobody is signed out.
+pub async fn concurrent_refreshes_of_one_token_rotate_it_once(stores: Stores) {
+    let (authkit, tenant, challenge_id, code) = service_with_challenge(stores.clone(), 5).await;
+    let caller = Caller {
+        tenant: &tenant,
+        ip: None,
+    };
+    let verified = authkit
+        .verify_answer(caller, &challenge_id, &code)
+        .await
+        .expect("the right code");
+    let signed_in = authkit
+        .complete_sign_in(caller, verified)
+        .await
+        .expect("signed in");
+    let original = signed_in.tokens.refresh_token.reveal();
+    let outcomes =
+        futures::future::join_all((0..8).map(|_| authkit.refresh(caller, &original))).await;
+    let tokens: Vec<String> = outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome
+                .unwrap_or_else(|e| panic!("a concurrent refresh was refused: {e:?}"))
+                .refresh_token
+                .reveal()
+        })
+        .collect();
+    assert!(
+        tokens.windows(2).all(|pair| pair[0] == pair[1]),
+        "concurrent refreshes of one token forked the session"
+    );
+    let family = stores
+        .sessions
+        .get(&tenant.id, &signed_in.tokens.refresh_token.family)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(
+        family.revoked_at, None,
+        "concurrent refreshes revoked the session"
+    );
+    // Every winner of a race writes the same derived successor, so even a store that let
+    // two conditional writes through (moto does, under load) ends on the token handed out.
+    assert!(family.generation >= 1, "the family must have rotated");
+    authkit
+        .refresh(caller, &tokens[0])
+        .await
+        .expect("the token every request got is the family's current one");
 }

@@ -436,13 +436,14 @@ impl SessionStore for MemoryStore {
         id: &FamilyId,
         expected: &SecretHash,
         next: &SecretHash,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         match tables.sessions.get_mut(&(tenant.clone(), id.clone())) {
             Some(family) if family.revoked_at.is_none() && family.current_hash == *expected => {
                 family.current_hash = *next;
                 family.generation += 1;
+                family.rotated_at = now;
                 Ok(true)
             }
             _ => Ok(false),

@@ -171,8 +171,8 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<RefreshFamily>, StoreError>;
 
     /// Replaces the current token hash if it still equals `expected` and the family is not
-    /// revoked; bumps the generation. False when the condition did not hold (a concurrent
-    /// rotation won, or the family was revoked).
+    /// revoked; bumps the generation and sets `rotated_at` to `now`. False when the
+    /// condition did not hold (a concurrent rotation won, or the family was revoked).
     async fn rotate(
         &self,
         tenant: &TenantId,
