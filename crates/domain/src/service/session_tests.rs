@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use super::testing::Harness;
+use super::testing::{laptop, Harness};
 use crate::error::AuthError;
 use crate::token::RefreshToken;
 
@@ -200,5 +200,175 @@ async fn logs_never_carry_a_whole_family_id() {
     assert!(
         !text.contains(family),
         "a log line names the whole family id, which lets a reader target the session"
+    );
+}
+
+/// A user signed in by code who binds a trusted laptop and signs in with it.
+struct DeviceSession {
+    by_code: super::SignedIn,
+    credential: String,
+    device_id: crate::device::DeviceId,
+    by_device: super::SignedIn,
+}
+
+async fn device_session(h: &Harness) -> DeviceSession {
+    let by_code = h.sign_in("a@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &by_code.tokens.access_token)
+        .unwrap();
+    let bound = h
+        .authkit
+        .bind_device(h.caller(), &claims, laptop(), Some("Laptop".into()), true)
+        .await
+        .unwrap();
+    let credential = bound.credential.reveal();
+    let by_device = h
+        .authkit
+        .sign_in_with_device(h.caller(), &credential, &laptop())
+        .await
+        .unwrap();
+    DeviceSession {
+        by_code,
+        credential,
+        device_id: bound.device.id,
+        by_device,
+    }
+}
+
+#[tokio::test]
+async fn revoking_a_device_ends_the_sessions_it_signed_in() {
+    let h = Harness::new().await;
+    let session = device_session(&h).await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &session.by_code.tokens.access_token)
+        .unwrap();
+    h.authkit
+        .revoke_device(h.caller(), &claims, session.device_id.as_str())
+        .await
+        .unwrap();
+    let refreshed = h
+        .authkit
+        .refresh(h.caller(), &session.by_device.tokens.refresh_token.reveal())
+        .await;
+    assert!(
+        matches!(refreshed, Err(AuthError::InvalidRefreshToken)),
+        "a session opened by a revoked device still refreshes: {refreshed:?}"
+    );
+    assert!(
+        h.authkit
+            .refresh(h.caller(), &session.by_code.tokens.refresh_token.reveal())
+            .await
+            .is_ok(),
+        "the code sign-in that bound the device is not the device's session"
+    );
+}
+
+#[tokio::test]
+async fn a_device_sign_in_cannot_bind_another_device() {
+    let h = Harness::new().await;
+    let session = device_session(&h).await;
+    let device_claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &session.by_device.tokens.access_token)
+        .unwrap();
+    let bound = h
+        .authkit
+        .bind_device(h.caller(), &device_claims, laptop(), None, true)
+        .await;
+    assert!(
+        bound.is_err(),
+        "a device sign-in bound a new trusted device, so one stolen credential lasts forever"
+    );
+}
+
+#[tokio::test]
+async fn binding_a_device_needs_a_sign_in_from_the_last_ten_minutes() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("a@example.com").await;
+    h.clock.advance(9 * 60);
+    let recent = h
+        .authkit
+        .refresh(h.caller(), &signed_in.tokens.refresh_token.reveal())
+        .await
+        .unwrap();
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &recent.access_token)
+        .unwrap();
+    assert!(h
+        .authkit
+        .bind_device(h.caller(), &claims, laptop(), None, true)
+        .await
+        .is_ok());
+    h.clock.advance(2 * 60);
+    let later = h
+        .authkit
+        .refresh(h.caller(), &recent.refresh_token.reveal())
+        .await
+        .unwrap();
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &later.access_token)
+        .unwrap();
+    assert!(
+        h.authkit
+            .bind_device(h.caller(), &claims, laptop(), None, true)
+            .await
+            .is_err(),
+        "a fresh access token from an 11-minute-old sign-in bound a device"
+    );
+}
+
+const DAY: i64 = 86_400;
+
+#[tokio::test]
+async fn a_device_unused_for_ninety_days_can_no_longer_sign_in() {
+    let h = Harness::new().await;
+    let session = device_session(&h).await;
+    for _ in 0..2 {
+        h.clock.advance(89 * DAY);
+        assert!(
+            h.authkit
+                .sign_in_with_device(h.caller(), &session.credential, &laptop())
+                .await
+                .is_ok(),
+            "each use keeps the device alive for another 90 days"
+        );
+    }
+    h.clock.advance(90 * DAY);
+    assert!(
+        matches!(
+            h.authkit
+                .sign_in_with_device(h.caller(), &session.credential, &laptop())
+                .await,
+            Err(AuthError::DeviceSignInRefused)
+        ),
+        "a device idle for 90 days still signs in"
+    );
+}
+
+#[tokio::test]
+async fn a_device_expires_a_year_after_binding_however_often_it_is_used() {
+    let h = Harness::new().await;
+    let session = device_session(&h).await;
+    for _ in 0..4 {
+        h.clock.advance(80 * DAY);
+        assert!(h
+            .authkit
+            .sign_in_with_device(h.caller(), &session.credential, &laptop())
+            .await
+            .is_ok());
+    }
+    h.clock.advance(46 * DAY);
+    assert!(
+        matches!(
+            h.authkit
+                .sign_in_with_device(h.caller(), &session.credential, &laptop())
+                .await,
+            Err(AuthError::DeviceSignInRefused)
+        ),
+        "a device bound 366 days ago still signs in"
     );
 }
