@@ -26,6 +26,7 @@ fn claims() -> AccessClaims {
         nbf: 1_000,
         exp: 1_900,
         jti: "rotation".into(),
+        auth_time: 1_000,
         amr: vec!["otp".into(), "email".into()],
         client_id: tenant,
         device_id: None,

@@ -83,6 +83,7 @@ fn main() {
         nbf: 0,
         exp: i64::MAX / 4,
         jti: "bench".into(),
+        auth_time: 0,
         amr: vec!["otp".into(), "sms".into()],
         client_id: tenant.clone(),
         device_id: None,

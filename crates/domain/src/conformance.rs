@@ -18,7 +18,7 @@ use crate::secret::{CodeLength, Pepper};
 use crate::service::{
     AuthKit, Caller, NewTenant, RequestedKind, ServiceSettings, StartRequest, StaticKeys,
 };
-use crate::store::{AttemptOutcome, CounterKey, StoreError, Stores};
+use crate::store::{AttemptOutcome, CounterKey, DeviceSignIn, StoreError, Stores};
 use crate::tenant::{ApiKey, ApiKeyRecord, KeyKind, Tenant, TenantId, TenantPolicy};
 use crate::token::{FamilyId, KeyMaterial, RefreshFamily};
 use crate::user::{User, UserId};
@@ -33,7 +33,7 @@ pub async fn check_all(stores: &Stores) {
     counters_add_expire_and_reset(stores).await;
     parallel_increments_are_all_counted(stores).await;
     concurrent_first_sign_ins_create_one_user(stores).await;
-    devices_are_listed_in_order_and_revoked_once(stores).await;
+    devices_are_listed_in_order_record_sign_ins_and_are_revoked_once(stores).await;
     refresh_families_rotate_only_from_the_current_token(stores).await;
     tenants_and_api_keys_are_found_by_id_and_hash(stores).await;
     audit_events_come_back_newest_first(stores).await;
@@ -427,7 +427,7 @@ pub async fn concurrent_first_sign_ins_create_one_user(stores: &Stores) {
     );
 }
 
-pub async fn devices_are_listed_in_order_and_revoked_once(stores: &Stores) {
+pub async fn devices_are_listed_in_order_record_sign_ins_and_are_revoked_once(stores: &Stores) {
     let at = now();
     let tenant = tenant();
     let user = UserId::generate(&OsRandomness);
@@ -472,11 +472,33 @@ pub async fn devices_are_listed_in_order_and_revoked_once(stores: &Stores) {
             .as_ref(),
         Some(&first)
     );
-    stores
-        .devices
-        .touch(&tenant, &user, &first.id, at.plus_secs(100))
-        .await
-        .expect("touched");
+    let sign_in = |family: &FamilyId, at: Timestamp, session_expires_at: Timestamp| DeviceSignIn {
+        tenant: tenant.clone(),
+        user: user.clone(),
+        device: first.id.clone(),
+        family: family.clone(),
+        session_expires_at,
+        at,
+    };
+    let (short, long, late) = (
+        FamilyId::generate(&OsRandomness),
+        FamilyId::generate(&OsRandomness),
+        FamilyId::generate(&OsRandomness),
+    );
+    for (family, expires_in) in [(&short, 200), (&long, 3_600)] {
+        assert!(
+            stores
+                .devices
+                .record_sign_in(&sign_in(
+                    family,
+                    at.plus_secs(100),
+                    at.plus_secs(expires_in)
+                ))
+                .await
+                .expect("answers"),
+            "an active device records a sign-in"
+        );
+    }
     assert_eq!(
         stores
             .devices
@@ -484,13 +506,70 @@ pub async fn devices_are_listed_in_order_and_revoked_once(stores: &Stores) {
             .await
             .expect("read")
             .map(|d| d.last_seen),
-        Some(at.plus_secs(100))
+        Some(at.plus_secs(100)),
+        "a sign-in moves last_seen"
+    );
+    let mut linked = stores
+        .devices
+        .sessions(&tenant, &user, &first.id, at.plus_secs(100))
+        .await
+        .expect("listed");
+    linked.sort();
+    let mut expected = vec![short.clone(), long.clone()];
+    expected.sort();
+    assert_eq!(linked, expected, "a device lists the sessions it signed in");
+    assert_eq!(
+        stores
+            .devices
+            .sessions(&tenant, &user, &first.id, at.plus_secs(300))
+            .await
+            .expect("listed"),
+        vec![long.clone()],
+        "an expired session is not listed"
+    );
+    assert!(
+        stores
+            .devices
+            .sessions(&tenant, &user, &second.id, at)
+            .await
+            .expect("listed")
+            .is_empty(),
+        "another device's sessions are not listed"
     );
     assert!(stores
         .devices
         .revoke(&tenant, &user, &first.id, at)
         .await
         .expect("answers"));
+    assert!(
+        !stores
+            .devices
+            .record_sign_in(&sign_in(&late, at.plus_secs(200), at.plus_secs(3_600)))
+            .await
+            .expect("answers"),
+        "a revoked device records no sign-in"
+    );
+    assert!(
+        !stores
+            .devices
+            .sessions(&tenant, &user, &first.id, at.plus_secs(200))
+            .await
+            .expect("listed")
+            .contains(&late),
+        "a refused sign-in links no session"
+    );
+    let stranger_device = DeviceSignIn {
+        device: DeviceId::generate(&OsRandomness),
+        ..sign_in(&late, at, at.plus_secs(3_600))
+    };
+    assert!(
+        !stores
+            .devices
+            .record_sign_in(&stranger_device)
+            .await
+            .expect("answers"),
+        "an unknown device records no sign-in"
+    );
     assert!(
         !stores
             .devices

@@ -151,13 +151,32 @@ pub trait DeviceStore: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    async fn touch(
+    /// If the device exists and is not revoked, atomically: sets its `last_seen` to
+    /// `sign_in.at` and links the session it opened to it, so that revoking the device
+    /// finds the session. False otherwise, and nothing changed: a device revoked
+    /// concurrently never gains a session that its revocation missed.
+    async fn record_sign_in(&self, sign_in: &DeviceSignIn) -> Result<bool, StoreError>;
+
+    /// The sessions linked to a device by `record_sign_in` that have not expired.
+    async fn sessions(
         &self,
         tenant: &TenantId,
         user: &UserId,
         id: &DeviceId,
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Vec<FamilyId>, StoreError>;
+}
+
+/// A sign-in with a device's credential, as the device records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSignIn {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub device: DeviceId,
+    /// The session (refresh family) the sign-in opened, and when it expires.
+    pub family: FamilyId,
+    pub session_expires_at: Timestamp,
+    pub at: Timestamp,
 }
 
 #[async_trait]

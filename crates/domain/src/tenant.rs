@@ -74,6 +74,10 @@ pub struct TenantPolicy {
     pub default_region: Option<Region>,
     pub access_token_ttl_secs: u32,
     pub refresh_token_ttl_secs: u32,
+    /// A trusted device's credential stops working this long after its last use.
+    pub device_idle_ttl_secs: u32,
+    /// … and this long after it was bound, however often it is used.
+    pub device_max_age_secs: u32,
     pub rate_limits: RateLimitPolicy,
 }
 
@@ -89,6 +93,8 @@ impl Default for TenantPolicy {
             default_region: None,
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            device_idle_ttl_secs: 90 * 24 * 3600,
+            device_max_age_secs: 365 * 24 * 3600,
             rate_limits: RateLimitPolicy::default(),
         }
     }
@@ -126,6 +132,14 @@ impl TenantPolicy {
         check(
             (3_600..=365 * 86_400).contains(&self.refresh_token_ttl_secs),
             "refresh_token_ttl_secs (3600-31536000)",
+        )?;
+        check(
+            (86_400..=365 * 86_400).contains(&self.device_idle_ttl_secs),
+            "device_idle_ttl_secs (86400-31536000)",
+        )?;
+        check(
+            (self.device_idle_ttl_secs..=3 * 365 * 86_400).contains(&self.device_max_age_secs),
+            "device_max_age_secs (device_idle_ttl_secs-94608000)",
         )?;
         Ok(())
     }

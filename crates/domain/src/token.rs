@@ -227,6 +227,9 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// When the user last proved who they are (OIDC's `auth_time`): the sign-in that opened
+    /// the session, unchanged by refreshes.
+    pub auth_time: i64,
     /// How the user proved who they are (RFC 8176 values where they exist: `otp`, `sms`;
     /// AuthKit's own: `magic_link`, `email`, `whatsapp`, `device`; decision 25).
     pub amr: Vec<String>,
@@ -452,6 +455,7 @@ mod tests {
             nbf: 1_000,
             exp: 1_900,
             jti: "j1".into(),
+            auth_time: 1_000,
             amr: vec!["otp".into(), "email".into()],
             client_id: TenantId::parse("acme").unwrap(),
             device_id: None,

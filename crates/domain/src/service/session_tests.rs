@@ -278,7 +278,7 @@ async fn a_device_sign_in_cannot_bind_another_device() {
         .bind_device(h.caller(), &device_claims, laptop(), None, true)
         .await;
     assert!(
-        bound.is_err(),
+        matches!(bound, Err(AuthError::StepUpRequired)),
         "a device sign-in bound a new trusted device, so one stolen credential lasts forever"
     );
 }
@@ -313,10 +313,12 @@ async fn binding_a_device_needs_a_sign_in_from_the_last_ten_minutes() {
         .authenticate_access_token(&h.tenant.id, &later.access_token)
         .unwrap();
     assert!(
-        h.authkit
-            .bind_device(h.caller(), &claims, laptop(), None, true)
-            .await
-            .is_err(),
+        matches!(
+            h.authkit
+                .bind_device(h.caller(), &claims, laptop(), None, true)
+                .await,
+            Err(AuthError::StepUpRequired)
+        ),
         "a fresh access token from an 11-minute-old sign-in bound a device"
     );
 }

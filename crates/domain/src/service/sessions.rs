@@ -6,6 +6,7 @@ use crate::challenge::ChallengeKind;
 use crate::device::DeviceId;
 use crate::error::AuthError;
 use crate::identifier::Channel;
+use crate::store::DeviceSignIn;
 use crate::tenant::{Tenant, TenantId};
 use crate::token::{self, AccessClaims, FamilyId, Presented, RefreshFamily, RefreshToken};
 use crate::user::{User, UserId};
@@ -79,6 +80,9 @@ impl AuthKit {
             revoked_at: None,
         };
         self.stores.sessions.insert(&family).await?;
+        if let Some(device) = &family.device_id {
+            self.link_to_device(&family, device).await?;
+        }
         let mut event = self.event(tenant, AuditKind::TokensIssued, Outcome::Success);
         event.user_id = Some(user.clone());
         event.device_id = family.device_id.clone();
@@ -86,6 +90,32 @@ impl AuthKit {
         event.detail = Some(family.amr.join(","));
         self.audit(event).await;
         Ok(self.tokens_for(tenant, &family, refresh))
+    }
+
+    /// Records a device sign-in's session on the device, so that revoking the device ends
+    /// it. The family is written first: a revocation racing this either sees the link or
+    /// makes the link fail, and then the family is revoked here.
+    async fn link_to_device(
+        &self,
+        family: &RefreshFamily,
+        device: &DeviceId,
+    ) -> Result<(), AuthError> {
+        let sign_in = DeviceSignIn {
+            tenant: family.tenant.clone(),
+            user: family.user_id.clone(),
+            device: device.clone(),
+            family: family.id.clone(),
+            session_expires_at: family.expires_at,
+            at: family.created_at,
+        };
+        if self.stores.devices.record_sign_in(&sign_in).await? {
+            return Ok(());
+        }
+        self.stores
+            .sessions
+            .revoke(&family.tenant, &family.id, family.created_at)
+            .await?;
+        Err(AuthError::DeviceSignInRefused)
     }
 
     /// Rotates a refresh token. A retry of the last rotation (within the grace window) gets
@@ -220,6 +250,7 @@ impl AuthKit {
             nbf: now.0,
             exp: now.plus_secs(i64::from(ttl)).0,
             jti: hex::encode(jti),
+            auth_time: family.created_at.0,
             amr: family.amr.clone(),
             client_id: tenant.id.clone(),
             device_id: family.device_id.clone(),
