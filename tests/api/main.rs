@@ -6,6 +6,7 @@
 mod cognito;
 mod devices;
 mod errors;
+mod introspection;
 mod key_rotation;
 mod lambda;
 mod magic_link;
