@@ -171,6 +171,19 @@ async fn revoking_a_device_ends_the_sessions_it_signed_in() {
             401,
             "a session opened by a revoked device still refreshes"
         );
+        let listed = app
+            .http
+            .get(app.url("/v1/devices"))
+            .bearer_auth(by_device["access_token"].as_str().unwrap())
+            .header("x-api-key", &app.publishable_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.status(),
+            401,
+            "a revoked device's access token still manages devices"
+        );
     })
     .await;
 }

@@ -7,14 +7,14 @@
 //! | `start_routes`        | `POST /v1/auth/start`                                         | API key (publishable or secret)  |
 //! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link` | API key; the link page needs none (the tenant is in the link) |
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
-//! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`             | API key + the refresh token      |
+//! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
 //! | `discovery_routes`    | `GET /.well-known/jwks.json`, `/.well-known/openid-configuration`, `/openapi.json` | none |
 //!
-//! A publishable key is safe to ship in a browser or app: every v1 route accepts it,
-//! because each one also needs a secret the end user holds (a code, a link, a refresh or
-//! access token). Secret keys are for servers and for operator routes to come.
+//! A publishable key is safe to ship in a browser or app: every end-user v1 route accepts
+//! it, because each one also needs a secret the end user holds (a code, a link, a refresh
+//! or access token). Secret keys are for servers: introspection, and operator routes.
 
 mod auth;
 mod body;
@@ -31,7 +31,7 @@ use authkit_domain::AuthKit;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-pub use auth::TenantCaller;
+pub use auth::{SecretKeyCaller, TenantCaller};
 pub use body::JsonBody;
 pub use problem::Problem;
 
@@ -98,6 +98,7 @@ fn tokens() -> Router<State> {
     Router::new()
         .route("/v1/token/refresh", post(routes::tokens::refresh))
         .route("/v1/token/revoke", post(routes::tokens::revoke))
+        .route("/v1/token/introspect", post(routes::tokens::introspect))
 }
 
 fn devices() -> Router<State> {

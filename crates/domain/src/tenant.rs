@@ -125,9 +125,12 @@ impl TenantPolicy {
             (1..=100).contains(&self.identifier_failure_cap),
             "identifier_failure_cap (1-100)",
         )?;
+        // Revocation reaches an access token only where it is checked (introspection,
+        // AuthKit's own routes); a verifier that checks signatures alone honours it for up
+        // to this long, so it stays short (decision 32).
         check(
-            (60..=86_400).contains(&self.access_token_ttl_secs),
-            "access_token_ttl_secs (60-86400)",
+            (60..=3_600).contains(&self.access_token_ttl_secs),
+            "access_token_ttl_secs (60-3600)",
         )?;
         check(
             (3_600..=365 * 86_400).contains(&self.refresh_token_ttl_secs),
@@ -288,5 +291,16 @@ mod tests {
             ..TenantPolicy::default()
         };
         assert!(over_nist.validate().is_err());
+        let long_lived_access = TenantPolicy {
+            access_token_ttl_secs: 3_601,
+            ..TenantPolicy::default()
+        };
+        assert!(long_lived_access.validate().is_err());
+        let device_outliving_its_maximum = TenantPolicy {
+            device_idle_ttl_secs: 200 * 86_400,
+            device_max_age_secs: 100 * 86_400,
+            ..TenantPolicy::default()
+        };
+        assert!(device_outliving_its_maximum.validate().is_err());
     }
 }

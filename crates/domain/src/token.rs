@@ -235,6 +235,9 @@ pub struct AccessClaims {
     pub amr: Vec<String>,
     /// RFC 9068 names the client; AuthKit's client is the tenant.
     pub client_id: TenantId,
+    /// The session (refresh family) the token was issued in, so a resource server can ask
+    /// whether it was revoked (OIDC's `sid`; introspection answers by it).
+    pub sid: FamilyId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<DeviceId>,
 }
@@ -458,6 +461,7 @@ mod tests {
             auth_time: 1_000,
             amr: vec!["otp".into(), "email".into()],
             client_id: TenantId::parse("acme").unwrap(),
+            sid: FamilyId::generate(&random),
             device_id: None,
         }
     }

@@ -374,3 +374,88 @@ async fn a_device_expires_a_year_after_binding_however_often_it_is_used() {
         "a device bound 366 days ago still signs in"
     );
 }
+
+#[tokio::test]
+async fn introspection_reports_only_live_tokens_of_the_asking_tenant() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("a@example.com").await;
+    let access = &signed_in.tokens.access_token;
+    let claims = h
+        .authkit
+        .introspect(&h.tenant.id, access)
+        .await
+        .unwrap()
+        .expect("a fresh token is active");
+    assert_eq!(claims.sid, signed_in.tokens.refresh_token.family);
+    assert_eq!(claims.auth_time, h.clock_now().0);
+
+    let other = h
+        .authkit
+        .create_tenant(super::NewTenant {
+            id: crate::tenant::TenantId::parse("globex").unwrap(),
+            name: "Globex".into(),
+            allowed_redirect_uris: vec![],
+            policy: Default::default(),
+        })
+        .await
+        .unwrap();
+    assert!(
+        h.authkit
+            .introspect(&other.tenant.id, access)
+            .await
+            .unwrap()
+            .is_none(),
+        "another tenant's token is reported active"
+    );
+    let refresh = signed_in.tokens.refresh_token.reveal();
+    assert!(
+        h.authkit
+            .introspect(&h.tenant.id, &refresh)
+            .await
+            .unwrap()
+            .is_none(),
+        "a refresh token is never active"
+    );
+    h.clock
+        .advance(i64::from(h.tenant.policy.access_token_ttl_secs) + 60);
+    assert!(
+        h.authkit
+            .introspect(&h.tenant.id, access)
+            .await
+            .unwrap()
+            .is_none(),
+        "an expired token is reported active"
+    );
+}
+
+#[tokio::test]
+async fn revoking_a_device_ends_its_access_tokens_at_once() {
+    let h = Harness::new().await;
+    let session = device_session(&h).await;
+    let device_access = &session.by_device.tokens.access_token;
+    assert!(h
+        .authkit
+        .authenticate_live_access_token(&h.tenant.id, device_access)
+        .await
+        .is_ok());
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &session.by_code.tokens.access_token)
+        .unwrap();
+    h.authkit
+        .revoke_device(h.caller(), &claims, session.device_id.as_str())
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.authkit
+            .authenticate_live_access_token(&h.tenant.id, device_access)
+            .await,
+        Err(AuthError::InvalidAccessToken)
+    ));
+    assert!(h
+        .authkit
+        .introspect(&h.tenant.id, device_access)
+        .await
+        .unwrap()
+        .is_none());
+}
