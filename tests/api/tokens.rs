@@ -153,3 +153,81 @@ async fn discovery_points_standard_libraries_at_the_jwks() {
     })
     .await;
 }
+
+/// RFC 6749 §5.1: a response carrying tokens or credentials must not be cached anywhere.
+fn assert_never_cached(what: &str, response: &reqwest::Response) {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    assert_eq!(
+        header("cache-control").as_deref(),
+        Some("no-store"),
+        "{what}: Cache-Control"
+    );
+    assert_eq!(
+        header("pragma").as_deref(),
+        Some("no-cache"),
+        "{what}: Pragma"
+    );
+}
+
+#[tokio::test]
+async fn every_response_carrying_tokens_or_credentials_forbids_caching() {
+    for_each_backend(|app: TestApp| async move {
+        let email = app.unique_email();
+        let started = app.start(&email).await;
+        let code = app.code_sent_to(&email).await;
+        let verified = app
+            .verify_code(started["challenge_id"].as_str().unwrap(), &code)
+            .await;
+        assert_eq!(verified.status(), 200);
+        assert_never_cached("verify", &verified);
+        let signed_in: serde_json::Value = verified.json().await.unwrap();
+        let access = signed_in["access_token"].as_str().unwrap().to_owned();
+
+        let refreshed = refresh(&app, signed_in["refresh_token"].as_str().unwrap()).await;
+        assert_eq!(refreshed.status(), 200);
+        assert_never_cached("refresh", &refreshed);
+
+        let fingerprint =
+            json!({"platform": "Linux x86_64", "timezone": "Europe/Berlin", "screen": "2560x1440"});
+        let bound = app
+            .http
+            .post(app.url("/v1/devices"))
+            .bearer_auth(&access)
+            .header("x-api-key", &app.publishable_key)
+            .json(&json!({"fingerprint": fingerprint, "trusted": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(bound.status(), 201);
+        assert_never_cached("device bind", &bound);
+        let credential = bound.json::<serde_json::Value>().await.unwrap()["credential"].clone();
+
+        let device_sign_in = app
+            .post(
+                "/v1/auth/device",
+                Some(&app.publishable_key),
+                json!({"credential": credential, "fingerprint": fingerprint}),
+            )
+            .await;
+        assert_eq!(device_sign_in.status(), 200);
+        assert_never_cached("device sign-in", &device_sign_in);
+
+        let introspected = app
+            .http
+            .post(app.url("/v1/token/introspect"))
+            .header("x-api-key", &app.secret_key)
+            .form(&[("token", access.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(introspected.status(), 200);
+        assert_never_cached("introspect", &introspected);
+    })
+    .await;
+}
