@@ -15,11 +15,16 @@
 //! A publishable key is safe to ship in a browser or app: every end-user v1 route accepts
 //! it, because each one also needs a secret the end user holds (a code, a link, a refresh
 //! or access token). Secret keys are for servers: introspection, and operator routes.
+//!
+//! Every response of a route that hands out or reveals tokens or credentials (verify,
+//! device sign-in, the token and device routes) carries `Cache-Control: no-store` and
+//! `Pragma: no-cache`.
 
 mod auth;
 mod body;
 mod dto;
 mod link_page;
+mod no_store;
 mod observability;
 pub mod openapi;
 mod problem;
@@ -28,6 +33,7 @@ mod routes;
 use std::sync::Arc;
 
 use authkit_domain::AuthKit;
+use axum::middleware::map_response;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
@@ -81,9 +87,17 @@ fn start() -> Router<State> {
 }
 
 fn verify() -> Router<State> {
+    // The link page sets its own headers.
+    let no_store = || map_response(no_store::forbid_caching);
     Router::new()
-        .route("/v1/auth/verify", post(routes::sign_in::verify))
-        .route("/v1/auth/device", post(routes::devices::sign_in))
+        .route(
+            "/v1/auth/verify",
+            post(routes::sign_in::verify).layer(no_store()),
+        )
+        .route(
+            "/v1/auth/device",
+            post(routes::devices::sign_in).layer(no_store()),
+        )
         .route(
             "/v1/auth/link",
             get(link_page::show).post(link_page::confirm),
@@ -99,6 +113,7 @@ fn tokens() -> Router<State> {
         .route("/v1/token/refresh", post(routes::tokens::refresh))
         .route("/v1/token/revoke", post(routes::tokens::revoke))
         .route("/v1/token/introspect", post(routes::tokens::introspect))
+        .route_layer(map_response(no_store::forbid_caching))
 }
 
 fn devices() -> Router<State> {
@@ -108,6 +123,7 @@ fn devices() -> Router<State> {
             post(routes::devices::bind).get(routes::devices::list),
         )
         .route("/v1/devices/{id}", delete(routes::devices::revoke))
+        .route_layer(map_response(no_store::forbid_caching))
 }
 
 fn health() -> Router<State> {
