@@ -110,3 +110,105 @@ async fn device_routes_need_a_valid_access_token() {
     })
     .await;
 }
+
+/// Signs a user in by code and binds a trusted laptop: (code sign-in, device credential,
+/// device id).
+async fn bound_laptop(app: &TestApp) -> (serde_json::Value, String, String) {
+    let signed_in = app.sign_in(&app.unique_email()).await;
+    let bind = app
+        .http
+        .post(app.url("/v1/devices"))
+        .bearer_auth(signed_in["access_token"].as_str().unwrap())
+        .header("x-api-key", &app.publishable_key)
+        .json(&json!({"fingerprint": laptop(), "trusted": true}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bind.status(), 201);
+    let bound: serde_json::Value = bind.json().await.unwrap();
+    (
+        signed_in,
+        bound["credential"].as_str().unwrap().to_owned(),
+        bound["device_id"].as_str().unwrap().to_owned(),
+    )
+}
+
+async fn device_sign_in(app: &TestApp, credential: &str) -> serde_json::Value {
+    let response = app
+        .post(
+            "/v1/auth/device",
+            Some(&app.publishable_key),
+            json!({"credential": credential, "fingerprint": laptop()}),
+        )
+        .await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+#[tokio::test]
+async fn revoking_a_device_ends_the_sessions_it_signed_in() {
+    for_each_backend(|app: TestApp| async move {
+        let (by_code, credential, device_id) = bound_laptop(&app).await;
+        let by_device = device_sign_in(&app, &credential).await;
+        let delete = app
+            .http
+            .delete(app.url(&format!("/v1/devices/{device_id}")))
+            .bearer_auth(by_code["access_token"].as_str().unwrap())
+            .header("x-api-key", &app.publishable_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(delete.status(), 204);
+        let refreshed = app
+            .post(
+                "/v1/token/refresh",
+                Some(&app.publishable_key),
+                json!({"refresh_token": by_device["refresh_token"]}),
+            )
+            .await;
+        assert_eq!(
+            refreshed.status(),
+            401,
+            "a session opened by a revoked device still refreshes"
+        );
+        let listed = app
+            .http
+            .get(app.url("/v1/devices"))
+            .bearer_auth(by_device["access_token"].as_str().unwrap())
+            .header("x-api-key", &app.publishable_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            listed.status(),
+            401,
+            "a revoked device's access token still manages devices"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_device_sign_in_cannot_bind_another_device() {
+    for_each_backend(|app: TestApp| async move {
+        let (_, credential, _) = bound_laptop(&app).await;
+        let by_device = device_sign_in(&app, &credential).await;
+        let bind = app
+            .http
+            .post(app.url("/v1/devices"))
+            .bearer_auth(by_device["access_token"].as_str().unwrap())
+            .header("x-api-key", &app.publishable_key)
+            .json(&json!({"fingerprint": laptop(), "trusted": true}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            bind.status(),
+            401,
+            "a device sign-in bound a new trusted device"
+        );
+        let problem: serde_json::Value = bind.json().await.unwrap();
+        assert_eq!(problem["code"], "insufficient_user_authentication");
+    })
+    .await;
+}

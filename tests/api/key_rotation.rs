@@ -6,7 +6,8 @@ use std::time::Duration;
 
 use authkit_domain::tenant::TenantId;
 use authkit_domain::token::{
-    sign_access_token, verify_access_token, AccessClaims, KeyMaterial, KeyMaterialDocument,
+    sign_access_token, verify_access_token, AccessClaims, FamilyId, KeyMaterial,
+    KeyMaterialDocument,
 };
 use authkit_domain::user::UserId;
 use authkit_domain::{OsRandomness, Timestamp};
@@ -25,8 +26,10 @@ fn claims() -> AccessClaims {
         nbf: 1_000,
         exp: 1_900,
         jti: "rotation".into(),
+        auth_time: 1_000,
         amr: vec!["otp".into(), "email".into()],
         client_id: tenant,
+        sid: FamilyId::generate(&OsRandomness),
         device_id: None,
     }
 }

@@ -148,6 +148,21 @@ async fn the_start_and_verify_lambdas_sign_a_user_in_against_the_emulator() {
         .await;
     start.stop().await;
     verify.stop().await;
+
+    // A resource server asks the token function whether the access token is still live.
+    let token = LambdaFunction::start(&binary_path("authkit-token"), &env).await;
+    let introspected = token
+        .invoke(api_gateway_event(
+            "POST",
+            "/v1/token/introspect",
+            &[("x-api-key", &app.secret_key)],
+            Some(json!({"token": tokens["access_token"]})),
+        ))
+        .await
+        .expect("a response");
+    assert_eq!(introspected["statusCode"], 200, "{introspected}");
+    assert_eq!(body_of(&introspected)["active"], true);
+    token.stop().await;
 }
 
 /// The app's configuration with `set` replacing or adding variables, as deployed.

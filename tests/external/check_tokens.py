@@ -62,18 +62,23 @@ def verify(token):
         algorithms=["ES256"],
         audience=args.tenant,
         issuer=discovery["issuer"],
-        options={"require": ["iss", "sub", "aud", "iat", "exp", "jti"]},
+        options={"require": ["iss", "sub", "aud", "iat", "exp", "jti", "sid", "auth_time"]},
     )
 
 
 claims = verify(signed_in["access_token"])
 check(claims["sub"] == signed_in["user_id"], "PyJWT verifies the access token; sub is the user id")
 check("otp" in claims["amr"] and "email" in claims["amr"], "amr says a one-time code by email")
+check(claims["sid"] == signed_in["refresh_token"].split(".")[0], "sid names the session (the refresh family)")
+check(claims["auth_time"] <= claims["iat"], "auth_time is when the user signed in")
 check(jwt.get_unverified_header(signed_in["access_token"])["kid"] in {k.key_id for k in keys.get_signing_keys()},
       "the token's kid is one of the published keys")
 
 refreshed = call("POST", "/v1/token/refresh", {"refresh_token": signed_in["refresh_token"]})
-check(verify(refreshed["access_token"])["sub"] == claims["sub"], "a refreshed access token verifies too")
+refreshed_claims = verify(refreshed["access_token"])
+check(refreshed_claims["sub"] == claims["sub"], "a refreshed access token verifies too")
+check((refreshed_claims["sid"], refreshed_claims["auth_time"]) == (claims["sid"], claims["auth_time"]),
+      "a refresh keeps the session and the sign-in time")
 
 header, payload, signature = signed_in["access_token"].split(".")
 forged_claims = dict(claims, sub="usr_someone_else")

@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use authkit_domain::service::Caller;
-use authkit_domain::tenant::Tenant;
+use authkit_domain::tenant::{KeyKind, Tenant};
 use authkit_domain::token::AccessClaims;
 use authkit_domain::AuthError;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
@@ -39,17 +39,43 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let authkit = State::from_ref(state);
-        let key = api_key(&parts.headers).ok_or(AuthError::InvalidApiKey)?;
-        let (tenant, _kind) = authkit.authenticate_api_key(key).await?;
-        if let Some(log) = parts.extensions.get::<RequestLog>() {
-            log.set_tenant(tenant.id.as_str());
-        }
-        Ok(TenantCaller {
-            tenant,
-            ip: client_ip(parts),
-        })
+        authenticate(parts, &State::from_ref(state))
+            .await
+            .map(|(caller, _kind)| caller)
     }
+}
+
+/// A request authenticated by the tenant's secret key: a server, never a browser or an
+/// app. A publishable key is refused with 403 `secret_key_required`.
+pub struct SecretKeyCaller(pub TenantCaller);
+
+impl<S> FromRequestParts<S> for SecretKeyCaller
+where
+    State: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match authenticate(parts, &State::from_ref(state)).await? {
+            (caller, KeyKind::Secret) => Ok(SecretKeyCaller(caller)),
+            (_, KeyKind::Publishable) => Err(AuthError::SecretKeyRequired.into()),
+        }
+    }
+}
+
+/// The tenant and kind of the request's API key.
+async fn authenticate(parts: &Parts, authkit: &State) -> Result<(TenantCaller, KeyKind), Problem> {
+    let key = api_key(&parts.headers).ok_or(AuthError::InvalidApiKey)?;
+    let (tenant, kind) = authkit.authenticate_api_key(key).await?;
+    if let Some(log) = parts.extensions.get::<RequestLog>() {
+        log.set_tenant(tenant.id.as_str());
+    }
+    let caller = TenantCaller {
+        tenant,
+        ip: client_ip(parts),
+    };
+    Ok((caller, kind))
 }
 
 /// `x-api-key`, or an `Authorization: Bearer` value that is an API key (device routes use
@@ -82,7 +108,8 @@ pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
 }
 
 /// A signed-in user of the calling tenant: a valid access token whose audience is the
-/// tenant that the API key names.
+/// tenant that the API key names, and whose session is still live (so signing out, or
+/// revoking the device that opened the session, takes effect here at once).
 pub(crate) struct SignedInUser {
     pub caller: TenantCaller,
     pub claims: AccessClaims,
@@ -99,7 +126,9 @@ impl FromRequestParts<State> for SignedInUser {
         let token = bearer(&parts.headers)
             .filter(|value| !value.starts_with("ak_"))
             .ok_or(AuthError::InvalidAccessToken)?;
-        let claims = authkit.authenticate_access_token(&caller.tenant.id, token)?;
+        let claims = authkit
+            .authenticate_live_access_token(&caller.tenant.id, token)
+            .await?;
         Ok(SignedInUser { caller, claims })
     }
 }

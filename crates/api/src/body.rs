@@ -81,6 +81,46 @@ where
     }
 }
 
+/// A body sent either form-encoded (what RFC 7662 specifies) or as JSON, by its
+/// content type; anything else is refused with 415.
+pub(crate) struct FormOrJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for FormOrJson<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let form = request
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|value| value.to_str().ok())
+            .is_some_and(|value| {
+                value.split(';').next().is_some_and(|media| {
+                    media
+                        .trim()
+                        .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+                })
+            });
+        if form {
+            return FormBody::from_request(request, state)
+                .await
+                .map(|FormBody(value)| FormOrJson(value));
+        }
+        match JsonBody::from_request(request, state).await {
+            Ok(JsonBody(value)) => Ok(FormOrJson(value)),
+            Err(problem) if problem.code == "unsupported_media_type" => Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/x-www-form-urlencoded or application/json",
+            )),
+            Err(problem) => Err(problem),
+        }
+    }
+}
+
 fn too_large() -> Problem {
     Problem::new(
         StatusCode::PAYLOAD_TOO_LARGE,

@@ -4,6 +4,7 @@
 use authkit_domain::device::{Device, TrustLevel};
 use authkit_domain::identifier::Channel;
 use authkit_domain::service::{SignedIn, StartedChallenge, Tokens};
+use authkit_domain::token::AccessClaims;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -133,6 +134,79 @@ impl From<Tokens> for TokenResponse {
             token_type: "Bearer",
             expires_in: tokens.expires_in_secs,
             refresh_token: tokens.refresh_token.reveal(),
+        }
+    }
+}
+
+/// RFC 7662 §2.1: the token to introspect, form-encoded (or as JSON). Other parameters
+/// are ignored, as OAuth endpoints must (RFC 6749 §3.2).
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct IntrospectRequest {
+    /// An access token this tenant was issued.
+    pub token: String,
+    /// `access_token` or `refresh_token`. Accepted for RFC 7662 clients and not consulted:
+    /// only access tokens can be active.
+    #[allow(dead_code)]
+    pub token_type_hint: Option<String>,
+}
+
+/// RFC 7662 §2.2. `active: false` alone for a token that is malformed, expired, another
+/// tenant's, or whose session was revoked; the claims of a live access token otherwise.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct IntrospectionResponse {
+    pub active: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub token_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub client_id: Option<String>,
+    /// The user id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sub: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iss: Option<String>,
+    /// The tenant.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub aud: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub exp: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub iat: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub jti: Option<String>,
+    /// The session the token belongs to.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub sid: Option<String>,
+    /// How the user signed in: `otp`/`magic_link` and the channel, or `device`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amr: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub auth_time: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub device_id: Option<String>,
+}
+
+impl From<Option<AccessClaims>> for IntrospectionResponse {
+    fn from(claims: Option<AccessClaims>) -> Self {
+        let Some(claims) = claims else {
+            return IntrospectionResponse::default();
+        };
+        IntrospectionResponse {
+            active: true,
+            token_type: Some("Bearer"),
+            client_id: Some(claims.client_id.to_string()),
+            sub: Some(claims.sub.to_string()),
+            iss: Some(claims.iss),
+            aud: Some(claims.aud.to_string()),
+            exp: Some(claims.exp),
+            iat: Some(claims.iat),
+            nbf: Some(claims.nbf),
+            jti: Some(claims.jti),
+            sid: Some(claims.sid.to_string()),
+            amr: Some(claims.amr),
+            auth_time: Some(claims.auth_time),
+            device_id: claims.device_id.map(|id| id.to_string()),
         }
     }
 }

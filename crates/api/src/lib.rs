@@ -7,20 +7,25 @@
 //! | `start_routes`        | `POST /v1/auth/start`                                         | API key (publishable or secret)  |
 //! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link` | API key; the link page needs none (the tenant is in the link) |
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
-//! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`             | API key + the refresh token      |
+//! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
 //! | `discovery_routes`    | `GET /.well-known/jwks.json`, `/.well-known/openid-configuration`, `/openapi.json` | none |
 //!
-//! A publishable key is safe to ship in a browser or app: every v1 route accepts it,
-//! because each one also needs a secret the end user holds (a code, a link, a refresh or
-//! access token). Secret keys are for servers and for operator routes to come.
+//! A publishable key is safe to ship in a browser or app: every end-user v1 route accepts
+//! it, because each one also needs a secret the end user holds (a code, a link, a refresh
+//! or access token). Secret keys are for servers: introspection, and operator routes.
+//!
+//! Every response of a route that hands out or reveals tokens or credentials (verify,
+//! device sign-in, the token and device routes) carries `Cache-Control: no-store` and
+//! `Pragma: no-cache`.
 
 mod auth;
 mod body;
 mod dto;
 mod edge;
 mod link_page;
+mod no_store;
 mod observability;
 pub mod openapi;
 mod problem;
@@ -31,10 +36,11 @@ use std::sync::Arc;
 use authkit_domain::service::PublishedKeys;
 use authkit_domain::store::AuditLog;
 use authkit_domain::AuthKit;
+use axum::middleware::map_response;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-pub use auth::TenantCaller;
+pub use auth::{SecretKeyCaller, TenantCaller};
 pub use body::JsonBody;
 pub use edge::{with_edge, ClientIpSource, Edge, PeerAddr, ORIGIN_SECRET_HEADER};
 pub use problem::Problem;
@@ -93,9 +99,17 @@ fn start() -> Router<State> {
 }
 
 fn verify() -> Router<State> {
+    // The link page sets its own headers.
+    let no_store = || map_response(no_store::forbid_caching);
     Router::new()
-        .route("/v1/auth/verify", post(routes::sign_in::verify))
-        .route("/v1/auth/device", post(routes::devices::sign_in))
+        .route(
+            "/v1/auth/verify",
+            post(routes::sign_in::verify).layer(no_store()),
+        )
+        .route(
+            "/v1/auth/device",
+            post(routes::devices::sign_in).layer(no_store()),
+        )
         .route(
             "/v1/auth/link",
             get(link_page::show).post(link_page::confirm),
@@ -110,6 +124,8 @@ fn tokens() -> Router<State> {
     Router::new()
         .route("/v1/token/refresh", post(routes::tokens::refresh))
         .route("/v1/token/revoke", post(routes::tokens::revoke))
+        .route("/v1/token/introspect", post(routes::tokens::introspect))
+        .route_layer(map_response(no_store::forbid_caching))
 }
 
 fn devices() -> Router<State> {
@@ -119,6 +135,7 @@ fn devices() -> Router<State> {
             post(routes::devices::bind).get(routes::devices::list),
         )
         .route("/v1/devices/{id}", delete(routes::devices::revoke))
+        .route_layer(map_response(no_store::forbid_caching))
 }
 
 fn health() -> Router<Arc<dyn AuditLog>> {

@@ -92,6 +92,10 @@ impl From<AuthError> for Problem {
             AuthError::InvalidApiKey => problem(S::UNAUTHORIZED, "invalid_api_key"),
             AuthError::SecretKeyRequired => problem(S::FORBIDDEN, "secret_key_required"),
             AuthError::InvalidAccessToken => problem(S::UNAUTHORIZED, "invalid_access_token"),
+            // RFC 9470's error for "authenticated, but not recently or strongly enough".
+            AuthError::StepUpRequired => {
+                problem(S::UNAUTHORIZED, "insufficient_user_authentication")
+            }
             AuthError::InvalidRefreshToken => problem(S::UNAUTHORIZED, "invalid_refresh_token"),
             AuthError::RefreshTokenReused => problem(S::UNAUTHORIZED, "refresh_token_reused"),
             AuthError::InvalidSignInResult => problem(S::BAD_REQUEST, "invalid_sign_in_result"),

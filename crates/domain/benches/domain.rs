@@ -14,7 +14,7 @@ use authkit_domain::service::{
     Caller, NewTenant, RequestedKind, ServiceSettings, StartRequest, StaticKeys,
 };
 use authkit_domain::tenant::{TenantId, TenantPolicy};
-use authkit_domain::token::{self, AccessClaims, KeyMaterial};
+use authkit_domain::token::{self, AccessClaims, FamilyId, KeyMaterial};
 use authkit_domain::user::UserId;
 use authkit_domain::{AuthKit, OsRandomness, SystemClock};
 
@@ -83,8 +83,10 @@ fn main() {
         nbf: 0,
         exp: i64::MAX / 4,
         jti: "bench".into(),
+        auth_time: 0,
         amr: vec!["otp".into(), "sms".into()],
         client_id: tenant.clone(),
+        sid: FamilyId::generate(&random),
         device_id: None,
     };
     measure("access token sign (ES256)", budget, || {

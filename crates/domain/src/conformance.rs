@@ -18,7 +18,9 @@ use crate::secret::{CodeLength, Pepper};
 use crate::service::{
     AuthKit, Caller, NewTenant, RequestedKind, ServiceSettings, StartRequest, StaticKeys,
 };
-use crate::store::{Admission, AttemptOutcome, CounterKey, CounterLimit, StoreError, Stores};
+use crate::store::{
+    Admission, AttemptOutcome, CounterKey, CounterLimit, DeviceSignIn, StoreError, Stores,
+};
 use crate::tenant::{ApiKey, ApiKeyRecord, KeyKind, Tenant, TenantId, TenantPolicy};
 use crate::token::{FamilyId, KeyMaterial, RefreshFamily};
 use crate::user::{User, UserId};
@@ -36,12 +38,13 @@ pub async fn check_all(stores: &Stores) {
     parallel_admissions_never_exceed_the_limit(stores).await;
     concurrent_first_sign_ins_create_one_user(stores).await;
     an_address_in_another_case_finds_the_same_user(stores).await;
-    devices_are_listed_in_order_and_revoked_once(stores).await;
+    devices_are_listed_in_order_record_sign_ins_and_are_revoked_once(stores).await;
     refresh_families_rotate_only_from_the_current_token(stores).await;
     tenants_and_api_keys_are_found_by_id_and_hash(stores).await;
     audit_events_come_back_newest_first(stores).await;
     parallel_answers_never_exceed_the_attempt_limit(stores.clone()).await;
     the_right_answer_after_the_limit_is_refused(stores.clone()).await;
+    concurrent_refreshes_of_one_token_rotate_it_once(stores.clone()).await;
 }
 
 fn now() -> Timestamp {
@@ -550,7 +553,7 @@ pub async fn concurrent_first_sign_ins_create_one_user(stores: &Stores) {
     );
 }
 
-pub async fn devices_are_listed_in_order_and_revoked_once(stores: &Stores) {
+pub async fn devices_are_listed_in_order_record_sign_ins_and_are_revoked_once(stores: &Stores) {
     let at = now();
     let tenant = tenant();
     let user = UserId::generate(&OsRandomness);
@@ -595,11 +598,33 @@ pub async fn devices_are_listed_in_order_and_revoked_once(stores: &Stores) {
             .as_ref(),
         Some(&first)
     );
-    stores
-        .devices
-        .touch(&tenant, &user, &first.id, at.plus_secs(100))
-        .await
-        .expect("touched");
+    let sign_in = |family: &FamilyId, at: Timestamp, session_expires_at: Timestamp| DeviceSignIn {
+        tenant: tenant.clone(),
+        user: user.clone(),
+        device: first.id.clone(),
+        family: family.clone(),
+        session_expires_at,
+        at,
+    };
+    let (short, long, late) = (
+        FamilyId::generate(&OsRandomness),
+        FamilyId::generate(&OsRandomness),
+        FamilyId::generate(&OsRandomness),
+    );
+    for (family, expires_in) in [(&short, 200), (&long, 3_600)] {
+        assert!(
+            stores
+                .devices
+                .record_sign_in(&sign_in(
+                    family,
+                    at.plus_secs(100),
+                    at.plus_secs(expires_in)
+                ))
+                .await
+                .expect("answers"),
+            "an active device records a sign-in"
+        );
+    }
     assert_eq!(
         stores
             .devices
@@ -607,13 +632,70 @@ pub async fn devices_are_listed_in_order_and_revoked_once(stores: &Stores) {
             .await
             .expect("read")
             .map(|d| d.last_seen),
-        Some(at.plus_secs(100))
+        Some(at.plus_secs(100)),
+        "a sign-in moves last_seen"
+    );
+    let mut linked = stores
+        .devices
+        .sessions(&tenant, &user, &first.id, at.plus_secs(100))
+        .await
+        .expect("listed");
+    linked.sort();
+    let mut expected = vec![short.clone(), long.clone()];
+    expected.sort();
+    assert_eq!(linked, expected, "a device lists the sessions it signed in");
+    assert_eq!(
+        stores
+            .devices
+            .sessions(&tenant, &user, &first.id, at.plus_secs(300))
+            .await
+            .expect("listed"),
+        vec![long.clone()],
+        "an expired session is not listed"
+    );
+    assert!(
+        stores
+            .devices
+            .sessions(&tenant, &user, &second.id, at)
+            .await
+            .expect("listed")
+            .is_empty(),
+        "another device's sessions are not listed"
     );
     assert!(stores
         .devices
         .revoke(&tenant, &user, &first.id, at)
         .await
         .expect("answers"));
+    assert!(
+        !stores
+            .devices
+            .record_sign_in(&sign_in(&late, at.plus_secs(200), at.plus_secs(3_600)))
+            .await
+            .expect("answers"),
+        "a revoked device records no sign-in"
+    );
+    assert!(
+        !stores
+            .devices
+            .sessions(&tenant, &user, &first.id, at.plus_secs(200))
+            .await
+            .expect("listed")
+            .contains(&late),
+        "a refused sign-in links no session"
+    );
+    let stranger_device = DeviceSignIn {
+        device: DeviceId::generate(&OsRandomness),
+        ..sign_in(&late, at, at.plus_secs(3_600))
+    };
+    assert!(
+        !stores
+            .devices
+            .record_sign_in(&stranger_device)
+            .await
+            .expect("answers"),
+        "an unknown device records no sign-in"
+    );
     assert!(
         !stores
             .devices
@@ -656,6 +738,7 @@ pub async fn refresh_families_rotate_only_from_the_current_token(stores: &Stores
         current_hash: h0,
         generation: 0,
         created_at: at,
+        rotated_at: at,
         expires_at: at.plus_secs(3600),
         revoked_at: None,
     };
@@ -679,7 +762,7 @@ pub async fn refresh_families_rotate_only_from_the_current_token(stores: &Stores
     );
     assert!(stores
         .sessions
-        .rotate(&family.tenant, &family.id, &h0, &h1, at)
+        .rotate(&family.tenant, &family.id, &h0, &h1, at.plus_secs(7))
         .await
         .expect("answers"));
     assert!(
@@ -696,7 +779,11 @@ pub async fn refresh_families_rotate_only_from_the_current_token(stores: &Stores
         .await
         .expect("read")
         .expect("present");
-    assert_eq!((rotated.current_hash, rotated.generation), (h1, 1));
+    assert_eq!(
+        (rotated.current_hash, rotated.generation, rotated.rotated_at),
+        (h1, 1, at.plus_secs(7)),
+        "a rotation stores the new hash, bumps the generation and records when"
+    );
     stores
         .sessions
         .revoke(&family.tenant, &family.id, at)
@@ -959,4 +1046,55 @@ pub async fn the_right_answer_after_the_limit_is_refused(stores: Stores) {
         matches!(right, Err(AuthError::ChallengeExhausted)),
         "the right code after 5 wrong ones must be refused, got {right:?}"
     );
+}
+
+/// Two tabs (or a client and its retry) refreshing one token at once: every request gets
+/// the same new token, the family rotates exactly once, and nobody is signed out.
+pub async fn concurrent_refreshes_of_one_token_rotate_it_once(stores: Stores) {
+    let (authkit, tenant, challenge_id, code) = service_with_challenge(stores.clone(), 5).await;
+    let caller = Caller {
+        tenant: &tenant,
+        ip: None,
+    };
+    let verified = authkit
+        .verify_answer(caller, &challenge_id, &code)
+        .await
+        .expect("the right code");
+    let signed_in = authkit
+        .complete_sign_in(caller, verified)
+        .await
+        .expect("signed in");
+    let original = signed_in.tokens.refresh_token.reveal();
+    let outcomes =
+        futures::future::join_all((0..8).map(|_| authkit.refresh(caller, &original))).await;
+    let tokens: Vec<String> = outcomes
+        .into_iter()
+        .map(|outcome| {
+            outcome
+                .unwrap_or_else(|e| panic!("a concurrent refresh was refused: {e:?}"))
+                .refresh_token
+                .reveal()
+        })
+        .collect();
+    assert!(
+        tokens.windows(2).all(|pair| pair[0] == pair[1]),
+        "concurrent refreshes of one token forked the session"
+    );
+    let family = stores
+        .sessions
+        .get(&tenant.id, &signed_in.tokens.refresh_token.family)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(
+        family.revoked_at, None,
+        "concurrent refreshes revoked the session"
+    );
+    // Every winner of a race writes the same derived successor, so even a store that let
+    // two conditional writes through (moto does, under load) ends on the token handed out.
+    assert!(family.generation >= 1, "the family must have rotated");
+    authkit
+        .refresh(caller, &tokens[0])
+        .await
+        .expect("the token every request got is the family's current one");
 }

@@ -46,6 +46,14 @@ impl Device {
     pub fn is_active(&self) -> bool {
         self.revoked_at.is_none()
     }
+
+    /// When the credential stops working unless used again: `idle_secs` after its last
+    /// use, and never later than `max_age_secs` after it was bound (decision 36).
+    pub fn expires_at(&self, idle_secs: u32, max_age_secs: u32) -> Timestamp {
+        self.last_seen
+            .plus_secs(i64::from(idle_secs))
+            .min(self.created_at.plus_secs(i64::from(max_age_secs)))
+    }
 }
 
 /// What a client reports about itself. Every field is optional: browsers, native apps and

@@ -51,6 +51,8 @@ pub enum AuthError {
     SecretKeyRequired,
     #[error("the access token is missing or invalid")]
     InvalidAccessToken,
+    #[error("this needs a sign-in with a code or a magic link in the last 10 minutes")]
+    StepUpRequired,
     #[error("the refresh token is invalid, expired or revoked")]
     InvalidRefreshToken,
     #[error("the refresh token was already used; its session is revoked")]

@@ -15,7 +15,7 @@ use crate::device::{Device, DeviceId};
 use crate::secret::SecretHash;
 use crate::store::{
     Admission, AttemptOutcome, AuditLog, ChallengeStore, CounterKey, CounterLimit, CounterStore,
-    CounterValue, DeviceStore, SessionStore, StoreError, TenantStore, UserStore,
+    CounterValue, DeviceSignIn, DeviceStore, SessionStore, StoreError, TenantStore, UserStore,
 };
 use crate::tenant::{ApiKeyRecord, Tenant, TenantId};
 use crate::token::{FamilyId, RefreshFamily};
@@ -32,6 +32,9 @@ struct Tables {
     users_by_identifier: BTreeMap<(TenantId, String), User>,
     users_by_id: BTreeMap<(TenantId, UserId), User>,
     devices: BTreeMap<(TenantId, UserId, DeviceId), Device>,
+    /// The sessions each device signed in, with their expiry; expired ones are dropped
+    /// whenever the device signs in again.
+    device_sessions: BTreeMap<(TenantId, UserId, DeviceId), BTreeMap<FamilyId, Timestamp>>,
     sessions: BTreeMap<(TenantId, FamilyId), RefreshFamily>,
     tenants: HashMap<TenantId, Tenant>,
     api_keys: HashMap<SecretHash, ApiKeyRecord>,
@@ -411,21 +414,41 @@ impl DeviceStore for MemoryStore {
         }
     }
 
-    async fn touch(
+    async fn record_sign_in(&self, sign_in: &DeviceSignIn) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        let tables = &mut *tables;
+        let key = (
+            sign_in.tenant.clone(),
+            sign_in.user.clone(),
+            sign_in.device.clone(),
+        );
+        match tables.devices.get_mut(&key) {
+            Some(device) if device.is_active() => device.last_seen = sign_in.at,
+            _ => return Ok(false),
+        }
+        let sessions = tables.device_sessions.entry(key).or_default();
+        sessions.retain(|_, expires_at| sign_in.at < *expires_at);
+        sessions.insert(sign_in.family.clone(), sign_in.session_expires_at);
+        Ok(true)
+    }
+
+    async fn sessions(
         &self,
         tenant: &TenantId,
         user: &UserId,
         id: &DeviceId,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        if let Some(device) =
-            self.lock()
-                .devices
-                .get_mut(&(tenant.clone(), user.clone(), id.clone()))
-        {
-            device.last_seen = now;
-        }
-        Ok(())
+    ) -> Result<Vec<FamilyId>, StoreError> {
+        let tables = self.lock();
+        let key = (tenant.clone(), user.clone(), id.clone());
+        Ok(tables
+            .device_sessions
+            .get(&key)
+            .into_iter()
+            .flatten()
+            .filter(|(_, expires_at)| now < **expires_at)
+            .map(|(family, _)| family.clone())
+            .collect())
     }
 }
 
@@ -466,13 +489,14 @@ impl SessionStore for MemoryStore {
         id: &FamilyId,
         expected: &SecretHash,
         next: &SecretHash,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         match tables.sessions.get_mut(&(tenant.clone(), id.clone())) {
             Some(family) if family.revoked_at.is_none() && family.current_hash == *expected => {
                 family.current_hash = *next;
                 family.generation += 1;
+                family.rotated_at = now;
                 Ok(true)
             }
             _ => Ok(false),

@@ -44,11 +44,24 @@ impl Pepper {
     /// HMAC-SHA256(pepper, context ‖ 0x00 ‖ secret). The separator keeps `("ab", "c")` and
     /// `("a", "bc")` apart.
     pub fn hash(&self, context: &str, secret: &[u8]) -> SecretHash {
+        SecretHash(self.mac(context, secret))
+    }
+
+    /// A secret derived from another: HMAC-SHA256(pepper, context ‖ 0x00 ‖ input) as an
+    /// [`OpaqueSecret`]. Without the pepper it cannot be predicted from `input`, and with it
+    /// the same input always derives the same secret, so it can be re-derived later instead
+    /// of stored. Use a context no stored hash uses.
+    pub fn derive_secret(&self, context: &str, input: &[u8]) -> OpaqueSecret {
+        let bytes = Zeroizing::new(self.mac(context, input));
+        OpaqueSecret(Zeroizing::new(URL_SAFE_NO_PAD.encode(bytes.as_ref())))
+    }
+
+    fn mac(&self, context: &str, input: &[u8]) -> [u8; 32] {
         let mut mac = Hmac::<Sha256>::new_from_slice(&self.0).expect("HMAC accepts any key length");
         mac.update(context.as_bytes());
         mac.update(&[0]);
-        mac.update(secret);
-        SecretHash(mac.finalize().into_bytes().into())
+        mac.update(input);
+        mac.finalize().into_bytes().into()
     }
 }
 
@@ -307,6 +320,18 @@ mod tests {
     use crate::clock::testing::SeededRandomness;
     use crate::clock::OsRandomness;
     use std::sync::atomic::AtomicU64;
+
+    #[test]
+    fn derived_secrets_are_deterministic_well_formed_and_keyed() {
+        let pepper = Pepper::generate(&OsRandomness);
+        let derived = pepper.derive_secret("ctx", b"input");
+        assert_eq!(derived, pepper.derive_secret("ctx", b"input"));
+        assert!(OpaqueSecret::parse(derived.expose()).is_ok());
+        assert_ne!(derived, pepper.derive_secret("other", b"input"));
+        assert_ne!(derived, pepper.derive_secret("ctx", b"input2"));
+        let stranger = Pepper::generate(&OsRandomness);
+        assert_ne!(derived, stranger.derive_secret("ctx", b"input"));
+    }
 
     #[test]
     fn codes_cover_every_digit_uniformly() {

@@ -176,13 +176,32 @@ pub trait DeviceStore: Send + Sync {
         now: Timestamp,
     ) -> Result<bool, StoreError>;
 
-    async fn touch(
+    /// If the device exists and is not revoked, atomically: sets its `last_seen` to
+    /// `sign_in.at` and links the session it opened to it, so that revoking the device
+    /// finds the session. False otherwise, and nothing changed: a device revoked
+    /// concurrently never gains a session that its revocation missed.
+    async fn record_sign_in(&self, sign_in: &DeviceSignIn) -> Result<bool, StoreError>;
+
+    /// The sessions linked to a device by `record_sign_in` that have not expired.
+    async fn sessions(
         &self,
         tenant: &TenantId,
         user: &UserId,
         id: &DeviceId,
         now: Timestamp,
-    ) -> Result<(), StoreError>;
+    ) -> Result<Vec<FamilyId>, StoreError>;
+}
+
+/// A sign-in with a device's credential, as the device records it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeviceSignIn {
+    pub tenant: TenantId,
+    pub user: UserId,
+    pub device: DeviceId,
+    /// The session (refresh family) the sign-in opened, and when it expires.
+    pub family: FamilyId,
+    pub session_expires_at: Timestamp,
+    pub at: Timestamp,
 }
 
 #[async_trait]
@@ -196,8 +215,8 @@ pub trait SessionStore: Send + Sync {
     ) -> Result<Option<RefreshFamily>, StoreError>;
 
     /// Replaces the current token hash if it still equals `expected` and the family is not
-    /// revoked; bumps the generation. False when the condition did not hold (a concurrent
-    /// rotation won, or the family was revoked).
+    /// revoked; bumps the generation and sets `rotated_at` to `now`. False when the
+    /// condition did not hold (a concurrent rotation won, or the family was revoked).
     async fn rotate(
         &self,
         tenant: &TenantId,

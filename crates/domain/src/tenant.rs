@@ -74,6 +74,10 @@ pub struct TenantPolicy {
     pub default_region: Option<Region>,
     pub access_token_ttl_secs: u32,
     pub refresh_token_ttl_secs: u32,
+    /// A trusted device's credential stops working this long after its last use.
+    pub device_idle_ttl_secs: u32,
+    /// … and this long after it was bound, however often it is used.
+    pub device_max_age_secs: u32,
     pub rate_limits: RateLimitPolicy,
 }
 
@@ -89,6 +93,8 @@ impl Default for TenantPolicy {
             default_region: None,
             access_token_ttl_secs: 900,
             refresh_token_ttl_secs: 30 * 24 * 3600,
+            device_idle_ttl_secs: 90 * 24 * 3600,
+            device_max_age_secs: 365 * 24 * 3600,
             rate_limits: RateLimitPolicy::default(),
         }
     }
@@ -119,13 +125,24 @@ impl TenantPolicy {
             (1..=100).contains(&self.identifier_failure_cap),
             "identifier_failure_cap (1-100)",
         )?;
+        // Revocation reaches an access token only where it is checked (introspection,
+        // AuthKit's own routes); a verifier that checks signatures alone honours it for up
+        // to this long, so it stays short (decision 37).
         check(
-            (60..=86_400).contains(&self.access_token_ttl_secs),
-            "access_token_ttl_secs (60-86400)",
+            (60..=3_600).contains(&self.access_token_ttl_secs),
+            "access_token_ttl_secs (60-3600)",
         )?;
         check(
             (3_600..=365 * 86_400).contains(&self.refresh_token_ttl_secs),
             "refresh_token_ttl_secs (3600-31536000)",
+        )?;
+        check(
+            (86_400..=365 * 86_400).contains(&self.device_idle_ttl_secs),
+            "device_idle_ttl_secs (86400-31536000)",
+        )?;
+        check(
+            (self.device_idle_ttl_secs..=3 * 365 * 86_400).contains(&self.device_max_age_secs),
+            "device_max_age_secs (device_idle_ttl_secs-94608000)",
         )?;
         Ok(())
     }
@@ -274,5 +291,16 @@ mod tests {
             ..TenantPolicy::default()
         };
         assert!(over_nist.validate().is_err());
+        let long_lived_access = TenantPolicy {
+            access_token_ttl_secs: 3_601,
+            ..TenantPolicy::default()
+        };
+        assert!(long_lived_access.validate().is_err());
+        let device_outliving_its_maximum = TenantPolicy {
+            device_idle_ttl_secs: 200 * 86_400,
+            device_max_age_secs: 100 * 86_400,
+            ..TenantPolicy::default()
+        };
+        assert!(device_outliving_its_maximum.validate().is_err());
     }
 }

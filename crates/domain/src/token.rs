@@ -1,5 +1,9 @@
 //! Tokens: ES256 access JWTs any standard library can verify against the published JWKS,
-//! and opaque rotating refresh tokens.
+//! and opaque rotating refresh tokens (in `refresh`).
+
+mod refresh;
+
+pub use refresh::{FamilyId, Presented, RefreshFamily, RefreshToken};
 
 use std::fmt;
 
@@ -12,7 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::{Randomness, Timestamp};
 use crate::device::DeviceId;
-use crate::secret::{prefixed_id, MalformedSecret, OpaqueSecret, Pepper, SecretHash};
+use crate::secret::Pepper;
 use crate::tenant::TenantId;
 use crate::user::UserId;
 
@@ -284,11 +288,17 @@ pub struct AccessClaims {
     pub nbf: i64,
     pub exp: i64,
     pub jti: String,
+    /// When the user last proved who they are (OIDC's `auth_time`): the sign-in that opened
+    /// the session, unchanged by refreshes.
+    pub auth_time: i64,
     /// How the user proved who they are (RFC 8176 values where they exist: `otp`, `sms`;
     /// AuthKit's own: `magic_link`, `email`, `whatsapp`, `device`; decision 25).
     pub amr: Vec<String>,
     /// RFC 9068 names the client; AuthKit's client is the tenant.
     pub client_id: TenantId,
+    /// The session (refresh family) the token was issued in, so a resource server can ask
+    /// whether it was revoked (OIDC's `sid`; introspection answers by it).
+    pub sid: FamilyId,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device_id: Option<DeviceId>,
 }
@@ -357,69 +367,6 @@ pub fn unverified_audience(token: &str) -> Option<TenantId> {
     TenantId::parse(&audience.aud).ok()
 }
 
-prefixed_id!(
-    /// A refresh-token family: every token rotated from one sign-in shares it.
-    FamilyId,
-    "rtf_"
-);
-
-/// A refresh token as handed out: `<family id>.<secret>`. Only the secret's hash is stored.
-#[derive(Clone)]
-pub struct RefreshToken {
-    pub family: FamilyId,
-    pub secret: OpaqueSecret,
-}
-
-impl RefreshToken {
-    pub fn generate(family: FamilyId, random: &dyn Randomness) -> RefreshToken {
-        RefreshToken {
-            family,
-            secret: OpaqueSecret::generate(random),
-        }
-    }
-
-    pub fn parse(raw: &str) -> Result<RefreshToken, MalformedSecret> {
-        let (family, secret) = raw.split_once('.').ok_or(MalformedSecret)?;
-        Ok(RefreshToken {
-            family: FamilyId::parse(family).map_err(|_| MalformedSecret)?,
-            secret: OpaqueSecret::parse(secret)?,
-        })
-    }
-
-    pub fn reveal(&self) -> String {
-        format!("{}.{}", self.family, self.secret.expose())
-    }
-
-    pub fn hash(&self, pepper: &Pepper) -> SecretHash {
-        pepper.hash(
-            &format!("refresh:{}", self.family),
-            self.secret.expose().as_bytes(),
-        )
-    }
-}
-
-impl fmt::Debug for RefreshToken {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "RefreshToken({}, ***)", self.family)
-    }
-}
-
-/// One sign-in's chain of refresh tokens. Only the newest token's hash is current;
-/// presenting any older one means it was stolen or replayed, and the family is revoked.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RefreshFamily {
-    pub id: FamilyId,
-    pub tenant: TenantId,
-    pub user_id: UserId,
-    pub device_id: Option<DeviceId>,
-    pub amr: Vec<String>,
-    pub current_hash: SecretHash,
-    pub generation: u32,
-    pub created_at: Timestamp,
-    pub expires_at: Timestamp,
-    pub revoked_at: Option<Timestamp>,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -437,8 +384,10 @@ mod tests {
             nbf: 1_000,
             exp: 1_900,
             jti: "j1".into(),
+            auth_time: 1_000,
             amr: vec!["otp".into(), "email".into()],
             client_id: TenantId::parse("acme").unwrap(),
+            sid: FamilyId::generate(&random),
             device_id: None,
         }
     }
@@ -610,14 +559,5 @@ mod tests {
             KeyMaterial::from_json(bad_pem),
             Err(KeySetError::BadKey(_))
         ));
-    }
-
-    #[test]
-    fn refresh_tokens_round_trip() {
-        let token = RefreshToken::generate(FamilyId::generate(&OsRandomness), &OsRandomness);
-        let parsed = RefreshToken::parse(&token.reveal()).unwrap();
-        let pepper = Pepper::generate(&OsRandomness);
-        assert!(parsed.hash(&pepper).matches(&token.hash(&pepper)));
-        assert!(RefreshToken::parse("rtf_x.y").is_err());
     }
 }

@@ -12,7 +12,7 @@ use aws_sdk_dynamodb::types::{
 };
 
 use crate::item::{corrupt, key, n, s, Fields, Item};
-use crate::{condition_held, store_error, DynamoStore};
+use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
 
 const SK: &str = "challenge";
 
@@ -304,26 +304,12 @@ impl ChallengeStore for DynamoStore {
             .transact_items(TransactWriteItem::builder().put(insert).build())
             .send()
             .await;
-        match result {
-            Ok(_) => Ok(true),
-            Err(error) => {
-                let reasons: Vec<Option<String>> = match error.as_service_error() {
-                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                        cancelled.cancellation_reasons().iter().map(|r| r.code().map(str::to_owned)).collect()
-                    }
-                    _ => return Err(store_error(error)),
-                };
-                let failed = |i: usize| {
-                    reasons.get(i).and_then(Option::as_deref) == Some("ConditionalCheckFailed")
-                };
-                if failed(1) {
-                    Err(StoreError::AlreadyExists)
-                } else if failed(0) {
-                    Ok(false)
-                } else {
-                    Err(store_error(error))
-                }
+        match transaction_outcome(result)? {
+            TransactionOutcome::Written => Ok(true),
+            TransactionOutcome::ConditionFailed(failed) if failed.contains(&1) => {
+                Err(StoreError::AlreadyExists)
             }
+            TransactionOutcome::ConditionFailed(_) => Ok(false),
         }
     }
 }

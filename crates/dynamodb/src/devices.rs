@@ -1,17 +1,20 @@
 //! Devices: `pk = <tenant>#user#<user id>`, `sk = device#<device id>`, so a user's devices
-//! are one Query.
+//! are one Query; beside each device, one item per session it signed in
+//! (`sk = session#<device id>#<family id>`, expiring with the session), so revoking the
+//! device finds its sessions with one Query too.
 
 use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
 use authkit_domain::device::{Device, DeviceId, TrustLevel};
 use authkit_domain::secret::SecretHash;
-use authkit_domain::store::{DeviceStore, StoreError};
+use authkit_domain::store::{DeviceSignIn, DeviceStore, StoreError};
 use authkit_domain::tenant::TenantId;
+use authkit_domain::token::FamilyId;
 use authkit_domain::user::UserId;
-use aws_sdk_dynamodb::types::AttributeValue;
+use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
 use crate::item::{corrupt, key, n, s, to_json, Fields, Item};
-use crate::{condition_held, store_error, DynamoStore};
+use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
 
 fn partition(tenant: &TenantId, user: &UserId) -> String {
     format!("{tenant}#user#{user}")
@@ -134,23 +137,89 @@ impl DeviceStore for DynamoStore {
         condition_held(result)
     }
 
-    async fn touch(
+    /// One transaction: the device's `last_seen` moves (only if it exists and is not
+    /// revoked) and the session's link item is written. A revocation is a conditional
+    /// write on the same device item, so it is ordered before or after this as a whole.
+    async fn record_sign_in(&self, sign_in: &DeviceSignIn) -> Result<bool, StoreError> {
+        let touch = Update::builder()
+            .table_name(&self.tables.devices)
+            .set_key(Some(device_key(
+                &sign_in.tenant,
+                &sign_in.user,
+                &sign_in.device,
+            )))
+            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
+            .update_expression("SET last_seen = :at")
+            .expression_attribute_values(":at", n(sign_in.at.0))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let mut link = key(
+            partition(&sign_in.tenant, &sign_in.user),
+            &session_sort_key(&sign_in.device, Some(&sign_in.family)),
+        );
+        link.extend([
+            ("family_id".to_owned(), s(sign_in.family.as_str())),
+            ("ttl".to_owned(), n(sign_in.session_expires_at.0)),
+        ]);
+        let link = Put::builder()
+            .table_name(&self.tables.devices)
+            .set_item(Some(link))
+            .build()
+            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let result = self
+            .client
+            .transact_write_items()
+            .transact_items(TransactWriteItem::builder().update(touch).build())
+            .transact_items(TransactWriteItem::builder().put(link).build())
+            .send()
+            .await;
+        // Only the device update has a condition.
+        match transaction_outcome(result)? {
+            TransactionOutcome::Written => Ok(true),
+            TransactionOutcome::ConditionFailed(_) => Ok(false),
+        }
+    }
+
+    async fn sessions(
         &self,
         tenant: &TenantId,
         user: &UserId,
         id: &DeviceId,
         now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.devices)
-            .set_key(Some(device_key(tenant, user, id)))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET last_seen = :now")
-            .expression_attribute_values(":now", AttributeValue::N(now.0.to_string()))
-            .send()
-            .await;
-        condition_held(result).map(|_| ())
+    ) -> Result<Vec<FamilyId>, StoreError> {
+        let mut families = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let output = self
+                .client
+                .query()
+                .table_name(&self.tables.devices)
+                .key_condition_expression("pk = :pk AND begins_with(sk, :sessions)")
+                .expression_attribute_values(":pk", s(partition(tenant, user)))
+                .expression_attribute_values(":sessions", s(session_sort_key(id, None)))
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            for item in output.items() {
+                if !Fields(item).expired(now) {
+                    families.push(Fields(item).parsed("family_id", FamilyId::parse)?);
+                }
+            }
+            match output.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => break,
+            }
+        }
+        Ok(families)
+    }
+}
+
+/// `session#<device id>#<family id>`, or without the family the prefix of all a device's.
+fn session_sort_key(device: &DeviceId, family: Option<&FamilyId>) -> String {
+    match family {
+        Some(family) => format!("session#{device}#{family}"),
+        None => format!("session#{device}#"),
     }
 }

@@ -135,6 +135,7 @@ fn family_from(item: &Item) -> Result<RefreshFamily, StoreError> {
         current_hash: f.parsed("current_hash", SecretHash::from_hex)?,
         generation: f.uint("generation")?,
         created_at: f.time("created_at")?,
+        rotated_at: f.time("rotated_at")?,
         expires_at: f.time("expires_at")?,
         revoked_at: f.opt_time("revoked_at")?,
     })
@@ -152,6 +153,7 @@ impl SessionStore for DynamoStore {
             ("current_hash".to_owned(), s(family.current_hash.to_hex())),
             ("generation".to_owned(), n(family.generation)),
             ("created_at".to_owned(), n(family.created_at.0)),
+            ("rotated_at".to_owned(), n(family.rotated_at.0)),
             ("expires_at".to_owned(), n(family.expires_at.0)),
             ("ttl".to_owned(), n(family.expires_at.0)),
         ]);
@@ -189,7 +191,7 @@ impl SessionStore for DynamoStore {
         id: &FamilyId,
         expected: &SecretHash,
         next: &SecretHash,
-        _now: Timestamp,
+        now: Timestamp,
     ) -> Result<bool, StoreError> {
         let result = self
             .client
@@ -197,10 +199,13 @@ impl SessionStore for DynamoStore {
             .table_name(&self.tables.directory)
             .set_key(Some(family_key(tenant, id)))
             .condition_expression("current_hash = :expected AND attribute_not_exists(revoked_at)")
-            .update_expression("SET current_hash = :next, generation = generation + :one")
+            .update_expression(
+                "SET current_hash = :next, generation = generation + :one, rotated_at = :now",
+            )
             .expression_attribute_values(":expected", s(expected.to_hex()))
             .expression_attribute_values(":next", s(next.to_hex()))
             .expression_attribute_values(":one", n(1))
+            .expression_attribute_values(":now", n(now.0))
             .send()
             .await;
         condition_held(result)

@@ -293,6 +293,45 @@ where
     }
 }
 
+/// How a `TransactWriteItems` ended, when the store answered.
+pub(crate) enum TransactionOutcome {
+    Written,
+    /// Cancelled because the conditions of the actions at these indexes (never none) did
+    /// not hold.
+    ConditionFailed(Vec<usize>),
+}
+
+pub(crate) fn transaction_outcome<O>(
+    result: Result<
+        O,
+        aws_sdk_dynamodb::error::SdkError<
+            aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError,
+            aws_sdk_dynamodb::config::http::HttpResponse,
+        >,
+    >,
+) -> Result<TransactionOutcome, StoreError> {
+    use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
+    let error = match result {
+        Ok(_) => return Ok(TransactionOutcome::Written),
+        Err(error) => error,
+    };
+    let failed: Vec<usize> = match error.as_service_error() {
+        Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+            .cancellation_reasons()
+            .iter()
+            .enumerate()
+            .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
+            .map(|(index, _)| index)
+            .collect(),
+        _ => Vec::new(),
+    };
+    if failed.is_empty() {
+        Err(store_error(error))
+    } else {
+        Ok(TransactionOutcome::ConditionFailed(failed))
+    }
+}
+
 /// Maps an SDK failure to the domain's view: throttled (the SDK already retried) or
 /// unavailable, with the cause kept for logs.
 pub(crate) fn store_error<E>(

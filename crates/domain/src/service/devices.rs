@@ -10,6 +10,9 @@ use crate::secret::{MalformedSecret, OpaqueSecret};
 use crate::token::AccessClaims;
 use crate::user::UserId;
 
+/// The `amr` of a session a trusted device opened.
+const DEVICE_METHOD: &str = "device";
+
 /// What a client keeps to sign in again from a trusted device:
 /// `<user id>.<device id>.<secret>`. Only the secret's hash is stored.
 #[derive(Clone)]
@@ -55,8 +58,14 @@ pub struct BoundDevice {
     pub credential: DeviceCredential,
 }
 
+/// How recent a sign-in by code or link must be to bind a device (decision 36).
+pub const BIND_STEP_UP_WINDOW_SECS: i64 = 600;
+
 impl AuthKit {
     /// Binds the device the signed-in user is using. The credential is returned once.
+    /// Binding hands out a credential that signs in without a code, so it needs the user to
+    /// have proved who they are with a code or a link in the last ten minutes: a session a
+    /// device opened (or an old one kept alive by refreshes) cannot mint more devices.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn bind_device(
         &self,
@@ -66,9 +75,13 @@ impl AuthKit {
         name: Option<String>,
         trusted: bool,
     ) -> Result<BoundDevice, AuthError> {
+        let now = self.now();
+        let by_device = claims.amr.iter().any(|method| method == DEVICE_METHOD);
+        if by_device || now.0 > claims.auth_time.saturating_add(BIND_STEP_UP_WINDOW_SECS) {
+            return Err(AuthError::StepUpRequired);
+        }
         fingerprint.validate()?;
         let name = name.map(|n| n.chars().take(100).collect::<String>());
-        let now = self.now();
         let credential = DeviceCredential {
             user_id: claims.sub.clone(),
             device_id: DeviceId::generate(self.random.as_ref()),
@@ -114,6 +127,9 @@ impl AuthKit {
             .await?)
     }
 
+    /// Revokes one of the user's devices and ends every session it signed in. Repeating it
+    /// for an already revoked device ends any session still left (then answers not found),
+    /// so a revocation interrupted half-way can be finished.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn revoke_device(
         &self,
@@ -122,24 +138,37 @@ impl AuthKit {
         device_id: &str,
     ) -> Result<(), AuthError> {
         let id = DeviceId::parse(device_id).map_err(|_| AuthError::DeviceNotFound)?;
-        if !self
+        let tenant = &caller.tenant.id;
+        let now = self.now();
+        let revoked = self
             .stores
             .devices
-            .revoke(&caller.tenant.id, &claims.sub, &id, self.now())
-            .await?
-        {
+            .revoke(tenant, &claims.sub, &id, now)
+            .await?;
+        // Read after the revocation is written: a sign-in that linked its session earlier
+        // is listed here; one that comes later finds the device revoked.
+        let sessions = self
+            .stores
+            .devices
+            .sessions(tenant, &claims.sub, &id, now)
+            .await?;
+        for family in &sessions {
+            self.stores.sessions.revoke(tenant, family, now).await?;
+        }
+        if !revoked {
             return Err(AuthError::DeviceNotFound);
         }
         let mut event = self.event(caller.tenant, AuditKind::DeviceRevoked, Outcome::Success);
         event.user_id = Some(claims.sub.clone());
         event.device_id = Some(id);
+        event.detail = Some(format!("{} sessions revoked", sessions.len()));
         self.audit(event).await;
         Ok(())
     }
 
-    /// Signs in with a trusted device's credential, when the device is active, trusted, and
-    /// its fingerprint still resembles the one it was bound with. Every refusal looks the
-    /// same to the caller.
+    /// Signs in with a trusted device's credential, when the device is active, unexpired,
+    /// trusted, and its fingerprint still resembles the one it was bound with. Every
+    /// refusal looks the same to the caller.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn sign_in_with_device(
         &self,
@@ -160,9 +189,12 @@ impl AuthKit {
             &Device::secret_context(&credential.device_id),
             credential.secret.expose().as_bytes(),
         );
+        let policy = &caller.tenant.policy;
+        let now = self.now();
         let accepted = device.as_ref().is_some_and(|device| {
             device.secret_hash.matches(&presented)
                 && device.is_active()
+                && now < device.expires_at(policy.device_idle_ttl_secs, policy.device_max_age_secs)
                 && device.trust == TrustLevel::Trusted
                 && device.fingerprint.is_same_device(fingerprint)
         });
@@ -170,30 +202,28 @@ impl AuthKit {
         event.user_id = Some(credential.user_id.clone());
         event.device_id = Some(credential.device_id.clone());
         event.ip = caller.ip.map(str::to_owned);
-        if !accepted {
-            event.kind = AuditKind::DeviceSignInRefused;
-            event.outcome = Outcome::Refused;
-            self.audit(event).await;
-            return Err(AuthError::DeviceSignInRefused);
-        }
-        self.stores
-            .devices
-            .touch(
-                tenant,
-                &credential.user_id,
-                &credential.device_id,
-                self.now(),
-            )
-            .await?;
-        self.audit(event).await;
-        let tokens = self
-            .open_session(
+        let opened = if accepted {
+            self.open_session(
                 caller,
                 &credential.user_id,
                 Some(credential.device_id),
-                vec!["device".to_owned()],
+                vec![DEVICE_METHOD.to_owned()],
             )
-            .await?;
+            .await
+        } else {
+            Err(AuthError::DeviceSignInRefused)
+        };
+        let tokens = match opened {
+            Ok(tokens) => tokens,
+            Err(AuthError::DeviceSignInRefused) => {
+                event.kind = AuditKind::DeviceSignInRefused;
+                event.outcome = Outcome::Refused;
+                self.audit(event).await;
+                return Err(AuthError::DeviceSignInRefused);
+            }
+            Err(other) => return Err(other),
+        };
+        self.audit(event).await;
         Ok(SignedIn {
             tokens,
             user_id: credential.user_id,

@@ -159,6 +159,8 @@ impl AuthKit {
 #[cfg(test)]
 mod rate_limit_tests;
 #[cfg(test)]
+mod session_tests;
+#[cfg(test)]
 mod testing;
 #[cfg(test)]
 mod tests;

@@ -1,4 +1,4 @@
-//! Sessions: access tokens and rotating refresh tokens with reuse detection.
+//! Sessions: access tokens and rotating refresh tokens with reuse detection (decision 35).
 
 use super::{AuthKit, Caller, VerifiedChallenge};
 use crate::audit::{AuditKind, Outcome};
@@ -6,8 +6,9 @@ use crate::challenge::ChallengeKind;
 use crate::device::DeviceId;
 use crate::error::AuthError;
 use crate::identifier::Channel;
+use crate::store::DeviceSignIn;
 use crate::tenant::{Tenant, TenantId};
-use crate::token::{self, AccessClaims, FamilyId, RefreshFamily, RefreshToken};
+use crate::token::{self, AccessClaims, FamilyId, Presented, RefreshFamily, RefreshToken};
 use crate::user::{User, UserId};
 
 /// Tokens handed to a client.
@@ -74,10 +75,14 @@ impl AuthKit {
             current_hash: refresh.hash(&self.keys.current().pepper),
             generation: 0,
             created_at: now,
+            rotated_at: now,
             expires_at: now.plus_secs(i64::from(tenant.policy.refresh_token_ttl_secs)),
             revoked_at: None,
         };
         self.stores.sessions.insert(&family).await?;
+        if let Some(device) = &family.device_id {
+            self.link_to_device(&family, device).await?;
+        }
         let mut event = self.event(tenant, AuditKind::TokensIssued, Outcome::Success);
         event.user_id = Some(user.clone());
         event.device_id = family.device_id.clone();
@@ -87,79 +92,112 @@ impl AuthKit {
         Ok(self.tokens_for(tenant, &family, refresh))
     }
 
-    /// Rotates a refresh token. Presenting a token that is no longer the current one of
-    /// its family means it was copied: the whole family is revoked.
+    /// Records a device sign-in's session on the device, so that revoking the device ends
+    /// it. The family is written first: a revocation racing this either sees the link or
+    /// makes the link fail, and then the family is revoked here.
+    async fn link_to_device(
+        &self,
+        family: &RefreshFamily,
+        device: &DeviceId,
+    ) -> Result<(), AuthError> {
+        let sign_in = DeviceSignIn {
+            tenant: family.tenant.clone(),
+            user: family.user_id.clone(),
+            device: device.clone(),
+            family: family.id.clone(),
+            session_expires_at: family.expires_at,
+            at: family.created_at,
+        };
+        if self.stores.devices.record_sign_in(&sign_in).await? {
+            return Ok(());
+        }
+        self.stores
+            .sessions
+            .revoke(&family.tenant, &family.id, family.created_at)
+            .await?;
+        Err(AuthError::DeviceSignInRefused)
+    }
+
+    /// Rotates a refresh token. A retry of the last rotation (within the grace window) gets
+    /// the same new token again; a token of the family that was already rotated away means
+    /// a copy is in someone else's hands, and the whole family is revoked; anything else is
+    /// merely invalid.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn refresh(&self, caller: Caller<'_>, raw: &str) -> Result<Tokens, AuthError> {
         let tenant = caller.tenant;
         let presented = RefreshToken::parse(raw).map_err(|_| AuthError::InvalidRefreshToken)?;
-        let now = self.now();
-        let family = self
-            .stores
-            .sessions
-            .get(&tenant.id, &presented.family)
-            .await?
-            .filter(|family| family.revoked_at.is_none() && now < family.expires_at)
-            .ok_or(AuthError::InvalidRefreshToken)?;
         let pepper = self.keys.current().pepper.clone();
-        let presented_hash = presented.hash(&pepper);
-        let next = RefreshToken::generate(family.id.clone(), self.random.as_ref());
-        let rotated = presented_hash.matches(&family.current_hash)
-            && self
-                .stores
-                .sessions
-                .rotate(
-                    &tenant.id,
-                    &family.id,
-                    &presented_hash,
-                    &next.hash(&pepper),
-                    now,
-                )
-                .await?;
-        if !rotated {
-            self.stores
-                .sessions
-                .revoke(&tenant.id, &family.id, now)
-                .await?;
-            tracing::warn!(outcome = "refresh_reuse", family = %family.id, "refresh token reuse; family revoked");
-            let mut event = self.event(tenant, AuditKind::RefreshReuseDetected, Outcome::Refused);
-            event.user_id = Some(family.user_id.clone());
-            event.ip = caller.ip.map(str::to_owned);
-            self.audit(event).await;
-            return Err(AuthError::RefreshTokenReused);
+        let now = self.now();
+        // Two rounds at most: a request that loses the rotation race to a concurrent one
+        // with the same token reads the winner's write, and is then judged a retry.
+        for _ in 0..2 {
+            let family = self
+                .live_family(&tenant.id, &presented.family)
+                .await?
+                .ok_or(AuthError::InvalidRefreshToken)?;
+            match family.judge(&presented, &pepper, now) {
+                Presented::Current => {
+                    let next = presented.successor(&pepper);
+                    let rotated = self
+                        .stores
+                        .sessions
+                        .rotate(
+                            &tenant.id,
+                            &family.id,
+                            &family.current_hash,
+                            &next.hash(&pepper),
+                            now,
+                        )
+                        .await?;
+                    if rotated {
+                        let mut event =
+                            self.event(tenant, AuditKind::RefreshRotated, Outcome::Success);
+                        event.user_id = Some(family.user_id.clone());
+                        self.audit(event).await;
+                        return Ok(self.tokens_for(tenant, &family, next));
+                    }
+                }
+                Presented::Retry(next) => return Ok(self.tokens_for(tenant, &family, next)),
+                Presented::Replayed => {
+                    self.stores
+                        .sessions
+                        .revoke(&tenant.id, &family.id, now)
+                        .await?;
+                    tracing::warn!(outcome = "refresh_reuse", family = %family.id.redacted(), "refresh token reuse; family revoked");
+                    let mut event =
+                        self.event(tenant, AuditKind::RefreshReuseDetected, Outcome::Refused);
+                    event.user_id = Some(family.user_id.clone());
+                    event.ip = caller.ip.map(str::to_owned);
+                    event.detail = Some(family.id.redacted());
+                    self.audit(event).await;
+                    return Err(AuthError::RefreshTokenReused);
+                }
+                Presented::Unknown => return Err(AuthError::InvalidRefreshToken),
+            }
         }
-        let mut event = self.event(tenant, AuditKind::RefreshRotated, Outcome::Success);
-        event.user_id = Some(family.user_id.clone());
-        self.audit(event).await;
-        Ok(self.tokens_for(tenant, &family, next))
+        Err(AuthError::InvalidRefreshToken)
     }
 
     /// Signs out: revokes the token's family. Like RFC 7009, an unknown or already revoked
-    /// token is not an error, so the answer reveals nothing.
+    /// token is not an error, so the answer reveals nothing. Any token the family issued
+    /// signs it out; a made-up one does nothing.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn revoke_session(&self, caller: Caller<'_>, raw: &str) -> Result<(), AuthError> {
         let tenant = caller.tenant;
         let Ok(presented) = RefreshToken::parse(raw) else {
             return Ok(());
         };
-        let Some(family) = self
-            .stores
-            .sessions
-            .get(&tenant.id, &presented.family)
-            .await?
-        else {
+        let now = self.now();
+        let Some(family) = self.live_family(&tenant.id, &presented.family).await? else {
             return Ok(());
         };
-        if family.revoked_at.is_some()
-            || !presented
-                .hash(&self.keys.current().pepper)
-                .matches(&family.current_hash)
-        {
+        let pepper = self.keys.current().pepper.clone();
+        if matches!(family.judge(&presented, &pepper, now), Presented::Unknown) {
             return Ok(());
         }
         self.stores
             .sessions
-            .revoke(&tenant.id, &family.id, self.now())
+            .revoke(&tenant.id, &family.id, now)
             .await?;
         let mut event = self.event(tenant, AuditKind::SessionRevoked, Outcome::Success);
         event.user_id = Some(family.user_id);
@@ -167,7 +205,55 @@ impl AuthKit {
         Ok(())
     }
 
-    /// Checks an access token issued to this tenant.
+    /// A family that is neither revoked nor expired.
+    async fn live_family(
+        &self,
+        tenant: &TenantId,
+        id: &FamilyId,
+    ) -> Result<Option<RefreshFamily>, AuthError> {
+        let now = self.now();
+        Ok(self
+            .stores
+            .sessions
+            .get(tenant, id)
+            .await?
+            .filter(|family| family.revoked_at.is_none() && now < family.expires_at))
+    }
+
+    /// Checks an access token issued to this tenant and that what it stands for still
+    /// holds: its session is neither revoked nor expired, nor opened for someone else. The
+    /// one place revocation reaches access tokens (one store read), for the routes that act
+    /// on a user's behalf and for introspection.
+    pub async fn authenticate_live_access_token(
+        &self,
+        tenant: &TenantId,
+        raw: &str,
+    ) -> Result<AccessClaims, AuthError> {
+        let claims = self.authenticate_access_token(tenant, raw)?;
+        let session = self.live_family(tenant, &claims.sid).await?;
+        if session.is_none_or(|family| family.user_id != claims.sub) {
+            return Err(AuthError::InvalidAccessToken);
+        }
+        Ok(claims)
+    }
+
+    /// RFC 7662 introspection for the tenant's resource servers: the claims of a live
+    /// access token of this tenant, or None for anything else (malformed, expired, another
+    /// tenant's, or its session revoked). Refresh tokens are never reported active.
+    pub async fn introspect(
+        &self,
+        tenant: &TenantId,
+        raw: &str,
+    ) -> Result<Option<AccessClaims>, AuthError> {
+        match self.authenticate_live_access_token(tenant, raw).await {
+            Ok(claims) => Ok(Some(claims)),
+            Err(AuthError::InvalidAccessToken) => Ok(None),
+            Err(other) => Err(other),
+        }
+    }
+
+    /// Checks an access token's signature, issuer, audience (this tenant) and lifetime
+    /// only; [`AuthKit::authenticate_live_access_token`] also checks its session.
     pub fn authenticate_access_token(
         &self,
         tenant: &TenantId,
@@ -197,8 +283,10 @@ impl AuthKit {
             nbf: now.0,
             exp: now.plus_secs(i64::from(ttl)).0,
             jti: hex::encode(jti),
+            auth_time: family.created_at.0,
             amr: family.amr.clone(),
             client_id: tenant.id.clone(),
+            sid: family.id.clone(),
             device_id: family.device_id.clone(),
         };
         Tokens {

@@ -4,10 +4,13 @@ use std::sync::{Arc, Mutex};
 
 use async_trait::async_trait;
 
-use super::{AuthKit, Caller, NewTenant, ServiceSettings, StaticKeys};
+use super::{
+    AuthKit, Caller, NewTenant, RequestedKind, ServiceSettings, SignedIn, StartRequest, StaticKeys,
+};
 use crate::audit::AuditEvent;
 use crate::clock::{ManualClock, OsRandomness};
 use crate::delivery::{DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender};
+use crate::device::Fingerprint;
 use crate::identifier::Channel;
 use crate::memory::MemoryStore;
 use crate::store::Stores;
@@ -133,5 +136,48 @@ impl Harness {
             tenant: &self.tenant,
             ip: Some("198.51.100.7"),
         }
+    }
+
+    /// A complete sign-in by email code.
+    pub async fn sign_in(&self, identifier: &str) -> SignedIn {
+        let started = self
+            .authkit
+            .start_sign_in(self.caller(), code_for(identifier))
+            .await
+            .unwrap();
+        let verified = self
+            .authkit
+            .verify_answer(
+                self.caller(),
+                started.id.as_str(),
+                &self.sender.last_secret(),
+            )
+            .await
+            .unwrap();
+        self.authkit
+            .complete_sign_in(self.caller(), verified)
+            .await
+            .unwrap()
+    }
+}
+
+pub fn code_for(identifier: &str) -> StartRequest<'_> {
+    StartRequest {
+        identifier,
+        channel: None,
+        kind: RequestedKind::Code,
+        redirect_uri: None,
+    }
+}
+
+pub fn laptop() -> Fingerprint {
+    Fingerprint {
+        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into()),
+        platform: Some("Linux x86_64".into()),
+        screen: Some("2560x1440".into()),
+        timezone: Some("Europe/Berlin".into()),
+        languages: vec!["de-DE".into()],
+        color_depth: Some(24),
+        hardware_concurrency: Some(16),
     }
 }

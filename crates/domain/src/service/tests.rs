@@ -1,6 +1,6 @@
 //! Service behaviour end to end over the embedded store.
 
-use super::testing::{Harness, REDIRECT};
+use super::testing::{code_for, laptop, Harness, REDIRECT};
 use super::{RequestedKind, StartRequest};
 use crate::audit::AuditKind;
 use crate::device::Fingerprint;
@@ -9,27 +9,6 @@ use crate::identifier::Channel;
 use crate::rate_limit::Scope;
 use crate::tenant::{KeyKind, TenantPolicy};
 use crate::token::{self, RefreshToken};
-
-fn code_for(identifier: &str) -> StartRequest<'_> {
-    StartRequest {
-        identifier,
-        channel: None,
-        kind: RequestedKind::Code,
-        redirect_uri: None,
-    }
-}
-
-fn laptop() -> Fingerprint {
-    Fingerprint {
-        user_agent: Some("Mozilla/5.0 (X11; Linux x86_64) Firefox/128.0".into()),
-        platform: Some("Linux x86_64".into()),
-        screen: Some("2560x1440".into()),
-        timezone: Some("Europe/Berlin".into()),
-        languages: vec!["de-DE".into()],
-        color_depth: Some(24),
-        hardware_concurrency: Some(16),
-    }
-}
 
 #[tokio::test]
 async fn a_code_signs_a_new_user_in_and_the_same_user_again_later() {
@@ -322,31 +301,6 @@ async fn magic_links_only_return_to_allowed_redirects() {
         Err(AuthError::RedirectNotAllowed)
     ));
     assert_eq!(h.sender.count(), 0);
-}
-
-#[tokio::test]
-async fn a_reused_refresh_token_revokes_its_whole_family() {
-    let h = Harness::new().await;
-    let signed_in = h.sign_in("a@example.com").await;
-    let original = signed_in.tokens.refresh_token.reveal();
-    let rotated = h
-        .authkit
-        .refresh(h.caller(), &original)
-        .await
-        .unwrap()
-        .refresh_token
-        .reveal();
-    assert_ne!(rotated, original);
-    let reuse = h.authkit.refresh(h.caller(), &original).await;
-    assert!(
-        matches!(reuse, Err(AuthError::RefreshTokenReused)),
-        "{reuse:?}"
-    );
-    let after = h.authkit.refresh(h.caller(), &rotated).await;
-    assert!(
-        matches!(after, Err(AuthError::InvalidRefreshToken)),
-        "the family survived reuse: {after:?}"
-    );
 }
 
 #[tokio::test]
@@ -647,30 +601,6 @@ async fn tokens_for_one_tenant_are_refused_for_another() {
         token::unverified_audience(&access),
         Some(h.tenant.id.clone())
     );
-}
-
-impl Harness {
-    /// A complete sign-in by email code.
-    async fn sign_in(&self, identifier: &str) -> super::SignedIn {
-        let started = self
-            .authkit
-            .start_sign_in(self.caller(), code_for(identifier))
-            .await
-            .unwrap();
-        let verified = self
-            .authkit
-            .verify_answer(
-                self.caller(),
-                started.id.as_str(),
-                &self.sender.last_secret(),
-            )
-            .await
-            .unwrap();
-        self.authkit
-            .complete_sign_in(self.caller(), verified)
-            .await
-            .unwrap()
-    }
 }
 
 #[tokio::test]
