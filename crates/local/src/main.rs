@@ -17,6 +17,8 @@ usage:
                                             create a tenant and print its API keys (once);
                                             FILE: JSON tenant policy (limits, lengths, expiry)
   authkit-local create-tables               create the DynamoDB tables (AUTHKIT_STORE=dynamodb)
+  authkit-local help | --help | -h          this text
+configuration: environment variables, see docs/configuration.md
 ";
 
 #[tokio::main]
@@ -39,19 +41,25 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &[String]) -> Result<(), String> {
+    // Asking for help reads no configuration and starts nothing, whatever else is given.
+    if args.first().is_some_and(|first| first == "help")
+        || args.iter().any(|arg| arg == "--help" || arg == "-h")
+    {
+        print!("{USAGE}");
+        return Ok(());
+    }
     let (command, rest) = match args.split_first() {
-        Some((command, rest)) if !command.starts_with("--") => (command.as_str(), rest),
+        Some((command, rest)) if !command.starts_with('-') => (command.as_str(), rest),
         _ => ("serve", args),
     };
-    let config = Config::from_env().map_err(|error| error.to_string())?;
+    let config = || Config::from_env().map_err(|error| error.to_string());
     match command {
-        "serve" => serve(config, listen_address(rest)?).await,
-        "create-tenant" => admin::create_tenant(config, rest).await,
-        "create-tables" => admin::create_tables(config).await,
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
+        "serve" => {
+            let address = listen_address(rest)?;
+            serve(config()?, address).await
         }
+        "create-tenant" => admin::create_tenant(config()?, rest).await,
+        "create-tables" => admin::create_tables(config()?).await,
         other => Err(format!("unknown command `{other}`")),
     }
 }
