@@ -61,6 +61,10 @@ async fn the_health_lambda_answers_api_gateway_events_and_unknown_routes_get_pro
             "AUTHKIT_SES_FROM".to_string(),
             "no-reply@example.com".to_string(),
         ),
+        (
+            "AUTHKIT_ISSUER".to_string(),
+            "https://auth.example.com".to_string(),
+        ),
     ]);
     let function = LambdaFunction::start(&binary_path("authkit-health"), &env).await;
     eprintln!(

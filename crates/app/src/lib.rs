@@ -26,6 +26,8 @@ pub struct App {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("cannot load key material")]
     Keys(#[from] authkit_keys::KeyError),
     #[error("AUTHKIT_DELIVERY=outbox is for the local server only; Lambda functions deliver with AUTHKIT_DELIVERY=aws")]
@@ -46,6 +48,11 @@ async fn aws_sdk_config(config: &Config) -> aws_config::SdkConfig {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, BuildError> {
+        let (issuer, public_base_url) = config.public_urls()?;
+        let settings = ServiceSettings {
+            issuer: issuer.to_owned(),
+            public_base_url: public_base_url.to_owned(),
+        };
         let sdk = if config.needs_aws() {
             Some(aws_sdk_config(&config).await)
         } else {
@@ -100,10 +107,6 @@ impl App {
             }
         };
 
-        let settings = ServiceSettings {
-            issuer: config.issuer.clone(),
-            public_base_url: config.public_base_url.clone(),
-        };
         let authkit = AuthKit::new(
             stores,
             sender,
