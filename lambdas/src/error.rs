@@ -49,7 +49,7 @@ impl FunctionError {
 
     /// `error_type` for `error`, whose message and first cause are ours (thiserror types
     /// written to be shown); anything deeper goes to the log only.
-    fn with_causes(error_type: &'static str, error: &dyn std::error::Error) -> FunctionError {
+    pub fn with_causes(error_type: &'static str, error: &dyn std::error::Error) -> FunctionError {
         let mut message = error.to_string();
         let mut causes = Vec::new();
         let mut source = error.source();
@@ -66,6 +66,12 @@ impl FunctionError {
             message,
             causes: causes.join(": "),
         }
+    }
+
+    /// Puts what was being done in front of the message.
+    pub fn context(mut self, what: impl fmt::Display) -> FunctionError {
+        self.message = format!("{what}: {}", self.message);
+        self
     }
 
     fn diagnostic(&self) -> Diagnostic {

@@ -94,10 +94,8 @@ async fn triggers() -> Result<Triggers, FunctionError> {
             AuthError::Unavailable(_) => "Store",
             _ => "Configuration",
         };
-        FunctionError::new(
-            error_type,
-            format!("AUTHKIT_COGNITO_TENANT `{tenant_id}`: {error}"),
-        )
+        FunctionError::with_causes(error_type, &error)
+            .context(format_args!("AUTHKIT_COGNITO_TENANT `{tenant_id}`"))
     })?;
     Ok(Triggers {
         directory: user_directory(&app),
