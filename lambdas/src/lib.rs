@@ -2,6 +2,8 @@
 //! clients and key material built once, then the runtime loop. Each binary under `src/bin/`
 //! only names the routes or trigger it serves.
 
+mod error;
+
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -9,52 +11,59 @@ use std::sync::Arc;
 use authkit_api::PeerAddr;
 use authkit_app::{App, Config, DeliveryChoice};
 use authkit_cognito::{CognitoDirectory, Triggers, UserDirectory};
-use authkit_domain::AuthKit;
+use authkit_domain::{AuthError, AuthKit};
 use lambda_http::request::RequestContext;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::{de::DeserializeOwned, Serialize};
+use serde_json::Value;
+
+use error::initialize;
+pub use error::FunctionError;
 
 pub type Error = lambda_runtime::Error;
 
-/// JSON logs and the configuration, once per cold start.
-fn function_config() -> Result<Config, Error> {
-    lambda_runtime::tracing::init_default_subscriber();
-    Ok(Config::from_env()?)
-}
-
 /// Builds the service once per cold start. Lambda functions never deliver to the dev
 /// outbox, whatever features the build unified.
-async fn cold_start() -> Result<App, Error> {
-    let config = function_config()?;
+async fn cold_start() -> Result<App, FunctionError> {
+    let config = Config::from_env()?;
     if matches!(config.delivery, DeliveryChoice::Outbox { .. }) {
-        return Err("AUTHKIT_DELIVERY must be `aws` in a Lambda function".into());
+        return Err(FunctionError::configuration(
+            "AUTHKIT_DELIVERY must be `aws` in a Lambda function",
+        ));
     }
     Ok(App::build(config).await?)
 }
 
 /// Serves one group of HTTP routes behind API Gateway (HTTP API, payload v2).
 pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), Error> {
-    let app = cold_start().await?;
+    let app = initialize(cold_start()).await?;
     lambda_http::run(behind_edge(routes(app.authkit.clone()), &app.config)).await
 }
 
 /// Serves `/health`, `/live` and `/ready`: built from configuration and the store alone,
 /// so the function reads no key material and links no delivery client.
 pub async fn serve_health() -> Result<(), Error> {
-    let config = function_config()?;
-    let probe = authkit_app::readiness_probe(&config).await;
+    let (config, probe) = initialize(async {
+        let config = Config::from_env()?;
+        let probe = authkit_app::readiness_probe(&config).await;
+        Ok((config, probe))
+    })
+    .await?;
     lambda_http::run(behind_edge(authkit_api::health_routes(probe), &config)).await
 }
 
 /// Serves JWKS, OpenID discovery and the OpenAPI document from the signing keys alone:
 /// the function never reads the pepper.
 pub async fn serve_discovery() -> Result<(), Error> {
-    let config = function_config()?;
-    let published = authkit_app::published_keys(&config).await?;
+    let (config, published) = initialize(async {
+        let config = Config::from_env()?;
+        let published = authkit_app::published_keys(&config).await?;
+        Ok((config, published))
+    })
+    .await?;
     let routes = authkit_api::discovery_routes(Arc::new(published));
     lambda_http::run(behind_edge(routes, &config)).await
 }
-
 /// Routes behind the deployment's edge (origin secret, client address), with the caller's
 /// address taken from the event's request context: never from a header a client can set.
 fn behind_edge(routes: axum::Router, config: &Config) -> axum::Router {
@@ -99,14 +108,19 @@ fn user_directory(app: &App) -> Option<Arc<dyn UserDirectory>> {
 
 /// Serves `POST /v1/cognito/users` (sign-up on first sign-in).
 pub async fn serve_cognito_sign_up() -> Result<(), Error> {
-    let app = cold_start().await?;
-    let pool = app
-        .config
-        .cognito
-        .user_pool_id
-        .clone()
-        .ok_or("AUTHKIT_COGNITO_USER_POOL_ID is required for the sign-up function")?;
-    let directory = user_directory(&app).ok_or("the sign-up function needs AWS configuration")?;
+    let (app, pool, directory) = initialize(async {
+        let app = cold_start().await?;
+        let pool = app.config.cognito.user_pool_id.clone().ok_or_else(|| {
+            FunctionError::configuration(
+                "AUTHKIT_COGNITO_USER_POOL_ID is required for the sign-up function",
+            )
+        })?;
+        let directory = user_directory(&app).ok_or_else(|| {
+            FunctionError::configuration("the sign-up function needs AWS configuration")
+        })?;
+        Ok((app, pool, directory))
+    })
+    .await?;
     let routes = authkit_cognito::sign_up_routes(app.authkit.clone(), directory, &pool);
     lambda_http::run(behind_edge(routes, &app.config)).await
 }
@@ -118,29 +132,32 @@ where
     F: Fn(Arc<Triggers>, E) -> Fut,
     Fut: Future<Output = Result<E, authkit_cognito::TriggerError>>,
 {
+    let triggers = Arc::new(initialize(triggers()).await?);
+    lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
+        let handled = parse_event(event.payload).map(|event| handler(triggers.clone(), event));
+        async move { Ok::<E, FunctionError>(handled?.await?) }
+    }))
+    .await
+}
+
+async fn triggers() -> Result<Triggers, FunctionError> {
     let app = cold_start().await?;
-    let tenant_id = app
-        .config
-        .cognito
-        .tenant
-        .clone()
-        .ok_or("AUTHKIT_COGNITO_TENANT is required for Cognito triggers")?;
-    let tenant = app
-        .authkit
-        .tenant(&tenant_id)
-        .await
-        .map_err(|error| format!("AUTHKIT_COGNITO_TENANT `{tenant_id}`: {error}"))?;
-    let triggers = Arc::new(Triggers {
+    let tenant_id = app.config.cognito.tenant.clone().ok_or_else(|| {
+        FunctionError::configuration("AUTHKIT_COGNITO_TENANT is required for Cognito triggers")
+    })?;
+    let tenant = app.authkit.tenant(&tenant_id).await.map_err(|error| {
+        let error_type = match error {
+            AuthError::Unavailable(_) => "Store",
+            _ => "Configuration",
+        };
+        FunctionError::with_causes(error_type, &error)
+            .context(format_args!("AUTHKIT_COGNITO_TENANT `{tenant_id}`"))
+    })?;
+    Ok(Triggers {
         directory: user_directory(&app),
         authkit: app.authkit,
         tenant,
-    });
-    lambda_runtime::run(service_fn(|event: LambdaEvent<E>| {
-        let triggers = triggers.clone();
-        let handled = handler(triggers, event.payload);
-        async move { handled.await.map_err(Error::from) }
-    }))
-    .await
+    })
 }
 
 /// Serves a Cognito trigger that needs no AuthKit state (define, pre-sign-up): no store,
@@ -149,12 +166,18 @@ pub async fn serve_pure_trigger<E>(handler: fn(&Config, E) -> E) -> Result<(), E
 where
     E: DeserializeOwned + Serialize + Send + 'static,
 {
-    let config = Arc::new(function_config()?);
-    lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
+    let config = Arc::new(initialize(async { Ok(Config::from_env()?) }).await?);
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let config = config.clone();
-        async move { Ok::<E, Error>(handler(&config, event.payload)) }
+        async move { Ok::<E, FunctionError>(handler(&config, parse_event(event.payload)?)) }
     }))
     .await
+}
+
+/// The trigger's event, or an `InvalidEvent` naming where it went wrong. The runtime's own
+/// parse error reports a Rust type path and no stable type.
+fn parse_event<E: DeserializeOwned>(payload: Value) -> Result<E, FunctionError> {
+    serde_path_to_error::deserialize(payload).map_err(FunctionError::invalid_event::<E>)
 }
 
 #[cfg(test)]

@@ -61,6 +61,10 @@ async fn the_health_lambda_answers_api_gateway_events_and_unknown_routes_get_pro
             "AUTHKIT_SES_FROM".to_string(),
             "no-reply@example.com".to_string(),
         ),
+        (
+            "AUTHKIT_ISSUER".to_string(),
+            "https://auth.example.com".to_string(),
+        ),
     ]);
     let function = LambdaFunction::start(&binary_path("authkit-health"), &env).await;
     eprintln!(
@@ -230,4 +234,158 @@ async fn only_the_functions_that_hash_secrets_read_the_pepper() {
         .expect("a response");
     assert_eq!(started["statusCode"], 200, "{started}");
     start.stop().await;
+}
+
+fn cognito_event(name: &str) -> Value {
+    let path = format!(
+        "{}/../crates/cognito/tests/fixtures/example-cognito-event-userpools-{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    serde_json::from_str(&std::fs::read_to_string(&path).expect("an AWS sample event"))
+        .expect("the AWS sample parses")
+}
+
+/// The error a function posted instead of its first poll for an event.
+async fn init_error(binary: &str, env: &[(String, String)]) -> Value {
+    match LambdaFunction::try_start(&binary_path(binary), env).await {
+        Ok(function) => {
+            function.stop().await;
+            panic!("{binary} started although its configuration is wrong")
+        }
+        Err(error) => error,
+    }
+}
+
+#[tokio::test]
+async fn a_cold_start_that_fails_reports_a_configuration_error_naming_the_setting() {
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let deployed = |extra: &[(&str, &str)]| {
+        let mut env = as_deployed(vec![
+            (
+                "AUTHKIT_KEY_FILE".to_string(),
+                scratch.path().join("keys.json").display().to_string(),
+            ),
+            ("AUTHKIT_DELIVERY".to_string(), "aws".to_string()),
+            (
+                "AUTHKIT_SES_FROM".to_string(),
+                "no-reply@example.com".to_string(),
+            ),
+        ]);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    };
+
+    // No issuer: a deployed function has no address of its own to fall back on.
+    let no_issuer = init_error("authkit-health", &deployed(&[])).await;
+    assert_eq!(no_issuer["errorType"], "Configuration", "{no_issuer}");
+    let message = no_issuer["errorMessage"].as_str().expect("a message");
+    assert!(message.contains("AUTHKIT_ISSUER"), "{message}");
+
+    let with_issuer = |extra: &[(&str, &str)]| {
+        let mut env = deployed(&[("AUTHKIT_ISSUER", "https://auth.example.com")]);
+        env.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        env
+    };
+    let bad_number = init_error(
+        "authkit-define-auth-challenge",
+        &with_issuer(&[("AUTHKIT_COGNITO_MAX_ATTEMPTS", "0")]),
+    )
+    .await;
+    assert_eq!(bad_number["errorType"], "Configuration", "{bad_number}");
+    assert!(
+        bad_number["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("AUTHKIT_COGNITO_MAX_ATTEMPTS")),
+        "{bad_number}"
+    );
+
+    // The embedded store of a fresh process holds no tenant.
+    let unknown_tenant = init_error(
+        "authkit-create-auth-challenge",
+        &with_issuer(&[("AUTHKIT_COGNITO_TENANT", "nobody")]),
+    )
+    .await;
+    assert_eq!(
+        unknown_tenant["errorType"], "Configuration",
+        "{unknown_tenant}"
+    );
+    assert!(
+        unknown_tenant["errorMessage"]
+            .as_str()
+            .is_some_and(|m| m.contains("AUTHKIT_COGNITO_TENANT `nobody`")),
+        "{unknown_tenant}"
+    );
+}
+
+#[tokio::test]
+async fn an_event_of_the_wrong_shape_is_reported_as_an_invalid_event() {
+    let env = as_deployed(vec![("AUTHKIT_COGNITO_MAX_ATTEMPTS".into(), "3".into())]);
+    let define = LambdaFunction::start(&binary_path("authkit-define-auth-challenge"), &env).await;
+    let error = define
+        .invoke(json!({"request": {"session": "not a list"}}))
+        .await
+        .expect_err("refused");
+    assert_eq!(error["errorType"], "InvalidEvent", "{error}");
+    let message = error["errorMessage"].as_str().expect("a message");
+    assert!(
+        message.contains("CognitoEventUserPoolsDefineAuthChallenge")
+            && message.contains("request.session"),
+        "{message}"
+    );
+    let answered = define
+        .invoke(cognito_event("define-auth-challenge"))
+        .await
+        .expect("the function still serves");
+    assert_eq!(
+        answered["response"]["failAuthentication"], true,
+        "{answered}"
+    );
+    define.stop().await;
+}
+
+#[tokio::test]
+async fn trigger_errors_say_what_went_wrong_without_the_answer() {
+    if emulator_endpoint().is_none() {
+        return;
+    }
+    let app = TestApp::spawn(Backend::Emulator).await;
+    let mut env = as_deployed(app.env.clone());
+    env.push(("AUTHKIT_COGNITO_TENANT".into(), app.tenant.clone()));
+    let create = LambdaFunction::start(&binary_path("authkit-create-auth-challenge"), &env).await;
+    let verify = LambdaFunction::start(&binary_path("authkit-verify-auth-challenge"), &env).await;
+
+    // A user with neither email nor phone: nothing to send a code to.
+    let mut no_contact = cognito_event("create-auth-challenge");
+    no_contact["request"]["userAttributes"] = json!({"sub": "u-1"});
+    let error = create.invoke(no_contact).await.expect_err("refused");
+    assert_eq!(error["errorType"], "InvalidEvent", "{error}");
+    assert_eq!(
+        error["errorMessage"],
+        "the user has no email or phone number AuthKit can reach"
+    );
+
+    // AWS's sample verify event: an answer, but no challenge AuthKit created.
+    let error = verify
+        .invoke(cognito_event("verify-auth-challenge"))
+        .await
+        .expect_err("refused");
+    assert_eq!(error["errorType"], "InvalidEvent", "{error}");
+    let message = error["errorMessage"].as_str().expect("a message");
+    assert!(message.contains("challenge_id"), "{message}");
+    assert!(
+        !message.contains("123xxxx"),
+        "the answer stays out: {message}"
+    );
+
+    // The function survives its errors: a usable event still gets a challenge.
+    let mut usable = cognito_event("create-auth-challenge");
+    let email = app.unique_email();
+    usable["request"]["userAttributes"] = json!({"sub": "u-2", "email": email});
+    let created = create.invoke(usable).await.expect("a challenge");
+    assert_eq!(
+        created["response"]["publicChallengeParameters"]["channel"], "email",
+        "{created}"
+    );
+    create.stop().await;
+    verify.stop().await;
 }

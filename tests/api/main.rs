@@ -10,6 +10,7 @@ mod errors;
 mod introspection;
 mod key_rotation;
 mod lambda;
+mod local_server;
 mod magic_link;
 mod sign_in;
 mod tokens;

@@ -17,20 +17,19 @@ if ! "$venv/bin/python" -c 'import jwt, schemathesis' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/external/requirements.txt
 fi
 
+. scripts/lib.sh
+target=$(cargo_target_dir)
 work=$(mktemp -d)
-port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-url="http://127.0.0.1:$port"
-env -u AWS_ENDPOINT_URL AUTHKIT_STORE=embedded AUTHKIT_DELIVERY=outbox AUTHKIT_ISSUER="$url" \
+# Port 0: the system picks a free port, the server names itself by it (issuer, links) and
+# its banner says which.
+env -u AWS_ENDPOINT_URL -u AUTHKIT_ISSUER -u AUTHKIT_PUBLIC_BASE_URL AUTHKIT_STORE=embedded AUTHKIT_DELIVERY=outbox \
   AUTHKIT_KEY_FILE="$work/keys.json" AUTHKIT_OUTBOX_QUIET=1 AUTHKIT_DEMO_POLICY=bench/bench-policy.json \
-  target/debug/authkit-local --listen "127.0.0.1:$port" >"$work/server.out" 2>"$work/server.err" &
+  "$target/debug/authkit-local" --listen 127.0.0.1:0 >"$work/server.out" 2>"$work/server.err" &
 server=$!
 trap 'kill $server 2>/dev/null || true; wait $server 2>/dev/null || true; rm -rf "$work"' EXIT
-for _ in $(seq 100); do
-  grep -q "publishable key" "$work/server.out" 2>/dev/null && break
-  kill -0 $server 2>/dev/null || { cat "$work/server.out" "$work/server.err"; exit 1; }
-  sleep 0.1
-done
-publishable=$(awk '/publishable key:/ {print $3; exit}' "$work/server.out")
+read_local_banner "$work/server.out" $server || { cat "$work/server.err"; exit 1; }
+url=$AUTHKIT_URL
+publishable=$AUTHKIT_PUBLISHABLE_KEY
 secret=$(awk '/secret key:/ {print $3; exit}' "$work/server.out")
 tenant=$(sed -n 's/.*demo tenant `\([^`]*\)`.*/\1/p' "$work/server.out")
 

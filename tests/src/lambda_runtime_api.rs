@@ -23,7 +23,8 @@ type Pending = HashMap<String, oneshot::Sender<Result<Value, Value>>>;
 struct Queue {
     events: Mutex<mpsc::Receiver<(String, Value)>>,
     pending: Mutex<Pending>,
-    ready: Mutex<Option<oneshot::Sender<Instant>>>,
+    /// The end of the init phase: the first poll for an event, or an init error's body.
+    ready: Mutex<Option<oneshot::Sender<Result<Instant, Value>>>>,
 }
 
 /// A function process under the emulated Runtime API.
@@ -39,6 +40,17 @@ pub struct LambdaFunction {
 impl LambdaFunction {
     /// Starts `binary` with `env` and waits until it asks for its first event.
     pub async fn start(binary: &Path, env: &[(String, String)]) -> LambdaFunction {
+        LambdaFunction::try_start(binary, env)
+            .await
+            .unwrap_or_else(|error| panic!("{} failed to start: {error}", binary.display()))
+    }
+
+    /// Starts `binary` with `env`: the function once it asks for its first event, or the
+    /// error it posted to `/runtime/init/error` (`errorType`, `errorMessage`).
+    pub async fn try_start(
+        binary: &Path,
+        env: &[(String, String)],
+    ) -> Result<LambdaFunction, Value> {
         let (submit, events) = mpsc::channel(64);
         let (ready_tx, ready_rx) = oneshot::channel();
         let queue = Arc::new(Queue {
@@ -80,14 +92,14 @@ impl LambdaFunction {
         let ready_at = tokio::time::timeout(Duration::from_secs(30), ready_rx)
             .await
             .unwrap_or_else(|_| panic!("{} never polled for an event", binary.display()))
-            .expect("the runtime API is up");
-        LambdaFunction {
+            .expect("the runtime API is up")?;
+        Ok(LambdaFunction {
             submit,
             queue,
             child,
             cold_start: ready_at - started,
             next_id: 0.into(),
-        }
+        })
     }
 
     /// Invokes the function with `event`: its response, or its error payload.
@@ -116,7 +128,7 @@ impl LambdaFunction {
 
 async fn next(State(queue): State<Arc<Queue>>) -> Response {
     if let Some(ready) = queue.ready.lock().await.take() {
-        let _ = ready.send(Instant::now());
+        let _ = ready.send(Ok(Instant::now()));
     }
     let Some((id, event)) = queue.events.lock().await.recv().await else {
         return StatusCode::GONE.into_response();
@@ -169,8 +181,11 @@ async fn fail(
     .await
 }
 
-async fn init_error(body: Bytes) -> StatusCode {
+async fn init_error(State(queue): State<Arc<Queue>>, body: Bytes) -> StatusCode {
     eprintln!("function init error: {}", String::from_utf8_lossy(&body));
+    if let Some(ready) = queue.ready.lock().await.take() {
+        let _ = ready.send(Err(serde_json::from_slice(&body).unwrap_or(Value::Null)));
+    }
     StatusCode::ACCEPTED
 }
 

@@ -50,8 +50,11 @@ pub struct Config {
     pub store: StoreChoice,
     pub delivery: DeliveryChoice,
     pub keys: KeysChoice,
-    pub issuer: String,
-    pub public_base_url: String,
+    /// AUTHKIT_ISSUER. Unset, the local server names itself by the address it bound
+    /// ([`Config::with_default_base_url`]); a Lambda function refuses to start.
+    pub issuer: Option<String>,
+    /// AUTHKIT_PUBLIC_BASE_URL; unset, AUTHKIT_ISSUER (or, like it, the bound address).
+    pub public_base_url: Option<String>,
     pub cognito: CognitoConfig,
     /// How requests reach the API: where the client's address comes from, and the origin
     /// secret a front (CloudFront) must present.
@@ -137,10 +140,11 @@ impl Config {
             )),
         };
 
-        let issuer = get("AUTHKIT_ISSUER").unwrap_or_else(|| "http://127.0.0.1:8080".to_owned());
-        let issuer = base_url(&issuer, "AUTHKIT_ISSUER")?;
+        let issuer = get("AUTHKIT_ISSUER")
+            .map(|raw| base_url(&raw, "AUTHKIT_ISSUER"))
+            .transpose()?;
         let public_base_url = match get("AUTHKIT_PUBLIC_BASE_URL") {
-            Some(raw) => base_url(&raw, "AUTHKIT_PUBLIC_BASE_URL")?,
+            Some(raw) => Some(base_url(&raw, "AUTHKIT_PUBLIC_BASE_URL")?),
             None => issuer.clone(),
         };
 
@@ -166,6 +170,27 @@ impl Config {
             aws_endpoint_url,
             aws_region: get("AWS_REGION"),
         })
+    }
+
+    /// Names the server by `base_url` (the local server's bound address) wherever the
+    /// environment did not, so tokens, discovery and links point where it really listens.
+    pub fn with_default_base_url(mut self, base_url: &str) -> Config {
+        self.issuer.get_or_insert_with(|| base_url.to_owned());
+        self.public_base_url
+            .get_or_insert_with(|| base_url.to_owned());
+        self
+    }
+
+    /// The issuer and the public base URL, once known.
+    pub fn public_urls(&self) -> Result<(&str, &str), ConfigError> {
+        match (&self.issuer, &self.public_base_url) {
+            (Some(issuer), Some(public_base_url)) => Ok((issuer, public_base_url)),
+            _ => Err(error(
+                "AUTHKIT_ISSUER",
+                "required: the tokens' `iss` and the discovery base (only the local server \
+                 derives it, from the address it listens on)",
+            )),
+        }
     }
 
     /// True when some adapter talks to AWS, so the SDK configuration must be loaded.
@@ -290,8 +315,11 @@ mod tests {
             }
         );
         assert_eq!(config.keys, KeysChoice::File(".authkit/keys.json".into()));
-        assert_eq!(config.issuer, "http://127.0.0.1:8080");
-        assert_eq!(config.public_base_url, config.issuer);
+        assert_eq!(
+            config.issuer, None,
+            "the local server names itself once bound"
+        );
+        assert!(config.public_urls().is_err());
         assert_eq!(config.cognito.max_attempts, 3);
         assert!(!config.needs_aws());
     }
@@ -359,9 +387,35 @@ mod tests {
         ])
         .unwrap();
         assert!(config.needs_aws());
-        assert_eq!(config.issuer, "https://auth.example.com");
+        assert_eq!(
+            config.public_urls().unwrap(),
+            ("https://auth.example.com", "https://auth.example.com")
+        );
         assert!(
             matches!(config.keys, KeysChoice::SecretsManager { refresh_every, .. } if refresh_every == Duration::from_secs(300))
+        );
+    }
+
+    #[test]
+    fn the_bound_address_names_the_server_only_where_the_environment_did_not() {
+        let bound = "http://127.0.0.1:43117";
+        let derived = config(&[]).unwrap().with_default_base_url(bound);
+        assert_eq!(derived.public_urls().unwrap(), (bound, bound));
+
+        let issuer_set = config(&[("AUTHKIT_ISSUER", "https://auth.example.com")])
+            .unwrap()
+            .with_default_base_url(bound);
+        assert_eq!(
+            issuer_set.public_urls().unwrap(),
+            ("https://auth.example.com", "https://auth.example.com")
+        );
+
+        let links_elsewhere = config(&[("AUTHKIT_PUBLIC_BASE_URL", "https://tunnel.example.com")])
+            .unwrap()
+            .with_default_base_url(bound);
+        assert_eq!(
+            links_elsewhere.public_urls().unwrap(),
+            (bound, "https://tunnel.example.com")
         );
     }
 }

@@ -26,6 +26,8 @@ pub struct App {
 
 #[derive(Debug, thiserror::Error)]
 pub enum BuildError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
     #[error("cannot load key material")]
     Keys(#[from] authkit_keys::KeyError),
     #[error("AUTHKIT_DELIVERY=outbox is for the local server only; Lambda functions deliver with AUTHKIT_DELIVERY=aws")]
@@ -46,6 +48,11 @@ async fn aws_sdk_config(config: &Config) -> aws_config::SdkConfig {
 
 impl App {
     pub async fn build(config: Config) -> Result<App, BuildError> {
+        let (issuer, public_base_url) = config.public_urls()?;
+        let settings = ServiceSettings {
+            issuer: issuer.to_owned(),
+            public_base_url: public_base_url.to_owned(),
+        };
         let sdk = if config.needs_aws() {
             Some(aws_sdk_config(&config).await)
         } else {
@@ -93,10 +100,6 @@ impl App {
             }
         };
 
-        let settings = ServiceSettings {
-            issuer: config.issuer.clone(),
-            public_base_url: config.public_base_url.clone(),
-        };
         let authkit = AuthKit::new(
             stores,
             sender,
@@ -129,6 +132,7 @@ pub async fn readiness_probe(config: &Config) -> Arc<dyn AuditLog> {
 /// What the discovery function needs: the issuer and the public signing keys. It never
 /// reads the pepper (which a deployment keeps in a secret of its own).
 pub async fn published_keys(config: &Config) -> Result<PublishedKeys, BuildError> {
+    let (issuer, _) = config.public_urls()?;
     let keys: Arc<dyn PublicKeys> = match &config.keys {
         KeysChoice::File(path) => Arc::new(StaticKeys(Arc::new(
             authkit_keys::load_or_create_key_file(path, &OsRandomness)?,
@@ -148,7 +152,7 @@ pub async fn published_keys(config: &Config) -> Result<PublishedKeys, BuildError
         }
     };
     Ok(PublishedKeys {
-        issuer: config.issuer.clone(),
+        issuer: issuer.to_owned(),
         keys,
     })
 }

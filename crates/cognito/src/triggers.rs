@@ -39,6 +39,36 @@ pub enum TriggerError {
     Directory(#[from] crate::directory::DirectoryError),
 }
 
+impl TriggerError {
+    /// A stable name for what went wrong, reported to Lambda as the `errorType` (alarms and
+    /// dashboards group by it): the event was unusable, a limit held, or a dependency failed.
+    pub fn error_type(&self) -> &'static str {
+        match self {
+            TriggerError::NoContact
+            | TriggerError::BadMetadata { .. }
+            | TriggerError::UnexpectedSession(_)
+            | TriggerError::MissingChallengeId => "InvalidEvent",
+            TriggerError::Deadline => "Deadline",
+            TriggerError::Directory(_) => "UserPool",
+            TriggerError::Domain(error) => match error {
+                AuthError::Unavailable(_) => "Store",
+                AuthError::DeliveryFailed(_) => "Delivery",
+                AuthError::RateLimited(_)
+                | AuthError::IdentifierLocked { .. }
+                | AuthError::ResendTooSoon { .. }
+                | AuthError::ResendLimitReached => "RateLimited",
+                AuthError::TenantNotFound => "Configuration",
+                AuthError::InvalidIdentifier(_)
+                | AuthError::MalformedChallengeId
+                | AuthError::RedirectNotAllowed
+                | AuthError::RedirectRequired
+                | AuthError::ChannelUnavailable(_) => "InvalidEvent",
+                _ => "SignInRefused",
+            },
+        }
+    }
+}
+
 /// What the create and verify triggers share, built once per cold start.
 pub struct Triggers {
     pub authkit: Arc<AuthKit>,

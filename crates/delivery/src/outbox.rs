@@ -7,7 +7,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
-use authkit_domain::delivery::{DeliveryError, DeliveryReceipt, OutgoingMessage, Sender};
+use authkit_domain::delivery::{
+    DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender,
+};
 use authkit_domain::identifier::Channel;
 use serde::Serialize;
 
@@ -22,6 +24,8 @@ pub struct OutboxMessage {
     pub to: String,
     pub subject: Option<String>,
     pub text: String,
+    /// The code or the magic link the message carries, without the words around it.
+    pub secret: String,
 }
 
 pub struct Outbox {
@@ -55,6 +59,11 @@ impl Outbox {
             .cloned()
             .collect()
     }
+
+    /// The newest kept message to `to`.
+    pub fn latest(&self, to: &str) -> Option<OutboxMessage> {
+        self.messages(Some(to)).pop()
+    }
 }
 
 #[async_trait]
@@ -69,6 +78,10 @@ impl Sender for Outbox {
             to: message.to.as_str().to_owned(),
             subject: rendered.subject,
             text: rendered.text,
+            secret: match &message.content {
+                MessageContent::Code(code) => code.expose().to_owned(),
+                MessageContent::MagicLink(link) => link.as_str().to_owned(),
+            },
         };
         if !self.quiet {
             eprintln!(
@@ -95,7 +108,6 @@ impl Sender for Outbox {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use authkit_domain::delivery::MessageContent;
     use authkit_domain::identifier::Identifier;
     use authkit_domain::secret::{CodeLength, OtpCode};
     use authkit_domain::tenant::TenantId;
@@ -127,5 +139,7 @@ mod tests {
         assert_eq!(to_a.len(), 1);
         assert!(to_a[0].text.contains("333333"));
         assert!(outbox.messages(Some("c@example.com")).is_empty());
+        assert_eq!(outbox.latest("a@example.com").unwrap().secret, "333333");
+        assert!(outbox.latest("c@example.com").is_none());
     }
 }

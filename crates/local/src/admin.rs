@@ -33,6 +33,9 @@ pub async fn create_tenant(config: Config, args: &[String]) -> Result<(), String
         allowed_redirect_uris: redirects,
         policy,
     };
+    // Creating a tenant issues no token and sends no link, so the URLs are never seen; the
+    // service still needs them, and the default listen address is what a server would use.
+    let config = config.with_default_base_url(&format!("http://{}", crate::DEFAULT_LISTEN));
     let app = App::build(config).await.map_err(|e| e.to_string())?;
     let created = app
         .authkit

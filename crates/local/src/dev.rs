@@ -2,12 +2,15 @@
 //! for magic links. Never part of a Lambda function.
 
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use authkit_app::App;
+use authkit_delivery::Outbox;
 use authkit_domain::service::{CreatedTenant, NewTenant};
 use authkit_domain::tenant::{TenantId, TenantPolicy};
 use authkit_domain::AuthError;
 use axum::extract::{Query, State};
+use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::get;
 use axum::Router;
@@ -65,11 +68,41 @@ pub fn print_banner(url: &str, app: &App, demo: Option<&CreatedTenant>) {
     if app.outbox.is_some() {
         println!("  codes and magic links are printed here and listed at {url}/dev/outbox");
     }
-    println!("  try:");
-    println!("    curl -s {url}/v1/auth/start -H 'x-api-key: <publishable key>' -H 'content-type: application/json' \\");
-    println!("         -d '{{\"identifier\":\"you@example.com\"}}'");
-    println!("    curl -s {url}/v1/auth/verify -H 'x-api-key: <publishable key>' -H 'content-type: application/json' \\");
-    println!("         -d '{{\"challenge_id\":\"<challenge_id>\",\"code\":\"<code from the outbox>\"}}'\n");
+    println!("  try it (paste the lines into a shell):");
+    let key = demo.map(|created| created.publishable_key.reveal());
+    for line in try_lines(url, key.as_deref(), app.outbox.is_some()) {
+        println!("    {line}");
+    }
+    println!();
+}
+
+/// A sign-in as shell lines that run as printed: start, read the code, verify. Without the
+/// demo key (the tenant already existed) or the outbox, a variable stands in for it.
+fn try_lines(url: &str, publishable_key: Option<&str>, outbox: bool) -> Vec<String> {
+    const TO: &str = "you@example.com";
+    let mut lines = Vec::new();
+    let key = match publishable_key {
+        Some(key) => key.to_owned(),
+        None => {
+            lines.push("KEY=...   # the demo tenant's publishable key".to_owned());
+            "$KEY".to_owned()
+        }
+    };
+    let headers = format!("-H \"x-api-key: {key}\" -H 'content-type: application/json'");
+    lines.push(format!(
+        "CHALLENGE=$(curl -s {url}/v1/auth/start {headers} -d '{{\"identifier\":\"{TO}\"}}' \
+         | sed 's/.*\"challenge_id\":\"\\([^\"]*\\)\".*/\\1/')"
+    ));
+    lines.push(if outbox {
+        format!("CODE=$(curl -s '{url}/dev/outbox/latest?to={TO}')   # the newest code sent there")
+    } else {
+        format!("CODE=...   # the code sent to {TO}")
+    });
+    lines.push(format!(
+        "curl -s {url}/v1/auth/verify {headers} \
+         -d '{{\"challenge_id\":\"'\"$CHALLENGE\"'\",\"code\":\"'\"$CODE\"'\"}}'"
+    ));
+    lines
 }
 
 /// `GET /dev/outbox?to=alice@example.com`: only the messages to that destination.
@@ -78,31 +111,59 @@ struct OutboxFilter {
     to: Option<String>,
 }
 
+/// `GET /dev/outbox/latest?to=alice@example.com`: the code or link of the newest message.
+#[derive(serde::Deserialize)]
+struct LatestTo {
+    to: String,
+}
+
+const OUTBOX_OFF: &str = "the dev outbox is off (AUTHKIT_DELIVERY is not outbox)\n";
+
 pub fn routes(app: &App) -> Router {
     let outbox = app.outbox.clone();
+    let public_base_url = app.authkit.settings().public_base_url.clone();
     Router::new()
+        .route("/dev/outbox", get(outbox_messages))
+        .route("/dev/outbox/latest", get(outbox_latest))
+        .with_state(outbox)
         .route(
-            "/dev/outbox",
-            get(move |Query(filter): Query<OutboxFilter>| {
-                let outbox = outbox.clone();
-                async move {
-                    match outbox {
-                        Some(outbox) => Json(outbox.messages(filter.to.as_deref())).into_response(),
-                        None => (
-                            axum::http::StatusCode::NOT_FOUND,
-                            "the dev outbox is off (AUTHKIT_DELIVERY is not outbox)",
-                        )
-                            .into_response(),
-                    }
-                }
-            }),
+            "/dev/callback",
+            get(move |query| callback(public_base_url.clone(), query)),
         )
-        .route("/dev/callback", get(callback))
-        .with_state(())
+}
+
+type OutboxState = State<Option<Arc<Outbox>>>;
+
+async fn outbox_messages(
+    State(outbox): OutboxState,
+    Query(filter): Query<OutboxFilter>,
+) -> Response {
+    match outbox {
+        Some(outbox) => Json(outbox.messages(filter.to.as_deref())).into_response(),
+        None => (StatusCode::NOT_FOUND, OUTBOX_OFF).into_response(),
+    }
+}
+
+/// Plain text, so a shell can take it as is: `CODE=$(curl -s '…/dev/outbox/latest?to=…')`.
+async fn outbox_latest(State(outbox): OutboxState, Query(query): Query<LatestTo>) -> Response {
+    let Some(outbox) = outbox else {
+        return (StatusCode::NOT_FOUND, OUTBOX_OFF).into_response();
+    };
+    match outbox.latest(&query.to) {
+        Some(message) => format!("{}\n", message.secret).into_response(),
+        None => (
+            StatusCode::NOT_FOUND,
+            format!("nothing kept for {}\n", query.to),
+        )
+            .into_response(),
+    }
 }
 
 /// Where the demo tenant's magic links land: shows the one-time result to exchange.
-async fn callback(State(()): State<()>, Query(query): Query<HashMap<String, String>>) -> Response {
+async fn callback(
+    public_base_url: String,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
     let result = query
         .get("authkit_result")
         .map(String::as_str)
@@ -111,10 +172,11 @@ async fn callback(State(()): State<()>, Query(query): Query<HashMap<String, Stri
         .chars()
         .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
         .collect();
+    let base = authkit_domain::html::escape_html(&public_base_url);
     Html(format!(
         "<!doctype html><meta charset=utf-8><title>AuthKit demo callback</title>\
          <h1>Magic link confirmed</h1><p>The app now exchanges this one-time result for tokens:</p>\
-         <pre>curl -s /v1/auth/verify -H 'x-api-key: &lt;publishable key&gt;' -H 'content-type: application/json' -d '{{\"result\":\"{escaped}\"}}'</pre>"
+         <pre>curl -s {base}/v1/auth/verify -H 'x-api-key: &lt;publishable key&gt;' -H 'content-type: application/json' -d '{{\"result\":\"{escaped}\"}}'</pre>"
     ))
     .into_response()
 }

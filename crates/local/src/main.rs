@@ -8,15 +8,18 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 
 use authkit_app::{App, Config};
-use authkit_local::{admin, dev};
+use authkit_local::{admin, dev, DEFAULT_LISTEN};
 
 const USAGE: &str = "\
 usage:
-  authkit-local [serve] [--listen ADDR]    run every route on one port (default 127.0.0.1:8080)
+  authkit-local [serve] [--listen ADDR]    run every route on one port (default 127.0.0.1:8080;
+                                            port 0 picks a free one, the banner names it)
   authkit-local create-tenant --id ID --name NAME [--redirect-uri URI]... [--policy FILE]
                                             create a tenant and print its API keys (once);
                                             FILE: JSON tenant policy (limits, lengths, expiry)
   authkit-local create-tables               create the DynamoDB tables (AUTHKIT_STORE=dynamodb)
+  authkit-local help | --help | -h          this text
+configuration: environment variables, see docs/configuration.md
 ";
 
 #[tokio::main]
@@ -39,26 +42,32 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: &[String]) -> Result<(), String> {
+    // Asking for help reads no configuration and starts nothing, whatever else is given.
+    if args.first().is_some_and(|first| first == "help")
+        || args.iter().any(|arg| arg == "--help" || arg == "-h")
+    {
+        print!("{USAGE}");
+        return Ok(());
+    }
     let (command, rest) = match args.split_first() {
-        Some((command, rest)) if !command.starts_with("--") => (command.as_str(), rest),
+        Some((command, rest)) if !command.starts_with('-') => (command.as_str(), rest),
         _ => ("serve", args),
     };
-    let config = Config::from_env().map_err(|error| error.to_string())?;
+    let config = || Config::from_env().map_err(|error| error.to_string());
     match command {
-        "serve" => serve(config, listen_address(rest)?).await,
-        "create-tenant" => admin::create_tenant(config, rest).await,
-        "create-tables" => admin::create_tables(config).await,
-        "help" | "--help" | "-h" => {
-            print!("{USAGE}");
-            Ok(())
+        "serve" => {
+            let address = listen_address(rest)?;
+            serve(config()?, address).await
         }
+        "create-tenant" => admin::create_tenant(config()?, rest).await,
+        "create-tables" => admin::create_tables(config()?).await,
         other => Err(format!("unknown command `{other}`")),
     }
 }
 
 fn listen_address(args: &[String]) -> Result<SocketAddr, String> {
     let raw = match args {
-        [] => std::env::var("AUTHKIT_LISTEN").unwrap_or_else(|_| "127.0.0.1:8080".to_owned()),
+        [] => std::env::var("AUTHKIT_LISTEN").unwrap_or_else(|_| DEFAULT_LISTEN.to_owned()),
         [flag, value] if flag == "--listen" => value.clone(),
         _ => return Err(format!("unexpected arguments: {}", args.join(" "))),
     };
@@ -66,20 +75,19 @@ fn listen_address(args: &[String]) -> Result<SocketAddr, String> {
         .map_err(|_| format!("`{raw}` is not a socket address (AUTHKIT_LISTEN / --listen)"))
 }
 
+/// Binds first, then builds: the service learns its issuer from the address it really
+/// listens on (port 0 included) before anything can issue a token or send a link.
 async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
     let policy = dev::demo_policy()?;
-    let app = App::build(config)
+    let listener = tokio::net::TcpListener::bind(address)
+        .await
+        .map_err(|error| format!("cannot listen on {address}: {error}"))?;
+    let url = authkit_local::base_url_for(listener.local_addr().map_err(|e| e.to_string())?);
+    let app = App::build(config.with_default_base_url(&url))
         .await
         .map_err(|error| error.to_string())?;
     let demo = dev::ensure_demo_tenant(&app, policy).await?;
     let router = authkit_local::router(&app);
-    let listener = tokio::net::TcpListener::bind(address)
-        .await
-        .map_err(|error| format!("cannot listen on {address}: {error}"))?;
-    let url = format!(
-        "http://{}",
-        listener.local_addr().map_err(|e| e.to_string())?
-    );
     dev::print_banner(&url, &app, demo.as_ref());
     axum::serve(
         listener,

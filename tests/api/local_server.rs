@@ -1,0 +1,211 @@
+//! The real `authkit-local` binary as a newcomer runs it: on a port the system picks, with
+//! no issuer configured, followed by the lines its banner tells them to paste.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use authkit_tests::lambda_runtime_api::binary_path;
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+struct LocalServer {
+    url: String,
+    publishable_key: String,
+    /// The banner's "try it" lines, as printed.
+    try_lines: Vec<String>,
+    _process: Child,
+    _scratch: tempfile::TempDir,
+}
+
+impl LocalServer {
+    /// Starts the binary with a clean environment (embedded store, dev outbox) and reads
+    /// its banner.
+    async fn start(listen: &str) -> LocalServer {
+        let scratch = tempfile::tempdir().expect("a temp dir");
+        let mut process = Command::new(binary_path("authkit-local"))
+            .args(["--listen", listen])
+            .env_clear()
+            .env("AUTHKIT_KEY_FILE", scratch.path().join("keys.json"))
+            .env("AUTHKIT_OUTBOX_QUIET", "true")
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("authkit-local starts (cargo build --workspace --bins builds it)");
+        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
+        let mut banner = Vec::new();
+        let read_banner = async {
+            // The banner ends with the "try it" lines and a blank line.
+            let mut in_try = false;
+            while let Some(line) = lines.next_line().await.expect("stdout reads") {
+                if in_try && line.trim().is_empty() {
+                    break;
+                }
+                in_try |= line.contains("try it");
+                banner.push(line);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(30), read_banner)
+            .await
+            .expect("the banner within 30 s");
+        let value_after = |marker: &str| {
+            banner
+                .iter()
+                .find_map(|line| line.split_once(marker))
+                .map(|(_, value)| value.trim().to_owned())
+                .unwrap_or_else(|| panic!("no `{marker}` in the banner: {banner:#?}"))
+        };
+        let url = value_after("AuthKit is running at ");
+        let publishable_key = value_after("publishable key:");
+        let try_lines = banner
+            .iter()
+            .skip_while(|line| !line.contains("try it"))
+            .skip(1)
+            .map(|line| line.trim().to_owned())
+            .collect();
+        LocalServer {
+            url,
+            publishable_key,
+            try_lines,
+            _process: process,
+            _scratch: scratch,
+        }
+    }
+}
+
+#[tokio::test]
+async fn on_a_port_picked_by_the_system_the_pasted_banner_signs_in_and_discovery_verifies_the_token(
+) {
+    let server = LocalServer::start("127.0.0.1:0").await;
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    assert!(
+        !server.url.ends_with(":0"),
+        "the banner names the bound port"
+    );
+
+    let script = server.try_lines.join("\n");
+    assert!(script.contains(&server.publishable_key), "{script}");
+    assert!(!script.contains('<'), "no placeholder to fill in: {script}");
+    let pasted = Command::new("sh")
+        .args(["-c", &script])
+        .output()
+        .await
+        .expect("sh runs");
+    assert!(pasted.status.success(), "{pasted:?}");
+    let tokens: Value = serde_json::from_slice(&pasted.stdout).unwrap_or_else(|_| {
+        panic!(
+            "the pasted lines end with the tokens: {}",
+            String::from_utf8_lossy(&pasted.stdout)
+        )
+    });
+    let access_token = tokens["access_token"].as_str().expect("an access token");
+
+    // A standard client: discovery → jwks_uri → verify, trusting nothing else.
+    let http = reqwest::Client::new();
+    let get = |url: String| {
+        let http = http.clone();
+        async move {
+            let response = http.get(&url).send().await.expect("the server answers");
+            assert_eq!(response.status(), 200, "{url}");
+            response.json::<Value>().await.expect("JSON")
+        }
+    };
+    let discovery = get(format!("{}/.well-known/openid-configuration", server.url)).await;
+    assert_eq!(discovery["issuer"], server.url.as_str());
+    let jwks_uri = discovery["jwks_uri"].as_str().expect("a jwks_uri");
+    let jwks: jsonwebtoken::jwk::JwkSet =
+        serde_json::from_value(get(jwks_uri.to_owned()).await).expect("a JWK set");
+    let header = jsonwebtoken::decode_header(access_token).expect("a JWT header");
+    let jwk = jwks
+        .find(header.kid.as_deref().expect("a kid"))
+        .expect("the kid is published");
+    let mut validation = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::ES256);
+    validation.set_issuer(&[discovery["issuer"].as_str().unwrap()]);
+    validation.set_audience(&["demo"]);
+    jsonwebtoken::decode::<Value>(
+        access_token,
+        &jsonwebtoken::DecodingKey::from_jwk(jwk).expect("a usable JWK"),
+        &validation,
+    )
+    .expect("the token verifies through the discovery document");
+
+    // Magic links point at the port the server really listens on.
+    let started = http
+        .post(format!("{}/v1/auth/start", server.url))
+        .header("x-api-key", &server.publishable_key)
+        .json(&json!({"identifier": "link@example.com", "kind": "magic_link"}))
+        .send()
+        .await
+        .expect("start answers");
+    assert_eq!(started.status(), 200);
+    let link = http
+        .get(format!(
+            "{}/dev/outbox/latest?to=link@example.com",
+            server.url
+        ))
+        .send()
+        .await
+        .expect("the outbox answers")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        link.starts_with(&format!("{}/v1/auth/link?", server.url)),
+        "{link}"
+    );
+    let page = http.get(link.trim()).send().await.expect("the link opens");
+    assert_eq!(page.status(), 200);
+}
+
+#[tokio::test]
+async fn a_wildcard_bind_names_the_server_by_its_loopback_address() {
+    let server = LocalServer::start("0.0.0.0:0").await;
+    assert!(
+        server.url.starts_with("http://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let discovery: Value = reqwest::get(format!("{}/.well-known/openid-configuration", server.url))
+        .await
+        .expect("the server answers")
+        .json()
+        .await
+        .expect("JSON");
+    assert_eq!(discovery["issuer"], server.url.as_str());
+}
+
+#[tokio::test]
+async fn help_prints_usage_without_reading_configuration_or_serving() {
+    for args in [
+        &["--help"][..],
+        &["-h"],
+        &["help"],
+        &["serve", "--help"],
+        &["create-tenant", "-h"],
+    ] {
+        // A configuration that could not start a server, and a port that could not be bound.
+        let run = Command::new(binary_path("authkit-local"))
+            .args(args)
+            .env_clear()
+            .env("AUTHKIT_STORE", "postgres")
+            .env("AUTHKIT_LISTEN", "not an address")
+            .kill_on_drop(true)
+            .output();
+        let output = tokio::time::timeout(Duration::from_secs(10), run)
+            .await
+            .unwrap_or_else(|_| panic!("{args:?} exits at once"))
+            .expect("authkit-local runs");
+        assert!(output.status.success(), "{args:?}: {output:?}");
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(
+            stdout.starts_with("usage:") && stdout.contains("create-tenant"),
+            "{args:?}: {stdout}"
+        );
+    }
+}
