@@ -169,53 +169,165 @@ async fn a_code_by_sms_is_a_first_factor() {
     ));
 }
 
+fn magic_link() -> HashMap<String, String> {
+    HashMap::from([
+        ("kind".to_owned(), "magic_link".to_owned()),
+        ("redirectUri".to_owned(), REDIRECT_URI.to_owned()),
+    ])
+}
+
+/// The query of the link in a message: `tenant`, `challenge_id`, `token`.
+fn link_query(text: &str) -> HashMap<String, String> {
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .expect("a link");
+    url::Url::parse(link)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The one-time result a confirmed link's redirect carries (in the query or the fragment).
+fn result_in(redirect_to: &str) -> String {
+    let redirect = url::Url::parse(redirect_to).unwrap();
+    let fragment = redirect.fragment().unwrap_or_default().to_owned();
+    redirect
+        .query_pairs()
+        .chain(url::form_urlencoded::parse(fragment.as_bytes()))
+        .find(|(k, _)| k == "authkit_result")
+        .expect("the redirect carries the result")
+        .1
+        .into_owned()
+}
+
+impl Pool {
+    /// Opens the newest magic link and confirms it, as the person who received it would:
+    /// the one-time result the app then hands to Cognito as the answer.
+    async fn confirm_newest_link(&self, tenant: &authkit_domain::tenant::Tenant) -> String {
+        let query = link_query(&self.last_text());
+        let confirmed = self
+            .triggers
+            .authkit
+            .confirm_magic_link(tenant, None, &query["challenge_id"], &query["token"])
+            .await
+            .unwrap();
+        result_in(&confirmed.redirect_to)
+    }
+}
+
 #[tokio::test]
 async fn a_magic_link_signs_in_through_cognito() {
     let pool = pool().await;
-    let metadata = HashMap::from([
-        ("kind".to_owned(), "magic_link".to_owned()),
-        ("redirectUri".to_owned(), REDIRECT_URI.to_owned()),
-    ]);
     let (mut session, step) = pool
         .driver
-        .initiate_auth("jane", email_user(), metadata)
+        .initiate_auth("jane", email_user(), magic_link())
         .await;
     assert!(
         matches!(&step, Step::Challenge(p) if p["kind"] == "magic_link"),
         "{step:?}"
     );
-    let text = pool.last_text();
-    let link = text
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .expect("a link");
-    let query: HashMap<String, String> = url::Url::parse(link)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    let confirmed = pool
-        .triggers
-        .authkit
-        .confirm_magic_link(
-            &pool.triggers.tenant,
-            None,
-            &query["challenge_id"],
-            &query["token"],
-        )
-        .await
-        .unwrap();
-    let result = url::Url::parse(&confirmed.redirect_to)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "authkit_result")
-        .unwrap()
-        .1
-        .into_owned();
+    let result = pool.confirm_newest_link(&pool.triggers.tenant).await;
     assert!(matches!(
         pool.driver.respond(&mut session, &result, none()).await,
         Step::Tokens(_)
     ));
+}
+
+fn attacker() -> HashMap<String, String> {
+    HashMap::from([
+        ("sub".into(), "a77a".into()),
+        ("email".into(), "mallory@example.net".into()),
+        ("email_verified".into(), "true".into()),
+    ])
+}
+
+#[tokio::test]
+async fn a_magic_link_result_signs_in_only_the_session_it_was_sent_for() {
+    let pool = pool().await;
+    // Mallory confirms a link sent to her own address...
+    let (mut own, _) = pool
+        .driver
+        .initiate_auth("mallory", attacker(), magic_link())
+        .await;
+    let result = pool.confirm_newest_link(&pool.triggers.tenant).await;
+    // ...and answers Jane's CUSTOM_AUTH session with it.
+    let (mut victims, step) = pool
+        .driver
+        .initiate_auth("jane", email_user(), none())
+        .await;
+    assert!(matches!(step, Step::Challenge(_)), "{step:?}");
+    let answered = pool.driver.respond(&mut victims, &result, none()).await;
+    assert!(
+        !matches!(answered, Step::Tokens(_)),
+        "a result confirmed for Mallory signed in as Jane: {answered:?}"
+    );
+    assert!(
+        matches!(
+            pool.driver.respond(&mut own, &result, none()).await,
+            Step::Tokens(_)
+        ),
+        "the refused answer must not have consumed Mallory's own result"
+    );
+}
+
+#[tokio::test]
+async fn a_magic_link_result_of_another_tenant_is_a_wrong_answer() {
+    let pool = pool().await;
+    let other = pool
+        .triggers
+        .authkit
+        .create_tenant(NewTenant {
+            id: TenantId::parse("other-app").unwrap(),
+            name: "Other App".into(),
+            allowed_redirect_uris: vec![REDIRECT_URI.into()],
+            policy: TenantPolicy::default(),
+        })
+        .await
+        .unwrap()
+        .tenant;
+    pool.triggers
+        .authkit
+        .start_sign_in(
+            authkit_domain::service::Caller {
+                tenant: &other,
+                ip: None,
+            },
+            authkit_domain::service::StartRequest {
+                identifier: "mallory@example.net",
+                channel: None,
+                kind: authkit_domain::service::RequestedKind::MagicLink,
+                redirect_uri: None,
+            },
+        )
+        .await
+        .unwrap();
+    let result = pool.confirm_newest_link(&other).await;
+    let (mut victims, _) = pool
+        .driver
+        .initiate_auth("jane", email_user(), none())
+        .await;
+    let answered = pool.driver.respond(&mut victims, &result, none()).await;
+    assert!(matches!(answered, Step::Challenge(_)), "{answered:?}");
+}
+
+#[tokio::test]
+async fn a_magic_link_result_for_an_address_the_user_no_longer_has_is_a_wrong_answer() {
+    let pool = pool().await;
+    let (mut session, _) = pool
+        .driver
+        .initiate_auth("jane", email_user(), magic_link())
+        .await;
+    let result = pool.confirm_newest_link(&pool.triggers.tenant).await;
+    session
+        .attributes_mut()
+        .insert("email".into(), "jane.new@example.com".into());
+    let answered = pool.driver.respond(&mut session, &result, none()).await;
+    assert!(
+        !matches!(answered, Step::Tokens(_)),
+        "the link went to an address that is no longer Jane's: {answered:?}"
+    );
 }
 
 #[tokio::test]

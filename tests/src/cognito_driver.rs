@@ -46,6 +46,14 @@ pub struct Session {
     metadata: Option<String>,
 }
 
+impl Session {
+    /// The user's attributes as the next trigger will see them (a user may change them
+    /// between rounds, e.g. in another tab).
+    pub fn attributes_mut(&mut self) -> &mut HashMap<String, String> {
+        &mut self.attributes
+    }
+}
+
 pub struct CognitoDriver<R> {
     pub runner: R,
     /// The `userPoolId` every event carries.
