@@ -7,6 +7,7 @@
 //! sign in once and exist afterwards. Handlers are plain async functions over typed events,
 //! so tests call them directly and the Lambda binaries are three lines each.
 
+mod contacts;
 mod directory;
 mod sign_up;
 mod triggers;

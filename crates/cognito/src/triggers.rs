@@ -5,7 +5,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authkit_domain::identifier::{Channel, Identifier};
-use authkit_domain::service::{Caller, RequestedKind, StartRequest, StartedChallenge};
+use authkit_domain::service::{
+    Caller, ExpectedResult, RequestedKind, StartRequest, StartedChallenge,
+};
 use authkit_domain::tenant::Tenant;
 use authkit_domain::{AuthError, AuthKit};
 use aws_lambda_events::event::cognito::{
@@ -14,6 +16,7 @@ use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsVerifyAuthChallenge,
 };
 
+use crate::contacts;
 use crate::directory::UserDirectory;
 use crate::{CHALLENGE_METADATA_PREFIX, CUSTOM_CHALLENGE};
 
@@ -250,7 +253,22 @@ pub async fn verify_auth_challenge(
         _ => String::new(),
     };
     let verified = if answer.starts_with("ch_") && answer.contains('.') {
-        within_deadline(triggers.authkit.exchange_result(triggers.caller(), &answer)).await
+        // A result answers only this session's challenge, sent to this user: otherwise
+        // anyone who confirmed a link of their own could answer someone else's session.
+        let identifiers = contacts::proven(
+            &request.user_attributes,
+            triggers.tenant.policy.default_region,
+        );
+        let expected = ExpectedResult {
+            challenge_id: &challenge_id,
+            identifiers: &identifiers,
+        };
+        within_deadline(triggers.authkit.exchange_result(
+            triggers.caller(),
+            &answer,
+            Some(expected),
+        ))
+        .await
     } else {
         within_deadline(
             triggers

@@ -20,7 +20,7 @@ use crate::token::KeyMaterial;
 pub use devices::{BoundDevice, DeviceCredential};
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{
-    ConfirmedLink, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge,
+    ConfirmedLink, ExpectedResult, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge,
 };
 pub use tenants::{CreatedTenant, NewTenant};
 
@@ -155,6 +155,8 @@ impl AuthKit {
     }
 }
 
+#[cfg(test)]
+mod directory_tests;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

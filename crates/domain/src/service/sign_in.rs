@@ -60,6 +60,18 @@ pub struct VerifiedChallenge {
     pub challenge: Challenge,
 }
 
+/// What a magic link's result must belong to when the account is known from elsewhere
+/// (Cognito's session names the user and the challenge it created). On its own a result
+/// names its challenge and signs in that challenge's identifier (the HTTP API); a session
+/// that already has a user must not accept a result sent to someone else.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectedResult<'a> {
+    /// The challenge this sign-in started.
+    pub challenge_id: &'a str,
+    /// The account's contacts: the result's challenge must have been sent to one of them.
+    pub identifiers: &'a [Identifier],
+}
+
 /// A magic link confirmed from its page: where to send the browser, carrying the one-time
 /// result the app exchanges for tokens.
 #[derive(Debug, Clone)]
@@ -281,12 +293,15 @@ impl AuthKit {
     }
 
     /// Exchanges a confirmed magic link's one-time result (`<challenge id>.<secret>`) for
-    /// the verified challenge. Works once.
+    /// the verified challenge. Works once. With `expected`, a result of any other challenge,
+    /// or for an identifier outside `expected.identifiers`, is refused before anything is
+    /// consumed.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn exchange_result(
         &self,
         caller: Caller<'_>,
         result: &str,
+        expected: Option<ExpectedResult<'_>>,
     ) -> Result<VerifiedChallenge, AuthError> {
         let tenant = caller.tenant;
         let (id, secret) = result
@@ -294,12 +309,18 @@ impl AuthKit {
             .ok_or(AuthError::InvalidSignInResult)?;
         let id = ChallengeId::parse(id).map_err(|_| AuthError::InvalidSignInResult)?;
         let secret = OpaqueSecret::parse(secret).map_err(|_| AuthError::InvalidSignInResult)?;
+        if expected.is_some_and(|expected| expected.challenge_id != id.as_str()) {
+            return Err(AuthError::InvalidSignInResult);
+        }
         let challenge = self
             .stores
             .challenges
             .get(&tenant.id, &id)
             .await?
             .ok_or(AuthError::InvalidSignInResult)?;
+        if expected.is_some_and(|expected| !expected.identifiers.contains(&challenge.identifier)) {
+            return Err(AuthError::InvalidSignInResult);
+        }
         let now = self.now();
         let presented = self.keys.current().pepper.hash(
             &Challenge::exchange_context(&id),
