@@ -439,12 +439,75 @@ async fn client_metadata_asks_for_a_resend_within_the_cooldown_rules() {
     assert_eq!(pool.sent(), sent, "answering sends nothing more");
 }
 
+/// What a step shows the client, with the values that differ by user left out: which
+/// keys, channel, kind and expiry.
+fn shape(step: &Step) -> String {
+    match step {
+        Step::Challenge(public) => {
+            let mut keys: Vec<&String> = public.keys().collect();
+            keys.sort();
+            format!(
+                "challenge {keys:?} channel={} kind={} expires_at={}",
+                public["channel"], public["kind"], public["expires_at"]
+            )
+        }
+        Step::Tokens(_) => "tokens".into(),
+        Step::Failed => "failed".into(),
+        Step::TriggerFailed(_) => "trigger failed".into(),
+    }
+}
+
 #[tokio::test]
-async fn an_unknown_user_fails_without_any_message() {
+async fn an_unknown_user_gets_a_challenge_shaped_like_a_real_one_that_no_answer_passes() {
     let pool = pool().await;
-    let (_, step) = pool.driver.initiate_auth("nobody", none(), none()).await;
-    assert_eq!(step, Step::Failed);
-    assert_eq!(pool.sent(), 0);
+    let sms = HashMap::from([("channel".to_owned(), "sms".to_owned())]);
+    let cases = [
+        (
+            none(),
+            "jane@example.com",
+            email_user(),
+            "nobody@example.org",
+        ),
+        (sms, "+14155552671", phone_user(), "+14155552672"),
+        (
+            magic_link(),
+            "jane@example.com",
+            email_user(),
+            "nobody@example.org",
+        ),
+    ];
+    for (metadata, known_name, known, unknown_name) in cases {
+        let (mut real, real_step) = pool
+            .driver
+            .initiate_auth(known_name, known, metadata.clone())
+            .await;
+        let answer = if metadata.contains_key("kind") {
+            "000001".to_owned()
+        } else {
+            wrong(&pool.last_code()).to_owned()
+        };
+        let sent = pool.sent();
+        let (mut decoy, decoy_step) = pool
+            .driver
+            .initiate_auth(unknown_name, none(), metadata.clone())
+            .await;
+        assert_eq!(shape(&decoy_step), shape(&real_step), "{metadata:?}");
+        let Step::Challenge(public) = &decoy_step else {
+            unreachable!()
+        };
+        let typed = authkit_domain::identifier::Identifier::parse(unknown_name, None).unwrap();
+        assert_eq!(public["destination"], typed.masked());
+        for round in 1..=3 {
+            let real_next = pool.driver.respond(&mut real, &answer, none()).await;
+            let decoy_next = pool.driver.respond(&mut decoy, &answer, none()).await;
+            assert_eq!(
+                shape(&decoy_next),
+                shape(&real_next),
+                "round {round}, {metadata:?}"
+            );
+        }
+        assert_eq!(pool.sent(), sent, "nothing is sent for an unknown user");
+    }
 }
 
 #[tokio::test]
