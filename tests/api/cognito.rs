@@ -511,6 +511,36 @@ async fn an_unknown_user_gets_a_challenge_shaped_like_a_real_one_that_no_answer_
 }
 
 #[tokio::test]
+async fn an_unknown_user_fails_a_round_exactly_when_and_how_a_known_one_does() {
+    let pool = pool().await;
+    let sms = HashMap::from([("channel".to_owned(), "sms".to_owned())]);
+    let resend = HashMap::from([("resend".to_owned(), "true".to_owned())]);
+    let (_, real) = pool
+        .driver
+        .initiate_auth("jane@example.com", email_user(), sms.clone())
+        .await;
+    let (_, decoy) = pool
+        .driver
+        .initiate_auth("nobody@example.org", none(), sms)
+        .await;
+    assert!(matches!(real, Step::TriggerFailed(_)), "{real:?}");
+    assert_eq!(decoy, real, "no phone number to send to, said the same way");
+
+    let (mut real, _) = pool
+        .driver
+        .initiate_auth("jane@example.com", email_user(), none())
+        .await;
+    let (mut decoy, _) = pool
+        .driver
+        .initiate_auth("nobody@example.org", none(), none())
+        .await;
+    let real = pool.driver.respond(&mut real, "", resend.clone()).await;
+    let decoy = pool.driver.respond(&mut decoy, "", resend).await;
+    assert!(matches!(real, Step::TriggerFailed(_)), "{real:?}");
+    assert_eq!(decoy, real, "a resend inside the cooldown fails alike");
+}
+
+#[tokio::test]
 async fn twenty_concurrent_answers_count_no_more_than_the_limit() {
     let pool = pool().await;
     let (session, _) = pool
@@ -651,6 +681,13 @@ async fn the_trigger_binaries_sign_in_by_email_code_against_the_emulator() {
     assert!(
         verified,
         "the verify trigger marks the proven address verified"
+    );
+
+    let nobody = app.unique_email();
+    let (_, decoy) = driver.initiate_auth(&nobody, none(), none()).await;
+    assert!(
+        matches!(&decoy, Step::Challenge(p) if p["destination"].ends_with("@example.com")),
+        "an unknown user gets a decoy challenge from the real binaries: {decoy:?}"
     );
 }
 

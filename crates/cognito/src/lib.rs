@@ -21,5 +21,8 @@ pub use triggers::{
 
 /// The prefix of `challengeMetadata` that names AuthKit's challenge for a round.
 pub const CHALLENGE_METADATA_PREFIX: &str = "AUTHKIT:";
+/// The prefix of `challengeMetadata` that carries a decoy's state (a user that does not
+/// exist). Cognito keeps it in the session and never shows it to the client.
+pub const DECOY_METADATA_PREFIX: &str = "AUTHKIT-DECOY:";
 /// Cognito's only custom challenge name.
 pub const CUSTOM_CHALLENGE: &str = "CUSTOM_CHALLENGE";

@@ -1,10 +1,12 @@
 //! Service behaviour for accounts an outside user directory (Cognito) keeps: results bound
-//! to the session that asked for them.
+//! to the session that asked for them, and decoys for accounts that do not exist.
 
 use super::testing::{Harness, REDIRECT};
 use super::{ExpectedResult, RequestedKind, StartRequest};
 use crate::error::AuthError;
 use crate::identifier::Identifier;
+use crate::rate_limit::Scope;
+use crate::tenant::TenantPolicy;
 
 /// Starts a magic link to `identifier` and confirms it: the id and the one-time result.
 async fn confirmed_link(h: &Harness, identifier: &str) -> (String, String) {
@@ -72,4 +74,135 @@ async fn a_bound_result_answers_only_its_own_challenge_and_contacts_and_wrong_on
         .await
         .expect("the refused attempts consumed nothing");
     assert_eq!(verified.challenge.identifier, mallory[0]);
+}
+
+fn code_for(identifier: &str) -> StartRequest<'_> {
+    StartRequest {
+        identifier,
+        channel: None,
+        kind: RequestedKind::Code,
+        redirect_uri: None,
+    }
+}
+
+#[tokio::test]
+async fn a_decoy_looks_like_a_start_counts_like_one_and_sends_nothing() {
+    let h = Harness::new().await;
+    let real = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("jane@example.com"))
+        .await
+        .unwrap();
+    let decoy = h
+        .authkit
+        .start_decoy(h.caller(), code_for("nobody@example.com"))
+        .await
+        .unwrap();
+    assert_eq!(h.sender.count(), 1, "the decoy sent nothing");
+    assert_eq!(decoy.shown.masked_destination, "n***@example.com");
+    assert_eq!(
+        (
+            decoy.shown.kind,
+            decoy.shown.channel,
+            decoy.shown.expires_at
+        ),
+        (real.kind, real.channel, real.expires_at)
+    );
+    assert!(h
+        .stores
+        .challenges
+        .get(&h.tenant.id, &decoy.shown.id)
+        .await
+        .unwrap()
+        .is_none());
+    for _ in 1..5 {
+        h.authkit
+            .start_decoy(h.caller(), code_for("nobody@example.com"))
+            .await
+            .unwrap();
+    }
+    let limited = h
+        .authkit
+        .start_decoy(h.caller(), code_for("nobody@example.com"))
+        .await;
+    assert!(
+        matches!(&limited, Err(AuthError::RateLimited(t)) if t.scope == Scope::Identifier),
+        "the sixth start in ten minutes is refused, as for a real account: {limited:?}"
+    );
+}
+
+#[tokio::test]
+async fn a_decoy_goes_on_and_is_resent_under_a_real_challenges_rules() {
+    let h = Harness::new().await;
+    let request = || code_for("nobody@example.com");
+    let first = h.authkit.start_decoy(h.caller(), request()).await.unwrap();
+    let again = h
+        .authkit
+        .continue_decoy(h.caller(), request(), &first, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        again, first,
+        "a live decoy is reused, like a live challenge"
+    );
+    assert!(matches!(
+        h.authkit
+            .continue_decoy(h.caller(), request(), &first, true)
+            .await,
+        Err(AuthError::ResendTooSoon { .. })
+    ));
+    h.clock.advance(30);
+    let mut resent = first.clone();
+    for resends in 1..=3 {
+        resent = h
+            .authkit
+            .continue_decoy(h.caller(), request(), &resent, true)
+            .await
+            .unwrap();
+        assert_eq!(resent.resends, resends);
+        assert_ne!(resent.shown.id, first.shown.id);
+        h.clock.advance(30);
+    }
+    assert!(matches!(
+        h.authkit
+            .continue_decoy(h.caller(), request(), &resent, true)
+            .await,
+        Err(AuthError::ResendLimitReached)
+    ));
+    h.clock.advance(600);
+    let fresh = h
+        .authkit
+        .continue_decoy(h.caller(), request(), &resent, false)
+        .await
+        .unwrap();
+    assert!(fresh.shown.expires_at > resent.shown.expires_at);
+    assert_eq!(fresh.resends, 0);
+    assert_eq!(h.sender.count(), 0);
+}
+
+#[tokio::test]
+async fn wrong_answers_to_decoys_lock_an_identifier_like_wrong_codes_do() {
+    let h = Harness::with_policy(TenantPolicy {
+        identifier_failure_cap: 3,
+        ..TenantPolicy::default()
+    })
+    .await;
+    for _ in 0..3 {
+        h.authkit
+            .reject_decoy_answer(h.caller(), "nobody@example.com")
+            .await
+            .unwrap();
+    }
+    assert!(matches!(
+        h.authkit
+            .start_decoy(h.caller(), code_for("nobody@example.com"))
+            .await,
+        Err(AuthError::IdentifierLocked { .. })
+    ));
+    assert!(matches!(
+        h.authkit
+            .start_sign_in(h.caller(), code_for("nobody@example.com"))
+            .await,
+        Err(AuthError::IdentifierLocked { .. })
+    ));
 }

@@ -1,6 +1,7 @@
 //! The service: every use case of AuthKit as one method on [`AuthKit`], which holds the
 //! ports (stores, sender, keys, clock, randomness) chosen by the composition root.
 
+mod decoy;
 mod devices;
 mod sessions;
 mod sign_in;
@@ -17,6 +18,7 @@ use crate::store::Stores;
 use crate::tenant::Tenant;
 use crate::token::KeyMaterial;
 
+pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{

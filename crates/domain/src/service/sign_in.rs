@@ -31,7 +31,7 @@ pub struct StartRequest<'a> {
 
 /// What the client learns about a started challenge. Identical whether or not the
 /// identifier has signed in before.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StartedChallenge {
     pub id: ChallengeId,
     pub kind: ChallengeKind,
@@ -52,6 +52,14 @@ impl StartedChallenge {
             resend_after: challenge.resend_after,
         }
     }
+}
+
+/// A start that passed every check: what its challenge will be.
+pub(super) struct AdmittedStart {
+    pub identifier: Identifier,
+    pub channel: Channel,
+    pub kind: ChallengeKind,
+    pub redirect_uri: Option<String>,
 }
 
 /// A challenge whose answer proved right.
@@ -113,6 +121,31 @@ impl AuthKit {
         caller: Caller<'_>,
         request: StartRequest<'_>,
     ) -> Result<StartedChallenge, AuthError> {
+        let admitted = self.admit_start(caller, &request).await?;
+        let (challenge, secret) = self.new_challenge(
+            caller.tenant,
+            admitted.identifier,
+            admitted.channel,
+            admitted.kind,
+            admitted.redirect_uri,
+            0,
+            self.now(),
+        );
+        self.stores.challenges.insert(&challenge).await?;
+        self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted)
+            .await?;
+        Ok(StartedChallenge::of(&challenge))
+    }
+
+    /// Every check a start makes before anything is stored or sent: the identifier, the
+    /// channel, the redirect, rate limits and lockout. Decoys go through it too, so a
+    /// sign-in for an account that does not exist is refused exactly when a real one
+    /// would be.
+    pub(super) async fn admit_start(
+        &self,
+        caller: Caller<'_>,
+        request: &StartRequest<'_>,
+    ) -> Result<AdmittedStart, AuthError> {
         let tenant = caller.tenant;
         let identifier = Identifier::parse(request.identifier, tenant.policy.default_region)?;
         let channel = identifier.channel(request.channel)?;
@@ -131,20 +164,18 @@ impl AuthKit {
         self.refuse_if_limited(Action::Start, subject, tenant, &identifier)
             .await?;
         self.refuse_if_locked(tenant, &identifier).await?;
-
-        let now = self.now();
         let kind = match request.kind {
             RequestedKind::Code => ChallengeKind::Code {
                 length: tenant.policy.code_length,
             },
             RequestedKind::MagicLink => ChallengeKind::MagicLink,
         };
-        let (challenge, secret) =
-            self.new_challenge(tenant, identifier, channel, kind, redirect_uri, 0, now);
-        self.stores.challenges.insert(&challenge).await?;
-        self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted)
-            .await?;
-        Ok(StartedChallenge::of(&challenge))
+        Ok(AdmittedStart {
+            identifier,
+            channel,
+            kind,
+            redirect_uri,
+        })
     }
 
     /// Replaces a pending challenge with a new one carrying a new secret: the old secret
@@ -421,14 +452,7 @@ impl AuthKit {
             return Ok(());
         }
 
-        let failure = CounterKey {
-            key: failure_key(tenant, &counted.identifier, &keys.pepper),
-            expires_at: now.plus_secs(FAILURE_MEMORY_SECS),
-        };
-        self.stores
-            .counters
-            .increment(std::slice::from_ref(&failure), now)
-            .await?;
+        self.count_failure(tenant, &counted.identifier).await?;
         let remaining = counted.remaining_attempts();
         let (kind, outcome) = if remaining == 0 {
             (AuditKind::ChallengeExhausted, "exhausted")
@@ -556,7 +580,7 @@ impl AuthKit {
         )
     }
 
-    async fn refuse_if_limited(
+    pub(super) async fn refuse_if_limited(
         &self,
         action: Action,
         subject: Subject<'_>,
@@ -576,6 +600,24 @@ impl AuthKit {
             self.audit(event).await;
         }
         result
+    }
+
+    /// Counts one more consecutive wrong answer for the identifier.
+    pub(super) async fn count_failure(
+        &self,
+        tenant: &Tenant,
+        identifier: &Identifier,
+    ) -> Result<(), AuthError> {
+        let now = self.now();
+        let failure = CounterKey {
+            key: failure_key(tenant, identifier, &self.keys.current().pepper),
+            expires_at: now.plus_secs(FAILURE_MEMORY_SECS),
+        };
+        self.stores
+            .counters
+            .increment(std::slice::from_ref(&failure), now)
+            .await?;
+        Ok(())
     }
 
     /// Refuses new challenges for an identifier that reached its consecutive-failure cap,
@@ -654,17 +696,32 @@ fn parse_answer(challenge: &Challenge, raw: &str) -> Result<Zeroizing<String>, A
 }
 
 fn check_resend(challenge: &Challenge, now: Timestamp) -> Result<(), AuthError> {
-    if challenge.accepts_resend(now) {
-        return Ok(());
-    }
     match challenge.status(now) {
-        ChallengeStatus::Pending if challenge.resends >= challenge.max_resends => {
-            Err(AuthError::ResendLimitReached)
-        }
-        ChallengeStatus::Pending => Err(AuthError::ResendTooSoon {
-            retry_after_secs: now.secs_until(challenge.resend_after),
-        }),
+        ChallengeStatus::Pending => check_cooldown_and_cap(
+            challenge.resend_after,
+            challenge.resends,
+            challenge.max_resends,
+            now,
+        ),
         _ => Err(closed_error(challenge, now)),
+    }
+}
+
+/// The resend rules of a live challenge (decoys keep them too).
+pub(super) fn check_cooldown_and_cap(
+    resend_after: Timestamp,
+    resends: u32,
+    max_resends: u32,
+    now: Timestamp,
+) -> Result<(), AuthError> {
+    if resends >= max_resends {
+        Err(AuthError::ResendLimitReached)
+    } else if now < resend_after {
+        Err(AuthError::ResendTooSoon {
+            retry_after_secs: now.secs_until(resend_after),
+        })
+    } else {
+        Ok(())
     }
 }
 
