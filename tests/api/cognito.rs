@@ -597,3 +597,69 @@ async fn twenty_concurrent_answers_count_no_more_than_the_limit() {
         "after 20 answers the challenge must be closed (verified or exhausted)"
     );
 }
+
+const ATTACKER_PHONE: &str = "+14155552699";
+
+impl Pool {
+    fn sent_to(&self, destination: &str) -> usize {
+        self.outbox
+            .messages(None)
+            .iter()
+            .filter(|m| m.to == destination)
+            .count()
+    }
+}
+
+#[tokio::test]
+async fn an_attacker_cannot_pre_hijack_an_account_with_their_own_phone() {
+    let pool = pool().await;
+    let victim = "jane@example.com";
+    let sms = HashMap::from([("channel".to_owned(), "sms".to_owned())]);
+
+    // Public SignUp with the victim's email and the attacker's phone: refused even by a
+    // pool that leaves SignUp open. AuthKit's own route (AdminCreateUser) still works.
+    let both = HashMap::from([
+        ("email".to_owned(), victim.to_owned()),
+        ("phone_number".to_owned(), ATTACKER_PHONE.to_owned()),
+    ]);
+    let public = pool
+        .driver
+        .pre_sign_up("PreSignUp_SignUp", victim, both.clone())
+        .await;
+    assert!(public.is_err(), "public sign-up was allowed: {public:?}");
+    let by_admin = HashMap::from([("email".to_owned(), victim.to_owned())]);
+    let admin = pool
+        .driver
+        .pre_sign_up("PreSignUp_AdminCreateUser", victim, by_admin)
+        .await;
+    assert!(admin.is_ok(), "{admin:?}");
+
+    // A user that already holds both, neither proven (made before this fix, or by a pool
+    // that lets clients write contacts): no code goes to either.
+    let mut unproven = both;
+    unproven.insert("sub".into(), "5e55".into());
+    for metadata in [sms.clone(), none()] {
+        let (_, step) = pool
+            .driver
+            .initiate_auth(victim, unproven.clone(), metadata)
+            .await;
+        assert!(matches!(step, Step::TriggerFailed(_)), "{step:?}");
+    }
+
+    // The victim's proven email beside the attacker's unproven phone: SMS is refused, the
+    // code goes to the email only.
+    let mut mixed = email_user();
+    mixed.insert("phone_number".into(), ATTACKER_PHONE.into());
+    let (_, step) = pool.driver.initiate_auth(victim, mixed.clone(), sms).await;
+    assert!(matches!(step, Step::TriggerFailed(_)), "{step:?}");
+    let (_, step) = pool.driver.initiate_auth(victim, mixed, none()).await;
+    assert!(
+        matches!(&step, Step::Challenge(p) if p["channel"] == "email"),
+        "{step:?}"
+    );
+    assert_eq!(
+        pool.sent_to(ATTACKER_PHONE),
+        0,
+        "a code reached the attacker"
+    );
+}
