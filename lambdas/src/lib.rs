@@ -39,20 +39,29 @@ fn user_directory(app: &App) -> Option<Arc<dyn UserDirectory>> {
     )))
 }
 
-/// Serves `POST /v1/cognito/users` (sign-up on first sign-in).
-pub async fn serve_cognito_sign_up() -> Result<(), Error> {
+/// Serves AuthKit's routes for the Cognito user pool: sign-up, adding a contact.
+pub async fn serve_cognito_routes() -> Result<(), Error> {
     let app = cold_start().await?;
-    let pool = app
-        .config
-        .cognito
+    let cognito = &app.config.cognito;
+    let user_pool_id = cognito
         .user_pool_id
         .clone()
         .ok_or("AUTHKIT_COGNITO_USER_POOL_ID is required for the sign-up function")?;
+    let tenant = cognito
+        .tenant
+        .as_deref()
+        .ok_or("AUTHKIT_COGNITO_TENANT is required for the sign-up function")?;
+    let tenant = authkit_domain::tenant::TenantId::parse(tenant)
+        .map_err(|error| format!("AUTHKIT_COGNITO_TENANT `{tenant}`: {error}"))?;
     let directory = user_directory(&app).ok_or("the sign-up function needs AWS configuration")?;
-    lambda_http::run(authkit_cognito::sign_up_routes(
+    let pool = authkit_cognito::ServedPool {
+        user_pool_id,
+        tenant,
+    };
+    lambda_http::run(authkit_cognito::cognito_routes(
         app.authkit,
         directory,
-        &pool,
+        pool,
     ))
     .await
 }
@@ -91,7 +100,9 @@ where
 
 /// Serves a Cognito trigger that needs no AuthKit state (define, pre-sign-up): no store,
 /// keys or AWS clients are built, so its cold start is the runtime's alone.
-pub async fn serve_pure_trigger<E>(handler: fn(&Config, E) -> E) -> Result<(), Error>
+pub async fn serve_pure_trigger<E>(
+    handler: fn(&Config, E) -> Result<E, authkit_cognito::TriggerError>,
+) -> Result<(), Error>
 where
     E: DeserializeOwned + Serialize + Send + 'static,
 {
@@ -99,7 +110,7 @@ where
     let config = Arc::new(Config::from_env()?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<E>| {
         let config = config.clone();
-        async move { Ok::<E, Error>(handler(&config, event.payload)) }
+        async move { handler(&config, event.payload).map_err(Error::from) }
     }))
     .await
 }

@@ -33,6 +33,7 @@ fn wrong(code: &str) -> &'static str {
 /// on a random port.
 struct PoolHarness {
     app: TestApp,
+    authkit: Arc<authkit_domain::AuthKit>,
     cognito: Client,
     pool: String,
     client_id: String,
@@ -77,12 +78,17 @@ impl PoolHarness {
         .unwrap();
         let authkit = authkit_app::App::build(config).await.unwrap().authkit;
         let directory = Arc::new(authkit_cognito::CognitoDirectory::new(cognito.clone()));
-        let router = authkit_cognito::sign_up_routes(authkit, directory, &pool);
+        let served = authkit_cognito::ServedPool {
+            user_pool_id: pool.clone(),
+            tenant: authkit_domain::tenant::TenantId::parse(&app.tenant).unwrap(),
+        };
+        let router = authkit_cognito::cognito_routes(authkit.clone(), directory, served);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let routes = format!("http://{}", listener.local_addr().unwrap());
         tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
         PoolHarness {
             app,
+            authkit,
             cognito,
             pool,
             client_id,
@@ -332,6 +338,31 @@ async fn sign_up_creates_a_confirmed_passwordless_user_once_and_says_nothing_mor
         .await
         .unwrap();
     assert_eq!(keyless.status(), 401);
+
+    let other_tenant = harness
+        .authkit
+        .create_tenant(authkit_domain::service::NewTenant {
+            id: authkit_domain::tenant::TenantId::parse(&format!("{}-b", harness.app.tenant))
+                .unwrap(),
+            name: "Another app".into(),
+            allowed_redirect_uris: vec![],
+            policy: Default::default(),
+        })
+        .await
+        .unwrap();
+    let elsewhere = harness
+        .post(
+            "/v1/cognito/users",
+            &other_tenant.secret_key.reveal(),
+            None,
+            json!({"identifier": harness.app.unique_email()}),
+        )
+        .await;
+    assert_eq!(
+        elsewhere.status(),
+        403,
+        "another tenant's key must not create users in this pool"
+    );
 }
 
 #[tokio::test]

@@ -255,7 +255,9 @@ impl TriggerRunner for InProcess {
     }
 
     async fn pre_sign_up(&self, event: Value) -> Result<Value, Value> {
-        Ok(untyped(authkit_cognito::pre_sign_up(typed(event)?)))
+        authkit_cognito::pre_sign_up(typed(event)?)
+            .map(untyped)
+            .map_err(trigger_error)
     }
 }
 

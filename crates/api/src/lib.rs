@@ -31,8 +31,9 @@ use authkit_domain::AuthKit;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-pub use auth::TenantCaller;
+pub use auth::{bearer, TenantCaller};
 pub use body::JsonBody;
+pub use dto::ChallengeResponse;
 pub use problem::Problem;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use authkit_domain::identifier::{Identifier, Region};
+use authkit_domain::identifier::{Channel, Identifier, Region};
 
 /// The user attributes that hold contacts, with the attribute that says a code proved
 /// each.
@@ -49,6 +49,16 @@ fn attributes_with_contacts(attributes: &HashMap<String, String>) -> usize {
         .count()
 }
 
+/// The proven contact for `channel`: the one it can reach, else email before phone.
+pub(crate) fn choose(proven: &[Identifier], channel: Option<Channel>) -> Option<&Identifier> {
+    let reaches = |identifier: &&Identifier| identifier.channel(channel).is_ok();
+    let email = proven
+        .iter()
+        .filter(reaches)
+        .find(|identifier| matches!(identifier, Identifier::Email(_)));
+    email.or_else(|| proven.iter().find(reaches))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -89,5 +99,23 @@ mod tests {
             proven(&unusable_beside, None).is_empty(),
             "a second contact counts even when it does not parse"
         );
+    }
+
+    #[test]
+    fn the_channel_picks_among_proven_contacts_only() {
+        let user = attributes(&[
+            ("email", "jane@example.com"),
+            ("email_verified", "true"),
+            ("phone_number", "+14155552671"),
+            ("phone_number_verified", "true"),
+        ]);
+        let proven = proven(&user, None);
+        assert_eq!(choose(&proven, None).unwrap().as_str(), "jane@example.com");
+        assert_eq!(
+            choose(&proven, Some(Channel::Sms)).unwrap().as_str(),
+            "+14155552671"
+        );
+        let email_only = [Identifier::parse("jane@example.com", None).unwrap()];
+        assert!(choose(&email_only, Some(Channel::Sms)).is_none());
     }
 }

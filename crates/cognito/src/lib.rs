@@ -3,17 +3,22 @@
 //!
 //! Cognito drives the flow: DefineAuthChallenge decides the next step from the session,
 //! CreateAuthChallenge sends (or reuses) a challenge, VerifyAuthChallengeResponse checks the
-//! answer through the store's atomic verify. PreSignUp and [`sign_up`] let a new identifier
-//! sign in once and exist afterwards. Handlers are plain async functions over typed events,
-//! so tests call them directly and the Lambda binaries are three lines each.
+//! answer through the store's atomic verify. PreSignUp refuses public sign-up; AuthKit's
+//! routes ([`cognito_routes`]) create users and add proven contacts. Handlers are plain
+//! async functions over typed events, so tests call them directly and the Lambda
+//! binaries are three lines each.
 
+mod add_contact;
 mod contacts;
 mod directory;
+mod routes;
 mod sign_up;
 mod triggers;
 
-pub use directory::{CognitoDirectory, DirectoryError, UserDirectory};
-pub use sign_up::{sign_up_routes, SignUpRequest};
+pub use add_contact::{AddContactRequest, VerifyContactRequest};
+pub use directory::{CognitoDirectory, DirectoryError, PoolUser, UserDirectory};
+pub use routes::{cognito_routes, ServedPool};
+pub use sign_up::SignUpRequest;
 pub use triggers::{
     create_auth_challenge, define_auth_challenge, pre_sign_up, verify_auth_challenge, TriggerError,
     Triggers,

@@ -14,7 +14,7 @@ use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsChallengeResult, CognitoEventUserPoolsCreateAuthChallenge,
     CognitoEventUserPoolsCreateAuthChallengeRequest as CreateRequest,
     CognitoEventUserPoolsDefineAuthChallenge, CognitoEventUserPoolsPreSignup,
-    CognitoEventUserPoolsVerifyAuthChallenge,
+    CognitoEventUserPoolsPreSignupTriggerSource, CognitoEventUserPoolsVerifyAuthChallenge,
 };
 
 use crate::contacts;
@@ -41,6 +41,8 @@ pub enum TriggerError {
     Deadline,
     #[error("the user pool could not be updated")]
     Directory(#[from] crate::directory::DirectoryError),
+    #[error("users are created through the app's sign-up, not the public SignUp API")]
+    PublicSignUp,
 }
 
 /// What the create and verify triggers share, built once per cold start.
@@ -275,36 +277,22 @@ impl<'a> SignInOptions<'a> {
     }
 }
 
+/// Starts a sign-in to one of the user's proven contacts (see [`contacts::proven`]):
+/// `clientMetadata.channel` chooses among them, never beyond them.
 async fn start(
     triggers: &Triggers,
     attributes: &HashMap<String, String>,
     metadata: &HashMap<String, String>,
 ) -> Result<StartedChallenge, TriggerError> {
     let options = SignInOptions::from_metadata(metadata)?;
-    let identifier = contact(attributes, options.channel)?;
+    let proven = contacts::proven(attributes, triggers.tenant.policy.default_region);
+    let identifier = contacts::choose(&proven, options.channel).ok_or(TriggerError::NoContact)?;
     within_deadline(
         triggers
             .authkit
-            .start_sign_in(triggers.caller(), options.request(&identifier)),
+            .start_sign_in(triggers.caller(), options.request(identifier.as_str())),
     )
     .await
-}
-
-/// The address to send to: the one the channel needs, else email before phone. An
-/// unverified contact is allowed — proving it is exactly what the code does — and marked
-/// verified after a right answer.
-fn contact(
-    attributes: &HashMap<String, String>,
-    channel: Option<Channel>,
-) -> Result<String, TriggerError> {
-    let email = attributes.get("email").filter(|v| !v.is_empty());
-    let phone = attributes.get("phone_number").filter(|v| !v.is_empty());
-    let chosen = match channel {
-        Some(Channel::Email) => email,
-        Some(Channel::Sms | Channel::Whatsapp) => phone,
-        None => email.or(phone),
-    };
-    chosen.cloned().ok_or(TriggerError::NoContact)
 }
 
 /// Only what a sign-in screen shows. Never the code, never the challenge id.
@@ -432,13 +420,30 @@ async fn mark_contact_verified(
     Ok(())
 }
 
-/// Confirms users created for passwordless sign-in without verifying any contact: a
-/// contact becomes verified only when an AuthKit code proves it.
-pub fn pre_sign_up(mut event: CognitoEventUserPoolsPreSignup) -> CognitoEventUserPoolsPreSignup {
-    event.response.auto_confirm_user = true;
+/// Lets only AuthKit's sign-up route create users. A public `SignUp` could set any
+/// contact — the victim's email beside the attacker's phone — and wait for the victim
+/// (account pre-hijacking), so it is refused even on a pool that leaves SignUp open.
+/// `AdminCreateUser` (AuthKit's route, or the pool's operator) is confirmed without
+/// verifying any contact: a contact becomes verified only when an AuthKit code proves it.
+/// Federated users pass untouched: they are separate users named by their provider,
+/// never signed in through CUSTOM_AUTH by an email or phone alias.
+pub fn pre_sign_up(
+    mut event: CognitoEventUserPoolsPreSignup,
+) -> Result<CognitoEventUserPoolsPreSignup, TriggerError> {
+    let source = event.cognito_event_user_pools_header.trigger_source.clone();
+    match source {
+        Some(CognitoEventUserPoolsPreSignupTriggerSource::AdminCreateUser) => {
+            event.response.auto_confirm_user = true;
+        }
+        Some(CognitoEventUserPoolsPreSignupTriggerSource::ExternalProvider) => {}
+        _ => {
+            tracing::warn!(outcome = "refused", trigger_source = ?source, "public sign-up refused");
+            return Err(TriggerError::PublicSignUp);
+        }
+    }
     event.response.auto_verify_email = false;
     event.response.auto_verify_phone = false;
-    event
+    Ok(event)
 }
 
 #[cfg(test)]

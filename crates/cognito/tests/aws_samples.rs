@@ -170,8 +170,20 @@ async fn verify_refuses_the_aws_samples_without_an_authkit_challenge() {
 }
 
 #[test]
-fn pre_sign_up_confirms_but_verifies_no_contact() {
-    let event = pre_sign_up(sample("presignup"));
+fn pre_sign_up_refuses_the_public_sign_up_sample_and_confirms_admin_created_users() {
+    assert!(matches!(
+        pre_sign_up(sample("presignup")),
+        Err(TriggerError::PublicSignUp)
+    ));
+    let mut admin: aws_lambda_events::event::cognito::CognitoEventUserPoolsPreSignup =
+        sample("presignup");
+    admin.cognito_event_user_pools_header.trigger_source = Some(
+        aws_lambda_events::event::cognito::CognitoEventUserPoolsPreSignupTriggerSource::AdminCreateUser,
+    );
+    let event = pre_sign_up(admin).expect("admin-created users pass");
     assert!(event.response.auto_confirm_user);
-    assert!(!event.response.auto_verify_email && !event.response.auto_verify_phone);
+    assert!(
+        !event.response.auto_verify_email && !event.response.auto_verify_phone,
+        "the sample asks to verify both; no contact is verified before a code proves it"
+    );
 }

@@ -1,5 +1,6 @@
 //! Service behaviour for accounts an outside user directory (Cognito) keeps: results bound
-//! to the session that asked for them, and decoys for accounts that do not exist.
+//! to the session that asked for them, decoys for accounts that do not exist, and proofs
+//! of a new contact.
 
 use super::testing::{Harness, REDIRECT};
 use super::{ExpectedResult, RequestedKind, StartRequest};
@@ -204,5 +205,80 @@ async fn wrong_answers_to_decoys_lock_an_identifier_like_wrong_codes_do() {
             .start_sign_in(h.caller(), code_for("nobody@example.com"))
             .await,
         Err(AuthError::IdentifierLocked { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_contact_proof_proves_the_contact_for_its_account_only_and_signs_nobody_in() {
+    let h = Harness::new().await;
+    let started = h
+        .authkit
+        .start_contact_proof(h.caller(), "+14155552671", "pool:jane")
+        .await
+        .unwrap();
+    let id = started.id.to_string();
+    let code = h.sender.last_secret();
+    assert!(matches!(
+        h.authkit.verify_answer(h.caller(), &id, &code).await,
+        Err(AuthError::ChallengeNotFound)
+    ));
+    assert!(matches!(
+        h.authkit
+            .verify_contact_proof(h.caller(), &id, &code, "pool:mallory")
+            .await,
+        Err(AuthError::ChallengeNotFound)
+    ));
+    let stored = h
+        .stores
+        .challenges
+        .get(&h.tenant.id, &started.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(stored.attempts, 0, "refused uses count no attempt");
+
+    h.clock.advance(30);
+    let resent = h.authkit.resend(h.caller(), &id).await.unwrap();
+    let resent_id = resent.id.to_string();
+    let code = h.sender.last_secret();
+    assert!(
+        matches!(
+            h.authkit.verify_answer(h.caller(), &resent_id, &code).await,
+            Err(AuthError::ChallengeNotFound)
+        ),
+        "a resend keeps the purpose"
+    );
+    let proven = h
+        .authkit
+        .verify_contact_proof(h.caller(), &resent_id, &code, "pool:jane")
+        .await
+        .unwrap();
+    assert_eq!(proven.as_str(), "+14155552671");
+    assert!(matches!(
+        h.authkit
+            .verify_contact_proof(h.caller(), &resent_id, &code, "pool:jane")
+            .await,
+        Err(AuthError::ChallengeUsed)
+    ));
+}
+
+#[tokio::test]
+async fn a_sign_in_code_does_not_prove_a_contact() {
+    let h = Harness::new().await;
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("+14155552671"))
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.authkit
+            .verify_contact_proof(
+                h.caller(),
+                started.id.as_str(),
+                &h.sender.last_secret(),
+                "pool:jane"
+            )
+            .await,
+        Err(AuthError::ChallengeNotFound)
     ));
 }

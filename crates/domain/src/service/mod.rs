@@ -1,6 +1,7 @@
 //! The service: every use case of AuthKit as one method on [`AuthKit`], which holds the
 //! ports (stores, sender, keys, clock, randomness) chosen by the composition root.
 
+mod accounts;
 mod decoy;
 mod devices;
 mod sessions;

@@ -5,7 +5,9 @@ use zeroize::Zeroizing;
 
 use super::{AuthKit, Caller};
 use crate::audit::{AuditKind, Outcome};
-use crate::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengeState, ChallengeStatus};
+use crate::challenge::{
+    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ChallengeStatus,
+};
 use crate::clock::Timestamp;
 use crate::delivery::{MessageContent, OutgoingMessage};
 use crate::error::AuthError;
@@ -122,6 +124,16 @@ impl AuthKit {
         request: StartRequest<'_>,
     ) -> Result<StartedChallenge, AuthError> {
         let admitted = self.admit_start(caller, &request).await?;
+        self.issue(caller, admitted, ChallengePurpose::SignIn).await
+    }
+
+    /// Stores and sends the challenge of an admitted start.
+    pub(super) async fn issue(
+        &self,
+        caller: Caller<'_>,
+        admitted: AdmittedStart,
+        purpose: ChallengePurpose,
+    ) -> Result<StartedChallenge, AuthError> {
         let (challenge, secret) = self.new_challenge(
             caller.tenant,
             admitted.identifier,
@@ -129,6 +141,7 @@ impl AuthKit {
             admitted.kind,
             admitted.redirect_uri,
             0,
+            purpose,
             self.now(),
         );
         self.stores.challenges.insert(&challenge).await?;
@@ -206,6 +219,7 @@ impl AuthKit {
             old.kind,
             old.redirect_uri.clone(),
             old.resends + 1,
+            old.purpose.clone(),
             now,
         );
         if !self.stores.challenges.supersede(&old, &new, now).await? {
@@ -249,8 +263,26 @@ impl AuthKit {
         challenge_id: &str,
         answer: &str,
     ) -> Result<VerifiedChallenge, AuthError> {
+        let challenge = self
+            .answer_for(caller, challenge_id, answer, &ChallengePurpose::SignIn)
+            .await?;
+        Ok(VerifiedChallenge { challenge })
+    }
+
+    /// Checks an answer against a challenge started for `purpose`; a challenge started for
+    /// anything else is not found, and its attempts are not touched.
+    pub(super) async fn answer_for(
+        &self,
+        caller: Caller<'_>,
+        challenge_id: &str,
+        answer: &str,
+        purpose: &ChallengePurpose,
+    ) -> Result<Challenge, AuthError> {
         let tenant = caller.tenant;
         let challenge = self.load_challenge(&tenant.id, challenge_id).await?;
+        if &challenge.purpose != purpose {
+            return Err(AuthError::ChallengeNotFound);
+        }
         let answer = parse_answer(&challenge, answer)?;
         let subject = Subject {
             tenant: &tenant.id,
@@ -261,11 +293,9 @@ impl AuthKit {
             .await?;
         self.judge_answer(caller, &challenge, answer.as_bytes(), None)
             .await?;
-        Ok(VerifiedChallenge {
-            challenge: Challenge {
-                state: ChallengeState::Verified,
-                ..challenge
-            },
+        Ok(Challenge {
+            state: ChallengeState::Verified,
+            ..challenge
         })
     }
 
@@ -482,6 +512,7 @@ impl AuthKit {
         kind: ChallengeKind,
         redirect_uri: Option<String>,
         resends: u32,
+        purpose: ChallengePurpose,
         now: Timestamp,
     ) -> (Challenge, FreshSecret) {
         let random = self.random.as_ref();
@@ -512,6 +543,7 @@ impl AuthKit {
             resend_after: now.plus_secs(i64::from(policy.resend_cooldown_secs)),
             redirect_uri,
             exchange_hash: None,
+            purpose,
         };
         (challenge, secret)
     }
