@@ -9,6 +9,8 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
+use authkit_domain::service::NewTenant;
+use authkit_domain::tenant::{TenantId, TenantPolicy};
 use authkit_tests::cognito_driver::{Binaries, CognitoDriver, Step};
 use authkit_tests::{emulator_endpoint, Backend, TestApp};
 use aws_sdk_cognitoidentityprovider::types::{
@@ -29,11 +31,14 @@ fn wrong(code: &str) -> &'static str {
     }
 }
 
-/// An app on the emulator, a pool and app client in moto, and AuthKit's Cognito routes
-/// on a random port.
+/// An app on the emulator, a pool and app client in moto, the tenant the pool serves (its
+/// own, so a test can give it a policy) and AuthKit's Cognito routes on a random port.
 struct PoolHarness {
     app: TestApp,
     authkit: Arc<authkit_domain::AuthKit>,
+    tenant: String,
+    publishable_key: String,
+    secret_key: String,
     cognito: Client,
     pool: String,
     client_id: String,
@@ -42,6 +47,10 @@ struct PoolHarness {
 
 impl PoolHarness {
     async fn spawn(endpoint: &str) -> PoolHarness {
+        PoolHarness::with_policy(endpoint, TenantPolicy::default()).await
+    }
+
+    async fn with_policy(endpoint: &str, policy: TenantPolicy) -> PoolHarness {
         let app = TestApp::spawn(Backend::Emulator).await;
         let cognito = Client::new(&authkit_tests::emulator_sdk(endpoint).await);
         let pool = cognito
@@ -77,18 +86,34 @@ impl PoolHarness {
         })
         .unwrap();
         let authkit = authkit_app::App::build(config).await.unwrap().authkit;
+        let tenant = TenantId::parse(&format!("{}-pool", app.tenant)).unwrap();
+        let created = authkit
+            .create_tenant(NewTenant {
+                id: tenant.clone(),
+                name: "Cognito app".into(),
+                allowed_redirect_uris: vec![authkit_tests::REDIRECT_URI.into()],
+                policy,
+            })
+            .await
+            .unwrap();
         let directory = Arc::new(authkit_cognito::CognitoDirectory::new(cognito.clone()));
         let served = authkit_cognito::ServedPool {
             user_pool_id: pool.clone(),
-            tenant: authkit_domain::tenant::TenantId::parse(&app.tenant).unwrap(),
+            tenant: tenant.clone(),
         };
         let router = authkit_cognito::cognito_routes(authkit.clone(), directory, served);
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let routes = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
+        tokio::spawn(async move {
+            let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+            axum::serve(listener, service).await.unwrap()
+        });
         PoolHarness {
             app,
             authkit,
+            tenant: tenant.to_string(),
+            publishable_key: created.publishable_key.reveal(),
+            secret_key: created.secret_key.reveal(),
             cognito,
             pool,
             client_id,
@@ -107,7 +132,7 @@ impl PoolHarness {
         ] {
             env.push((name.into(), value.into()));
         }
-        env.push(("AUTHKIT_COGNITO_TENANT".into(), self.app.tenant.clone()));
+        env.push(("AUTHKIT_COGNITO_TENANT".into(), self.tenant.clone()));
         env
     }
 
@@ -135,7 +160,7 @@ impl PoolHarness {
         let response = self
             .post(
                 "/v1/cognito/users",
-                &self.app.secret_key,
+                &self.secret_key,
                 None,
                 json!({"identifier": identifier}),
             )
@@ -175,7 +200,7 @@ impl PoolHarness {
     ) -> reqwest::Response {
         self.post(
             "/v1/cognito/contacts/verify",
-            &self.app.publishable_key,
+            &self.publishable_key,
             Some(token),
             json!({"challenge_id": challenge_id, "code": code}),
         )
@@ -288,7 +313,7 @@ async fn sign_up_creates_a_confirmed_passwordless_user_once_and_says_nothing_mor
         let response = harness
             .post(
                 "/v1/cognito/users",
-                &harness.app.secret_key,
+                &harness.secret_key,
                 None,
                 json!({"identifier": email}),
             )
@@ -323,7 +348,7 @@ async fn sign_up_creates_a_confirmed_passwordless_user_once_and_says_nothing_mor
     let bad = harness
         .post(
             "/v1/cognito/users",
-            &harness.app.secret_key,
+            &harness.secret_key,
             None,
             json!({"identifier": "nope"}),
         )
@@ -341,9 +366,8 @@ async fn sign_up_creates_a_confirmed_passwordless_user_once_and_says_nothing_mor
 
     let other_tenant = harness
         .authkit
-        .create_tenant(authkit_domain::service::NewTenant {
-            id: authkit_domain::tenant::TenantId::parse(&format!("{}-b", harness.app.tenant))
-                .unwrap(),
+        .create_tenant(NewTenant {
+            id: TenantId::parse(&format!("{}-b", harness.app.tenant)).unwrap(),
             name: "Another app".into(),
             allowed_redirect_uris: vec![],
             policy: Default::default(),
@@ -372,6 +396,7 @@ async fn a_second_contact_is_added_only_by_proving_it_with_a_code_while_signed_i
     };
     let harness = PoolHarness::spawn(&endpoint).await;
     let app = &harness.app;
+    let key = harness.publishable_key.as_str();
     let email = app.unique_email();
     harness.sign_up(&email).await;
     let token = harness.access_token(&email).await;
@@ -383,22 +408,12 @@ async fn a_second_contact_is_added_only_by_proving_it_with_a_code_while_signed_i
         (Some("not-a-token"), "a made-up token"),
     ] {
         let refused = harness
-            .post(
-                "/v1/cognito/contacts",
-                &app.publishable_key,
-                token,
-                add.clone(),
-            )
+            .post("/v1/cognito/contacts", key, token, add.clone())
             .await;
         assert_eq!(refused.status(), 401, "{why}");
     }
     let started = harness
-        .post(
-            "/v1/cognito/contacts",
-            &app.publishable_key,
-            Some(&token),
-            add,
-        )
+        .post("/v1/cognito/contacts", key, Some(&token), add)
         .await;
     assert_eq!(started.status(), 200, "{}", started.text().await.unwrap());
     let started: Value = started.json().await.unwrap();
@@ -407,7 +422,13 @@ async fn a_second_contact_is_added_only_by_proving_it_with_a_code_while_signed_i
     let code = app.code_sent_to(&phone).await;
 
     // The code proves the contact for this user only, and signs nobody in.
-    let sign_in = app.verify_code(&challenge_id, &code).await;
+    let sign_in = app
+        .post(
+            "/v1/auth/verify",
+            Some(key),
+            json!({"challenge_id": challenge_id, "code": code}),
+        )
+        .await;
     assert_eq!(sign_in.status(), 404, "a contact proof must not sign in");
     let other = app.unique_email();
     harness.sign_up(&other).await;
