@@ -467,3 +467,48 @@ async fn a_second_contact_is_added_only_by_proving_it_with_a_code_while_signed_i
     let signed_in = driver.respond(&mut session, &code, none()).await;
     assert!(matches!(signed_in, Step::Tokens(_)), "{signed_in:?}");
 }
+
+#[tokio::test]
+async fn sign_up_needs_the_secret_key_and_is_rate_limited_per_ip() {
+    let Some(endpoint) = emulator_endpoint() else {
+        return;
+    };
+    let policy: TenantPolicy = serde_json::from_value(json!({
+        "rate_limits": {"sign_up": [{"scope": "ip", "max": 2, "window_secs": 600}]}
+    }))
+    .unwrap();
+    let harness = PoolHarness::with_policy(&endpoint, policy).await;
+    let sign_up = |key: String| {
+        let harness = &harness;
+        async move {
+            harness
+                .post(
+                    "/v1/cognito/users",
+                    &key,
+                    None,
+                    json!({"identifier": harness.app.unique_email()}),
+                )
+                .await
+        }
+    };
+
+    // Servers create users; a publishable key ships in every copy of the app.
+    let from_browser = sign_up(harness.publishable_key.clone()).await;
+    assert_eq!(from_browser.status(), 403);
+    let problem: Value = from_browser.json().await.unwrap();
+    assert_eq!(problem["code"], "secret_key_required");
+    assert!(
+        problem["detail"]
+            .as_str()
+            .is_some_and(|detail| detail.contains("publishable")),
+        "the problem says why a publishable key is not enough: {problem}"
+    );
+
+    for _ in 0..2 {
+        assert_eq!(sign_up(harness.secret_key.clone()).await.status(), 202);
+    }
+    let limited = sign_up(harness.secret_key.clone()).await;
+    assert_eq!(limited.status(), 429);
+    let problem: Value = limited.json().await.unwrap();
+    assert_eq!(problem["scope"], "ip");
+}
