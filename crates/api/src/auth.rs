@@ -4,7 +4,7 @@
 use std::net::SocketAddr;
 
 use authkit_domain::service::Caller;
-use authkit_domain::tenant::Tenant;
+use authkit_domain::tenant::{KeyKind, Tenant};
 use authkit_domain::token::AccessClaims;
 use authkit_domain::AuthError;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
@@ -38,17 +38,41 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let authkit = State::from_ref(state);
-        let key = api_key(&parts.headers).ok_or(AuthError::InvalidApiKey)?;
-        let (tenant, _kind) = authkit.authenticate_api_key(key).await?;
-        if let Some(log) = parts.extensions.get::<RequestLog>() {
-            log.set_tenant(tenant.id.as_str());
-        }
-        Ok(TenantCaller {
-            tenant,
-            ip: client_ip(parts),
-        })
+        let (caller, _kind) = authenticate(parts, &State::from_ref(state)).await?;
+        Ok(caller)
     }
+}
+
+/// A request authenticated by the tenant's secret key, for what only the app's servers
+/// may do (create users): a publishable key ships inside every copy of the app.
+pub struct SecretKeyCaller(pub TenantCaller);
+
+impl<S> FromRequestParts<S> for SecretKeyCaller
+where
+    State: FromRef<S>,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match authenticate(parts, &State::from_ref(state)).await? {
+            (caller, KeyKind::Secret) => Ok(SecretKeyCaller(caller)),
+            (_, KeyKind::Publishable) => Err(AuthError::SecretKeyRequired.into()),
+        }
+    }
+}
+
+async fn authenticate(parts: &Parts, authkit: &State) -> Result<(TenantCaller, KeyKind), Problem> {
+    let key = api_key(&parts.headers).ok_or(AuthError::InvalidApiKey)?;
+    let (tenant, kind) = authkit.authenticate_api_key(key).await?;
+    if let Some(log) = parts.extensions.get::<RequestLog>() {
+        log.set_tenant(tenant.id.as_str());
+    }
+    let caller = TenantCaller {
+        tenant,
+        ip: client_ip(parts),
+    };
+    Ok((caller, kind))
 }
 
 /// `x-api-key`, or an `Authorization: Bearer` value that is an API key (device routes use

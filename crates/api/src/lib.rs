@@ -12,9 +12,10 @@
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
 //! | `discovery_routes`    | `GET /.well-known/jwks.json`, `/.well-known/openid-configuration`, `/openapi.json` | none |
 //!
-//! A publishable key is safe to ship in a browser or app: every v1 route accepts it,
+//! A publishable key is safe to ship in a browser or app: every v1 route here accepts it,
 //! because each one also needs a secret the end user holds (a code, a link, a refresh or
-//! access token). Secret keys are for servers and for operator routes to come.
+//! access token). Secret keys are for servers: routes that act without such a secret
+//! (Cognito sign-up, operator routes) take [`SecretKeyCaller`].
 
 mod auth;
 mod body;
@@ -31,7 +32,7 @@ use authkit_domain::AuthKit;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-pub use auth::{bearer, TenantCaller};
+pub use auth::{bearer, SecretKeyCaller, TenantCaller};
 pub use body::JsonBody;
 pub use dto::ChallengeResponse;
 pub use problem::Problem;

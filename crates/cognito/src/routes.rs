@@ -2,8 +2,8 @@
 //!
 //! | route | credentials | does |
 //! |---|---|---|
-//! | `POST /v1/cognito/users` | API key | creates the user for a new identifier (sign-up on first sign-in) |
-//! | `POST /v1/cognito/contacts` | API key + the user's Cognito access token | sends a code to a new contact |
+//! | `POST /v1/cognito/users` | secret API key | creates the user for a new identifier (sign-up on first sign-in) |
+//! | `POST /v1/cognito/contacts` | API key (publishable or secret) + the user's Cognito access token | sends a code to a new contact |
 //! | `POST /v1/cognito/contacts/verify` | API key + the same access token | checks the code, sets the contact verified |
 //!
 //! Keys of the tenant the pool serves only: the pool belongs to that tenant's app.

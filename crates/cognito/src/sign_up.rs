@@ -2,9 +2,7 @@
 //! identifier, with that identifier as its only contact, so it can start CUSTOM_AUTH at
 //! once. The answer is the same whether or not the user existed.
 
-use authkit_api::{Problem, TenantCaller};
-use authkit_domain::identifier::Identifier;
-use authkit_domain::AuthError;
+use authkit_api::{Problem, SecretKeyCaller};
 use axum::extract::State;
 use axum::http::StatusCode;
 use serde::Deserialize;
@@ -17,14 +15,19 @@ pub struct SignUpRequest {
     pub identifier: String,
 }
 
+/// Needs the secret key: servers create users. A publishable key would let anyone create
+/// accounts for any address; the sign-up limits (per IP and per tenant) bound even a
+/// server.
 pub(crate) async fn sign_up(
     State(state): State<PoolRoutes>,
-    caller: TenantCaller,
+    SecretKeyCaller(caller): SecretKeyCaller,
     authkit_api::JsonBody(body): authkit_api::JsonBody<SignUpRequest>,
 ) -> Result<StatusCode, Problem> {
     state.check_tenant(&caller.tenant)?;
-    let identifier = Identifier::parse(&body.identifier, caller.tenant.policy.default_region)
-        .map_err(AuthError::from)?;
+    let identifier = state
+        .authkit
+        .admit_sign_up(caller.caller(), &body.identifier)
+        .await?;
     state
         .directory
         .create_user(&state.pool.user_pool_id, &identifier)

@@ -47,6 +47,8 @@ pub enum Action {
     Start,
     Resend,
     Verify,
+    /// Creating an account in an outside user directory (Cognito sign-up).
+    SignUp,
 }
 
 impl Action {
@@ -55,6 +57,7 @@ impl Action {
             Action::Start => "start",
             Action::Resend => "resend",
             Action::Verify => "verify",
+            Action::SignUp => "sign_up",
         }
     }
 }
@@ -82,6 +85,7 @@ pub struct RateLimitPolicy {
     pub start: Vec<Limit>,
     pub resend: Vec<Limit>,
     pub verify: Vec<Limit>,
+    pub sign_up: Vec<Limit>,
 }
 
 impl Default for RateLimitPolicy {
@@ -104,6 +108,13 @@ impl Default for RateLimitPolicy {
             verify: vec![
                 limit(Scope::Ip, 120, TEN_MINUTES),
                 limit(Scope::Identifier, 30, TEN_MINUTES),
+            ],
+            // Servers call it (a secret key): the IP is the app's server, so the IP limit
+            // sits below the tenant's and a leaked key used from one address cannot spend
+            // the whole tenant's budget.
+            sign_up: vec![
+                limit(Scope::Ip, 100, TEN_MINUTES),
+                limit(Scope::Tenant, 1_000, HOUR),
             ],
         }
     }
@@ -130,6 +141,7 @@ impl RateLimitPolicy {
             Action::Start => &self.start,
             Action::Resend => &self.resend,
             Action::Verify => &self.verify,
+            Action::SignUp => &self.sign_up,
         }
     }
 

@@ -1,14 +1,36 @@
-//! Accounts an outside user directory keeps (Cognito users): proving a new contact with a
-//! code before the directory records it as verified. The proof is bound to the account
-//! that asked for it and is good for nothing else: it signs nobody in.
+//! Accounts an outside user directory keeps (Cognito users): admitting a sign-up, and
+//! proving a new contact with a code before the directory records it as verified. The
+//! proof is bound to the account that asked for it and is good for nothing else: it signs
+//! nobody in.
 
 use super::sign_in::RequestedKind;
 use super::{AuthKit, Caller, StartRequest, StartedChallenge};
 use crate::challenge::ChallengePurpose;
 use crate::error::AuthError;
 use crate::identifier::Identifier;
+use crate::rate_limit::{Action, Subject};
 
 impl AuthKit {
+    /// Admits the creation of an account for `identifier` under the tenant's sign-up
+    /// limits (per IP and per tenant by default): the parsed identifier.
+    #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
+    pub async fn admit_sign_up(
+        &self,
+        caller: Caller<'_>,
+        identifier: &str,
+    ) -> Result<Identifier, AuthError> {
+        let tenant = caller.tenant;
+        let identifier = Identifier::parse(identifier, tenant.policy.default_region)?;
+        let subject = Subject {
+            tenant: &tenant.id,
+            ip: caller.ip,
+            identifier: Some(&identifier),
+        };
+        self.refuse_if_limited(Action::SignUp, subject, tenant, &identifier)
+            .await?;
+        Ok(identifier)
+    }
+
     /// Sends a code to `identifier` that proves it for `account` only (an account the
     /// caller has already authenticated). The same checks, rate limits and lockout as a
     /// sign-in start.

@@ -1,6 +1,6 @@
 //! Service behaviour for accounts an outside user directory (Cognito) keeps: results bound
-//! to the session that asked for them, decoys for accounts that do not exist, and proofs
-//! of a new contact.
+//! to the session that asked for them, decoys for accounts that do not exist, proofs of a
+//! new contact, and sign-up limits.
 
 use super::testing::{Harness, REDIRECT};
 use super::{ExpectedResult, RequestedKind, StartRequest};
@@ -281,4 +281,44 @@ async fn a_sign_in_code_does_not_prove_a_contact() {
             .await,
         Err(AuthError::ChallengeNotFound)
     ));
+}
+
+#[tokio::test]
+async fn sign_ups_are_limited_per_ip_and_per_tenant_by_default() {
+    let h = Harness::new().await;
+    let limits = &h.tenant.policy.rate_limits.sign_up;
+    let scopes: Vec<Scope> = limits.iter().map(|limit| limit.scope).collect();
+    assert_eq!(scopes, vec![Scope::Ip, Scope::Tenant]);
+
+    let h = Harness::with_policy(TenantPolicy {
+        rate_limits: crate::rate_limit::RateLimitPolicy {
+            sign_up: vec![crate::rate_limit::Limit {
+                scope: Scope::Tenant,
+                max: 2,
+                window_secs: 3600,
+            }],
+            ..Default::default()
+        },
+        ..TenantPolicy::default()
+    })
+    .await;
+    for n in 0..2 {
+        let ip = format!("198.51.100.{n}");
+        let caller = super::Caller {
+            tenant: &h.tenant,
+            ip: Some(&ip),
+        };
+        h.authkit
+            .admit_sign_up(caller, &format!("user{n}@example.com"))
+            .await
+            .unwrap();
+    }
+    let refused = h
+        .authkit
+        .admit_sign_up(h.caller(), "user3@example.com")
+        .await;
+    assert!(
+        matches!(&refused, Err(AuthError::RateLimited(t)) if t.scope == Scope::Tenant),
+        "{refused:?}"
+    );
 }
