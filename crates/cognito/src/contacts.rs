@@ -33,20 +33,13 @@ pub(crate) fn proven(
         })
         .collect();
     let any_verified = present.iter().any(|(_, verified)| *verified);
+    // Counted before parsing: a second contact counts even when it does not parse.
+    let only_contact = present.len() == 1;
     present
         .into_iter()
-        .filter(|(_, verified)| {
-            *verified || (!any_verified && attributes_with_contacts(attributes) == 1)
-        })
+        .filter(|(_, verified)| *verified || (!any_verified && only_contact))
         .filter_map(|(value, _)| Identifier::parse(value, region).ok())
         .collect()
-}
-
-fn attributes_with_contacts(attributes: &HashMap<String, String>) -> usize {
-    CONTACT_ATTRIBUTES
-        .iter()
-        .filter(|(name, _)| attributes.get(*name).is_some_and(|v| !v.is_empty()))
-        .count()
 }
 
 /// The proven contact for `channel`: the one it can reach, else email before phone.

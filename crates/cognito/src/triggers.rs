@@ -27,7 +27,7 @@ const DEADLINE: Duration = Duration::from_secs(4);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    #[error("the user has no email or phone number AuthKit can reach")]
+    #[error("the user has no proven email or phone number for this sign-in")]
     NoContact,
     #[error("clientMetadata `{key}` has an unsupported value")]
     BadMetadata { key: &'static str },
