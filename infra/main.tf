@@ -17,7 +17,7 @@ locals {
     "authkit-devices"               = { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "audit"], send = false, cognito = false, authorizer = true }
     "authkit-health"                = { routes = ["GET /health", "GET /live", "GET /ready"], memory = 128, timeout = 5, tables = ["audit"], send = false, cognito = false, authorizer = false }
     "authkit-discovery"             = { routes = ["GET /.well-known/jwks.json", "GET /.well-known/openid-configuration", "GET /openapi.json"], memory = 128, timeout = 5, tables = [], send = false, cognito = false, authorizer = false }
-    "authkit-cognito-sign-up"       = { routes = ["POST /v1/cognito/users"], memory = 256, timeout = 10, tables = ["directory"], send = false, cognito = true, authorizer = false }
+    "authkit-cognito-sign-up"       = { routes = ["POST /v1/cognito/users", "POST /v1/cognito/contacts", "POST /v1/cognito/contacts/verify"], memory = 256, timeout = 10, tables = local.sign_in_tables, send = true, cognito = true, authorizer = false }
     "authkit-define-auth-challenge" = { routes = [], memory = 128, timeout = 5, tables = [], send = false, cognito = false, authorizer = false }
     "authkit-create-auth-challenge" = { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, send = true, cognito = false, authorizer = false }
     "authkit-verify-auth-challenge" = { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, send = false, cognito = true, authorizer = false }

@@ -106,22 +106,35 @@ fn user_directory(app: &App) -> Option<Arc<dyn UserDirectory>> {
     )))
 }
 
-/// Serves `POST /v1/cognito/users` (sign-up on first sign-in).
-pub async fn serve_cognito_sign_up() -> Result<(), Error> {
-    let (app, pool, directory) = initialize(async {
+/// Serves AuthKit's routes for the Cognito user pool: sign-up, adding a contact.
+pub async fn serve_cognito_routes() -> Result<(), Error> {
+    let (app, directory, pool) = initialize(async {
         let app = cold_start().await?;
-        let pool = app.config.cognito.user_pool_id.clone().ok_or_else(|| {
+        let cognito = &app.config.cognito;
+        let user_pool_id = cognito.user_pool_id.clone().ok_or_else(|| {
             FunctionError::configuration(
                 "AUTHKIT_COGNITO_USER_POOL_ID is required for the sign-up function",
             )
         })?;
+        let tenant = cognito.tenant.as_deref().ok_or_else(|| {
+            FunctionError::configuration(
+                "AUTHKIT_COGNITO_TENANT is required for the sign-up function",
+            )
+        })?;
+        let tenant = authkit_domain::tenant::TenantId::parse(tenant).map_err(|error| {
+            FunctionError::configuration(format!("AUTHKIT_COGNITO_TENANT `{tenant}`: {error}"))
+        })?;
         let directory = user_directory(&app).ok_or_else(|| {
             FunctionError::configuration("the sign-up function needs AWS configuration")
         })?;
-        Ok((app, pool, directory))
+        let pool = authkit_cognito::ServedPool {
+            user_pool_id,
+            tenant,
+        };
+        Ok((app, directory, pool))
     })
     .await?;
-    let routes = authkit_cognito::sign_up_routes(app.authkit.clone(), directory, &pool);
+    let routes = authkit_cognito::cognito_routes(app.authkit.clone(), directory, pool);
     lambda_http::run(behind_edge(routes, &app.config)).await
 }
 
@@ -162,14 +175,16 @@ async fn triggers() -> Result<Triggers, FunctionError> {
 
 /// Serves a Cognito trigger that needs no AuthKit state (define, pre-sign-up): no store,
 /// keys or AWS clients are built, so its cold start is the runtime's alone.
-pub async fn serve_pure_trigger<E>(handler: fn(&Config, E) -> E) -> Result<(), Error>
+pub async fn serve_pure_trigger<E>(
+    handler: fn(&Config, E) -> Result<E, authkit_cognito::TriggerError>,
+) -> Result<(), Error>
 where
     E: DeserializeOwned + Serialize + Send + 'static,
 {
     let config = Arc::new(initialize(async { Ok(Config::from_env()?) }).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let config = config.clone();
-        async move { Ok::<E, FunctionError>(handler(&config, parse_event(event.payload)?)) }
+        async move { Ok::<E, FunctionError>(handler(&config, parse_event(event.payload)?)?) }
     }))
     .await
 }

@@ -35,6 +35,19 @@ impl ChallengeKind {
     }
 }
 
+/// What a right answer is good for. A challenge serves one purpose only: a code that
+/// proves a new contact must not sign anyone in, and a sign-in code must not add a contact.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ChallengePurpose {
+    /// Signing in as the identifier (the HTTP API, Cognito's CUSTOM_AUTH).
+    #[default]
+    SignIn,
+    /// Proving the identifier is a contact of `account`, an account an outside user
+    /// directory keeps (a Cognito user), which is signed in already.
+    AddContact { account: String },
+}
+
 /// What the store records. See the module docs for the transitions.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -109,6 +122,9 @@ pub struct Challenge {
     /// Magic links: the hash of the one-time result the app exchanges for tokens, set when
     /// the link is confirmed.
     pub exchange_hash: Option<SecretHash>,
+    /// Items written before purposes existed are sign-ins.
+    #[serde(default)]
+    pub purpose: ChallengePurpose,
 }
 
 impl Challenge {
@@ -200,6 +216,7 @@ pub(crate) mod tests {
             resend_after: now.plus_secs(30),
             redirect_uri: None,
             exchange_hash: None,
+            purpose: ChallengePurpose::SignIn,
         }
     }
 

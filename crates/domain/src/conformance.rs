@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::audit::{AuditEvent, AuditKind, Outcome};
-use crate::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengeState};
+use crate::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState};
 use crate::clock::{Clock, OsRandomness, SystemClock, Timestamp};
 use crate::delivery::{DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender};
 use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
@@ -32,6 +32,7 @@ pub async fn check_all(stores: &Stores) {
     a_challenge_is_verified_and_consumed_once(stores).await;
     an_undelivered_challenge_takes_no_answers(stores).await;
     a_resend_supersedes_atomically_within_cooldown_and_cap(stores).await;
+    a_challenge_keeps_its_purpose_through_a_resend(stores).await;
     counters_add_expire_and_reset(stores).await;
     parallel_increments_are_all_counted(stores).await;
     admission_counts_in_every_counter_or_in_none(stores).await;
@@ -79,6 +80,7 @@ fn challenge(tenant: &TenantId, at: Timestamp) -> Challenge {
         resend_after: at.plus_secs(30),
         redirect_uri: Some("https://app.example.com/cb".into()),
         exchange_hash: None,
+        purpose: ChallengePurpose::SignIn,
     }
 }
 
@@ -316,6 +318,49 @@ pub async fn a_resend_supersedes_atomically_within_cooldown_and_cap(stores: &Sto
             .await
             .expect("answers"),
         "the resend cap (1) must hold"
+    );
+}
+
+pub async fn a_challenge_keeps_its_purpose_through_a_resend(stores: &Stores) {
+    let at = now();
+    let proof = Challenge {
+        purpose: ChallengePurpose::AddContact {
+            account: "cognito:us-east-1_Pool:0f1e2d3c".into(),
+        },
+        redirect_uri: None,
+        ..challenge(&tenant(), at)
+    };
+    stores.challenges.insert(&proof).await.expect("inserted");
+    let read = stores
+        .challenges
+        .get(&proof.tenant, &proof.id)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(read, proof, "a challenge must read back with its purpose");
+    let later = at.plus_secs(30);
+    let resent = Challenge {
+        id: ChallengeId::generate(&OsRandomness),
+        resends: 1,
+        ..proof.clone()
+    };
+    assert!(
+        stores
+            .challenges
+            .supersede(&proof, &resent, later)
+            .await
+            .expect("the store answers"),
+        "the resend must be accepted"
+    );
+    let read = stores
+        .challenges
+        .get(&resent.tenant, &resent.id)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(
+        read.purpose, proof.purpose,
+        "a resent challenge must keep its purpose"
     );
 }
 

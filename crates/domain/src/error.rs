@@ -47,7 +47,10 @@ pub enum AuthError {
 
     #[error("the API key is missing, malformed, unknown or revoked")]
     InvalidApiKey,
-    #[error("a secret API key is required for this operation")]
+    #[error(
+        "this operation needs the tenant's secret API key: a publishable key ships inside \
+         every copy of the app, so anyone can use it"
+    )]
     SecretKeyRequired,
     #[error("the access token is missing or invalid")]
     InvalidAccessToken,

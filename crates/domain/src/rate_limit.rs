@@ -61,13 +61,22 @@ impl Scope {
 pub enum Action {
     Start,
     Verify,
+    /// Creating an account in an outside user directory (Cognito sign-up).
+    SignUp,
 }
 
 impl Action {
+    /// Whether an identifier locked by consecutive wrong answers is refused: it is for
+    /// everything that sends or checks a code, not for creating an account.
+    pub fn respects_lockout(self) -> bool {
+        !matches!(self, Action::SignUp)
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Action::Start => "start",
             Action::Verify => "verify",
+            Action::SignUp => "sign_up",
         }
     }
 }
@@ -94,6 +103,7 @@ const fn limit(scope: Scope, max: u32, window_secs: u32) -> Limit {
 pub struct RateLimitPolicy {
     pub start: Vec<Limit>,
     pub verify: Vec<Limit>,
+    pub sign_up: Vec<Limit>,
 }
 
 impl Default for RateLimitPolicy {
@@ -111,6 +121,13 @@ impl Default for RateLimitPolicy {
             verify: vec![
                 limit(Scope::Ip, 120, TEN_MINUTES),
                 limit(Scope::Identifier, 30, TEN_MINUTES),
+            ],
+            // Servers call it (a secret key): the IP is the app's server, so the IP limit
+            // sits below the tenant's and a leaked key used from one address cannot spend
+            // the whole tenant's budget.
+            sign_up: vec![
+                limit(Scope::Ip, 100, TEN_MINUTES),
+                limit(Scope::Tenant, 1_000, HOUR),
             ],
         }
     }
@@ -136,6 +153,7 @@ impl RateLimitPolicy {
         match action {
             Action::Start => &self.start,
             Action::Verify => &self.verify,
+            Action::SignUp => &self.sign_up,
         }
     }
 

@@ -1,7 +1,9 @@
 //! Challenges: `pk = <tenant>#<challenge id>`, `sk = challenge`.
 
 use async_trait::async_trait;
-use authkit_domain::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengeState};
+use authkit_domain::challenge::{
+    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState,
+};
 use authkit_domain::clock::Timestamp;
 use authkit_domain::identifier::{Channel, Identifier};
 use authkit_domain::secret::{CodeLength, SecretHash};
@@ -48,6 +50,11 @@ fn to_item(c: &Challenge) -> Item {
     if let Some(hash) = &c.exchange_hash {
         item.insert("exchange_hash".to_owned(), s(hash.to_hex()));
     }
+    // No attribute for a sign-in, so items written before purposes existed read as one.
+    if let ChallengePurpose::AddContact { account } = &c.purpose {
+        item.insert("purpose".to_owned(), s("add_contact"));
+        item.insert("purpose_account".to_owned(), s(account.as_str()));
+    }
     item
 }
 
@@ -62,6 +69,13 @@ fn from_item(item: &Item) -> Result<Challenge, StoreError> {
         },
         "magic_link" => ChallengeKind::MagicLink,
         _ => return Err(corrupt("kind")),
+    };
+    let purpose = match f.opt_str("purpose")? {
+        None => ChallengePurpose::SignIn,
+        Some("add_contact") => ChallengePurpose::AddContact {
+            account: f.str("purpose_account")?.to_owned(),
+        },
+        Some(_) => return Err(corrupt("purpose")),
     };
     Ok(Challenge {
         id: f.parsed("id", ChallengeId::parse)?,
@@ -84,6 +98,7 @@ fn from_item(item: &Item) -> Result<Challenge, StoreError> {
             .map(SecretHash::from_hex)
             .transpose()
             .map_err(|_| corrupt("exchange_hash"))?,
+        purpose,
     })
 }
 

@@ -56,7 +56,9 @@ pub(crate) async fn verify(
             authkit.verify_answer(caller.caller(), id, answer).await?
         }
         (None, None, None, Some(result)) => {
-            authkit.exchange_result(caller.caller(), result).await?
+            authkit
+                .exchange_result(caller.caller(), result, None)
+                .await?
         }
         _ => {
             return Err(Problem::new(

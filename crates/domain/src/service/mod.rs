@@ -1,6 +1,8 @@
 //! The service: every use case of AuthKit as one method on [`AuthKit`], which holds the
 //! ports (stores, sender, keys, clock, randomness) chosen by the composition root.
 
+mod accounts;
+mod decoy;
 mod devices;
 mod sessions;
 mod sign_in;
@@ -15,10 +17,11 @@ use crate::store::{AuditLog, Stores};
 use crate::tenant::Tenant;
 use crate::token::{Jwks, KeyMaterial};
 
+pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{
-    ConfirmedLink, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge,
+    ConfirmedLink, ExpectedResult, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge,
 };
 pub use tenants::{CreatedTenant, NewTenant};
 
@@ -156,6 +159,8 @@ impl AuthKit {
     }
 }
 
+#[cfg(test)]
+mod directory_tests;
 #[cfg(test)]
 mod rate_limit_tests;
 #[cfg(test)]

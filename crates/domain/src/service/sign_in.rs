@@ -5,7 +5,9 @@ use zeroize::Zeroizing;
 
 use super::{AuthKit, Caller};
 use crate::audit::{AuditKind, Outcome};
-use crate::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengeState, ChallengeStatus};
+use crate::challenge::{
+    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ChallengeStatus,
+};
 use crate::clock::Timestamp;
 use crate::delivery::{MessageContent, OutgoingMessage};
 use crate::error::AuthError;
@@ -31,7 +33,7 @@ pub struct StartRequest<'a> {
 
 /// What the client learns about a started challenge. Identical whether or not the
 /// identifier has signed in before.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StartedChallenge {
     pub id: ChallengeId,
     pub kind: ChallengeKind,
@@ -54,10 +56,30 @@ impl StartedChallenge {
     }
 }
 
+/// A start that passed every check: what its challenge will be.
+pub(super) struct AdmittedStart {
+    pub identifier: Identifier,
+    pub channel: Channel,
+    pub kind: ChallengeKind,
+    pub redirect_uri: Option<String>,
+}
+
 /// A challenge whose answer proved right.
 #[derive(Debug, Clone)]
 pub struct VerifiedChallenge {
     pub challenge: Challenge,
+}
+
+/// What a magic link's result must belong to when the account is known from elsewhere
+/// (Cognito's session names the user and the challenge it created). On its own a result
+/// names its challenge and signs in that challenge's identifier (the HTTP API); a session
+/// that already has a user must not accept a result sent to someone else.
+#[derive(Debug, Clone, Copy)]
+pub struct ExpectedResult<'a> {
+    /// The challenge this sign-in started.
+    pub challenge_id: &'a str,
+    /// The account's contacts: the result's challenge must have been sent to one of them.
+    pub identifiers: &'a [Identifier],
 }
 
 /// A magic link confirmed from its page: where to send the browser, carrying the one-time
@@ -101,6 +123,42 @@ impl AuthKit {
         caller: Caller<'_>,
         request: StartRequest<'_>,
     ) -> Result<StartedChallenge, AuthError> {
+        let admitted = self.admit_start(caller, &request).await?;
+        self.issue(caller, admitted, ChallengePurpose::SignIn).await
+    }
+
+    /// Stores and sends the challenge of an admitted start.
+    pub(super) async fn issue(
+        &self,
+        caller: Caller<'_>,
+        admitted: AdmittedStart,
+        purpose: ChallengePurpose,
+    ) -> Result<StartedChallenge, AuthError> {
+        let (challenge, secret) = self.new_challenge(
+            caller.tenant,
+            admitted.identifier,
+            admitted.channel,
+            admitted.kind,
+            admitted.redirect_uri,
+            0,
+            purpose,
+            self.now(),
+        );
+        self.stores.challenges.insert(&challenge).await?;
+        self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted)
+            .await?;
+        Ok(StartedChallenge::of(&challenge))
+    }
+
+    /// Every check a start makes before anything is stored or sent: the identifier, the
+    /// channel, the redirect, rate limits and lockout. Decoys go through it too, so a
+    /// sign-in for an account that does not exist is refused exactly when a real one
+    /// would be.
+    pub(super) async fn admit_start(
+        &self,
+        caller: Caller<'_>,
+        request: &StartRequest<'_>,
+    ) -> Result<AdmittedStart, AuthError> {
         let tenant = caller.tenant;
         let identifier = Identifier::parse(request.identifier, tenant.policy.default_region)?;
         let channel = identifier.channel(request.channel)?;
@@ -112,20 +170,18 @@ impl AuthKit {
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
         self.admit(Action::Start, caller, &identifier).await?;
-
-        let now = self.now();
         let kind = match request.kind {
             RequestedKind::Code => ChallengeKind::Code {
                 length: tenant.policy.code_length,
             },
             RequestedKind::MagicLink => ChallengeKind::MagicLink,
         };
-        let (challenge, secret) =
-            self.new_challenge(tenant, identifier, channel, kind, redirect_uri, 0, now);
-        self.stores.challenges.insert(&challenge).await?;
-        self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted)
-            .await?;
-        Ok(StartedChallenge::of(&challenge))
+        Ok(AdmittedStart {
+            identifier,
+            channel,
+            kind,
+            redirect_uri,
+        })
     }
 
     /// Replaces a pending challenge with a new one carrying a new secret: the old secret
@@ -150,6 +206,7 @@ impl AuthKit {
             old.kind,
             old.redirect_uri.clone(),
             old.resends + 1,
+            old.purpose.clone(),
             now,
         );
         if !self.stores.challenges.supersede(&old, &new, now).await? {
@@ -193,18 +250,34 @@ impl AuthKit {
         challenge_id: &str,
         answer: &str,
     ) -> Result<VerifiedChallenge, AuthError> {
+        let challenge = self
+            .answer_for(caller, challenge_id, answer, &ChallengePurpose::SignIn)
+            .await?;
+        Ok(VerifiedChallenge { challenge })
+    }
+
+    /// Checks an answer against a challenge started for `purpose`; a challenge started for
+    /// anything else is not found, and its attempts are not touched.
+    pub(super) async fn answer_for(
+        &self,
+        caller: Caller<'_>,
+        challenge_id: &str,
+        answer: &str,
+        purpose: &ChallengePurpose,
+    ) -> Result<Challenge, AuthError> {
         let tenant = caller.tenant;
         let challenge = self.load_challenge(&tenant.id, challenge_id).await?;
+        if &challenge.purpose != purpose {
+            return Err(AuthError::ChallengeNotFound);
+        }
         let answer = parse_answer(&challenge, answer)?;
         self.admit(Action::Verify, caller, &challenge.identifier)
             .await?;
         self.judge_answer(caller, &challenge, answer.as_bytes(), None)
             .await?;
-        Ok(VerifiedChallenge {
-            challenge: Challenge {
-                state: ChallengeState::Verified,
-                ..challenge
-            },
+        Ok(Challenge {
+            state: ChallengeState::Verified,
+            ..challenge
         })
     }
 
@@ -258,12 +331,15 @@ impl AuthKit {
     }
 
     /// Exchanges a confirmed magic link's one-time result (`<challenge id>.<secret>`) for
-    /// the verified challenge. Works once.
+    /// the verified challenge. Works once. With `expected`, a result of any other challenge,
+    /// or for an identifier outside `expected.identifiers`, is refused before anything is
+    /// consumed.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn exchange_result(
         &self,
         caller: Caller<'_>,
         result: &str,
+        expected: Option<ExpectedResult<'_>>,
     ) -> Result<VerifiedChallenge, AuthError> {
         let tenant = caller.tenant;
         let (id, secret) = result
@@ -271,12 +347,18 @@ impl AuthKit {
             .ok_or(AuthError::InvalidSignInResult)?;
         let id = ChallengeId::parse(id).map_err(|_| AuthError::InvalidSignInResult)?;
         let secret = OpaqueSecret::parse(secret).map_err(|_| AuthError::InvalidSignInResult)?;
+        if expected.is_some_and(|expected| expected.challenge_id != id.as_str()) {
+            return Err(AuthError::InvalidSignInResult);
+        }
         let challenge = self
             .stores
             .challenges
             .get(&tenant.id, &id)
             .await?
             .ok_or(AuthError::InvalidSignInResult)?;
+        if expected.is_some_and(|expected| !expected.identifiers.contains(&challenge.identifier)) {
+            return Err(AuthError::InvalidSignInResult);
+        }
         let now = self.now();
         let presented = self.keys.current().pepper.hash(
             &Challenge::exchange_context(&id),
@@ -377,14 +459,7 @@ impl AuthKit {
             return Ok(());
         }
 
-        let failure = CounterKey {
-            key: failure_key(tenant, &counted.identifier, &keys.pepper),
-            expires_at: now.plus_secs(FAILURE_MEMORY_SECS),
-        };
-        self.stores
-            .counters
-            .increment(std::slice::from_ref(&failure), now)
-            .await?;
+        self.count_failure(tenant, &counted.identifier).await?;
         let remaining = counted.remaining_attempts();
         let (kind, outcome) = if remaining == 0 {
             (AuditKind::ChallengeExhausted, "exhausted")
@@ -414,6 +489,7 @@ impl AuthKit {
         kind: ChallengeKind,
         redirect_uri: Option<String>,
         resends: u32,
+        purpose: ChallengePurpose,
         now: Timestamp,
     ) -> (Challenge, FreshSecret) {
         let random = self.random.as_ref();
@@ -444,6 +520,7 @@ impl AuthKit {
             resend_after: now.plus_secs(i64::from(policy.resend_cooldown_secs)),
             redirect_uri,
             exchange_hash: None,
+            purpose,
         };
         (challenge, secret)
     }
@@ -516,7 +593,7 @@ impl AuthKit {
     /// limit is reached. The client's own limits and the identifier's lock are read in one
     /// round trip; the shared limits are asked only when both let the request through, so
     /// a refused request never spends what the tenant or a country shares.
-    async fn admit(
+    pub(super) async fn admit(
         &self,
         action: Action,
         caller: Caller<'_>,
@@ -534,10 +611,15 @@ impl AuthKit {
             .policy
             .rate_limits
             .tiers(action, subject, now, &pepper);
-        let (own_admitted, unlocked) = futures::join!(
-            self.admit_tier(caller, identifier, &own, now),
-            self.refuse_if_locked(tenant, identifier, &pepper),
-        );
+        let lock = async {
+            if action.respects_lockout() {
+                self.refuse_if_locked(tenant, identifier, &pepper).await
+            } else {
+                Ok(())
+            }
+        };
+        let (own_admitted, unlocked) =
+            futures::join!(self.admit_tier(caller, identifier, &own, now), lock);
         unlocked?;
         own_admitted?;
         self.admit_tier(caller, identifier, &shared, now).await
@@ -567,6 +649,24 @@ impl AuthKit {
         event.detail = Some(format!("scope={}", tripped.scope.as_str()));
         self.audit(event).await;
         Err(AuthError::RateLimited(tripped))
+    }
+
+    /// Counts one more consecutive wrong answer for the identifier.
+    pub(super) async fn count_failure(
+        &self,
+        tenant: &Tenant,
+        identifier: &Identifier,
+    ) -> Result<(), AuthError> {
+        let now = self.now();
+        let failure = CounterKey {
+            key: failure_key(tenant, identifier, &self.keys.current().pepper),
+            expires_at: now.plus_secs(FAILURE_MEMORY_SECS),
+        };
+        self.stores
+            .counters
+            .increment(std::slice::from_ref(&failure), now)
+            .await?;
+        Ok(())
     }
 
     /// Refuses an identifier that reached its consecutive-failure cap, for a time that
@@ -646,17 +746,32 @@ fn parse_answer(challenge: &Challenge, raw: &str) -> Result<Zeroizing<String>, A
 }
 
 fn check_resend(challenge: &Challenge, now: Timestamp) -> Result<(), AuthError> {
-    if challenge.accepts_resend(now) {
-        return Ok(());
-    }
     match challenge.status(now) {
-        ChallengeStatus::Pending if challenge.resends >= challenge.max_resends => {
-            Err(AuthError::ResendLimitReached)
-        }
-        ChallengeStatus::Pending => Err(AuthError::ResendTooSoon {
-            retry_after_secs: now.secs_until(challenge.resend_after),
-        }),
+        ChallengeStatus::Pending => check_cooldown_and_cap(
+            challenge.resend_after,
+            challenge.resends,
+            challenge.max_resends,
+            now,
+        ),
         _ => Err(closed_error(challenge, now)),
+    }
+}
+
+/// The resend rules of a live challenge (decoys keep them too).
+pub(super) fn check_cooldown_and_cap(
+    resend_after: Timestamp,
+    resends: u32,
+    max_resends: u32,
+    now: Timestamp,
+) -> Result<(), AuthError> {
+    if resends >= max_resends {
+        Err(AuthError::ResendLimitReached)
+    } else if now < resend_after {
+        Err(AuthError::ResendTooSoon {
+            retry_after_secs: now.secs_until(resend_after),
+        })
+    } else {
+        Ok(())
     }
 }
 

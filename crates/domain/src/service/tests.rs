@@ -268,7 +268,7 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         .to_string();
     let verified = h
         .authkit
-        .exchange_result(h.caller(), &result)
+        .exchange_result(h.caller(), &result, None)
         .await
         .unwrap();
     let signed_in = h
@@ -282,7 +282,7 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         .unwrap();
     assert_eq!(claims.amr, vec!["magic_link", "email"]);
     assert!(matches!(
-        h.authkit.exchange_result(h.caller(), &result).await,
+        h.authkit.exchange_result(h.caller(), &result, None).await,
         Err(AuthError::InvalidSignInResult)
     ));
 }
