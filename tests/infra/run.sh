@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Offline infrastructure checks (no provider download): terraform fmt, checkov, and the
-# stack-vs-code checks in check_stack.py. Uses the virtualenv in AUTHKIT_VENV (default .venv).
+# Offline infrastructure checks: terraform fmt, checkov, the stack-vs-code checks in
+# check_stack.py, and `terraform plan` of every environment with the checks in
+# check_plan.py (plan.sh). Uses the virtualenv in AUTHKIT_VENV (default .venv).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=${AUTHKIT_VENV:-.venv}
@@ -18,3 +19,4 @@ fi
 
 "$venv/bin/checkov" --directory infra --framework terraform --quiet --compact --skip-download
 "$venv/bin/python" tests/infra/check_stack.py
+AUTHKIT_VENV="$venv" bash tests/infra/plan.sh
