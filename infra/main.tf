@@ -136,8 +136,8 @@ module "api" {
   api_endpoint   = aws_apigatewayv2_api.this.api_endpoint
   api_exec_arn   = aws_apigatewayv2_api.this.execution_arn
   functions      = local.functions
-  invoke_arns    = module.functions.invoke_arns
-  function_names = module.functions.names
+  invoke_arns    = merge(module.functions.invoke_arns, module.sign_up_function.invoke_arns)
+  function_names = merge(module.functions.names, module.sign_up_function.names)
   issuer         = local.issuer
   throttle_rate  = var.api_throttle_rate
   throttle_burst = var.api_throttle_burst
