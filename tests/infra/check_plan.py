@@ -325,6 +325,11 @@ def check_cognito(plan):
         check(f"{plan.label}: {address} names its read_attributes", bool(client.get("read_attributes")))
     if plan.label.endswith("existing-pool"):
         check(f"{plan.label}: no user pool is created on an existing one", not plan.of_type("aws_cognito_user_pool"))
+        sign_up = functions(plan).get("authkit-cognito-sign-up")
+        env = environment(sign_up[1]) if sign_up else None
+        pool = (plan.doc.get("variables", {}).get("existing_user_pool_id") or {}).get("value")
+        check(f"{plan.label}: the sign-up function creates users in the existing pool",
+              bool(env) and env.get("AUTHKIT_COGNITO_USER_POOL_ID") == pool, env and env.get("AUTHKIT_COGNITO_USER_POOL_ID"))
 
 
 def functions(plan):
