@@ -584,3 +584,18 @@ async fn sign_up_creates_a_confirmed_passwordless_user_once_and_says_nothing_mor
         .unwrap();
     assert_eq!(keyless.status(), 401);
 }
+
+#[tokio::test]
+async fn a_wrong_answer_through_cognito_is_logged_as_one_wrong_code_outcome() {
+    let logs = authkit_tests::logs::CapturedLogs::start();
+    let pool = pool().await;
+    let (mut session, _) = pool
+        .driver
+        .initiate_auth("jane", email_user(), none())
+        .await;
+    let code = pool.last_code();
+    pool.driver
+        .respond(&mut session, wrong(&code), none())
+        .await;
+    assert_eq!(logs.count_outcome("wrong_code"), 1);
+}

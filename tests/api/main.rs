@@ -8,6 +8,7 @@ mod devices;
 mod errors;
 mod key_rotation;
 mod lambda;
+mod logs;
 mod magic_link;
 mod sign_in;
 mod tokens;
