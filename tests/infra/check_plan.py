@@ -160,19 +160,22 @@ class Plan:
                 return config.get("expressions", {}).get(attribute, {}).get("references", [])
         return []
 
-    def policy_statements(self, address, values):
-        """Statements of an aws_iam_role_policy: its JSON when known, else the inputs of the
-        aws_iam_policy_document data source it is built from."""
-        if values.get("policy") is not UNKNOWN and values.get("policy"):
-            return [normal_statement(s) for s in as_list(json.loads(values["policy"])["Statement"])]
+    def policy_statements(self, address, values, attribute="policy"):
+        """Statements of a policy argument (a role policy's policy, a role's trust): its
+        JSON when known, else the inputs of the aws_iam_policy_document it is built from."""
+        if values.get(attribute) is not UNKNOWN and values.get(attribute):
+            return [normal_statement(s) for s in as_list(json.loads(values[attribute])["Statement"])]
         prefix, _, key = split_address(address)
-        for reference in self.config_references(address, "policy"):
-            if reference.startswith("data.aws_iam_policy_document."):
-                source = re.sub(r"\[.*\]$", "", reference)
-                data_address = (prefix + "." if prefix else "") + source + (f"[{json.dumps(key)}]" if key is not None else "")
-                document = self.data.get(data_address)
-                if document:
-                    return [normal_statement_input(s) for s in document.get("statement", [])]
+        for reference in self.config_references(address, attribute):
+            if not reference.startswith("data.aws_iam_policy_document."):
+                continue
+            if reference.endswith("[each.key]") or "[" not in reference:
+                source = re.sub(r"\[.*\]$", "", reference) + (f"[{json.dumps(key)}]" if key is not None else "")
+            else:
+                source = reference
+            document = self.data.get((prefix + "." if prefix else "") + source)
+            if document:
+                return [normal_statement_input(s) for s in document.get("statement", [])]
         return None
 
 
@@ -519,24 +522,45 @@ def check_sms_preferences(plans):
 
 
 def check_bootstrap(plan):
-    roles = {values["name"]: values for _, _, values in plan.of_type("aws_iam_role")}
-    deploy = {name: role for name, role in roles.items() if "deploy" in name}
-    check("bootstrap: a deploy role per environment", {"dev", "staging", "prod"} <= {n.rsplit("-", 1)[-1] for n in deploy}, sorted(roles))
-    for name, role in deploy.items():
-        trust = role.get("assume_role_policy")
-        statements = [normal_statement(s) for s in as_list(json.loads(trust)["Statement"])] if isinstance(trust, str) else []
-        subjects = [c[2] for s in statements for c in s["conditions"] if c[1] == "token.actions.githubusercontent.com:sub"]
-        audience = [c[2] for s in statements for c in s["conditions"] if c[1] == "token.actions.githubusercontent.com:aud"]
-        env = name.rsplit("-", 1)[-1]
-        check(f"bootstrap: {name} is assumed only by the {env} GitHub environment through OIDC",
-              bool(statements) and all(s["actions"] == {"sts:AssumeRoleWithWebIdentity"} for s in statements)
-              and subjects and all(all(v.endswith(f":environment:{env}") or v.endswith(":pull_request") for v in vs) for vs in subjects)
-              and audience == [("sts.amazonaws.com",)], subjects)
-    documents = {a: v for a, v in plan.data.items() if "aws_iam_policy_document" in a}
-    creates = [s for d in documents.values() for s in (normal_statement_input(x) for x in d.get("statement") or [])
-               if s["effect"] == "Allow" and "iam:CreateRole" in s["actions"]]
-    bounded = all(any(c[1] == "iam:PermissionsBoundary" for c in s["conditions"]) for s in creates)
-    check("bootstrap: deploy roles create roles only with the permissions boundary", bool(creates) and bounded)
+    roles = {values["name"]: (address, values) for address, _, values in plan.of_type("aws_iam_role")}
+    for env in ["dev", "staging", "prod"]:
+        for kind, subject in [("deploy", f":environment:{env}"), ("plan", ":pull_request")]:
+            address, role = roles.get(f"authkit-{env}-{kind}", (None, {}))
+            statements = (plan.policy_statements(address, role, "assume_role_policy") if address else None) or []
+            subjects = {v for s in statements for c in s["conditions"] if c[1] == "token.actions.githubusercontent.com:sub" for v in c[2]}
+            audiences = {v for s in statements for c in s["conditions"] if c[1] == "token.actions.githubusercontent.com:aud" for v in c[2]}
+            check(f"bootstrap: authkit-{env}-{kind} is assumed only through GitHub OIDC by ...{subject}",
+                  bool(statements) and all(s["actions"] == {"sts:AssumeRoleWithWebIdentity"} for s in statements)
+                  and len(subjects) == 1 and next(iter(subjects)).endswith(subject) and audiences == {"sts.amazonaws.com"},
+                  sorted(subjects))
+    documents = {a: [normal_statement_input(x) for x in (v.get("statement") or [])]
+                 for a, v in plan.data.items() if ".aws_iam_policy_document." in a}
+    deploy = [s for a, statements in documents.items() if a.endswith('policy_document.deploy') for s in statements]
+    creates = [s for s in deploy if s["effect"] == "Allow" and s["actions"] & {"iam:CreateRole", "iam:PutRolePermissionsBoundary", "iam:*"}]
+    check("bootstrap: deploy roles create roles only with the permissions boundary",
+          bool(creates) and all(any(c[1] == "iam:PermissionsBoundary" for c in s["conditions"]) for s in creates))
+    passes = [s for s in deploy if s["effect"] == "Allow" and s["actions"] & {"iam:PassRole", "iam:*"}]
+    check("bootstrap: deploy roles pass roles to Lambda only",
+          bool(passes) and all(("StringEquals", "iam:PassedToService", ("lambda.amazonaws.com",)) in s["conditions"] for s in passes))
+    denied = {a for s in deploy if s["effect"] == "Deny" for a in s["actions"]}
+    check("bootstrap: deploy roles can neither drop the boundary nor read secret values",
+          {"iam:DeleteRolePermissionsBoundary", "secretsmanager:GetSecretValue"} <= denied, sorted(denied))
+    plan_allows = {a for addr, statements in documents.items() if addr.endswith('policy_document.plan')
+                   for s in statements if s["effect"] == "Allow" for a in s["actions"]}
+    check("bootstrap: plan roles' own policy only reads state", plan_allows <= {"s3:GetObject", "s3:ListBucket", "kms:Decrypt"}, sorted(plan_allows))
+
+
+def check_boundary_covers_functions(bootstrap, plan):
+    """The deploy role may only create roles that carry the boundary: every action a
+    function is allowed must be inside it, or it would fail at run time."""
+    document = bootstrap.data.get(f'module.environment["{plan.env}"].data.aws_iam_policy_document.boundary')
+    inside = {a for s in (document or {}).get("statement", []) if (s.get("effect") or "Allow") == "Allow" for a in s.get("actions") or []}
+    outside = set()
+    for key in functions(plan):
+        statements, _ = statements_of(plan, key)
+        outside |= {a for s in statements if s["effect"] == "Allow" for a in s["actions"]} - inside
+    check(f"{plan.label}: the {plan.env} permissions boundary (infra/bootstrap) allows every action the functions use",
+          bool(inside) and not outside, sorted(outside))
 
 
 def main():
@@ -556,10 +580,11 @@ def main():
         check_functions(plan)
         check_front(plan)
     check_sms_preferences(stack)
-    for plan in plans:
-        if plan.label == "bootstrap":
-            check_tags(plan)
-            check_bootstrap(plan)
+    for bootstrap in [p for p in plans if p.label == "bootstrap"]:
+        check_tags(bootstrap)
+        check_bootstrap(bootstrap)
+        for plan in stack:
+            check_boundary_covers_functions(bootstrap, plan)
     failed = results.count(False)
     print(f"plan checks: {len(results) - failed} passed, {failed} failed")
     sys.exit(1 if failed else 0)

@@ -5,15 +5,14 @@
 # No provider is downloaded: it comes from a local plugin directory (AUTHKIT_TF_PLUGIN_DIR,
 # default /opt/tf-plugins; in GitHub Actions the workflow fills one with `terraform
 # providers mirror`). The provider gets test credentials and sends its few calls (STS
-# GetCallerIdentity) to a moto server on loopback: AUTHKIT_TEST_ENDPOINT when scripts/test.sh
-# started one, else one started here. Everything happens in a temporary copy with a
+# GetCallerIdentity) to the moto server at AUTHKIT_TEST_ENDPOINT (started by scripts/test.sh
+# or tests/infra/run.sh). Everything happens in a temporary copy with a
 # *_override.tf that is never written into infra/. Lambda zips are placeholders built here.
 #
 # Without terraform or the plugin directory it skips with a message, except with CI=true
 # (no package registry ships terraform, so a skip in CI would hide every check).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-root=$PWD
 venv=${AUTHKIT_VENV:-.venv}
 plugin_dir=${AUTHKIT_TF_PLUGIN_DIR:-/opt/tf-plugins}
 
@@ -30,26 +29,9 @@ if [ -n "$missing" ]; then
   exit 0
 fi
 
+endpoint=${AUTHKIT_TEST_ENDPOINT:?run through tests/infra/run.sh or scripts/test.sh, which start moto}
 work=$(mktemp -d)
-moto_pid=""
-cleanup() {
-  [ -z "$moto_pid" ] || { kill "$moto_pid" 2>/dev/null || true; wait "$moto_pid" 2>/dev/null || true; }
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-endpoint=${AUTHKIT_TEST_ENDPOINT:-}
-if [ -z "$endpoint" ]; then
-  port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  "$venv/bin/moto_server" -H 127.0.0.1 -p "$port" >"$work/moto.log" 2>&1 &
-  moto_pid=$!
-  endpoint="http://127.0.0.1:$port"
-  for _ in $(seq 100); do
-    curl -fs "$endpoint/moto-api/" >/dev/null 2>&1 && break
-    kill -0 "$moto_pid" 2>/dev/null || { cat "$work/moto.log"; exit 1; }
-    sleep 0.2
-  done
-fi
+trap 'rm -rf "$work"' EXIT
 
 # The layout infra/ expects (../crates/dynamodb/tables.json), and placeholder zips.
 mkdir -p "$work/crates/dynamodb" "$work/plans"
