@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Checks over `terraform show -json` of the plans tests/infra/plan.sh made: one JSON file per
 environment (dev.json, staging.json, prod.json), dev-existing-pool.json (dev on an existing
-user pool) and bootstrap.json (infra/bootstrap). Checked, per plan:
+user pool), staging-custom-domain.json (a domain served by API Gateway) and bootstrap.json
+(infra/bootstrap). Checked, per plan:
 
 - tags: every tag key and value matches AWS's tag pattern and lengths;
 - metrics: every alarm and dashboard widget uses a metric AWS documents for its namespace,
@@ -479,6 +480,10 @@ def headers_read_by_the_code():
 
 
 def check_front(plan):
+    domain = (plan.doc.get("variables", {}).get("domain_name") or {}).get("value")
+    if domain:
+        issuers = {e.get("AUTHKIT_ISSUER") for _, fn in functions(plan).values() for e in [environment(fn)] if e is not None}
+        check(f"{plan.label}: with a domain, tokens and links name https://{domain}", issuers == {f"https://{domain}"}, sorted(map(str, issuers)))
     distributions = plan.of_type("aws_cloudfront_distribution")
     secret = os.environ.get("TF_VAR_origin_secret", "")
     http = {key: environment(fn) for key, (_, fn) in functions(plan).items()}
@@ -488,13 +493,19 @@ def check_front(plan):
         wrong = {k: e.get("AUTHKIT_CLIENT_IP_SOURCE") for k, e in http.items()
                  if e.get("AUTHKIT_CLIENT_IP_SOURCE", "direct") != "direct" or "AUTHKIT_ORIGIN_SECRET_SHA256" in e}
         check(f"{plan.label}: without a front, the functions take the API Gateway source IP and need no origin secret", not wrong, wrong)
-        if plan.of_type("aws_apigatewayv2_domain_name"):
-            check(f"{plan.label}: with a custom domain, the execute-api endpoint is off",
-                  all(api.get("disable_execute_api_endpoint") is True for _, _, api in apis))
+        if plan.label.endswith("custom-domain"):
+            check(f"{plan.label}: API Gateway serves the custom domain and the execute-api endpoint is off",
+                  bool(plan.of_type("aws_apigatewayv2_domain_name")) and bool(apis)
+                  and all(api.get("disable_execute_api_endpoint") is True for _, _, api in apis))
         return
     for address, _, distribution in distributions:
         headers = {h["name"].lower(): h["value"] for o in distribution["origin"] for h in o.get("custom_header") or []}
         check(f"{plan.label}: {address} sends the origin secret in x-authkit-origin", headers.get("x-authkit-origin") == secret)
+        if domain:
+            certificate = (distribution.get("viewer_certificate") or [{}])[0]
+            check(f"{plan.label}: {address} serves {domain} with its certificate and TLS 1.2",
+                  distribution.get("aliases") == [domain] and certificate.get("acm_certificate_arn", "").startswith("arn:aws:acm:us-east-1:")
+                  and certificate.get("minimum_protocol_version") == "TLSv1.2_2021")
     digest = hashlib.sha256(secret.encode()).hexdigest()
     wrong = sorted(k for k, e in http.items() if e.get("AUTHKIT_ORIGIN_SECRET_SHA256") != digest or e.get("AUTHKIT_CLIENT_IP_SOURCE") != "cloudfront")
     check(f"{plan.label}: behind CloudFront every HTTP function checks the origin secret's SHA-256 and reads CloudFront-Viewer-Address",

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# `terraform plan` of infra/ for every infra/envs/*.tfvars (plus an existing-user-pool
-# variant of dev, and infra/bootstrap), offline, then check_plan.py over the plans.
+# `terraform plan` of infra/ for every infra/envs/*.tfvars (plus two variants, and
+# infra/bootstrap), offline, then check_plan.py over the plans.
 #
 # No provider is downloaded: it comes from a local plugin directory (AUTHKIT_TF_PLUGIN_DIR,
 # default /opt/tf-plugins; in GitHub Actions the workflow fills one with `terraform
@@ -121,7 +121,11 @@ for vars in infra/envs/*.tfvars; do
     plan "$work/infra" "$env" -var-file="envs/$env.tfvars" "$stand_in_issuer"
   fi
 done
+# Variants no environment file uses: dev on an existing user pool; staging on its own
+# domain without the CloudFront front (API Gateway serves the domain).
 plan "$work/infra" dev-existing-pool -var-file=envs/dev.tfvars "$stand_in_issuer" -var=existing_user_pool_id=eu-west-1_PlanCheck
+plan "$work/infra" staging-custom-domain -var-file=envs/staging.tfvars -var=domain_name=auth-staging.example.com \
+  -var=certificate_arn=arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000
 if [ -d "$work/infra/bootstrap" ]; then
   plan "$work/infra/bootstrap" bootstrap -var-file=example.tfvars
 fi
