@@ -523,6 +523,8 @@ def check_front(plan):
         check(f"{plan.label}: the origin request policy forwards CloudFront-Viewer-Address and never Host",
               "cloudfront-viewer-address" in items and config["header_behavior"] == "whitelist" and "host" not in items)
         forwarded |= items
+        if policy["cookies_config"][0]["cookie_behavior"] == "all":
+            forwarded.add("cookie")
     missing = sorted(headers_read_by_the_code() - forwarded - HEADERS_ADDED_BY_AWS)
     check(f"{plan.label}: CloudFront forwards every request header the code reads", not missing, missing)
 
