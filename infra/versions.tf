@@ -1,6 +1,7 @@
 terraform {
-  # 1.10: S3 backend locking without DynamoDB; 1.9: validations that read other variables.
-  required_version = ">= 1.10"
+  # 1.11: S3 backend locking without DynamoDB (use_lockfile); 1.9: validations that read
+  # other variables.
+  required_version = ">= 1.11"
   required_providers {
     aws = {
       source = "hashicorp/aws"

@@ -14,7 +14,7 @@
 # after the first apply (docs/deploy.md).
 
 terraform {
-  required_version = ">= 1.10"
+  required_version = ">= 1.11"
   required_providers {
     aws = {
       source  = "hashicorp/aws"
