@@ -663,3 +663,18 @@ async fn an_attacker_cannot_pre_hijack_an_account_with_their_own_phone() {
         "a code reached the attacker"
     );
 }
+
+#[tokio::test]
+async fn a_wrong_answer_through_cognito_is_logged_as_one_wrong_code_outcome() {
+    let logs = authkit_tests::logs::CapturedLogs::start();
+    let pool = pool().await;
+    let (mut session, _) = pool
+        .driver
+        .initiate_auth("jane", email_user(), none())
+        .await;
+    let code = pool.last_code();
+    pool.driver
+        .respond(&mut session, wrong(&code), none())
+        .await;
+    assert_eq!(logs.count_outcome("wrong_code"), 1);
+}

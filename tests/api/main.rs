@@ -12,6 +12,7 @@ mod introspection;
 mod key_rotation;
 mod lambda;
 mod local_server;
+mod logs;
 mod magic_link;
 mod sign_in;
 mod tokens;

@@ -4,6 +4,7 @@
 
 pub mod cognito_driver;
 pub mod lambda_runtime_api;
+pub mod logs;
 
 use std::collections::HashMap;
 use std::future::Future;

@@ -49,8 +49,10 @@ resource "aws_dynamodb_table" "this" {
     kms_key_arn = var.kms_key_arn
   }
 
+  # DynamoDB tag values allow letters, digits, spaces and _ . : / = + - @ only (256 at
+  # most); tables.json's prose has commas and brackets, which would fail CreateTable.
   tags = {
-    Purpose = each.value.purpose
+    Purpose = substr(trimspace(replace(each.value.purpose, "/\\s*[^\\p{L}\\p{Z}\\p{N}_.:/=+@-]+\\s*/", " ")), 0, 256)
   }
 }
 
