@@ -276,7 +276,7 @@ async fn a_cold_start_that_fails_reports_a_configuration_error_naming_the_settin
     };
 
     // No issuer: a deployed function has no address of its own to fall back on.
-    let no_issuer = init_error("authkit-health", &deployed(&[])).await;
+    let no_issuer = init_error("authkit-start", &deployed(&[])).await;
     assert_eq!(no_issuer["errorType"], "Configuration", "{no_issuer}");
     let message = no_issuer["errorMessage"].as_str().expect("a message");
     assert!(message.contains("AUTHKIT_ISSUER"), "{message}");
@@ -361,7 +361,7 @@ async fn trigger_errors_say_what_went_wrong_without_the_answer() {
     assert_eq!(error["errorType"], "InvalidEvent", "{error}");
     assert_eq!(
         error["errorMessage"],
-        "the user has no email or phone number AuthKit can reach"
+        "the user has no proven email or phone number for this sign-in"
     );
 
     // AWS's sample verify event: an answer, but no challenge AuthKit created.
