@@ -23,10 +23,29 @@ pub fn demo_policy() -> Result<TenantPolicy, String> {
     }
 }
 
+/// Redirect URIs the demo tenant allows besides `/dev/callback`: the absolute URLs in
+/// `AUTHKIT_DEMO_REDIRECT_URIS`, separated by commas or spaces, so an app on another
+/// origin (the browser test's, or one being developed) can receive magic links.
+pub fn demo_redirect_uris() -> Result<Vec<String>, String> {
+    parse_redirect_uris(&std::env::var("AUTHKIT_DEMO_REDIRECT_URIS").unwrap_or_default())
+}
+
+fn parse_redirect_uris(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|uri| !uri.is_empty())
+        .map(|uri| {
+            url::Url::parse(uri)
+                .map(String::from)
+                .map_err(|e| format!("AUTHKIT_DEMO_REDIRECT_URIS: `{uri}`: {e}"))
+        })
+        .collect()
+}
+
 /// Creates the `demo` tenant unless it exists. Its keys can only be shown when created.
 pub async fn ensure_demo_tenant(
     app: &App,
     policy: TenantPolicy,
+    extra_redirect_uris: Vec<String>,
 ) -> Result<Option<CreatedTenant>, String> {
     match app.authkit.tenant(DEMO_TENANT).await {
         Ok(_) => return Ok(None),
@@ -40,7 +59,9 @@ pub async fn ensure_demo_tenant(
     let new = NewTenant {
         id: TenantId::parse(DEMO_TENANT).map_err(|e| e.to_string())?,
         name: "AuthKit Demo".to_owned(),
-        allowed_redirect_uris: vec![callback],
+        allowed_redirect_uris: std::iter::once(callback)
+            .chain(extra_redirect_uris)
+            .collect(),
         policy,
     };
     app.authkit
@@ -117,4 +138,20 @@ async fn callback(State(()): State<()>, Query(query): Query<HashMap<String, Stri
          <pre>curl -s /v1/auth/verify -H 'x-api-key: &lt;publishable key&gt;' -H 'content-type: application/json' -d '{{\"result\":\"{escaped}\"}}'</pre>"
     ))
     .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_redirect_uris;
+
+    #[test]
+    fn demo_redirect_uris_are_absolute_urls_separated_by_commas_or_spaces() {
+        assert_eq!(
+            parse_redirect_uris("http://localhost:3000/cb, https://app.example.com/cb  ").unwrap(),
+            ["http://localhost:3000/cb", "https://app.example.com/cb"]
+        );
+        assert!(parse_redirect_uris("").unwrap().is_empty());
+        let error = parse_redirect_uris("/relative").unwrap_err();
+        assert!(error.contains("AUTHKIT_DEMO_REDIRECT_URIS"), "{error}");
+    }
 }

@@ -68,10 +68,11 @@ fn listen_address(args: &[String]) -> Result<SocketAddr, String> {
 
 async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
     let policy = dev::demo_policy()?;
+    let redirect_uris = dev::demo_redirect_uris()?;
     let app = App::build(config)
         .await
         .map_err(|error| error.to_string())?;
-    let demo = dev::ensure_demo_tenant(&app, policy).await?;
+    let demo = dev::ensure_demo_tenant(&app, policy, redirect_uris).await?;
     let router = authkit_local::router(&app);
     let listener = tokio::net::TcpListener::bind(address)
         .await
