@@ -1,0 +1,77 @@
+// A person opens a magic link in real Chromium and lands, signed in, in an app on another
+// site. Run by tests/browser/run.sh (from scripts/test.sh): `node --test`.
+
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { recordedPage, startAuthKit, startBrowser, startSite, uniqueEmail } from './harness.mjs';
+
+let authkit;
+let app;
+let browser;
+// What the app's server saw when its page handed it a result to exchange.
+const exchanges = [];
+
+// The app: its callback page takes the result from the URL and gives it to the app's own
+// server, which exchanges it at AuthKit (with the publishable key) for tokens.
+const callbackPage = `<!doctype html><meta charset=utf-8><title>App</title><body>
+<script>
+  const fromFragment = new URLSearchParams(location.hash.slice(1)).get('authkit_result');
+  const result = fromFragment ?? new URLSearchParams(location.search).get('authkit_result');
+  history.replaceState(null, '', location.pathname);
+  fetch('/exchange', { method: 'POST', body: JSON.stringify({ result }) })
+    .then((response) => response.json())
+    .then((answer) => { document.body.dataset.status = answer.status === 200 ? 'signed-in' : 'refused'; });
+</script>`;
+
+before(async () => {
+  app = await startSite({
+    '/callback': () => ({ body: callbackPage }),
+    '/exchange': async (request, body) => {
+      const { result } = JSON.parse(body);
+      const answer = await authkit.api('/v1/auth/verify', { result });
+      exchanges.push(answer);
+      return { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: answer.status }) };
+    },
+  });
+  authkit = await startAuthKit([`${app.origin}/callback`]);
+  browser = await startBrowser();
+});
+
+after(async () => {
+  await browser?.close();
+  authkit?.stop();
+  await app?.close();
+});
+
+test('a magic link opened in Chromium lands signed in on an app on another site, with no CSP violation', async () => {
+  const email = uniqueEmail('browser');
+  const started = await authkit.api('/v1/auth/start', {
+    identifier: email,
+    kind: 'magic_link',
+    redirect_uri: `${app.origin}/callback`,
+  });
+  assert.equal(started.status, 200, JSON.stringify(started.json));
+  const link = await authkit.linkSentTo(email);
+
+  const { page, console, close } = await recordedPage(browser);
+  try {
+    await page.goto(link);
+    assert.equal(await page.title(), 'Confirm sign-in');
+    await Promise.all([
+      page.waitForNavigation({ timeout: 10_000 }).catch(() => {}),
+      page.click('button[type=submit]'),
+    ]);
+    const landed = await page
+      .waitForSelector('body[data-status]', { timeout: 10_000 })
+      .then(() => page.$eval('body', (body) => body.dataset.status))
+      .catch(() => `still at ${page.url()}`);
+    const violations = console.filter((line) => /Content Security Policy/i.test(line));
+    assert.deepEqual(violations, [], `the browser reported CSP violations:\n${console.join('\n')}`);
+    assert.equal(landed, 'signed-in', `console:\n${console.join('\n')}`);
+    assert.equal(new URL(page.url()).origin, app.origin);
+    assert.equal(exchanges.at(-1).status, 200);
+    assert.match(exchanges.at(-1).json.access_token, /^eyJ/);
+  } finally {
+    await close();
+  }
+});
