@@ -18,6 +18,9 @@ async fn a_magic_link_survives_scanners_and_signs_in_once() {
             let page = app.http.get(app.url(&link_path)).send().await.unwrap();
             assert_eq!(page.status(), 200);
             assert_eq!(page.headers()["cache-control"], "no-store");
+            // Chromium applies form-action to the POST's redirect: the app's origin must be allowed.
+            let policy = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
+            assert!(policy.contains("form-action 'self' https://app.example.com;"), "{policy}");
             assert!(page.text().await.unwrap().contains("<form"));
         }
 

@@ -7,6 +7,7 @@ use axum::extract::{Query, State};
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
+use url::Url;
 
 use authkit_domain::html::escape_html;
 
@@ -20,9 +21,13 @@ pub(crate) struct LinkParams {
     token: String,
 }
 
-/// Headers for both pages: never cached, never framed, never leaking the URL (it holds
-/// the token) through a Referer, no scripts at all.
-fn protect(mut response: Response) -> Response {
+/// The policy of every response here: no scripts, nothing loaded, never framed, and no
+/// form may submit anywhere.
+const LOCKED_DOWN: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers for every response here: never cached, never framed, never leaking the URL (it
+/// holds the token) through a Referer, no scripts at all.
+fn protect(mut response: Response, policy: HeaderValue) -> Response {
     let headers = response.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
@@ -31,11 +36,40 @@ fn protect(mut response: Response) -> Response {
     set(header::REFERRER_POLICY, "no-referrer");
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
-    set(header::CONTENT_SECURITY_POLICY, "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'");
+    headers.insert(header::CONTENT_SECURITY_POLICY, policy);
     response
 }
 
-pub(crate) async fn show(Query(params): Query<LinkParams>) -> Response {
+/// The confirmation page's policy. Its form posts to this origin, whose answer redirects
+/// to the app; Chromium applies `form-action` to that redirect too, so the app's origin
+/// (or, for an app's own URL scheme, that scheme) is allowed as well, and nothing else.
+fn confirm_page_policy(destination: &str) -> Option<HeaderValue> {
+    let url = Url::parse(destination).ok()?;
+    let source = match url.origin() {
+        origin @ url::Origin::Tuple(..) => origin.ascii_serialization(),
+        url::Origin::Opaque(_) => format!("{}:", url.scheme()),
+    };
+    HeaderValue::from_str(&format!("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {source}; frame-ancestors 'none'; base-uri 'none'")).ok()
+}
+
+/// Shows the button, after checking the link can still be confirmed: reading the
+/// challenge changes nothing, and tells the page where the confirmation will go.
+pub(crate) async fn show(
+    State(authkit): State<crate::State>,
+    Query(params): Query<LinkParams>,
+) -> Response {
+    let destination = async {
+        let tenant = authkit.tenant(&params.tenant).await?;
+        authkit
+            .magic_link_destination(&tenant, &params.challenge_id)
+            .await
+    }
+    .await;
+    let policy = match destination.map(|uri| confirm_page_policy(&uri)) {
+        Ok(Some(policy)) => policy,
+        Ok(None) => return error_page(AuthError::RedirectNotAllowed),
+        Err(error) => return error_page(error),
+    };
     let hidden = |name: &str, value: &str| {
         format!(
             r#"<input type="hidden" name="{name}" value="{}">"#,
@@ -54,7 +88,7 @@ pub(crate) async fn show(Query(params): Query<LinkParams>) -> Response {
         hidden("challenge_id", &params.challenge_id),
         hidden("token", &params.token),
     );
-    protect(Html(body).into_response())
+    protect(Html(body).into_response(), policy)
 }
 
 pub(crate) async fn confirm(
@@ -71,7 +105,10 @@ pub(crate) async fn confirm(
     }
     .await;
     match outcome {
-        Ok(confirmed) => protect(Redirect::to(&confirmed.redirect_to).into_response()),
+        Ok(confirmed) => protect(
+            Redirect::to(&confirmed.redirect_to).into_response(),
+            HeaderValue::from_static(LOCKED_DOWN),
+        ),
         Err(error) => error_page(error),
     }
 }
@@ -94,9 +131,44 @@ fn error_page(error: AuthError) -> Response {
     let body = format!(
         r#"<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Sign-in link</title></head><body style="font-family: sans-serif; max-width: 28rem; margin: 4rem auto;"><h1 style="font-size: 1.4rem;">Sign-in link</h1><p>{message}</p></body></html>"#
     );
-    let mut response = protect((status, Html(body)).into_response());
+    let mut response = protect(
+        (status, Html(body)).into_response(),
+        HeaderValue::from_static(LOCKED_DOWN),
+    );
     response
         .extensions_mut()
         .insert(crate::problem::ProblemCode(problem.code));
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirm_page_policy;
+
+    fn form_action(destination: &str) -> String {
+        let policy = confirm_page_policy(destination).expect("a policy");
+        let policy = policy.to_str().unwrap().to_owned();
+        policy
+            .split("; ")
+            .find(|directive| directive.starts_with("form-action"))
+            .unwrap()
+            .to_owned()
+    }
+
+    #[test]
+    fn the_confirm_page_may_submit_to_itself_and_the_apps_origin_only() {
+        assert_eq!(
+            form_action("https://app.example.com/callback?x=1"),
+            "form-action 'self' https://app.example.com"
+        );
+        assert_eq!(
+            form_action("http://localhost:3000/cb"),
+            "form-action 'self' http://localhost:3000"
+        );
+        assert_eq!(
+            form_action("com.example.app:/callback"),
+            "form-action 'self' com.example.app:"
+        );
+        assert!(confirm_page_policy("not a url").is_none());
+    }
 }

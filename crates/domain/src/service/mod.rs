@@ -2,6 +2,7 @@
 //! ports (stores, sender, keys, clock, randomness) chosen by the composition root.
 
 mod devices;
+mod magic_link;
 mod sessions;
 mod sign_in;
 mod tenants;

@@ -328,7 +328,7 @@ impl AuthKit {
     }
 
     /// The challenge a client names, in this tenant.
-    async fn load_challenge(
+    pub(super) async fn load_challenge(
         &self,
         tenant: &crate::tenant::TenantId,
         challenge_id: &str,
@@ -648,7 +648,7 @@ fn check_resend(challenge: &Challenge, now: Timestamp) -> Result<(), AuthError> 
 }
 
 /// Why a challenge no longer takes answers.
-fn closed_error(challenge: &Challenge, now: Timestamp) -> AuthError {
+pub(super) fn closed_error(challenge: &Challenge, now: Timestamp) -> AuthError {
     match challenge.status(now) {
         ChallengeStatus::Expired => AuthError::ChallengeExpired,
         ChallengeStatus::Exhausted => AuthError::ChallengeExhausted,
