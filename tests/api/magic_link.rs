@@ -49,10 +49,24 @@ async fn a_magic_link_survives_scanners_and_signs_in_once() {
 #[tokio::test]
 async fn a_link_without_its_parameters_gets_a_problem_document_not_plain_text() {
     let app = TestApp::spawn(authkit_tests::Backend::Embedded).await;
-    for query in ["", "?tenant=acme", "?tenant=acme&challenge_id=ch_x", "?token=%ZZ"] {
-        let response = app.http.get(app.url(&format!("/v1/auth/link{query}"))).send().await.unwrap();
+    for query in [
+        "",
+        "?tenant=acme",
+        "?tenant=acme&challenge_id=ch_x",
+        "?token=%ZZ",
+    ] {
+        let response = app
+            .http
+            .get(app.url(&format!("/v1/auth/link{query}")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(response.status(), 400, "{query}");
-        assert_eq!(response.headers()["content-type"], "application/problem+json", "{query}");
+        assert_eq!(
+            response.headers()["content-type"],
+            "application/problem+json",
+            "{query}"
+        );
         let problem: serde_json::Value = response.json().await.unwrap();
         assert_eq!(problem["code"], "invalid_request", "{query}");
     }

@@ -3,7 +3,7 @@
 //! button's POST verifies the link and sends the browser back to the app.
 
 use authkit_domain::AuthError;
-use axum::extract::{Query, State};
+use axum::extract::State;
 use axum::http::{header, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
@@ -11,10 +11,12 @@ use url::Url;
 
 use authkit_domain::html::escape_html;
 
-use crate::body::FormBody;
+use crate::body::{FormBody, QueryParams};
 use crate::problem::Problem;
 
-#[derive(Debug, Deserialize)]
+/// What a magic link carries (decision 8).
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub(crate) struct LinkParams {
     tenant: String,
     challenge_id: String,
@@ -52,11 +54,18 @@ fn confirm_page_policy(destination: &str) -> Option<HeaderValue> {
     HeaderValue::from_str(&format!("default-src 'none'; style-src 'unsafe-inline'; form-action 'self' {source}; frame-ancestors 'none'; base-uri 'none'")).ok()
 }
 
-/// Shows the button, after checking the link can still be confirmed: reading the
-/// challenge changes nothing, and tells the page where the confirmation will go.
+/// The page a magic link opens: a button whose POST confirms the sign-in. Opening it
+/// changes nothing (mail scanners open every link); reading the challenge tells the page
+/// where the confirmation will go, or why the link can no longer be confirmed.
+#[utoipa::path(get, path = "/v1/auth/link", operation_id = "magic_link_page", params(LinkParams),
+    responses(
+        (status = 200, description = "The confirmation page", content_type = "text/html", body = String),
+        (status = "4XX", description = "Parameters missing (a problem), or a link that cannot be confirmed (a page saying why)",
+            content((Problem = "application/problem+json"), (String = "text/html"))),
+        (status = "5XX", description = "A dependency is unavailable (a page saying so)", content_type = "text/html", body = String)))]
 pub(crate) async fn show(
     State(authkit): State<crate::State>,
-    Query(params): Query<LinkParams>,
+    QueryParams(params): QueryParams<LinkParams>,
 ) -> Response {
     let destination = async {
         let tenant = authkit.tenant(&params.tenant).await?;

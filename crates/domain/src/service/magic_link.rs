@@ -55,7 +55,11 @@ mod tests {
         let id = started.id.as_str();
         for _ in 0..2 {
             let destination = h.authkit.magic_link_destination(&h.tenant, id).await;
-            assert_eq!(destination.unwrap(), REDIRECT, "reading must change nothing");
+            assert_eq!(
+                destination.unwrap(),
+                REDIRECT,
+                "reading must change nothing"
+            );
         }
         h.authkit
             .confirm_magic_link(&h.tenant, None, id, &h.sender.last_secret())
