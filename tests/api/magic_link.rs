@@ -25,8 +25,7 @@ async fn a_magic_link_survives_scanners_and_signs_in_once() {
         }
 
         // The person confirms: the POST redirects to the app with a one-time result.
-        let query: Vec<(String, String)> = url::Url::parse(&link).unwrap().query_pairs().into_owned().collect();
-        let confirmed = app.no_redirects().post(app.url("/v1/auth/link")).form(&query).send().await.unwrap();
+        let confirmed = app.confirm_link(&link).await;
         assert_eq!(confirmed.status(), 303);
         let location = confirmed.headers()["location"].to_str().unwrap().to_owned();
         assert!(location.starts_with(&app.redirect_uri), "{location}");
@@ -40,6 +39,9 @@ async fn a_magic_link_survives_scanners_and_signs_in_once() {
 
         let again = app.post("/v1/auth/verify", Some(&app.publishable_key), json!({"result": result})).await;
         assert_eq!(again.status(), 400);
+        let replayed = app.http.get(&link).send().await.unwrap();
+        assert!(replayed.status().is_client_error(), "a used link's page offered to confirm again: {}", replayed.status());
+        let query: Vec<(String, String)> = url::Url::parse(&link).unwrap().query_pairs().into_owned().collect();
         let replayed = app.no_redirects().post(app.url("/v1/auth/link")).form(&query).send().await.unwrap();
         assert!(replayed.status().is_client_error(), "a used link confirmed again: {}", replayed.status());
     })
@@ -70,4 +72,40 @@ async fn a_link_without_its_parameters_gets_a_problem_document_not_plain_text() 
         let problem: serde_json::Value = response.json().await.unwrap();
         assert_eq!(problem["code"], "invalid_request", "{query}");
     }
+}
+
+/// Login CSRF: the attacker starts a sign-in for their own address and makes the victim's
+/// browser post that link's confirmation from another site. Had it worked, the victim would
+/// land in the app signed in to the attacker's account.
+#[tokio::test]
+async fn a_cross_site_post_of_someone_elses_link_is_refused() {
+    for_each_backend(|app: TestApp| async move {
+        let attacker = app.unique_email();
+        let started = app
+            .post("/v1/auth/start", Some(&app.publishable_key), json!({"identifier": attacker, "kind": "magic_link", "redirect_uri": app.redirect_uri}))
+            .await;
+        assert_eq!(started.status(), 200);
+        let link = app.link_sent_to(&attacker).await;
+        let mut fields: Vec<(String, String)> = url::Url::parse(&link).unwrap().query_pairs().into_owned().collect();
+        let post = || app.no_redirects().post(app.url("/v1/auth/link"));
+
+        let refused = |response: reqwest::Response, what: &'static str| async move {
+            assert_eq!(response.status(), 403, "{what}");
+            assert!(response.headers().get("location").is_none(), "{what}");
+            assert!(response.text().await.unwrap().contains("could not be confirmed from here"), "{what}");
+        };
+        // From the attacker's page in a current browser: fetch metadata and Origin say so.
+        refused(post().header("origin", "https://evil.example").header("sec-fetch-site", "cross-site").form(&fields).send().await.unwrap(), "cross-site").await;
+        refused(post().header("sec-fetch-site", "same-site").form(&fields).send().await.unwrap(), "same-site, another origin").await;
+        // A sandboxed frame's form sends `Origin: null`.
+        refused(post().header("origin", "null").form(&fields).send().await.unwrap(), "Origin: null").await;
+        // A browser that sends neither: the page's cookie and field are missing or differ.
+        refused(post().form(&fields).send().await.unwrap(), "no page token").await;
+        fields.push(("page_token".into(), "guessed".into()));
+        refused(post().header("cookie", "authkit_link=other").form(&fields).send().await.unwrap(), "page token differs").await;
+
+        // Nothing was used up: the link still works from its own page.
+        assert_eq!(app.confirm_link(&link).await.status(), 303);
+    })
+    .await;
 }

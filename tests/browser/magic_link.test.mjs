@@ -7,6 +7,7 @@ import { recordedPage, startAuthKit, startBrowser, startSite, uniqueEmail } from
 
 let authkit;
 let app;
+let attacker;
 let browser;
 // What the app's server saw when its page handed it a result to exchange.
 const exchanges = [];
@@ -33,6 +34,8 @@ before(async () => {
       return { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: answer.status }) };
     },
   });
+  // Another site, whose page posts a link's confirmation form to AuthKit.
+  attacker = await startSite({ '/attack': (request, body, url) => ({ body: url.searchParams.get('page') }) });
   authkit = await startAuthKit([`${app.origin}/callback`]);
   browser = await startBrowser();
 });
@@ -41,17 +44,21 @@ after(async () => {
   await browser?.close();
   authkit?.stop();
   await app?.close();
+  await attacker?.close();
 });
 
-test('a magic link opened in Chromium lands signed in on an app on another site, with no CSP violation', async () => {
-  const email = uniqueEmail('browser');
+async function startMagicLink(email) {
   const started = await authkit.api('/v1/auth/start', {
     identifier: email,
     kind: 'magic_link',
     redirect_uri: `${app.origin}/callback`,
   });
   assert.equal(started.status, 200, JSON.stringify(started.json));
-  const link = await authkit.linkSentTo(email);
+  return authkit.linkSentTo(email);
+}
+
+test('a magic link opened in Chromium lands signed in on an app on another site, with no CSP violation', async () => {
+  const link = await startMagicLink(uniqueEmail('browser'));
 
   const { page, console, close } = await recordedPage(browser);
   try {
@@ -73,5 +80,42 @@ test('a magic link opened in Chromium lands signed in on an app on another site,
     assert.match(exchanges.at(-1).json.access_token, /^eyJ/);
   } finally {
     await close();
+  }
+});
+
+test("login CSRF: another site's form posting the attacker's own link is refused", async () => {
+  const attackersLink = new URL(await startMagicLink(uniqueEmail('attacker')));
+  const fields = [...attackersLink.searchParams]
+    .map(([name, value]) => `<input type="hidden" name="${name}" value="${value}">`)
+    .join('');
+  const page = `<!doctype html><meta charset=utf-8><title>Free prize</title>
+<form method="post" action="${authkit.url}/v1/auth/link">${fields}<button>Claim</button></form>
+<script>document.forms[0].submit();</script>`;
+  const callbacks = () => app.requests.filter((request) => request.url.startsWith('/callback')).length;
+  const callbacksBefore = callbacks();
+
+  const victim = await recordedPage(browser);
+  try {
+    // The victim has opened a sign-in page of their own before, so holds its cookie.
+    await victim.page.goto(await startMagicLink(uniqueEmail('victim')));
+    const response = await Promise.all([
+      victim.page.waitForNavigation({ timeout: 10_000 }),
+      victim.page.goto(`${attacker.origin}/attack?page=${encodeURIComponent(page)}`),
+    ]).then(([navigation]) => navigation);
+    assert.equal(response.status(), 403);
+    assert.equal(new URL(victim.page.url()).origin, authkit.url);
+    assert.match(await victim.page.content(), /could not be confirmed from here/);
+    assert.equal(callbacks(), callbacksBefore, 'the browser was sent to the app with a result');
+  } finally {
+    await victim.close();
+  }
+
+  // The attacker's link itself was not used up by the refusal.
+  const own = await recordedPage(browser);
+  try {
+    await own.page.goto(attackersLink.href);
+    assert.equal(await own.page.title(), 'Confirm sign-in');
+  } finally {
+    await own.close();
   }
 });
