@@ -19,6 +19,7 @@
 mod auth;
 mod body;
 mod dto;
+mod link_csrf;
 mod link_page;
 mod observability;
 pub mod openapi;

@@ -1,10 +1,11 @@
 //! The page a magic link opens. Mail scanners and link previewers open every link in an
 //! email, so opening it (GET or HEAD) changes nothing: it shows a button, and only that
-//! button's POST verifies the link and sends the browser back to the app.
+//! button's POST, from this page in this browser (`link_csrf`), verifies the link and
+//! sends the browser back to the app.
 
 use authkit_domain::AuthError;
 use axum::extract::State;
-use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, HeaderName, HeaderValue, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use serde::Deserialize;
 use url::Url;
@@ -12,6 +13,7 @@ use url::Url;
 use authkit_domain::html::escape_html;
 
 use crate::body::{FormBody, QueryParams};
+use crate::link_csrf::{self, PageOrigin};
 use crate::problem::Problem;
 
 /// What a magic link carries (decision 8).
@@ -23,19 +25,35 @@ pub(crate) struct LinkParams {
     token: String,
 }
 
+/// What the page's form posts: the link, and the page token its cookie must match.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConfirmForm {
+    #[serde(flatten)]
+    link: LinkParams,
+    page_token: Option<String>,
+}
+
 /// The policy of every response here: no scripts, nothing loaded, never framed, and no
 /// form may submit anywhere.
 const LOCKED_DOWN: &str = "default-src 'none'; style-src 'unsafe-inline'; form-action 'none'; frame-ancestors 'none'; base-uri 'none'";
 
+/// Referrer policy of the responses that lead elsewhere: the link's URL holds its token.
+const NO_REFERRER: &str = "no-referrer";
+
+/// Referrer policy of the confirmation page. Its form's POST must carry a real `Origin`
+/// (browsers send `Origin: null` under `no-referrer`); the page loads and links to
+/// nothing, so its URL still reaches no other origin.
+const SAME_ORIGIN_REFERRER: &str = "same-origin";
+
 /// Headers for every response here: never cached, never framed, never leaking the URL (it
-/// holds the token) through a Referer, no scripts at all.
-fn protect(mut response: Response, policy: HeaderValue) -> Response {
+/// holds the token) to another origin through a Referer, no scripts at all.
+fn protect(mut response: Response, policy: HeaderValue, referrer: &'static str) -> Response {
     let headers = response.headers_mut();
     let mut set = |name: HeaderName, value: &'static str| {
         headers.insert(name, HeaderValue::from_static(value));
     };
     set(header::CACHE_CONTROL, "no-store");
-    set(header::REFERRER_POLICY, "no-referrer");
+    set(header::REFERRER_POLICY, referrer);
     set(header::X_FRAME_OPTIONS, "DENY");
     set(header::X_CONTENT_TYPE_OPTIONS, "nosniff");
     headers.insert(header::CONTENT_SECURITY_POLICY, policy);
@@ -65,6 +83,7 @@ fn confirm_page_policy(destination: &str) -> Option<HeaderValue> {
         (status = "5XX", description = "A dependency is unavailable (a page saying so)", content_type = "text/html", body = String)))]
 pub(crate) async fn show(
     State(authkit): State<crate::State>,
+    headers: HeaderMap,
     QueryParams(params): QueryParams<LinkParams>,
 ) -> Response {
     let destination = async {
@@ -76,9 +95,11 @@ pub(crate) async fn show(
     .await;
     let policy = match destination.map(|uri| confirm_page_policy(&uri)) {
         Ok(Some(policy)) => policy,
-        Ok(None) => return error_page(AuthError::RedirectNotAllowed),
-        Err(error) => return error_page(error),
+        Ok(None) => return error_page(AuthError::RedirectNotAllowed.into()),
+        Err(error) => return error_page(error.into()),
     };
+    let page = PageOrigin::of(&authkit.settings().public_base_url);
+    let (page_token, cookie) = page.page_token(&headers);
     let hidden = |name: &str, value: &str| {
         format!(
             r#"<input type="hidden" name="{name}" value="{}">"#,
@@ -90,21 +111,30 @@ pub(crate) async fn show(
 <body style="font-family: -apple-system, Segoe UI, Roboto, sans-serif; max-width: 28rem; margin: 4rem auto; padding: 0 1rem; color: #111;">
 <h1 style="font-size: 1.4rem;">Confirm sign-in</h1>
 <p>Press the button to finish signing in. If you did not ask to sign in, close this page.</p>
-<form method="post" action="/v1/auth/link">{}{}{}
+<form method="post" action="/v1/auth/link">{}{}{}{}
 <button type="submit" style="font-size: 1rem; padding: .7rem 1.4rem; border: 0; border-radius: 6px; background: #111; color: #fff;">Sign in</button>
 </form></body></html>"#,
         hidden("tenant", &params.tenant),
         hidden("challenge_id", &params.challenge_id),
         hidden("token", &params.token),
+        hidden(link_csrf::FIELD, &page_token),
     );
-    protect(Html(body).into_response(), policy)
+    let mut response = protect(Html(body).into_response(), policy, SAME_ORIGIN_REFERRER);
+    response.headers_mut().append(header::SET_COOKIE, cookie);
+    response
 }
 
+/// The page's button: checks the POST came from the page in this browser, then confirms.
 pub(crate) async fn confirm(
     State(authkit): State<crate::State>,
     parts: axum::http::request::Parts,
-    FormBody(params): FormBody<LinkParams>,
+    FormBody(form): FormBody<ConfirmForm>,
 ) -> Response {
+    let page = PageOrigin::of(&authkit.settings().public_base_url);
+    if !page.comes_from_page(&parts.headers, form.page_token.as_deref()) {
+        return error_page(link_csrf::refused());
+    }
+    let params = form.link;
     let ip = crate::auth::client_ip(&parts);
     let outcome = async {
         let tenant = authkit.tenant(&params.tenant).await?;
@@ -117,20 +147,23 @@ pub(crate) async fn confirm(
         Ok(confirmed) => protect(
             Redirect::to(&confirmed.redirect_to).into_response(),
             HeaderValue::from_static(LOCKED_DOWN),
+            NO_REFERRER,
         ),
-        Err(error) => error_page(error),
+        Err(error) => error_page(error.into()),
     }
 }
 
 /// The same statuses and codes as the JSON API, as a page a person can read.
-fn error_page(error: AuthError) -> Response {
-    let problem = Problem::from(error);
+fn error_page(problem: Problem) -> Response {
     let message = match problem.code {
         "challenge_expired" => {
             "This sign-in link has expired. Go back to the app and ask for a new one."
         }
         "challenge_used" | "challenge_exhausted" => {
             "This sign-in link was already used. Go back to the app and ask for a new one."
+        }
+        "cross_site_request" => {
+            "This sign-in could not be confirmed from here. Open the link from your email again and press its button."
         }
         "rate_limited" => "Too many attempts. Wait a little and try again.",
         "unavailable" => "Sign-in is unavailable right now. Try again in a moment.",
@@ -143,6 +176,7 @@ fn error_page(error: AuthError) -> Response {
     let mut response = protect(
         (status, Html(body)).into_response(),
         HeaderValue::from_static(LOCKED_DOWN),
+        NO_REFERRER,
     );
     response
         .extensions_mut()
