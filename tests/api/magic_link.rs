@@ -29,7 +29,14 @@ async fn a_magic_link_survives_scanners_and_signs_in_once() {
         assert_eq!(confirmed.status(), 303);
         let location = confirmed.headers()["location"].to_str().unwrap().to_owned();
         assert!(location.starts_with(&app.redirect_uri), "{location}");
-        let result = url::Url::parse(&location).unwrap().query_pairs().find(|(k, _)| k == "authkit_result").unwrap().1.into_owned();
+        // In the fragment, which browsers never send to a server nor in a Referer.
+        let landed = url::Url::parse(&location).unwrap();
+        assert!(!landed.query_pairs().any(|(k, _)| k == "authkit_result"), "the result is in the query string: {location}");
+        let result = url::form_urlencoded::parse(landed.fragment().unwrap_or_default().as_bytes())
+            .find(|(k, _)| k == "authkit_result")
+            .unwrap_or_else(|| panic!("no result in the fragment: {location}"))
+            .1
+            .into_owned();
 
         let exchanged = app.post("/v1/auth/verify", Some(&app.publishable_key), json!({"result": result})).await;
         assert_eq!(exchanged.status(), 200);

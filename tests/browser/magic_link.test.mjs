@@ -16,8 +16,7 @@ const exchanges = [];
 // server, which exchanges it at AuthKit (with the publishable key) for tokens.
 const callbackPage = `<!doctype html><meta charset=utf-8><title>App</title><body>
 <script>
-  const fromFragment = new URLSearchParams(location.hash.slice(1)).get('authkit_result');
-  const result = fromFragment ?? new URLSearchParams(location.search).get('authkit_result');
+  const result = new URLSearchParams(location.hash.slice(1)).get('authkit_result');
   history.replaceState(null, '', location.pathname);
   fetch('/exchange', { method: 'POST', body: JSON.stringify({ result }) })
     .then((response) => response.json())
@@ -77,6 +76,10 @@ test('a magic link opened in Chromium lands signed in on an app on another site,
     assert.equal(landed, 'signed-in', `console:\n${console.join('\n')}`);
     assert.equal(new URL(page.url()).origin, app.origin);
     assert.equal(exchanges.at(-1).status, 200);
+    // The result reached the app's page only: no request to the app's server carried it
+    // in its URL or Referer (the page handed it over in a POST body).
+    const leaked = app.requests.filter((request) => /authkit_result/.test(`${request.url} ${request.headers.referer ?? ''}`));
+    assert.deepEqual(leaked, []);
     assert.match(exchanges.at(-1).json.access_token, /^eyJ/);
   } finally {
     await close();
