@@ -205,9 +205,8 @@ async fn a_magic_link_signs_in_through_cognito() {
         )
         .await
         .unwrap();
-    let result = url::Url::parse(&confirmed.redirect_to)
-        .unwrap()
-        .query_pairs()
+    let redirect = url::Url::parse(&confirmed.redirect_to).unwrap();
+    let result = url::form_urlencoded::parse(redirect.fragment().unwrap_or_default().as_bytes())
         .find(|(k, _)| k == "authkit_result")
         .unwrap()
         .1

@@ -1,14 +1,12 @@
 //! What only the local server has: a demo tenant, the dev outbox route and a callback page
 //! for magic links. Never part of a Lambda function.
 
-use std::collections::HashMap;
-
 use authkit_app::App;
 use authkit_domain::service::{CreatedTenant, NewTenant};
 use authkit_domain::tenant::{TenantId, TenantPolicy};
 use authkit_domain::AuthError;
-use axum::extract::{Query, State};
-use axum::response::{Html, IntoResponse, Json, Response};
+use axum::extract::Query;
+use axum::response::{Html, IntoResponse, Json};
 use axum::routing::get;
 use axum::Router;
 
@@ -119,26 +117,26 @@ pub fn routes(app: &App) -> Router {
             }),
         )
         .route("/dev/callback", get(callback))
-        .with_state(())
 }
 
-/// Where the demo tenant's magic links land: shows the one-time result to exchange.
-async fn callback(State(()): State<()>, Query(query): Query<HashMap<String, String>>) -> Response {
-    let result = query
-        .get("authkit_result")
-        .map(String::as_str)
-        .unwrap_or("");
-    let escaped: String = result
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        .collect();
-    Html(format!(
-        "<!doctype html><meta charset=utf-8><title>AuthKit demo callback</title>\
-         <h1>Magic link confirmed</h1><p>The app now exchanges this one-time result for tokens:</p>\
-         <pre>curl -s /v1/auth/verify -H 'x-api-key: &lt;publishable key&gt;' -H 'content-type: application/json' -d '{{\"result\":\"{escaped}\"}}'</pre>"
-    ))
-    .into_response()
+/// Where the demo tenant's magic links land. The one-time result arrives in the URL's
+/// fragment, which only the page sees, so a small script shows the exchange to run.
+async fn callback() -> Html<&'static str> {
+    Html(CALLBACK_PAGE)
 }
+
+const CALLBACK_PAGE: &str = r#"<!doctype html><meta charset=utf-8><title>AuthKit demo callback</title>
+<h1>Magic link confirmed</h1><p>The app now exchanges this one-time result for tokens:</p>
+<pre id="exchange">(this address carries no result)</pre>
+<script>
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const result = fragment.get('authkit_result') ?? new URLSearchParams(location.search).get('authkit_result');
+  history.replaceState(null, '', location.pathname);
+  if (result && /^[A-Za-z0-9_.-]+$/.test(result)) {
+    document.getElementById('exchange').textContent =
+      `curl -s ${location.origin}/v1/auth/verify -H 'x-api-key: <publishable key>' -H 'content-type: application/json' -d '{"result":"${result}"}'`;
+  }
+</script>"#;
 
 #[cfg(test)]
 mod tests {

@@ -1,9 +1,12 @@
 //! What a magic link's page needs before anyone confirms, and where a confirmed link sends
 //! the browser. Confirming and exchanging live with the other answers in `sign_in`.
 
+use url::Url;
+use zeroize::Zeroizing;
+
 use super::sign_in::closed_error;
 use super::AuthKit;
-use crate::challenge::ChallengeKind;
+use crate::challenge::{Challenge, ChallengeKind};
 use crate::error::AuthError;
 use crate::tenant::Tenant;
 
@@ -27,6 +30,27 @@ impl AuthKit {
         }
         challenge.redirect_uri.ok_or(AuthError::RedirectRequired)
     }
+}
+
+/// The challenge's redirect URI carrying a confirmed link's one-time result in its
+/// fragment (`#authkit_result=…`): browsers keep a fragment out of requests, server logs
+/// and Referer headers, so the result reaches only the app's page (decision 32).
+pub(super) fn redirect_with_result(
+    challenge: &Challenge,
+    result: &str,
+) -> Result<Zeroizing<String>, AuthError> {
+    let uri = challenge
+        .redirect_uri
+        .as_deref()
+        .ok_or(AuthError::RedirectRequired)?;
+    let mut redirect = Url::parse(uri).map_err(|_| AuthError::RedirectNotAllowed)?;
+    let fragment = Zeroizing::new(
+        url::form_urlencoded::Serializer::new(String::new())
+            .append_pair("authkit_result", result)
+            .finish(),
+    );
+    redirect.set_fragment(Some(&fragment));
+    Ok(Zeroizing::new(redirect.into()))
 }
 
 #[cfg(test)]
@@ -69,6 +93,29 @@ mod tests {
             h.authkit.magic_link_destination(&h.tenant, id).await,
             Err(AuthError::ChallengeUsed)
         ));
+    }
+
+    #[tokio::test]
+    async fn the_result_travels_in_the_fragment_replacing_any_there() {
+        let h = Harness::new().await;
+        let started = h
+            .authkit
+            .start_sign_in(h.caller(), link_for("a@example.com"))
+            .await
+            .unwrap();
+        let mut challenge = h
+            .stores
+            .challenges
+            .get(&h.tenant.id, &started.id)
+            .await
+            .unwrap()
+            .unwrap();
+        challenge.redirect_uri = Some("https://app.example.com/cb?tab=1#old".into());
+        let redirect = super::redirect_with_result(&challenge, "ch_1.abc").unwrap();
+        assert_eq!(
+            redirect.as_str(),
+            "https://app.example.com/cb?tab=1#authkit_result=ch_1.abc"
+        );
     }
 
     #[tokio::test]

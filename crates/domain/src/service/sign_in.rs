@@ -1,6 +1,5 @@
 //! Starting, resending and answering challenges.
 
-use url::Url;
 use zeroize::Zeroizing;
 
 use super::{AuthKit, Caller};
@@ -265,18 +264,9 @@ impl AuthKit {
         )
         .await?;
 
-        let mut redirect = Url::parse(
-            challenge
-                .redirect_uri
-                .as_deref()
-                .ok_or(AuthError::RedirectRequired)?,
-        )
-        .map_err(|_| AuthError::RedirectNotAllowed)?;
-        redirect
-            .query_pairs_mut()
-            .append_pair("authkit_result", &format!("{id}.{}", result.expose()));
+        let result = Zeroizing::new(format!("{id}.{}", result.expose()));
         Ok(ConfirmedLink {
-            redirect_to: Zeroizing::new(redirect.into()),
+            redirect_to: super::magic_link::redirect_with_result(&challenge, &result)?,
         })
     }
 

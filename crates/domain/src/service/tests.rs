@@ -282,10 +282,9 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
     let redirect = url::Url::parse(&confirmed.redirect_to).unwrap();
     assert!(confirmed.redirect_to.starts_with(REDIRECT));
     let result = redirect
-        .query_pairs()
-        .find(|(k, _)| k == "authkit_result")
+        .fragment()
+        .and_then(|fragment| fragment.strip_prefix("authkit_result="))
         .unwrap()
-        .1
         .to_string();
     let verified = h
         .authkit
