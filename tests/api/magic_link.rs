@@ -116,3 +116,185 @@ async fn a_cross_site_post_of_someone_elses_link_is_refused() {
     })
     .await;
 }
+
+/// RFC 7636, appendix B.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Starts a magic link with `options` merged into the request, confirms it from its page
+/// and returns where the browser was sent.
+async fn confirmed_location(app: &TestApp, options: serde_json::Value) -> url::Url {
+    let email = app.unique_email();
+    let mut request =
+        json!({"identifier": email, "kind": "magic_link", "redirect_uri": app.redirect_uri});
+    request
+        .as_object_mut()
+        .unwrap()
+        .extend(options.as_object().unwrap().clone());
+    let started = app
+        .post("/v1/auth/start", Some(&app.publishable_key), request)
+        .await;
+    assert_eq!(started.status(), 200, "{}", started.text().await.unwrap());
+    let confirmed = app.confirm_link(&app.link_sent_to(&email).await).await;
+    assert_eq!(confirmed.status(), 303);
+    url::Url::parse(confirmed.headers()["location"].to_str().unwrap()).unwrap()
+}
+
+fn result_in(pairs: url::form_urlencoded::Parse<'_>) -> String {
+    pairs
+        .into_owned()
+        .find(|(k, _)| k == "authkit_result")
+        .expect("a result")
+        .1
+}
+
+async fn exchange(app: &TestApp, body: serde_json::Value) -> (u16, serde_json::Value) {
+    let response = app
+        .post("/v1/auth/verify", Some(&app.publishable_key), body)
+        .await;
+    (response.status().as_u16(), response.json().await.unwrap())
+}
+
+/// An app that asks for it binds the sign-in to itself (PKCE, S256): the result, wherever
+/// it leaks, is useless without the verifier the app kept; the link's token cannot go
+/// round it either.
+#[tokio::test]
+async fn a_bound_magic_links_result_is_useless_without_the_apps_code_verifier() {
+    for_each_backend(|app: TestApp| async move {
+        let bound = json!({"code_challenge": CHALLENGE, "code_challenge_method": "S256"});
+        let landed = confirmed_location(&app, bound.clone()).await;
+        let result = result_in(url::form_urlencoded::parse(
+            landed.fragment().unwrap_or_default().as_bytes(),
+        ));
+        for attempt in [
+            json!({"result": result}),
+            json!({"result": result, "code_verifier": "x".repeat(43)}),
+            json!({"result": result, "code_verifier": "too-short"}),
+            json!({"result": result, "code_verifier": CHALLENGE}),
+        ] {
+            let (status, problem) = exchange(&app, attempt.clone()).await;
+            assert_eq!(
+                (status, problem["code"].as_str()),
+                (400, Some("invalid_sign_in_result")),
+                "{attempt}"
+            );
+        }
+        let (status, tokens) =
+            exchange(&app, json!({"result": result, "code_verifier": VERIFIER})).await;
+        assert_eq!(status, 200, "{tokens}");
+        assert!(tokens["access_token"].is_string());
+        let (status, _) =
+            exchange(&app, json!({"result": result, "code_verifier": VERIFIER})).await;
+        assert_eq!(status, 400, "a result works once");
+
+        // The link's token, answered directly, would skip the binding: refused.
+        let email = app.unique_email();
+        let mut request =
+            json!({"identifier": email, "kind": "magic_link", "redirect_uri": app.redirect_uri});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(bound.as_object().unwrap().clone());
+        let started: serde_json::Value = app
+            .post("/v1/auth/start", Some(&app.publishable_key), request)
+            .await
+            .json()
+            .await
+            .unwrap();
+        let link = url::Url::parse(&app.link_sent_to(&email).await).unwrap();
+        let token = link
+            .query_pairs()
+            .into_owned()
+            .find(|(k, _)| k == "token")
+            .unwrap()
+            .1;
+        let (status, problem) = exchange(
+            &app,
+            json!({"challenge_id": started["challenge_id"], "token": token}),
+        )
+        .await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (400, Some("sign_in_bound"))
+        );
+    })
+    .await;
+}
+
+/// PKCE downgrade: an attacker confirms a link of their own started WITHOUT a challenge
+/// and plants its result in the victim's app, which sends its verifier. A verifier for
+/// an unbound result means the result is not the app's own: refused.
+#[tokio::test]
+async fn a_code_verifier_presented_with_an_unbound_result_is_refused() {
+    for_each_backend(|app: TestApp| async move {
+        let landed = confirmed_location(&app, json!({})).await;
+        let result = result_in(url::form_urlencoded::parse(
+            landed.fragment().unwrap_or_default().as_bytes(),
+        ));
+        let (status, problem) =
+            exchange(&app, json!({"result": result, "code_verifier": VERIFIER})).await;
+        assert_eq!(
+            (status, problem["code"].as_str()),
+            (400, Some("invalid_sign_in_result"))
+        );
+        let (status, _) = exchange(&app, json!({"result": result})).await;
+        assert_eq!(status, 200, "the refusal used nothing up");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn code_challenges_are_s256_of_the_right_shape_and_for_magic_links_only() {
+    let app = TestApp::spawn(authkit_tests::Backend::Embedded).await;
+    let email = app.unique_email();
+    for (body, code) in [
+        (
+            json!({"code_challenge": CHALLENGE, "code_challenge_method": "plain"}),
+            "invalid_request",
+        ),
+        (
+            json!({"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-c"}),
+            "invalid_code_challenge",
+        ),
+        (
+            json!({"code_challenge": VERIFIER.repeat(2)}),
+            "invalid_code_challenge",
+        ),
+        (
+            json!({"code_challenge": "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw+cM"}),
+            "invalid_code_challenge",
+        ),
+        (
+            json!({"code_challenge": CHALLENGE, "kind": "code"}),
+            "invalid_code_challenge",
+        ),
+        (json!({"response_mode": "query"}), "invalid_code_challenge"),
+    ] {
+        let mut request =
+            json!({"identifier": email, "kind": "magic_link", "redirect_uri": app.redirect_uri});
+        request
+            .as_object_mut()
+            .unwrap()
+            .extend(body.as_object().unwrap().clone());
+        let response = app
+            .post("/v1/auth/start", Some(&app.publishable_key), request)
+            .await;
+        assert_eq!(response.status(), 400, "{body}");
+        let problem: serde_json::Value = response.json().await.unwrap();
+        assert_eq!(problem["code"], code, "{body}");
+    }
+}
+
+/// A callback that is a server route cannot read a fragment: it may ask for the query
+/// string, and only for a bound link, so the result it leaks to logs is useless alone.
+#[tokio::test]
+async fn a_bound_link_may_ask_for_its_result_in_the_query_string() {
+    for_each_backend(|app: TestApp| async move {
+        let landed = confirmed_location(&app, json!({"code_challenge": CHALLENGE, "code_challenge_method": "S256", "response_mode": "query"})).await;
+        assert!(landed.fragment().is_none(), "{landed}");
+        let result = result_in(landed.query_pairs());
+        let (status, _) = exchange(&app, json!({"result": result, "code_verifier": VERIFIER})).await;
+        assert_eq!(status, 200);
+    })
+    .await;
+}

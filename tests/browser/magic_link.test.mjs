@@ -1,6 +1,7 @@
 // A person opens a magic link in real Chromium and lands, signed in, in an app on another
 // site. Run by tests/browser/run.sh (from scripts/test.sh): `node --test`.
 
+import { createHash, randomBytes } from 'node:crypto';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { recordedPage, startAuthKit, startBrowser, startSite, uniqueEmail } from './harness.mjs';
@@ -11,6 +12,9 @@ let attacker;
 let browser;
 // What the app's server saw when its page handed it a result to exchange.
 const exchanges = [];
+// The app binds its sign-ins to itself (PKCE): the verifier it keeps for each one. A
+// real app keeps it in the browser's session; one sign-in at a time is enough here.
+let codeVerifier;
 
 // The app: its callback page takes the result from the URL and gives it to the app's own
 // server, which exchanges it at AuthKit (with the publishable key) for tokens.
@@ -28,7 +32,7 @@ before(async () => {
     '/callback': () => ({ body: callbackPage }),
     '/exchange': async (request, body) => {
       const { result } = JSON.parse(body);
-      const answer = await authkit.api('/v1/auth/verify', { result });
+      const answer = await authkit.api('/v1/auth/verify', { result, code_verifier: codeVerifier });
       exchanges.push(answer);
       return { headers: { 'content-type': 'application/json' }, body: JSON.stringify({ status: answer.status }) };
     },
@@ -47,10 +51,13 @@ after(async () => {
 });
 
 async function startMagicLink(email) {
+  codeVerifier = randomBytes(32).toString('base64url');
   const started = await authkit.api('/v1/auth/start', {
     identifier: email,
     kind: 'magic_link',
     redirect_uri: `${app.origin}/callback`,
+    code_challenge: createHash('sha256').update(codeVerifier).digest('base64url'),
+    code_challenge_method: 'S256',
   });
   assert.equal(started.status, 200, JSON.stringify(started.json));
   return authkit.linkSentTo(email);
