@@ -198,6 +198,8 @@ async fn start(
         channel,
         kind,
         redirect_uri: metadata.get("redirectUri").map(String::as_str),
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     within_deadline(triggers.authkit.start_sign_in(triggers.caller(), request)).await
 }
@@ -250,7 +252,12 @@ pub async fn verify_auth_challenge(
         _ => String::new(),
     };
     let verified = if answer.starts_with("ch_") && answer.contains('.') {
-        within_deadline(triggers.authkit.exchange_result(triggers.caller(), &answer)).await
+        within_deadline(
+            triggers
+                .authkit
+                .exchange_result(triggers.caller(), &answer, None),
+        )
+        .await
     } else {
         within_deadline(
             triggers

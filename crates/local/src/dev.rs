@@ -128,6 +128,7 @@ async fn callback() -> Html<&'static str> {
 const CALLBACK_PAGE: &str = r#"<!doctype html><meta charset=utf-8><title>AuthKit demo callback</title>
 <h1>Magic link confirmed</h1><p>The app now exchanges this one-time result for tokens:</p>
 <pre id="exchange">(this address carries no result)</pre>
+<p>Started with a <code>code_challenge</code>? Add <code>"code_verifier":"…"</code> to the body.</p>
 <script>
   const fragment = new URLSearchParams(location.hash.slice(1));
   const result = fragment.get('authkit_result') ?? new URLSearchParams(location.search).get('authkit_result');

@@ -4,7 +4,9 @@ use zeroize::Zeroizing;
 
 use super::{AuthKit, Caller};
 use crate::audit::{AuditKind, Outcome};
-use crate::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengeState, ChallengeStatus};
+use crate::challenge::{
+    Challenge, ChallengeId, ChallengeKind, ChallengeState, ChallengeStatus, ResponseMode,
+};
 use crate::clock::Timestamp;
 use crate::delivery::{MessageContent, OutgoingMessage};
 use crate::error::AuthError;
@@ -26,6 +28,10 @@ pub struct StartRequest<'a> {
     pub channel: Option<Channel>,
     pub kind: RequestedKind,
     pub redirect_uri: Option<&'a str>,
+    /// Magic links only: binds the sign-in to the app holding its verifier (PKCE, S256).
+    pub code_challenge: Option<&'a str>,
+    /// Magic links only: where the result goes in the redirect (query needs a challenge).
+    pub response_mode: ResponseMode,
 }
 
 /// What the client learns about a started challenge. Identical whether or not the
@@ -110,6 +116,7 @@ impl AuthKit {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
+        let code_challenge = super::magic_link::binding(&request)?;
         let subject = Subject {
             tenant: &tenant.id,
             ip: caller.ip,
@@ -128,6 +135,11 @@ impl AuthKit {
         };
         let (challenge, secret) =
             self.new_challenge(tenant, identifier, channel, kind, redirect_uri, 0, now);
+        let challenge = Challenge {
+            code_challenge,
+            response_mode: request.response_mode,
+            ..challenge
+        };
         self.stores.challenges.insert(&challenge).await?;
         self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted)
             .await?;
@@ -164,6 +176,11 @@ impl AuthKit {
             old.resends + 1,
             now,
         );
+        let new = Challenge {
+            code_challenge: old.code_challenge,
+            response_mode: old.response_mode,
+            ..new
+        };
         if !self.stores.challenges.supersede(&old, &new, now).await? {
             // Another request changed the old challenge first; report its state now.
             let current = self
@@ -207,6 +224,10 @@ impl AuthKit {
     ) -> Result<VerifiedChallenge, AuthError> {
         let tenant = caller.tenant;
         let challenge = self.load_challenge(&tenant.id, challenge_id).await?;
+        if challenge.code_challenge.is_some() {
+            // The link's token would sign in without the verifier the app bound it to.
+            return Err(AuthError::SignInBound);
+        }
         let answer = parse_answer(&challenge, answer)?;
         let subject = Subject {
             tenant: &tenant.id,
@@ -271,12 +292,14 @@ impl AuthKit {
     }
 
     /// Exchanges a confirmed magic link's one-time result (`<challenge id>.<secret>`) for
-    /// the verified challenge. Works once.
+    /// the verified challenge. Works once. A bound link needs its PKCE verifier, and an
+    /// unbound one takes none.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn exchange_result(
         &self,
         caller: Caller<'_>,
         result: &str,
+        code_verifier: Option<&str>,
     ) -> Result<VerifiedChallenge, AuthError> {
         let tenant = caller.tenant;
         let (id, secret) = result
@@ -298,7 +321,8 @@ impl AuthKit {
         let matches = challenge
             .exchange_hash
             .is_some_and(|stored| stored.matches(&presented));
-        if !matches || !challenge.accepts_consumption(now) {
+        let bound_here = super::magic_link::verifier_answers(&challenge, code_verifier);
+        if !matches || !bound_here || !challenge.accepts_consumption(now) {
             return Err(AuthError::InvalidSignInResult);
         }
         if !self
@@ -457,6 +481,8 @@ impl AuthKit {
             resend_after: now.plus_secs(i64::from(policy.resend_cooldown_secs)),
             redirect_uri,
             exchange_hash: None,
+            code_challenge: None,
+            response_mode: ResponseMode::Fragment,
         };
         (challenge, secret)
     }

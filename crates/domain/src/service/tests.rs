@@ -16,6 +16,8 @@ fn code_for(identifier: &str) -> StartRequest<'_> {
         channel: None,
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     }
 }
 
@@ -265,6 +267,8 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         channel: None,
         kind: RequestedKind::MagicLink,
         redirect_uri: Some(REDIRECT),
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     let started = h.authkit.start_sign_in(h.caller(), request).await.unwrap();
     let link = h.sender.last_link();
@@ -288,7 +292,7 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         .to_string();
     let verified = h
         .authkit
-        .exchange_result(h.caller(), &result)
+        .exchange_result(h.caller(), &result, None)
         .await
         .unwrap();
     let signed_in = h
@@ -302,7 +306,7 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         .unwrap();
     assert_eq!(claims.amr, vec!["magic_link", "email"]);
     assert!(matches!(
-        h.authkit.exchange_result(h.caller(), &result).await,
+        h.authkit.exchange_result(h.caller(), &result, None).await,
         Err(AuthError::InvalidSignInResult)
     ));
 }
@@ -315,6 +319,8 @@ async fn magic_links_only_return_to_allowed_redirects() {
         channel: None,
         kind: RequestedKind::MagicLink,
         redirect_uri: Some("https://evil.example/cb"),
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     assert!(matches!(
         h.authkit.start_sign_in(h.caller(), request).await,
@@ -680,6 +686,8 @@ async fn a_channel_the_deployment_does_not_deliver_on_is_refused_before_anything
         channel: Some(Channel::Whatsapp),
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     let refused = h.authkit.start_sign_in(h.caller(), request).await;
     assert!(matches!(
