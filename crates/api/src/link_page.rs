@@ -17,7 +17,7 @@ use crate::link_csrf::{self, PageOrigin};
 use crate::problem::Problem;
 
 /// What a magic link carries (decision 8).
-#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[derive(Debug, Deserialize, utoipa::IntoParams, utoipa::ToSchema)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct LinkParams {
     tenant: String,
@@ -26,10 +26,11 @@ pub(crate) struct LinkParams {
 }
 
 /// What the page's form posts: the link, and the page token its cookie must match.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub(crate) struct ConfirmForm {
     #[serde(flatten)]
     link: LinkParams,
+    #[schema(nullable = false)]
     page_token: Option<String>,
 }
 
@@ -124,7 +125,17 @@ pub(crate) async fn show(
     response
 }
 
-/// The page's button: checks the POST came from the page in this browser, then confirms.
+/// The page's button: checks the POST came from the link's page in this browser (login
+/// CSRF), then confirms the link and sends the browser to the app with a one-time result.
+/// Not an API for apps: only the page posts here.
+#[utoipa::path(post, path = "/v1/auth/link", operation_id = "confirm_magic_link",
+    request_body(content = ConfirmForm, content_type = "application/x-www-form-urlencoded"),
+    responses(
+        (status = 303, description = "Confirmed: to the app's redirect URI with `authkit_result` in the fragment (or the query, when asked for)",
+            headers(("location" = String, description = "The app's redirect URI with the result"))),
+        (status = "4XX", description = "A malformed form (a problem), or a confirmation refused: not from the link's page (403), or a link that cannot be confirmed (a page saying why)",
+            content((Problem = "application/problem+json"), (String = "text/html"))),
+        (status = "5XX", description = "A dependency is unavailable (a page saying so)", content_type = "text/html", body = String)))]
 pub(crate) async fn confirm(
     State(authkit): State<crate::State>,
     parts: axum::http::request::Parts,

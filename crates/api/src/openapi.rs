@@ -14,6 +14,7 @@ use crate::{link_page, routes};
         routes::sign_in::verify,
         routes::sign_in::resend,
         link_page::show,
+        link_page::confirm,
         routes::devices::sign_in,
         routes::tokens::refresh,
         routes::tokens::revoke,
