@@ -298,6 +298,8 @@ async fn a_magic_link_result_of_another_tenant_is_a_wrong_answer() {
                 channel: None,
                 kind: authkit_domain::service::RequestedKind::MagicLink,
                 redirect_uri: None,
+                code_challenge: None,
+                response_mode: Default::default(),
             },
         )
         .await

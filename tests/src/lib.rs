@@ -261,6 +261,30 @@ impl TestApp {
         link.replace("&amp;", "&")
     }
 
+    /// Opens a magic link's page and presses its button as a browser does: the page's hidden
+    /// fields and cookie go back in a same-origin POST. The POST's answer, not followed.
+    pub async fn confirm_link(&self, link: &str) -> reqwest::Response {
+        let page = self.http.get(link).send().await.expect("the page answers");
+        assert_eq!(page.status(), 200, "the link's page");
+        let cookies: Vec<String> = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok()?.split(';').next().map(str::to_owned))
+            .collect();
+        let fields = hidden_fields(&page.text().await.expect("a page"));
+        let mut post = self
+            .no_redirects()
+            .post(self.url("/v1/auth/link"))
+            .header("origin", &self.base_url)
+            .header("sec-fetch-site", "same-origin")
+            .form(&fields);
+        if !cookies.is_empty() {
+            post = post.header("cookie", cookies.join("; "));
+        }
+        post.send().await.expect("the server answers")
+    }
+
     async fn newest_message_to(&self, destination: &str) -> String {
         for _ in 0..50 {
             let found = match &self.emulator {
@@ -317,6 +341,18 @@ impl TestApp {
             .expect("the token verifies with the published JWKS")
             .claims
     }
+}
+
+/// The hidden fields of a page's form (`<input type="hidden" name="…" value="…">`).
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split(r#"<input type="hidden" name=""#)
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let (value, _) = rest.strip_prefix(r#" value=""#)?.split_once('"')?;
+            Some((name.to_owned(), value.replace("&amp;", "&")))
+        })
+        .collect()
 }
 
 /// SDK configuration for the emulator at `endpoint`, with test credentials.

@@ -25,6 +25,7 @@ mod auth;
 mod body;
 mod dto;
 mod edge;
+mod link_csrf;
 mod link_page;
 mod no_store;
 mod observability;

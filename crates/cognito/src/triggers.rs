@@ -304,6 +304,8 @@ impl<'a> SignInOptions<'a> {
             channel: self.channel,
             kind: self.kind,
             redirect_uri: self.redirect_uri,
+            code_challenge: None,
+            response_mode: Default::default(),
         }
     }
 }
@@ -384,6 +386,7 @@ pub async fn verify_auth_challenge(
             triggers.caller(),
             &answer,
             Some(expected),
+            None,
         ))
         .await
     } else {

@@ -184,6 +184,8 @@ fn sign_in_round_trip(budget: Duration) {
                     channel: None,
                     kind: RequestedKind::Code,
                     redirect_uri: None,
+                    code_challenge: None,
+                    response_mode: Default::default(),
                 };
                 let started = authkit
                     .start_sign_in(caller, request)

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::identifier::{Channel, Identifier};
+use crate::pkce::CodeChallenge;
 use crate::secret::{prefixed_id, CodeLength, SecretHash};
 use crate::tenant::TenantId;
 
@@ -46,6 +47,32 @@ pub enum ChallengePurpose {
     /// Proving the identifier is a contact of `account`, an account an outside user
     /// directory keeps (a Cognito user), which is signed in already.
     AddContact { account: String },
+}
+
+/// Where a confirmed magic link puts its result in the redirect URI (decisions 65, 66).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// `#authkit_result=…`: seen only by the app's page.
+    #[default]
+    Fragment,
+    /// `?authkit_result=…`: for callbacks that are server routes; bound links only.
+    Query,
+}
+
+impl ResponseMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Fragment => "fragment",
+            ResponseMode::Query => "query",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ResponseMode> {
+        [ResponseMode::Fragment, ResponseMode::Query]
+            .into_iter()
+            .find(|mode| mode.as_str() == raw)
+    }
 }
 
 /// What the store records. See the module docs for the transitions.
@@ -125,6 +152,12 @@ pub struct Challenge {
     /// Items written before purposes existed are sign-ins.
     #[serde(default)]
     pub purpose: ChallengePurpose,
+    /// Magic links an app bound to itself (PKCE): the result is exchanged only with the
+    /// verifier behind this challenge. Absent in items written before it existed.
+    #[serde(default)]
+    pub code_challenge: Option<CodeChallenge>,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
 }
 
 impl Challenge {
@@ -217,6 +250,8 @@ pub(crate) mod tests {
             redirect_uri: None,
             exchange_hash: None,
             purpose: ChallengePurpose::SignIn,
+            code_challenge: None,
+            response_mode: ResponseMode::Fragment,
         }
     }
 
@@ -257,6 +292,17 @@ pub(crate) mod tests {
         assert!(challenge.accepts_resend(now.plus_secs(30)));
         challenge.resends = 3;
         assert!(!challenge.accepts_resend(now.plus_secs(30)));
+    }
+
+    #[test]
+    fn a_challenge_stored_before_pkce_existed_still_reads() {
+        let mut stored = serde_json::to_value(sample(Timestamp(1_000))).unwrap();
+        let fields = stored.as_object_mut().unwrap();
+        assert!(fields.remove("code_challenge").is_some());
+        assert!(fields.remove("response_mode").is_some());
+        let read: Challenge = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.code_challenge, None);
+        assert_eq!(read.response_mode, ResponseMode::Fragment);
     }
 
     #[test]

@@ -8,12 +8,15 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use crate::audit::{AuditEvent, AuditKind, Outcome};
-use crate::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState};
+use crate::challenge::{
+    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ResponseMode,
+};
 use crate::clock::{Clock, OsRandomness, SystemClock, Timestamp};
 use crate::delivery::{DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender};
 use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
 use crate::error::AuthError;
 use crate::identifier::{Channel, Identifier};
+use crate::pkce::CodeChallenge;
 use crate::secret::{CodeLength, Pepper};
 use crate::service::{
     AuthKit, Caller, NewTenant, RequestedKind, ServiceSettings, StartRequest, StaticKeys,
@@ -28,6 +31,7 @@ use crate::user::{User, UserId};
 /// Every check, one after another.
 pub async fn check_all(stores: &Stores) {
     challenges_are_inserted_once_and_read_back(stores).await;
+    a_bound_magic_link_reads_back_with_its_binding(stores).await;
     attempts_are_counted_only_while_a_challenge_is_live(stores).await;
     a_challenge_is_verified_and_consumed_once(stores).await;
     an_undelivered_challenge_takes_no_answers(stores).await;
@@ -81,6 +85,8 @@ fn challenge(tenant: &TenantId, at: Timestamp) -> Challenge {
         redirect_uri: Some("https://app.example.com/cb".into()),
         exchange_hash: None,
         purpose: ChallengePurpose::SignIn,
+        code_challenge: None,
+        response_mode: ResponseMode::Fragment,
     }
 }
 
@@ -118,6 +124,30 @@ pub async fn challenges_are_inserted_once_and_read_back(stores: &Stores) {
             .expect("read")
             .is_none(),
         "a challenge must not be visible to another tenant"
+    );
+}
+
+/// A magic link bound by PKCE, with its result asked for in the query string, keeps both
+/// through the store (and one that was never bound reads back unbound, above).
+pub async fn a_bound_magic_link_reads_back_with_its_binding(stores: &Stores) {
+    let bound = Challenge {
+        kind: ChallengeKind::MagicLink,
+        code_challenge: Some(
+            CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM").expect("valid"),
+        ),
+        response_mode: ResponseMode::Query,
+        ..challenge(&tenant(), now())
+    };
+    stores.challenges.insert(&bound).await.expect("inserted");
+    let read = stores
+        .challenges
+        .get(&bound.tenant, &bound.id)
+        .await
+        .expect("read")
+        .expect("present");
+    assert_eq!(
+        read, bound,
+        "a bound link must keep its code challenge and response mode"
     );
 }
 
@@ -989,6 +1019,8 @@ async fn service_with_challenge(
         channel: None,
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     let started = authkit
         .start_sign_in(

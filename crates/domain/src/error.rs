@@ -19,6 +19,8 @@ pub enum AuthError {
     RedirectNotAllowed,
     #[error("a magic link needs a redirect URI and the tenant has no single default")]
     RedirectRequired,
+    #[error("{0}")]
+    InvalidCodeChallenge(&'static str),
     #[error("the device fingerprint is not acceptable: {0}")]
     InvalidFingerprint(#[from] InvalidFingerprint),
 
@@ -62,6 +64,8 @@ pub enum AuthError {
     RefreshTokenReused,
     #[error("the sign-in result is invalid, expired or already used")]
     InvalidSignInResult,
+    #[error("this sign-in is bound to the app that started it: confirm the link and exchange its result with the code_verifier")]
+    SignInBound,
     #[error("no such device")]
     DeviceNotFound,
     #[error("the device cannot sign in: unknown, revoked, untrusted or changed")]

@@ -13,6 +13,7 @@ pub mod error;
 pub mod html;
 pub mod identifier;
 pub mod memory;
+pub mod pkce;
 pub mod rate_limit;
 pub mod redaction;
 pub mod secret;

@@ -2,10 +2,11 @@
 
 use async_trait::async_trait;
 use authkit_domain::challenge::{
-    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState,
+    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ResponseMode,
 };
 use authkit_domain::clock::Timestamp;
 use authkit_domain::identifier::{Channel, Identifier};
+use authkit_domain::pkce::CodeChallenge;
 use authkit_domain::secret::{CodeLength, SecretHash};
 use authkit_domain::store::{AttemptOutcome, ChallengeStore, StoreError};
 use authkit_domain::tenant::TenantId;
@@ -55,6 +56,13 @@ fn to_item(c: &Challenge) -> Item {
         item.insert("purpose".to_owned(), s("add_contact"));
         item.insert("purpose_account".to_owned(), s(account.as_str()));
     }
+    // Both absent on items written before links could be bound: unbound, fragment.
+    if let Some(challenge) = &c.code_challenge {
+        item.insert("code_challenge".to_owned(), s(challenge.to_base64()));
+    }
+    if c.response_mode != ResponseMode::Fragment {
+        item.insert("response_mode".to_owned(), s(c.response_mode.as_str()));
+    }
     item
 }
 
@@ -99,6 +107,16 @@ fn from_item(item: &Item) -> Result<Challenge, StoreError> {
             .transpose()
             .map_err(|_| corrupt("exchange_hash"))?,
         purpose,
+        code_challenge: f
+            .opt_str("code_challenge")?
+            .map(CodeChallenge::parse)
+            .transpose()
+            .map_err(|_| corrupt("code_challenge"))?,
+        response_mode: f
+            .opt_str("response_mode")?
+            .map(|raw| ResponseMode::parse(raw).ok_or_else(|| corrupt("response_mode")))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -326,5 +344,67 @@ impl ChallengeStore for DynamoStore {
             }
             TransactionOutcome::ConditionFailed(_) => Ok(false),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authkit_domain::secret::Pepper;
+    use authkit_domain::OsRandomness;
+
+    fn link() -> Challenge {
+        let id = ChallengeId::generate(&OsRandomness);
+        let at = Timestamp(1_700_000_000);
+        Challenge {
+            secret_hash: Pepper::generate(&OsRandomness).hash("challenge", b"x"),
+            id,
+            tenant: TenantId::parse("acme").unwrap(),
+            identifier: Identifier::parse("a@example.com", None).unwrap(),
+            channel: Channel::Email,
+            kind: ChallengeKind::MagicLink,
+            state: ChallengeState::Pending,
+            attempts: 0,
+            max_attempts: 5,
+            resends: 0,
+            max_resends: 3,
+            created_at: at,
+            expires_at: at.plus_secs(600),
+            resend_after: at.plus_secs(30),
+            redirect_uri: Some("https://app.example.com/cb".into()),
+            exchange_hash: None,
+            purpose: ChallengePurpose::SignIn,
+            code_challenge: None,
+            response_mode: ResponseMode::Fragment,
+        }
+    }
+
+    #[test]
+    fn an_item_without_a_binding_reads_as_an_unbound_fragment_link() {
+        let unbound = link();
+        let item = to_item(&unbound);
+        assert!(!item.contains_key("code_challenge") && !item.contains_key("response_mode"));
+        assert_eq!(from_item(&item).unwrap(), unbound);
+    }
+
+    #[test]
+    fn a_binding_round_trips_and_a_corrupt_one_is_an_error() {
+        let bound = Challenge {
+            code_challenge: Some(
+                CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM").unwrap(),
+            ),
+            response_mode: ResponseMode::Query,
+            ..link()
+        };
+        let mut item = to_item(&bound);
+        assert_eq!(from_item(&item).unwrap(), bound);
+        item.insert("code_challenge".to_owned(), s("short"));
+        assert!(from_item(&item).is_err());
+        item.insert(
+            "code_challenge".to_owned(),
+            s(bound.code_challenge.unwrap().to_base64()),
+        );
+        item.insert("response_mode".to_owned(), s("form_post"));
+        assert!(from_item(&item).is_err());
     }
 }

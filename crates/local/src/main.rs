@@ -79,6 +79,7 @@ fn listen_address(args: &[String]) -> Result<SocketAddr, String> {
 /// listens on (port 0 included) before anything can issue a token or send a link.
 async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
     let policy = dev::demo_policy()?;
+    let redirect_uris = dev::demo_redirect_uris()?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|error| format!("cannot listen on {address}: {error}"))?;
@@ -86,7 +87,7 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
     let app = App::build(config.with_default_base_url(&url))
         .await
         .map_err(|error| error.to_string())?;
-    let demo = dev::ensure_demo_tenant(&app, policy).await?;
+    let demo = dev::ensure_demo_tenant(&app, policy, redirect_uris).await?;
     let router = authkit_local::router(&app);
     dev::print_banner(&url, &app, demo.as_ref());
     axum::serve(

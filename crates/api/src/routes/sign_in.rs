@@ -28,6 +28,8 @@ pub(crate) async fn start(
             KindName::MagicLink => RequestedKind::MagicLink,
         },
         redirect_uri: body.redirect_uri.as_deref(),
+        code_challenge: body.code_challenge.as_deref(),
+        response_mode: body.response_mode.into(),
     };
     Ok(Json(
         authkit
@@ -51,20 +53,21 @@ pub(crate) async fn verify(
         body.code.as_deref(),
         body.token.as_deref(),
         body.result.as_deref(),
+        body.code_verifier.as_deref(),
     ) {
-        (Some(id), Some(answer), None, None) | (Some(id), None, Some(answer), None) => {
+        (Some(id), Some(answer), None, None, None) | (Some(id), None, Some(answer), None, None) => {
             authkit.verify_answer(caller.caller(), id, answer).await?
         }
-        (None, None, None, Some(result)) => {
+        (None, None, None, Some(result), verifier) => {
             authkit
-                .exchange_result(caller.caller(), result, None)
+                .exchange_result(caller.caller(), result, None, verifier)
                 .await?
         }
         _ => {
             return Err(Problem::new(
                 StatusCode::BAD_REQUEST,
                 "invalid_request",
-                "send challenge_id with code, challenge_id with token, or result alone",
+                "send challenge_id with code, challenge_id with token, or result (with code_verifier when the sign-in was bound)",
             ))
         }
     };

@@ -40,6 +40,8 @@ impl AuthKit {
             channel: None,
             kind: RequestedKind::Code,
             redirect_uri: None,
+            code_challenge: None,
+            response_mode: Default::default(),
         };
         let admitted = self.admit_start(caller, &request).await?;
         let purpose = ChallengePurpose::AddContact {

@@ -16,6 +16,8 @@ async fn confirmed_link(h: &Harness, identifier: &str) -> (String, String) {
         channel: None,
         kind: RequestedKind::MagicLink,
         redirect_uri: Some(REDIRECT),
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     let started = h.authkit.start_sign_in(h.caller(), request).await.unwrap();
     let confirmed = h
@@ -60,7 +62,7 @@ async fn a_bound_result_answers_only_its_own_challenge_and_contacts_and_wrong_on
     for wrong in [for_another_challenge, sent_to_someone_else] {
         assert!(matches!(
             h.authkit
-                .exchange_result(h.caller(), &result, Some(wrong))
+                .exchange_result(h.caller(), &result, Some(wrong), None)
                 .await,
             Err(AuthError::InvalidSignInResult)
         ));
@@ -71,7 +73,7 @@ async fn a_bound_result_answers_only_its_own_challenge_and_contacts_and_wrong_on
     };
     let verified = h
         .authkit
-        .exchange_result(h.caller(), &result, Some(own))
+        .exchange_result(h.caller(), &result, Some(own), None)
         .await
         .expect("the refused attempts consumed nothing");
     assert_eq!(verified.challenge.identifier, mallory[0]);
@@ -83,6 +85,8 @@ fn code_for(identifier: &str) -> StartRequest<'_> {
         channel: None,
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     }
 }
 

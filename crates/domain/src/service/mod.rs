@@ -4,6 +4,7 @@
 mod accounts;
 mod decoy;
 mod devices;
+mod magic_link;
 mod sessions;
 mod sign_in;
 mod tenants;

@@ -15,6 +15,8 @@ fn code_for(identifier: &str) -> StartRequest<'_> {
         channel: None,
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     }
 }
 

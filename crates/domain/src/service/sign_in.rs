@@ -1,17 +1,18 @@
 //! Starting, resending and answering challenges.
 
-use url::Url;
 use zeroize::Zeroizing;
 
 use super::{AuthKit, Caller};
 use crate::audit::{AuditKind, Outcome};
 use crate::challenge::{
     Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ChallengeStatus,
+    ResponseMode,
 };
 use crate::clock::Timestamp;
 use crate::delivery::{MessageContent, OutgoingMessage};
 use crate::error::AuthError;
 use crate::identifier::{Channel, Identifier};
+use crate::pkce::CodeChallenge;
 use crate::rate_limit::{identifier_digest, Action, CountedLimit, RateLimitPolicy, Subject};
 use crate::secret::{OpaqueSecret, OtpCode, Pepper};
 use crate::store::{Admission, AttemptOutcome, CounterKey, CounterLimit, StoreError};
@@ -29,6 +30,10 @@ pub struct StartRequest<'a> {
     pub channel: Option<Channel>,
     pub kind: RequestedKind,
     pub redirect_uri: Option<&'a str>,
+    /// Magic links only: binds the sign-in to the app holding its verifier (PKCE, S256).
+    pub code_challenge: Option<&'a str>,
+    /// Magic links only: where the result goes in the redirect (query needs a challenge).
+    pub response_mode: ResponseMode,
 }
 
 /// What the client learns about a started challenge. Identical whether or not the
@@ -62,6 +67,8 @@ pub(super) struct AdmittedStart {
     pub channel: Channel,
     pub kind: ChallengeKind,
     pub redirect_uri: Option<String>,
+    pub code_challenge: Option<CodeChallenge>,
+    pub response_mode: ResponseMode,
 }
 
 /// A challenge whose answer proved right.
@@ -144,6 +151,11 @@ impl AuthKit {
             purpose,
             self.now(),
         );
+        let challenge = Challenge {
+            code_challenge: admitted.code_challenge,
+            response_mode: admitted.response_mode,
+            ..challenge
+        };
         self.stores.challenges.insert(&challenge).await?;
         self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted)
             .await?;
@@ -169,6 +181,7 @@ impl AuthKit {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
+        let code_challenge = super::magic_link::binding(request)?;
         self.admit(Action::Start, caller, &identifier).await?;
         let kind = match request.kind {
             RequestedKind::Code => ChallengeKind::Code {
@@ -181,6 +194,8 @@ impl AuthKit {
             channel,
             kind,
             redirect_uri,
+            code_challenge,
+            response_mode: request.response_mode,
         })
     }
 
@@ -209,6 +224,11 @@ impl AuthKit {
             old.purpose.clone(),
             now,
         );
+        let new = Challenge {
+            code_challenge: old.code_challenge,
+            response_mode: old.response_mode,
+            ..new
+        };
         if !self.stores.challenges.supersede(&old, &new, now).await? {
             // Another request changed the old challenge first; report its state now.
             let current = self
@@ -270,6 +290,10 @@ impl AuthKit {
         if &challenge.purpose != purpose {
             return Err(AuthError::ChallengeNotFound);
         }
+        if challenge.code_challenge.is_some() {
+            // The link's token would sign in without the verifier the app bound it to.
+            return Err(AuthError::SignInBound);
+        }
         let answer = parse_answer(&challenge, answer)?;
         self.admit(Action::Verify, caller, &challenge.identifier)
             .await?;
@@ -315,31 +339,23 @@ impl AuthKit {
         )
         .await?;
 
-        let mut redirect = Url::parse(
-            challenge
-                .redirect_uri
-                .as_deref()
-                .ok_or(AuthError::RedirectRequired)?,
-        )
-        .map_err(|_| AuthError::RedirectNotAllowed)?;
-        redirect
-            .query_pairs_mut()
-            .append_pair("authkit_result", &format!("{id}.{}", result.expose()));
+        let result = Zeroizing::new(format!("{id}.{}", result.expose()));
         Ok(ConfirmedLink {
-            redirect_to: Zeroizing::new(redirect.into()),
+            redirect_to: super::magic_link::redirect_with_result(&challenge, &result)?,
         })
     }
 
     /// Exchanges a confirmed magic link's one-time result (`<challenge id>.<secret>`) for
     /// the verified challenge. Works once. With `expected`, a result of any other challenge,
     /// or for an identifier outside `expected.identifiers`, is refused before anything is
-    /// consumed.
+    /// consumed. A bound link needs its PKCE verifier, and an unbound one takes none.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn exchange_result(
         &self,
         caller: Caller<'_>,
         result: &str,
         expected: Option<ExpectedResult<'_>>,
+        code_verifier: Option<&str>,
     ) -> Result<VerifiedChallenge, AuthError> {
         let tenant = caller.tenant;
         let (id, secret) = result
@@ -367,7 +383,8 @@ impl AuthKit {
         let matches = challenge
             .exchange_hash
             .is_some_and(|stored| stored.matches(&presented));
-        if !matches || !challenge.accepts_consumption(now) {
+        let bound_here = super::magic_link::verifier_answers(&challenge, code_verifier);
+        if !matches || !bound_here || !challenge.accepts_consumption(now) {
             return Err(AuthError::InvalidSignInResult);
         }
         if !self
@@ -387,7 +404,7 @@ impl AuthKit {
     }
 
     /// The challenge a client names, in this tenant.
-    async fn load_challenge(
+    pub(super) async fn load_challenge(
         &self,
         tenant: &crate::tenant::TenantId,
         challenge_id: &str,
@@ -521,6 +538,8 @@ impl AuthKit {
             redirect_uri,
             exchange_hash: None,
             purpose,
+            code_challenge: None,
+            response_mode: ResponseMode::Fragment,
         };
         (challenge, secret)
     }
@@ -776,7 +795,7 @@ pub(super) fn check_cooldown_and_cap(
 }
 
 /// Why a challenge no longer takes answers.
-fn closed_error(challenge: &Challenge, now: Timestamp) -> AuthError {
+pub(super) fn closed_error(challenge: &Challenge, now: Timestamp) -> AuthError {
     match challenge.status(now) {
         ChallengeStatus::Expired => AuthError::ChallengeExpired,
         ChallengeStatus::Exhausted => AuthError::ChallengeExhausted,

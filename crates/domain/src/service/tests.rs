@@ -244,6 +244,8 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         channel: None,
         kind: RequestedKind::MagicLink,
         redirect_uri: Some(REDIRECT),
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     let started = h.authkit.start_sign_in(h.caller(), request).await.unwrap();
     let link = h.sender.last_link();
@@ -261,14 +263,13 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
     let redirect = url::Url::parse(&confirmed.redirect_to).unwrap();
     assert!(confirmed.redirect_to.starts_with(REDIRECT));
     let result = redirect
-        .query_pairs()
-        .find(|(k, _)| k == "authkit_result")
+        .fragment()
+        .and_then(|fragment| fragment.strip_prefix("authkit_result="))
         .unwrap()
-        .1
         .to_string();
     let verified = h
         .authkit
-        .exchange_result(h.caller(), &result, None)
+        .exchange_result(h.caller(), &result, None, None)
         .await
         .unwrap();
     let signed_in = h
@@ -282,7 +283,7 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         .unwrap();
     assert_eq!(claims.amr, vec!["magic_link", "email"]);
     assert!(matches!(
-        h.authkit.exchange_result(h.caller(), &result, None).await,
+        h.authkit.exchange_result(h.caller(), &result, None, None).await,
         Err(AuthError::InvalidSignInResult)
     ));
 }
@@ -295,6 +296,8 @@ async fn magic_links_only_return_to_allowed_redirects() {
         channel: None,
         kind: RequestedKind::MagicLink,
         redirect_uri: Some("https://evil.example/cb"),
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     assert!(matches!(
         h.authkit.start_sign_in(h.caller(), request).await,
@@ -611,6 +614,8 @@ async fn a_channel_the_deployment_does_not_deliver_on_is_refused_before_anything
         channel: Some(Channel::Whatsapp),
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     let refused = h.authkit.start_sign_in(h.caller(), request).await;
     assert!(matches!(
