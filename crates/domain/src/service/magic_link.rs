@@ -233,7 +233,9 @@ mod tests {
             Some(&*VERIFIER.replace('d', "e")),
         ] {
             assert!(matches!(
-                h.authkit.exchange_result(h.caller(), &result, None, wrong).await,
+                h.authkit
+                    .exchange_result(h.caller(), &result, None, wrong)
+                    .await,
                 Err(AuthError::InvalidSignInResult)
             ));
         }

@@ -283,7 +283,9 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         .unwrap();
     assert_eq!(claims.amr, vec!["magic_link", "email"]);
     assert!(matches!(
-        h.authkit.exchange_result(h.caller(), &result, None, None).await,
+        h.authkit
+            .exchange_result(h.caller(), &result, None, None)
+            .await,
         Err(AuthError::InvalidSignInResult)
     ));
 }
