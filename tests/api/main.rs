@@ -3,6 +3,7 @@
 //! LocalStack at AUTHKIT_TEST_ENDPOINT). Codes are read back from where they were delivered:
 //! the dev outbox route, or the emulator's record of sent messages.
 
+mod access;
 mod cognito;
 mod cognito_pool;
 mod devices;
