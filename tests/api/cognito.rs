@@ -34,6 +34,7 @@ async fn pool() -> Pool {
         ServiceSettings {
             issuer: "https://auth.example.com".into(),
             public_base_url: "https://auth.example.com".into(),
+            default_allowed_origins: Default::default(),
         },
     ));
     let tenant = authkit

@@ -27,6 +27,10 @@ impl LocalServer {
             .args(["--listen", listen])
             .env_clear()
             .env("AUTHKIT_KEY_FILE", scratch.path().join("keys.json"))
+            .env(
+                "AUTHKIT_OPERATOR_TOKEN_FILE",
+                scratch.path().join("operator-token"),
+            )
             .env("AUTHKIT_OUTBOX_QUIET", "true")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
@@ -204,7 +208,7 @@ async fn help_prints_usage_without_reading_configuration_or_serving() {
         assert!(output.status.success(), "{args:?}: {output:?}");
         let stdout = String::from_utf8_lossy(&output.stdout);
         assert!(
-            stdout.starts_with("usage:") && stdout.contains("create-tenant"),
+            stdout.starts_with("usage:") && stdout.contains("create-tables"),
             "{args:?}: {stdout}"
         );
     }

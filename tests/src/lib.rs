@@ -32,6 +32,8 @@ pub struct TestApp {
     pub tenant: String,
     pub publishable_key: String,
     pub secret_key: String,
+    /// What the operator API (`/admin/v1`) takes as `Authorization: Bearer`.
+    pub operator_token: String,
     pub redirect_uri: String,
     pub http: reqwest::Client,
     /// The configuration the app was built from, for starting Lambda binaries alike.
@@ -128,7 +130,8 @@ impl TestApp {
             .await
             .expect("tenant created");
 
-        let router = authkit_local::router(&app);
+        let operator_token = format!("akop_test{suffix}");
+        let router = authkit_local::router(&app, authkit_api::OperatorAuth::token(&operator_token));
         tokio::spawn(async move {
             axum::serve(
                 listener,
@@ -144,6 +147,7 @@ impl TestApp {
             tenant,
             publishable_key: created.publishable_key.reveal(),
             secret_key: created.secret_key.reveal(),
+            operator_token,
             redirect_uri: REDIRECT_URI.into(),
             http: reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))

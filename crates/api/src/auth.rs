@@ -1,25 +1,29 @@
 //! Who is calling: the tenant from the API key, the client's address, and — on device
 //! routes — the signed-in user from the access token.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 
-use authkit_domain::service::Caller;
-use authkit_domain::tenant::{KeyKind, Tenant};
+use authkit_domain::service::{Actor, Caller, RequestContext};
+use authkit_domain::tenant::{ApiKeyId, KeyKind, Tenant};
 use authkit_domain::token::AccessClaims;
 use authkit_domain::AuthError;
 use axum::extract::{ConnectInfo, FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 
+use crate::cors::AllowedOrigin;
 use crate::edge::ClientIp;
 use crate::observability::RequestLog;
 use crate::problem::Problem;
 use crate::State;
 
-/// A request authenticated by an API key.
+/// A request authenticated by an API key, and allowed to use it from where it comes.
 pub struct TenantCaller {
     pub tenant: Tenant,
     pub ip: Option<String>,
+    pub kind: KeyKind,
+    /// None for keys created before keys had ids.
+    pub key_id: Option<ApiKeyId>,
 }
 
 impl TenantCaller {
@@ -28,6 +32,11 @@ impl TenantCaller {
             tenant: &self.tenant,
             ip: self.ip.as_deref(),
         }
+    }
+
+    /// Who a change made with this key is audited as.
+    pub fn actor(&self) -> Actor {
+        Actor::SecretKey(self.key_id.clone())
     }
 }
 
@@ -39,9 +48,7 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        authenticate(parts, &State::from_ref(state))
-            .await
-            .map(|(caller, _kind)| caller)
+        authenticate(parts, &State::from_ref(state)).await
     }
 }
 
@@ -57,25 +64,41 @@ where
     type Rejection = Problem;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        match authenticate(parts, &State::from_ref(state)).await? {
-            (caller, KeyKind::Secret) => Ok(SecretKeyCaller(caller)),
-            (_, KeyKind::Publishable) => Err(AuthError::SecretKeyRequired.into()),
+        let caller = authenticate(parts, &State::from_ref(state)).await?;
+        match caller.kind {
+            KeyKind::Secret => Ok(SecretKeyCaller(caller)),
+            KeyKind::Publishable => Err(AuthError::SecretKeyRequired.into()),
         }
     }
 }
 
-/// The tenant and kind of the request's API key.
-async fn authenticate(parts: &Parts, authkit: &State) -> Result<(TenantCaller, KeyKind), Problem> {
+/// The tenant and kind of the request's API key, judged by where the request comes from
+/// (its `Origin`, its address); an allowed origin may read the answer.
+async fn authenticate(parts: &Parts, authkit: &State) -> Result<TenantCaller, Problem> {
     let key = api_key(&parts.headers).ok_or(AuthError::InvalidApiKey)?;
-    let (tenant, kind) = authkit.authenticate_api_key(key).await?;
+    // An `Origin` that is not text is still a browser's: never "no origin".
+    let origin = parts
+        .headers
+        .get(header::ORIGIN)
+        .map(|value| value.to_str().unwrap_or("\u{fffd}"));
+    let ip = client_ip_addr(parts);
+    let context = RequestContext { origin, ip };
+    let key_caller = authkit.authenticate_request(key, &context).await?;
     if let Some(log) = parts.extensions.get::<RequestLog>() {
-        log.set_tenant(tenant.id.as_str());
+        log.set_tenant(key_caller.tenant.id.as_str());
     }
-    let caller = TenantCaller {
-        tenant,
-        ip: client_ip(parts),
-    };
-    Ok((caller, kind))
+    if let (Some(origin), Some(allowed)) = (
+        &key_caller.allowed_origin,
+        parts.extensions.get::<AllowedOrigin>(),
+    ) {
+        allowed.allow(origin.as_str());
+    }
+    Ok(TenantCaller {
+        tenant: key_caller.tenant,
+        ip: ip.map(|ip| ip.to_string()),
+        kind: key_caller.kind,
+        key_id: key_caller.key_id,
+    })
 }
 
 /// `x-api-key`, or an `Authorization: Bearer` value that is an API key (device routes use
@@ -98,14 +121,17 @@ pub fn bearer(headers: &HeaderMap) -> Option<&str> {
 /// without the edge layer (unit tests) falls back to the socket peer. Never a header a
 /// client could set.
 pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
-    let ip = match parts.extensions.get::<ClientIp>() {
+    client_ip_addr(parts).map(|ip| ip.to_string())
+}
+
+fn client_ip_addr(parts: &Parts) -> Option<IpAddr> {
+    match parts.extensions.get::<ClientIp>() {
         Some(ClientIp(ip)) => *ip,
         None => parts
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(peer)| peer.ip()),
-    };
-    ip.map(|ip| ip.to_string())
+    }
 }
 
 /// A signed-in user of the calling tenant: a valid access token whose audience is the

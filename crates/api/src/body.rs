@@ -2,7 +2,8 @@
 //! JSON, wrong content type, unknown fields, oversized bodies, missing parameters) turned
 //! into a problem instead of axum's plain text.
 
-use axum::extract::rejection::{FormRejection, JsonRejection};
+use axum::body::Bytes;
+use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::StatusCode;
@@ -10,7 +11,8 @@ use serde::de::DeserializeOwned;
 
 use crate::problem::Problem;
 
-/// A JSON body of type `T`.
+/// A JSON body of type `T`. A value of the wrong shape is refused naming where it is
+/// (`errors[0].pointer`, a JSON Pointer into the body).
 pub struct JsonBody<T>(pub T);
 
 impl<S, T> FromRequest<S> for JsonBody<T>
@@ -21,38 +23,74 @@ where
     type Rejection = Problem;
 
     async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
-        match axum::Json::<T>::from_request(request, state).await {
-            Ok(axum::Json(value)) => Ok(JsonBody(value)),
-            Err(rejection) => Err(json_problem(rejection)),
+        if !is_json(request.headers()) {
+            return Err(Problem::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "send the body as application/json",
+            ));
+        }
+        let bytes =
+            Bytes::from_request(request, state)
+                .await
+                .map_err(|rejection| match rejection.status() {
+                    StatusCode::PAYLOAD_TOO_LARGE => too_large(),
+                    _ => Problem::new(
+                        StatusCode::BAD_REQUEST,
+                        "invalid_request",
+                        rejection.body_text(),
+                    ),
+                })?;
+        let mut deserializer = serde_json::Deserializer::from_slice(&bytes);
+        let parsed = serde_path_to_error::deserialize(&mut deserializer);
+        // Trailing characters after the value are a syntax error, like axum's `Json`.
+        if parsed.is_ok() && deserializer.end().is_err() {
+            return Err(malformed_json());
+        }
+        match parsed {
+            Ok(value) => Ok(JsonBody(value)),
+            Err(error) if error.inner().is_syntax() || error.inner().is_eof() => {
+                Err(malformed_json())
+            }
+            Err(error) => {
+                let pointer = authkit_domain::tenant::settings::json_pointer(error.path());
+                // serde's message names the field and what was wrong, not the value.
+                let detail = without_position(&error.inner().to_string());
+                Err(
+                    Problem::new(StatusCode::BAD_REQUEST, "invalid_request", detail.clone())
+                        .at_field(&pointer, detail),
+                )
+            }
         }
     }
 }
 
-fn json_problem(rejection: JsonRejection) -> Problem {
-    match rejection {
-        JsonRejection::MissingJsonContentType(_) => Problem::new(
-            StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            "unsupported_media_type",
-            "send the body as application/json",
-        ),
-        JsonRejection::JsonSyntaxError(_) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "malformed_json",
-            "the body is not valid JSON",
-        ),
-        JsonRejection::JsonDataError(error) => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            data_error(&error.body_text()),
-        ),
-        JsonRejection::BytesRejection(error) if error.status() == StatusCode::PAYLOAD_TOO_LARGE => {
-            too_large()
-        }
-        other => Problem::new(
-            StatusCode::BAD_REQUEST,
-            "invalid_request",
-            other.body_text(),
-        ),
+fn malformed_json() -> Problem {
+    Problem::new(
+        StatusCode::BAD_REQUEST,
+        "malformed_json",
+        "the body is not valid JSON",
+    )
+}
+
+/// `application/json`, or a `+json` type (`application/merge-patch+json`).
+fn is_json(headers: &axum::http::HeaderMap) -> bool {
+    headers
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split(';').next())
+        .map(|media| media.trim().to_ascii_lowercase())
+        .is_some_and(|media| {
+            media == "application/json"
+                || (media.starts_with("application/") && media.ends_with("+json"))
+        })
+}
+
+/// serde_json ends its messages with the position, which means nothing to a client.
+fn without_position(message: &str) -> String {
+    match message.rsplit_once(" at line ") {
+        Some((text, _)) => text.to_owned(),
+        None => message.to_owned(),
     }
 }
 
@@ -154,10 +192,4 @@ fn too_large() -> Problem {
             crate::MAX_BODY_BYTES
         ),
     )
-}
-
-/// serde's message names the field and what was wrong, without echoing the value.
-fn data_error(text: &str) -> String {
-    text.trim_start_matches("Failed to deserialize the JSON body into the target type: ")
-        .to_owned()
 }

@@ -17,6 +17,16 @@ pub enum ChannelName {
     Whatsapp,
 }
 
+impl From<Channel> for ChannelName {
+    fn from(channel: Channel) -> ChannelName {
+        match channel {
+            Channel::Sms => ChannelName::Sms,
+            Channel::Email => ChannelName::Email,
+            Channel::Whatsapp => ChannelName::Whatsapp,
+        }
+    }
+}
+
 impl From<ChannelName> for Channel {
     fn from(name: ChannelName) -> Channel {
         match name {

@@ -9,13 +9,17 @@
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
 //! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
+//! | `tenant_api_routes`   | `GET/PATCH /v1/tenant`, `GET/POST /v1/api_keys`, `GET /v1/api_keys/{id}`, `POST /v1/api_keys/{id}/revoke`, `…/rotate` | secret key |
+//! | `admin_routes`        | `/admin/v1/tenants…`: create, list, get, update, suspend, reactivate, delete; a tenant's keys | operator: IAM (SigV4) in AWS, the local operator token |
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
 //! | `discovery_routes`    | `GET /.well-known/jwks.json`, `/.well-known/openid-configuration`, `/openapi.json` | none |
 //!
-//! A publishable key is safe to ship in a browser or app: every end-user v1 route accepts
-//! it, because each one also needs a secret the end user holds (a code, a link, a refresh
-//! or access token). Secret keys are for servers: routes that act without such a secret (introspection,
-//! Cognito sign-up, operator routes) take [`SecretKeyCaller`].
+//! A publishable key is safe to ship in a browser or app: every sign-in route accepts it,
+//! because each one also needs a secret the end user holds (a code, a link, a refresh or
+//! access token); from a browser, only from the tenant's allowed origins. Secret keys are
+//! for servers and never accepted from a browser (an `Origin` header): routes that act
+//! without such a secret (introspection, Cognito sign-up, the tenant API) take
+//! [`SecretKeyCaller`]. CORS is answered here ([`cors`]), per tenant.
 //!
 //! Every response of a route that hands out or reveals tokens or credentials (verify,
 //! device sign-in, the token and device routes) carries `Cache-Control: no-store` and
@@ -23,6 +27,7 @@
 
 mod auth;
 mod body;
+mod cors;
 mod dto;
 mod edge;
 mod link_csrf;
@@ -30,8 +35,10 @@ mod link_page;
 mod no_store;
 mod observability;
 pub mod openapi;
+mod operator;
 mod problem;
 mod routes;
+mod tenancy_dto;
 
 use std::sync::Arc;
 
@@ -40,12 +47,15 @@ use authkit_domain::store::AuditLog;
 use authkit_domain::AuthKit;
 use axum::middleware::map_response;
 use axum::routing::{delete, get, post};
+
 use axum::Router;
+use operator::AdminState;
 
 pub use auth::{bearer, SecretKeyCaller, TenantCaller};
 pub use body::JsonBody;
 pub use dto::ChallengeResponse;
 pub use edge::{with_edge, ClientIpSource, Edge, PeerAddr, ORIGIN_SECRET_HEADER};
+pub use operator::{IamCaller, OperatorAuth};
 pub use problem::Problem;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
@@ -53,15 +63,19 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
 type State = Arc<AuthKit>;
 
-/// Every route on one router: the local server and tests.
-pub fn router(authkit: Arc<AuthKit>) -> Router {
-    let signing_in = [start, verify, resend, tokens, devices]
+/// Every route on one router, the operator API included: the local server and tests.
+pub fn router(authkit: Arc<AuthKit>, operator: OperatorAuth) -> Router {
+    let signing_in = [start, verify, resend, tokens, devices, tenant_api]
         .into_iter()
         .fold(Router::new(), |merged, group| merged.merge(group()))
         .with_state(authkit.clone());
     finish(
         signing_in
             .merge(health().with_state(authkit.readiness_probe()))
+            .merge(admin().with_state(AdminState {
+                authkit: authkit.clone(),
+                operator,
+            }))
             .merge(discovery().with_state(Arc::new(PublishedKeys::of(authkit)))),
     )
 }
@@ -84,6 +98,15 @@ pub fn token_routes(authkit: Arc<AuthKit>) -> Router {
 
 pub fn device_routes(authkit: Arc<AuthKit>) -> Router {
     finish(devices().with_state(authkit))
+}
+
+pub fn tenant_api_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(tenant_api().with_state(authkit))
+}
+
+/// The operator API, on its own (in AWS: its own HTTP API with IAM authorization).
+pub fn admin_routes(authkit: Arc<AuthKit>, operator: OperatorAuth) -> Router {
+    finish(admin().with_state(AdminState { authkit, operator }))
 }
 
 /// Health needs only a store to probe: the health function holds no keys.
@@ -141,6 +164,56 @@ fn devices() -> Router<State> {
         .route_layer(map_response(no_store::forbid_caching))
 }
 
+fn tenant_api() -> Router<State> {
+    use routes::tenant;
+    Router::new()
+        .route("/v1/tenant", get(tenant::get).patch(tenant::update))
+        .route(
+            "/v1/api_keys",
+            get(tenant::list_keys).post(tenant::create_key),
+        )
+        .route("/v1/api_keys/{id}", get(tenant::get_key))
+        .route("/v1/api_keys/{id}/revoke", post(tenant::revoke_key))
+        .route("/v1/api_keys/{id}/rotate", post(tenant::rotate_key))
+        .route_layer(map_response(no_store::forbid_caching))
+}
+
+fn admin() -> Router<AdminState> {
+    use routes::admin;
+    Router::new()
+        .route(
+            "/admin/v1/tenants",
+            get(admin::list_tenants).post(admin::create_tenant),
+        )
+        .route(
+            "/admin/v1/tenants/{id}",
+            get(admin::get_tenant)
+                .patch(admin::update_tenant)
+                .delete(admin::delete_tenant),
+        )
+        .route(
+            "/admin/v1/tenants/{id}/suspend",
+            post(admin::suspend_tenant),
+        )
+        .route(
+            "/admin/v1/tenants/{id}/reactivate",
+            post(admin::reactivate_tenant),
+        )
+        .route(
+            "/admin/v1/tenants/{id}/api_keys",
+            get(admin::list_keys).post(admin::create_key),
+        )
+        .route(
+            "/admin/v1/tenants/{id}/api_keys/{key_id}/revoke",
+            post(admin::revoke_key),
+        )
+        .route(
+            "/admin/v1/tenants/{id}/api_keys/{key_id}/rotate",
+            post(admin::rotate_key),
+        )
+        .route_layer(map_response(no_store::forbid_caching))
+}
+
 fn health() -> Router<Arc<dyn AuditLog>> {
     Router::new()
         .route("/health", get(routes::health::health))
@@ -159,12 +232,13 @@ fn discovery() -> Router<Arc<PublishedKeys>> {
 }
 
 /// Layers every router shares: problem JSON for unknown routes and methods, the body
-/// limit, and one log line per request. Public so that routes outside this crate (Cognito
+/// limit, CORS, and one log line per request. Public so that routes outside this crate (Cognito
 /// sign-up) behave the same.
 pub fn finish(routes: Router) -> Router {
     routes
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(cors::cors))
         .layer(axum::middleware::from_fn(observability::log_request))
 }

@@ -22,6 +22,24 @@ use crate::{link_page, routes};
         routes::devices::bind,
         routes::devices::list,
         routes::devices::revoke,
+        routes::tenant::get,
+        routes::tenant::update,
+        routes::tenant::list_keys,
+        routes::tenant::create_key,
+        routes::tenant::get_key,
+        routes::tenant::revoke_key,
+        routes::tenant::rotate_key,
+        routes::admin::list_tenants,
+        routes::admin::create_tenant,
+        routes::admin::get_tenant,
+        routes::admin::update_tenant,
+        routes::admin::delete_tenant,
+        routes::admin::suspend_tenant,
+        routes::admin::reactivate_tenant,
+        routes::admin::list_keys,
+        routes::admin::create_key,
+        routes::admin::revoke_key,
+        routes::admin::rotate_key,
         routes::health::health,
         routes::health::ready,
         routes::discovery::jwks,
@@ -50,6 +68,19 @@ impl Modify for Security {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            "operator",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "Locally: the operator token the local server prints at start. In AWS the \
+                         operator API is its own API Gateway HTTP API with IAM authorization: \
+                         requests are signed with SigV4 (service `execute-api`) instead.",
+                    ))
+                    .build(),
+            ),
+        );
     }
 }
 
@@ -74,7 +105,12 @@ impl Modify for ProblemResponses {
                 .build()
         };
         for item in openapi.paths.paths.values_mut() {
-            let operations = [&mut item.get, &mut item.post, &mut item.delete];
+            let operations = [
+                &mut item.get,
+                &mut item.post,
+                &mut item.patch,
+                &mut item.delete,
+            ];
             for operation in operations.into_iter().flatten() {
                 let takes_input = operation.request_body.is_some()
                     || operation.parameters.as_ref().is_some_and(|p| !p.is_empty());
@@ -132,6 +168,11 @@ mod tests {
             "/v1/token/introspect",
             "/v1/devices",
             "/v1/devices/{id}",
+            "/v1/tenant",
+            "/v1/api_keys",
+            "/v1/api_keys/{id}/rotate",
+            "/admin/v1/tenants",
+            "/admin/v1/tenants/{id}/suspend",
             "/.well-known/jwks.json",
         ] {
             assert!(document["paths"].get(path).is_some(), "{path} is missing");

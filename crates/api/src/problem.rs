@@ -24,6 +24,18 @@ pub struct Problem {
     pub retry_after: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<&'static str>,
+    /// Which input was wrong (RFC 9457's example extension): a JSON Pointer into the
+    /// request body, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub errors: Option<Vec<FieldError>>,
+}
+
+/// One wrong input.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct FieldError {
+    /// `#` and a JSON Pointer (RFC 6901) into the request body: `#/policy/code_length`.
+    pub pointer: String,
+    pub detail: String,
 }
 
 /// The problem code of a response, for the request log.
@@ -41,7 +53,17 @@ impl Problem {
             remaining_attempts: None,
             retry_after: None,
             scope: None,
+            errors: None,
         }
+    }
+
+    /// A problem naming the input that was wrong.
+    pub fn at_field(mut self, pointer: &str, detail: impl Into<String>) -> Problem {
+        self.errors = Some(vec![FieldError {
+            pointer: format!("#{pointer}"),
+            detail: detail.into(),
+        }]);
+        self
     }
 
     fn retry(mut self, secs: u64) -> Problem {
@@ -105,6 +127,22 @@ impl From<AuthError> for Problem {
             AuthError::DeviceSignInRefused => problem(S::UNAUTHORIZED, "device_sign_in_refused"),
             AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),
             AuthError::TenantExists => problem(S::CONFLICT, "tenant_exists"),
+            AuthError::TenantSuspended => problem(S::FORBIDDEN, "tenant_suspended"),
+            AuthError::OriginNotAllowed => problem(S::FORBIDDEN, "origin_not_allowed"),
+            AuthError::SecretKeyInBrowser => problem(S::FORBIDDEN, "secret_key_in_browser"),
+            AuthError::IpNotAllowed => problem(S::FORBIDDEN, "ip_not_allowed"),
+            AuthError::ChannelDisabled(_) => problem(S::BAD_REQUEST, "channel_disabled"),
+            AuthError::InvalidSetting(invalid) => problem(S::BAD_REQUEST, "invalid_setting")
+                .at_field(&invalid.pointer, invalid.detail.clone()),
+            AuthError::PreconditionFailed => problem(S::PRECONDITION_FAILED, "precondition_failed"),
+            AuthError::ConcurrentUpdate => problem(S::CONFLICT, "concurrent_update"),
+            AuthError::InvalidIdempotencyKey => problem(S::BAD_REQUEST, "invalid_idempotency_key"),
+            AuthError::IdempotencyKeyReused => {
+                problem(S::UNPROCESSABLE_ENTITY, "idempotency_key_reused")
+            }
+            AuthError::ApiKeyNotFound => problem(S::NOT_FOUND, "api_key_not_found"),
+            AuthError::ApiKeyNotLive => problem(S::CONFLICT, "api_key_revoked"),
+            AuthError::InvalidListRequest(_) => problem(S::BAD_REQUEST, "invalid_request"),
             AuthError::Unavailable(_) => {
                 log_cause(&error);
                 Problem::new(

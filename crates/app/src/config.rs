@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use authkit_api::{ClientIpSource, Edge};
 use authkit_delivery::AwsSenderSettings;
+use authkit_domain::tenant::DeploymentOrigins;
 use authkit_dynamodb::TableNames;
 
 #[derive(Debug, Clone, PartialEq)]
@@ -59,6 +60,9 @@ pub struct Config {
     /// How requests reach the API: where the client's address comes from, and the origin
     /// secret a front (CloudFront) must present.
     pub edge: Edge,
+    /// AUTHKIT_CORS_ALLOWED_ORIGINS: browser origins allowed for tenants without a list of
+    /// their own (those created before tenants had lists).
+    pub default_allowed_origins: DeploymentOrigins,
     /// AWS_ENDPOINT_URL: one endpoint for every AWS service (moto, LocalStack). Read here,
     /// not left to the SDK, so that tests can point two apps at two places in one process.
     pub aws_endpoint_url: Option<String>,
@@ -155,6 +159,9 @@ impl Config {
         };
 
         let edge = edge(&get)?;
+        let default_allowed_origins =
+            DeploymentOrigins::parse(&get("AUTHKIT_CORS_ALLOWED_ORIGINS").unwrap_or_default())
+                .map_err(|problem| error("AUTHKIT_CORS_ALLOWED_ORIGINS", problem))?;
 
         let aws_endpoint_url = get("AWS_ENDPOINT_URL")
             .map(|raw| base_url(&raw, "AWS_ENDPOINT_URL"))
@@ -167,6 +174,7 @@ impl Config {
             public_base_url,
             cognito,
             edge,
+            default_allowed_origins,
             aws_endpoint_url,
             aws_region: get("AWS_REGION"),
         })
@@ -364,6 +372,13 @@ mod tests {
             (
                 vec![("AUTHKIT_ORIGIN_SECRET_SHA256", "s3cret")],
                 "AUTHKIT_ORIGIN_SECRET_SHA256",
+            ),
+            (
+                vec![(
+                    "AUTHKIT_CORS_ALLOWED_ORIGINS",
+                    "https://app.example.com/path",
+                )],
+                "AUTHKIT_CORS_ALLOWED_ORIGINS",
             ),
         ] {
             let error = config(&vars).expect_err("refused");

@@ -52,6 +52,7 @@ impl App {
         let settings = ServiceSettings {
             issuer: issuer.to_owned(),
             public_base_url: public_base_url.to_owned(),
+            default_allowed_origins: config.default_allowed_origins.clone(),
         };
         let sdk = if config.needs_aws() {
             Some(aws_sdk_config(&config).await)

@@ -45,6 +45,7 @@ async fn triggers() -> (Triggers, Arc<Counting>) {
         ServiceSettings {
             issuer: "https://auth.example.com".into(),
             public_base_url: "https://auth.example.com".into(),
+            default_allowed_origins: Default::default(),
         },
     ));
     let tenant = authkit

@@ -146,6 +146,7 @@ fn sign_in_round_trip(budget: Duration) {
         ServiceSettings {
             issuer: "https://auth.example.com".into(),
             public_base_url: "https://auth.example.com".into(),
+            default_allowed_origins: Default::default(),
         },
     );
     let mut policy = TenantPolicy::default();

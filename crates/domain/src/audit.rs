@@ -31,6 +31,14 @@ pub enum AuditKind {
     DeviceSignInRefused,
     RateLimited,
     IdentifierLocked,
+    TenantCreated,
+    TenantUpdated,
+    TenantSuspended,
+    TenantReactivated,
+    TenantDeleted,
+    ApiKeyCreated,
+    ApiKeyRevoked,
+    ApiKeyRotated,
 }
 
 impl AuditKind {
@@ -54,6 +62,14 @@ impl AuditKind {
             AuditKind::DeviceSignInRefused => "device_sign_in_refused",
             AuditKind::RateLimited => "rate_limited",
             AuditKind::IdentifierLocked => "identifier_locked",
+            AuditKind::TenantCreated => "tenant_created",
+            AuditKind::TenantUpdated => "tenant_updated",
+            AuditKind::TenantSuspended => "tenant_suspended",
+            AuditKind::TenantReactivated => "tenant_reactivated",
+            AuditKind::TenantDeleted => "tenant_deleted",
+            AuditKind::ApiKeyCreated => "api_key_created",
+            AuditKind::ApiKeyRevoked => "api_key_revoked",
+            AuditKind::ApiKeyRotated => "api_key_rotated",
         }
     }
 }

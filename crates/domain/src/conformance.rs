@@ -28,6 +28,8 @@ use crate::tenant::{ApiKey, ApiKeyRecord, KeyKind, Tenant, TenantId, TenantPolic
 use crate::token::{FamilyId, KeyMaterial, RefreshFamily};
 use crate::user::{User, UserId};
 
+mod tenant_registry;
+
 /// Every check, one after another.
 pub async fn check_all(stores: &Stores) {
     challenges_are_inserted_once_and_read_back(stores).await;
@@ -47,16 +49,17 @@ pub async fn check_all(stores: &Stores) {
     refresh_families_rotate_only_from_the_current_token(stores).await;
     tenants_and_api_keys_are_found_by_id_and_hash(stores).await;
     audit_events_come_back_newest_first(stores).await;
+    tenant_registry::check_all(stores).await;
     parallel_answers_never_exceed_the_attempt_limit(stores.clone()).await;
     the_right_answer_after_the_limit_is_refused(stores.clone()).await;
     concurrent_refreshes_of_one_token_rotate_it_once(stores.clone()).await;
 }
 
-fn now() -> Timestamp {
+pub(crate) fn now() -> Timestamp {
     SystemClock.now()
 }
 
-fn tenant() -> TenantId {
+pub(crate) fn tenant() -> TenantId {
     let mut bytes = [0u8; 6];
     crate::Randomness::fill(&OsRandomness, &mut bytes);
     TenantId::parse(&format!("conformance-{}", hex::encode(bytes))).expect("a valid tenant id")
@@ -883,13 +886,15 @@ pub async fn refresh_families_rotate_only_from_the_current_token(stores: &Stores
 }
 
 pub async fn tenants_and_api_keys_are_found_by_id_and_hash(stores: &Stores) {
-    let tenant = Tenant {
-        id: tenant(),
-        name: "Acme <Shop>".into(),
-        policy: TenantPolicy::default(),
-        allowed_redirect_uris: vec!["https://a.example/cb".into()],
-        created_at: now(),
-    };
+    let tenant = Tenant::new(
+        tenant(),
+        crate::tenant::TenantSettings::new(
+            "Acme <Shop>".into(),
+            vec!["https://a.example/cb".into()],
+            TenantPolicy::default(),
+        ),
+        now(),
+    );
     stores.tenants.put_tenant(&tenant).await.expect("stored");
     assert_eq!(
         stores
@@ -908,6 +913,8 @@ pub async fn tenants_and_api_keys_are_found_by_id_and_hash(stores: &Stores) {
         kind: KeyKind::Secret,
         created_at: now(),
         revoked: false,
+        id: None,
+        expires_at: None,
     };
     stores.tenants.put_api_key(&record).await.expect("stored");
     assert_eq!(
@@ -998,6 +1005,7 @@ async fn service_with_challenge(
         ServiceSettings {
             issuer: "https://auth.example.com".into(),
             public_base_url: "https://auth.example.com".into(),
+            default_allowed_origins: Default::default(),
         },
     );
     let mut policy = TenantPolicy {

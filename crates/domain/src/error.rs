@@ -6,6 +6,7 @@ use crate::device::InvalidFingerprint;
 use crate::identifier::{Channel, IdentifierError};
 use crate::rate_limit::RateLimited;
 use crate::store::StoreError;
+use crate::tenant::InvalidSetting;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AuthError {
@@ -72,8 +73,39 @@ pub enum AuthError {
     DeviceSignInRefused,
     #[error("no such tenant")]
     TenantNotFound,
-    #[error("the tenant already exists")]
+    #[error("the tenant id is taken (tenant ids of deleted tenants are never given out again)")]
     TenantExists,
+
+    #[error("this tenant is suspended: its sign-ins, refreshes and API calls are refused until the operator reactivates it")]
+    TenantSuspended,
+    #[error("this origin is not on the tenant's list of allowed web origins")]
+    OriginNotAllowed,
+    #[error(
+        "a secret API key was sent from a browser (the request has an Origin header): secret \
+         keys are for servers; browsers and apps use the publishable key. If this key was \
+         shipped to browsers, rotate it"
+    )]
+    SecretKeyInBrowser,
+    #[error("secret-key calls from this address are not on the tenant's IP allowlist")]
+    IpNotAllowed,
+    #[error("this tenant does not sign in by {0}")]
+    ChannelDisabled(Channel),
+    #[error("{0}")]
+    InvalidSetting(InvalidSetting),
+    #[error("the tenant changed since the version named in If-Match; read it again and reapply the change")]
+    PreconditionFailed,
+    #[error("the tenant is being changed concurrently; retry")]
+    ConcurrentUpdate,
+    #[error("the Idempotency-Key header is required on creating requests: 1-255 visible ASCII characters, unique per request (a UUID)")]
+    InvalidIdempotencyKey,
+    #[error("this Idempotency-Key was used for a different request in the last 24 hours")]
+    IdempotencyKeyReused,
+    #[error("no such API key")]
+    ApiKeyNotFound,
+    #[error("the API key is revoked or expired")]
+    ApiKeyNotLive,
+    #[error("{0}")]
+    InvalidListRequest(&'static str),
 
     #[error("a backing service is unavailable")]
     Unavailable(#[from] StoreError),

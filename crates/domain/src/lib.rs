@@ -16,6 +16,7 @@ pub mod memory;
 pub mod pkce;
 pub mod rate_limit;
 pub mod redaction;
+pub mod registry;
 pub mod secret;
 pub mod service;
 pub mod store;

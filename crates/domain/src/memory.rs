@@ -3,7 +3,9 @@
 //! which makes it atomic the way a DynamoDB conditional write is. Used by the local server
 //! and by fast tests; data lives as long as the process.
 
-use std::collections::{BTreeMap, HashMap, VecDeque};
+mod tenant_registry;
+
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
@@ -12,12 +14,13 @@ use crate::audit::AuditEvent;
 use crate::challenge::{Challenge, ChallengeId, ChallengeState};
 use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
+use crate::registry::{IdempotencyRecord, IdempotencyScope};
 use crate::secret::SecretHash;
 use crate::store::{
     Admission, AttemptOutcome, AuditLog, ChallengeStore, CounterKey, CounterLimit, CounterStore,
     CounterValue, DeviceSignIn, DeviceStore, SessionStore, StoreError, TenantStore, UserStore,
 };
-use crate::tenant::{ApiKeyRecord, Tenant, TenantId};
+use crate::tenant::{ApiKeyEntry, ApiKeyId, ApiKeyRecord, Tenant, TenantId};
 use crate::token::{FamilyId, RefreshFamily};
 use crate::user::{User, UserId};
 
@@ -37,7 +40,14 @@ struct Tables {
     device_sessions: BTreeMap<(TenantId, UserId, DeviceId), BTreeMap<FamilyId, Timestamp>>,
     sessions: BTreeMap<(TenantId, FamilyId), RefreshFamily>,
     tenants: HashMap<TenantId, Tenant>,
+    /// Ids of deleted tenants, never given out again.
+    tombstones: HashSet<TenantId>,
     api_keys: HashMap<SecretHash, ApiKeyRecord>,
+    /// Keys as their tenant lists them; in id (creation) order.
+    key_entries: BTreeMap<(TenantId, ApiKeyId), ApiKeyEntry>,
+    /// When a deleted tenant's keys go.
+    keys_purged_at: HashMap<TenantId, Timestamp>,
+    idempotency: HashMap<(IdempotencyScope, String), IdempotencyRecord>,
     /// Where each expiring table's sweep resumes (see [`sweep`]).
     challenges_swept: Option<(TenantId, ChallengeId)>,
     counters_swept: Option<String>,
@@ -526,7 +536,13 @@ impl TenantStore for MemoryStore {
     }
 
     async fn get_tenant(&self, id: &TenantId) -> Result<Option<Tenant>, StoreError> {
-        Ok(self.lock().tenants.get(id).cloned())
+        let now = self.now();
+        Ok(self
+            .lock()
+            .tenants
+            .get(id)
+            .filter(|tenant| tenant.purge_at.is_none_or(|purge_at| now < purge_at))
+            .cloned())
     }
 
     async fn put_api_key(&self, key: &ApiKeyRecord) -> Result<(), StoreError> {
@@ -535,7 +551,13 @@ impl TenantStore for MemoryStore {
     }
 
     async fn find_api_key(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError> {
-        Ok(self.lock().api_keys.get(hash).cloned())
+        let now = self.now();
+        let tables = self.lock();
+        Ok(tables
+            .api_keys
+            .get(hash)
+            .filter(|record| !tables.keys_purged(&record.tenant, now))
+            .cloned())
     }
 }
 
@@ -592,6 +614,7 @@ impl MemoryStore {
             devices: store.clone(),
             sessions: store.clone(),
             tenants: store.clone(),
+            registry: store.clone(),
             audit: store,
         }
     }

@@ -271,5 +271,6 @@ pub struct Stores {
     pub devices: std::sync::Arc<dyn DeviceStore>,
     pub sessions: std::sync::Arc<dyn SessionStore>,
     pub tenants: std::sync::Arc<dyn TenantStore>,
+    pub registry: std::sync::Arc<dyn crate::registry::TenantRegistry>,
     pub audit: std::sync::Arc<dyn AuditLog>,
 }

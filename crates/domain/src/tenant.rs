@@ -5,9 +5,16 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::clock::{Randomness, Timestamp};
-use crate::identifier::Region;
+use crate::identifier::{Channel, Region};
 use crate::rate_limit::RateLimitPolicy;
-use crate::secret::{CodeLength, OpaqueSecret, Pepper, SecretHash};
+use crate::secret::{prefixed_id, CodeLength, OpaqueSecret, Pepper, SecretHash};
+
+pub mod settings;
+
+pub use settings::{
+    all_channels, DeploymentOrigins, InvalidSetting, IpNetwork, SettingsPatch, TenantSettings,
+    WebOrigin,
+};
 
 /// A tenant's id: 3–40 characters of `a-z`, `0-9` and `-`, chosen by the operator.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -110,54 +117,107 @@ impl TenantPolicy {
     /// Checks the bounds the issue tracker and NIST set; a policy outside them is refused
     /// when the tenant is saved, not discovered at sign-in.
     pub fn validate(&self) -> Result<(), InvalidPolicy> {
-        let check = |ok: bool, field: &'static str| {
+        let check = |ok: bool, field: &'static str, bounds: &'static str| {
             if ok {
                 Ok(())
             } else {
-                Err(InvalidPolicy(field))
+                Err(InvalidPolicy { field, bounds })
             }
         };
         check(
             (60..=900).contains(&self.challenge_ttl_secs),
-            "challenge_ttl_secs (60-900)",
+            "challenge_ttl_secs",
+            "60-900",
         )?;
-        check((1..=10).contains(&self.max_attempts), "max_attempts (1-10)")?;
+        check(
+            (1..=10).contains(&self.max_attempts),
+            "max_attempts",
+            "1-10",
+        )?;
         check(
             self.resend_cooldown_secs <= 600,
-            "resend_cooldown_secs (0-600)",
+            "resend_cooldown_secs",
+            "0-600",
         )?;
-        check(self.max_resends <= 10, "max_resends (0-10)")?;
+        check(self.max_resends <= 10, "max_resends", "0-10")?;
         check(
             (1..=100).contains(&self.identifier_failure_cap),
-            "identifier_failure_cap (1-100)",
+            "identifier_failure_cap",
+            "1-100",
         )?;
         // Revocation reaches an access token only where it is checked (introspection,
         // AuthKit's own routes); a verifier that checks signatures alone honours it for up
         // to this long, so it stays short (decision 37).
         check(
             (60..=3_600).contains(&self.access_token_ttl_secs),
-            "access_token_ttl_secs (60-3600)",
+            "access_token_ttl_secs",
+            "60-3600",
         )?;
         check(
             (3_600..=365 * 86_400).contains(&self.refresh_token_ttl_secs),
-            "refresh_token_ttl_secs (3600-31536000)",
+            "refresh_token_ttl_secs",
+            "3600-31536000",
         )?;
         check(
             (86_400..=365 * 86_400).contains(&self.device_idle_ttl_secs),
-            "device_idle_ttl_secs (86400-31536000)",
+            "device_idle_ttl_secs",
+            "86400-31536000",
         )?;
         check(
             (self.device_idle_ttl_secs..=3 * 365 * 86_400).contains(&self.device_max_age_secs),
-            "device_max_age_secs (device_idle_ttl_secs-94608000)",
+            "device_max_age_secs",
+            "device_idle_ttl_secs-94608000",
+        )?;
+        let limits = &self.rate_limits;
+        check(
+            [&limits.start, &limits.verify, &limits.sign_up]
+                .iter()
+                .all(|action| {
+                    action.len() <= 10
+                        && action
+                            .iter()
+                            .all(|limit| (1..=31 * 86_400).contains(&limit.window_secs))
+                }),
+            "rate_limits",
+            "at most 10 limits per action, windows of 1-2678400 seconds",
         )?;
         Ok(())
     }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("tenant policy field out of range: {0}")]
-pub struct InvalidPolicy(pub &'static str);
+#[error("tenant policy field out of range: {field} ({bounds})")]
+pub struct InvalidPolicy {
+    pub field: &'static str,
+    pub bounds: &'static str,
+}
 
+/// Whether a tenant may be used. Stored tenants without a status are active.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TenantStatus {
+    #[default]
+    Active,
+    /// Its sign-ins, refreshes and tenant-API calls are refused (`tenant_suspended`) until
+    /// an operator reactivates it; nothing is deleted.
+    Suspended,
+    /// Gone for everyone; its records are purged at `purge_at` (DynamoDB TTL), and its id
+    /// is never given out again.
+    Deleted,
+}
+
+impl TenantStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TenantStatus::Active => "active",
+            TenantStatus::Suspended => "suspended",
+            TenantStatus::Deleted => "deleted",
+        }
+    }
+}
+
+/// A tenant as stored. Fields added after the first release default when absent, so
+/// tenants stored before them read as they always behaved (decision 69).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
     pub id: TenantId,
@@ -167,6 +227,82 @@ pub struct Tenant {
     /// Magic links may only send people back to one of these (exact match).
     pub allowed_redirect_uris: Vec<String>,
     pub created_at: Timestamp,
+    /// Browser origins that may use the publishable key; `None` (tenants created before
+    /// lists existed) means the deployment-wide list.
+    #[serde(default)]
+    pub allowed_origins: Option<Vec<WebOrigin>>,
+    /// Where secret-key calls may come from; empty: anywhere.
+    #[serde(default)]
+    pub ip_allowlist: Vec<IpNetwork>,
+    #[serde(default = "all_channels")]
+    pub enabled_channels: Vec<Channel>,
+    #[serde(default)]
+    pub status: TenantStatus,
+    /// Bumped by every change: the `ETag` of its settings, and the condition of the next
+    /// write (optimistic concurrency).
+    #[serde(default)]
+    pub revision: u64,
+    #[serde(default)]
+    pub updated_at: Option<Timestamp>,
+    /// When a deleted tenant's records go (its TTL).
+    #[serde(default)]
+    pub purge_at: Option<Timestamp>,
+}
+
+impl Tenant {
+    /// A new, active tenant with these settings.
+    pub fn new(id: TenantId, settings: TenantSettings, created_at: Timestamp) -> Tenant {
+        let mut tenant = Tenant {
+            id,
+            name: String::new(),
+            policy: TenantPolicy::default(),
+            allowed_redirect_uris: Vec::new(),
+            created_at,
+            allowed_origins: None,
+            ip_allowlist: Vec::new(),
+            enabled_channels: all_channels(),
+            status: TenantStatus::Active,
+            revision: 0,
+            updated_at: None,
+            purge_at: None,
+        };
+        tenant.set_settings(settings);
+        tenant
+    }
+
+    pub fn settings(&self) -> TenantSettings {
+        TenantSettings {
+            name: self.name.clone(),
+            allowed_redirect_uris: self.allowed_redirect_uris.clone(),
+            allowed_origins: self.allowed_origins.clone(),
+            ip_allowlist: self.ip_allowlist.clone(),
+            enabled_channels: self.enabled_channels.clone(),
+            policy: self.policy.clone(),
+        }
+    }
+
+    pub fn set_settings(&mut self, settings: TenantSettings) {
+        self.name = settings.name;
+        self.allowed_redirect_uris = settings.allowed_redirect_uris;
+        self.allowed_origins = settings.allowed_origins;
+        self.ip_allowlist = settings.ip_allowlist;
+        self.enabled_channels = settings.enabled_channels;
+        self.policy = settings.policy;
+    }
+
+    /// The tenant as the next write stores it: one revision on, stamped `now`.
+    pub fn next_revision(&self, now: Timestamp) -> Tenant {
+        Tenant {
+            revision: self.revision + 1,
+            updated_at: Some(now),
+            ..self.clone()
+        }
+    }
+
+    /// Whether sign-ins may use `channel`.
+    pub fn enables(&self, channel: Channel) -> bool {
+        self.enabled_channels.contains(&channel)
+    }
 }
 
 /// What a key may do: a publishable key is safe in a browser and may only start, resend
@@ -179,7 +315,7 @@ pub enum KeyKind {
 }
 
 impl KeyKind {
-    fn prefix(self) -> &'static str {
+    pub fn prefix(self) -> &'static str {
         match self {
             KeyKind::Publishable => "ak_pub_",
             KeyKind::Secret => "ak_sec_",
@@ -228,6 +364,26 @@ impl ApiKey {
     pub fn hash(&self, pepper: &Pepper) -> SecretHash {
         pepper.hash("api-key", self.reveal().as_bytes())
     }
+
+    /// A key derived from a stored random seed with the pepper, so that a retried request
+    /// (the same idempotency key) shows the key it created again without the key ever
+    /// being stored (decision 70). `index` tells apart the keys one request creates.
+    pub fn derive(kind: KeyKind, pepper: &Pepper, seed: &[u8], index: u8) -> ApiKey {
+        let mut input = seed.to_vec();
+        input.extend_from_slice(kind.prefix().as_bytes());
+        input.push(index);
+        ApiKey {
+            kind,
+            secret: pepper.derive_secret("api-key-derivation", &input),
+        }
+    }
+
+    /// What identifies the key to people once its secret is no longer shown: its kind
+    /// and the first six characters of its secret (36 of its 256 bits).
+    pub fn display_prefix(&self) -> String {
+        let body: String = self.secret.expose().chars().take(6).collect();
+        format!("{}{body}", self.kind.prefix())
+    }
 }
 
 impl fmt::Debug for ApiKey {
@@ -240,7 +396,24 @@ impl fmt::Debug for ApiKey {
 #[error("the API key is malformed")]
 pub struct MalformedApiKey;
 
-/// A stored API key: never the key itself.
+prefixed_id!(
+    /// An API key's id, `key_` and 32 hex digits of which the first 8 are its creation
+    /// time: listings come in creation order without an index.
+    ApiKeyId,
+    "key_"
+);
+
+impl ApiKeyId {
+    /// An id whose order is the creation order (to the second).
+    pub fn generate_at(at: Timestamp, random: &dyn Randomness) -> ApiKeyId {
+        let mut tail = [0u8; 12];
+        random.fill(&mut tail);
+        let seconds = u32::try_from(at.0.max(0)).unwrap_or(u32::MAX);
+        ApiKeyId(format!("key_{seconds:08x}{}", hex::encode(tail)))
+    }
+}
+
+/// A stored API key as a request presents it (found by its hash): never the key itself.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiKeyRecord {
     pub hash: SecretHash,
@@ -248,7 +421,82 @@ pub struct ApiKeyRecord {
     pub kind: KeyKind,
     pub created_at: Timestamp,
     pub revoked: bool,
+    /// Keys created before keys had ids have none (and cannot be listed).
+    #[serde(default)]
+    pub id: Option<ApiKeyId>,
+    /// A rotated key keeps working until then (the overlap).
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
 }
+
+impl ApiKeyRecord {
+    /// Whether the key may still be used at `now`.
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        !self.revoked && self.expires_at.is_none_or(|expires_at| now < expires_at)
+    }
+}
+
+/// An API key as its tenant sees it in a listing (and as the store keeps it beside the
+/// tenant): the lookup record plus what people need to recognise and manage it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKeyEntry {
+    pub id: ApiKeyId,
+    pub hash: SecretHash,
+    pub tenant: TenantId,
+    pub kind: KeyKind,
+    /// `ak_pub_` or `ak_sec_` and the first six characters of the secret.
+    pub prefix: String,
+    pub created_at: Timestamp,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    /// Written at most once a minute per key.
+    pub last_used_at: Option<Timestamp>,
+}
+
+impl ApiKeyEntry {
+    pub fn new(
+        id: ApiKeyId,
+        key: &ApiKey,
+        tenant: TenantId,
+        pepper: &Pepper,
+        at: Timestamp,
+    ) -> Self {
+        ApiKeyEntry {
+            id,
+            hash: key.hash(pepper),
+            tenant,
+            kind: key.kind(),
+            prefix: key.display_prefix(),
+            created_at: at,
+            expires_at: None,
+            revoked_at: None,
+            last_used_at: None,
+        }
+    }
+
+    /// The record a request's key is looked up by.
+    pub fn record(&self) -> ApiKeyRecord {
+        ApiKeyRecord {
+            hash: self.hash,
+            tenant: self.tenant.clone(),
+            kind: self.kind,
+            created_at: self.created_at,
+            revoked: self.revoked_at.is_some(),
+            id: Some(self.id.clone()),
+            expires_at: self.expires_at,
+        }
+    }
+
+    pub fn is_live(&self, now: Timestamp) -> bool {
+        self.record().is_live(now)
+    }
+}
+
+/// How long a warm process may keep acting on a tenant or API-key record it read before
+/// it reads it again: suspension, deletion and key revocation reach every process within
+/// this. Without a cache (this release) they take effect at once; the cache of the
+/// sign-in path must not keep records longer.
+pub const RECORD_CACHE_BOUND_SECS: u32 = 60;
 
 #[cfg(test)]
 mod tests {

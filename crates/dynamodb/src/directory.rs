@@ -8,7 +8,7 @@ use authkit_domain::device::DeviceId;
 use authkit_domain::identifier::Identifier;
 use authkit_domain::secret::SecretHash;
 use authkit_domain::store::{SessionStore, StoreError, TenantStore, UserStore};
-use authkit_domain::tenant::{ApiKeyRecord, KeyKind, Tenant, TenantId};
+use authkit_domain::tenant::{ApiKeyId, ApiKeyRecord, KeyKind, Tenant, TenantId};
 use authkit_domain::token::{FamilyId, RefreshFamily};
 use authkit_domain::user::{User, UserId};
 use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
@@ -234,8 +234,7 @@ impl SessionStore for DynamoStore {
 #[async_trait]
 impl TenantStore for DynamoStore {
     async fn put_tenant(&self, tenant: &Tenant) -> Result<(), StoreError> {
-        let mut item = key(format!("tenant#{}", tenant.id), "tenant");
-        item.insert("document".to_owned(), s(to_json(tenant)?));
+        let item = crate::tenants::tenant_item(tenant)?;
         self.client
             .put_item()
             .table_name(&self.tables.directory)
@@ -255,31 +254,19 @@ impl TenantStore for DynamoStore {
             .send()
             .await
             .map_err(store_error)?;
+        let now = authkit_domain::Clock::now(&authkit_domain::SystemClock);
         output
             .item()
+            .filter(|item| !Fields(item).expired(now))
             .map(|item| Fields(item).json("document"))
             .transpose()
     }
 
     async fn put_api_key(&self, record: &ApiKeyRecord) -> Result<(), StoreError> {
-        let mut item = key(format!("apikey#{}", record.hash.to_hex()), "apikey");
-        item.extend([
-            ("tenant".to_owned(), s(record.tenant.as_str())),
-            (
-                "kind".to_owned(),
-                s(if record.kind == KeyKind::Secret {
-                    "secret"
-                } else {
-                    "publishable"
-                }),
-            ),
-            ("created_at".to_owned(), n(record.created_at.0)),
-            ("revoked".to_owned(), AttributeValue::Bool(record.revoked)),
-        ]);
         self.client
             .put_item()
             .table_name(&self.tables.directory)
-            .set_item(Some(item))
+            .set_item(Some(api_key_item(record)))
             .send()
             .await
             .map_err(store_error)?;
@@ -291,25 +278,68 @@ impl TenantStore for DynamoStore {
             .client
             .get_item()
             .table_name(&self.tables.directory)
-            .set_key(Some(key(format!("apikey#{}", hash.to_hex()), "apikey")))
+            .set_key(Some(api_key_lookup(hash)))
             .send()
             .await
             .map_err(store_error)?;
-        let Some(item) = output.item() else {
-            return Ok(None);
-        };
-        let f = Fields(item);
-        let kind = match f.str("kind")? {
-            "secret" => KeyKind::Secret,
-            "publishable" => KeyKind::Publishable,
-            _ => return Err(corrupt("kind")),
-        };
-        Ok(Some(ApiKeyRecord {
-            hash: *hash,
-            tenant: f.parsed("tenant", TenantId::parse)?,
-            kind,
-            created_at: f.time("created_at")?,
-            revoked: f.bool("revoked")?,
-        }))
+        let now = authkit_domain::Clock::now(&authkit_domain::SystemClock);
+        match output.item() {
+            Some(item) if !Fields(item).expired(now) => {
+                let f = Fields(item);
+                Ok(Some(ApiKeyRecord {
+                    hash: *hash,
+                    tenant: f.parsed("tenant", TenantId::parse)?,
+                    kind: key_kind(f.str("kind")?)?,
+                    created_at: f.time("created_at")?,
+                    revoked: f.bool("revoked")?,
+                    id: f
+                        .opt_str("key_id")?
+                        .map(ApiKeyId::parse)
+                        .transpose()
+                        .map_err(|_| corrupt("key_id"))?,
+                    expires_at: f.opt_time("expires_at")?,
+                }))
+            }
+            _ => Ok(None),
+        }
+    }
+}
+
+/// `apikey#<hash>`: the item a request's key is found by.
+pub(crate) fn api_key_lookup(hash: &SecretHash) -> Item {
+    key(format!("apikey#{}", hash.to_hex()), "apikey")
+}
+
+/// The lookup item of a key; `key_id` and `expires_at` only where the key has them (keys
+/// created before ids existed have neither).
+pub(crate) fn api_key_item(record: &ApiKeyRecord) -> Item {
+    let mut item = api_key_lookup(&record.hash);
+    item.extend([
+        ("tenant".to_owned(), s(record.tenant.as_str())),
+        ("kind".to_owned(), s(key_kind_name(record.kind))),
+        ("created_at".to_owned(), n(record.created_at.0)),
+        ("revoked".to_owned(), AttributeValue::Bool(record.revoked)),
+    ]);
+    if let Some(id) = &record.id {
+        item.insert("key_id".to_owned(), s(id.as_str()));
+    }
+    if let Some(expires_at) = record.expires_at {
+        item.insert("expires_at".to_owned(), n(expires_at.0));
+    }
+    item
+}
+
+pub(crate) fn key_kind_name(kind: KeyKind) -> &'static str {
+    match kind {
+        KeyKind::Secret => "secret",
+        KeyKind::Publishable => "publishable",
+    }
+}
+
+pub(crate) fn key_kind(name: &str) -> Result<KeyKind, StoreError> {
+    match name {
+        "secret" => Ok(KeyKind::Secret),
+        "publishable" => Ok(KeyKind::Publishable),
+        _ => Err(corrupt("kind")),
     }
 }

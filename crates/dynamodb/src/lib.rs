@@ -10,6 +10,7 @@ mod counters;
 mod devices;
 mod directory;
 mod item;
+mod tenants;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,6 +125,7 @@ pub fn dynamodb_stores(client: aws_sdk_dynamodb::Client, tables: TableNames) -> 
         devices: store.clone(),
         sessions: store.clone(),
         tenants: store.clone(),
+        registry: store.clone(),
         audit: store,
     }
 }

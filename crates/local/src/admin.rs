@@ -1,53 +1,9 @@
-//! Operator commands until tenant management has an API: create a tenant with its keys,
-//! create the DynamoDB tables.
+//! Operator commands that need table credentials rather than the operator API: creating
+//! the DynamoDB tables, and reading a tenant policy file. Tenants are created and managed
+//! through the operator API (the `authkit` CLI), so a running server sees them.
 
-use authkit_app::{App, Config};
-use authkit_domain::service::NewTenant;
-use authkit_domain::tenant::{TenantId, TenantPolicy};
-
-pub async fn create_tenant(config: Config, args: &[String]) -> Result<(), String> {
-    let mut id = None;
-    let mut name = None;
-    let mut redirects = Vec::new();
-    let mut policy = TenantPolicy::default();
-    let mut rest = args.iter();
-    while let Some(flag) = rest.next() {
-        let value = rest
-            .next()
-            .ok_or_else(|| format!("`{flag}` needs a value"))?;
-        match flag.as_str() {
-            "--id" => id = Some(TenantId::parse(value).map_err(|e| format!("--id: {e}"))?),
-            "--name" => name = Some(value.clone()),
-            "--redirect-uri" => {
-                let uri =
-                    url::Url::parse(value).map_err(|e| format!("--redirect-uri `{value}`: {e}"))?;
-                redirects.push(uri.to_string());
-            }
-            "--policy" => policy = read_policy(value, "--policy")?,
-            other => return Err(format!("unknown flag `{other}`")),
-        }
-    }
-    let new = NewTenant {
-        id: id.ok_or("--id is required")?,
-        name: name.ok_or("--name is required")?,
-        allowed_redirect_uris: redirects,
-        policy,
-    };
-    // Creating a tenant issues no token and sends no link, so the URLs are never seen; the
-    // service still needs them, and the default listen address is what a server would use.
-    let config = config.with_default_base_url(&format!("http://{}", crate::DEFAULT_LISTEN));
-    let app = App::build(config).await.map_err(|e| e.to_string())?;
-    let created = app
-        .authkit
-        .create_tenant(new)
-        .await
-        .map_err(|e| e.to_string())?;
-    println!("tenant:          {}", created.tenant.id);
-    println!("publishable key: {}", created.publishable_key.reveal());
-    println!("secret key:      {}", created.secret_key.reveal());
-    println!("(keys are stored hashed and cannot be shown again)");
-    Ok(())
-}
+use authkit_app::Config;
+use authkit_domain::tenant::TenantPolicy;
 
 /// A tenant policy from a JSON file; fields left out keep their defaults. `what` names the
 /// flag or variable that gave the path, for the error message.

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use authkit_app::App;
 use authkit_delivery::Outbox;
-use authkit_domain::service::{CreatedTenant, NewTenant};
-use authkit_domain::tenant::{TenantId, TenantPolicy};
+use authkit_domain::service::{Actor, CreatedTenant};
+use authkit_domain::tenant::{TenantId, TenantPolicy, TenantSettings, WebOrigin};
 use authkit_domain::AuthError;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
@@ -43,13 +43,15 @@ fn parse_redirect_uris(raw: &str) -> Result<Vec<String>, String> {
         .collect()
 }
 
-/// Creates the `demo` tenant unless it exists. Its keys can only be shown when created.
+/// Creates the `demo` tenant unless it exists (in any state). Its keys can only be shown
+/// when created. Browsers may use its publishable key from the server's own origin and
+/// from the origins of its redirect URIs (an app being developed).
 pub async fn ensure_demo_tenant(
     app: &App,
     policy: TenantPolicy,
     extra_redirect_uris: Vec<String>,
 ) -> Result<Option<CreatedTenant>, String> {
-    match app.authkit.tenant(DEMO_TENANT).await {
+    match app.authkit.managed_tenant(DEMO_TENANT).await {
         Ok(_) => return Ok(None),
         Err(AuthError::TenantNotFound) => {}
         Err(error) => return Err(format!("cannot read the demo tenant: {error}")),
@@ -58,22 +60,40 @@ pub async fn ensure_demo_tenant(
         "{}/dev/callback",
         app.authkit.settings().public_base_url.trim_end_matches('/')
     );
-    let new = NewTenant {
-        id: TenantId::parse(DEMO_TENANT).map_err(|e| e.to_string())?,
-        name: "AuthKit Demo".to_owned(),
-        allowed_redirect_uris: std::iter::once(callback)
-            .chain(extra_redirect_uris)
-            .collect(),
-        policy,
+    let redirect_uris: Vec<String> = std::iter::once(callback)
+        .chain(extra_redirect_uris)
+        .collect();
+    let mut origins: Vec<WebOrigin> = redirect_uris
+        .iter()
+        .filter_map(|uri| url::Url::parse(uri).ok())
+        .filter_map(|uri| WebOrigin::parse(&uri.origin().ascii_serialization()).ok())
+        .collect();
+    origins.sort();
+    origins.dedup();
+    let settings = TenantSettings {
+        allowed_origins: Some(origins),
+        ..TenantSettings::new("AuthKit Demo".to_owned(), redirect_uris, policy)
     };
+    let id = TenantId::parse(DEMO_TENANT).map_err(|e| e.to_string())?;
     app.authkit
-        .create_tenant(new)
+        .create_tenant_as(&Actor::System, id, settings, None)
         .await
         .map(Some)
         .map_err(|error| format!("cannot create the demo tenant: {error}"))
 }
 
-pub fn print_banner(url: &str, app: &App, demo: Option<&CreatedTenant>) {
+/// What the banner says about the operator API: the token, and where the CLI finds it.
+pub struct OperatorBanner<'a> {
+    pub token: &'a str,
+    pub file: &'a std::path::Path,
+}
+
+pub fn print_banner(
+    url: &str,
+    app: &App,
+    demo: Option<&CreatedTenant>,
+    operator: &OperatorBanner<'_>,
+) {
     println!("\nAuthKit is running at {url}");
     match demo {
         Some(created) => {
@@ -88,6 +108,11 @@ pub fn print_banner(url: &str, app: &App, demo: Option<&CreatedTenant>) {
     if app.outbox.is_some() {
         println!("  codes and magic links are printed here and listed at {url}/dev/outbox");
     }
+    println!("  operator token:    {}", operator.token);
+    println!(
+        "    (for {url}/admin/v1; also in {}, where `authkit --url {url} tenants list` reads it)",
+        operator.file.display()
+    );
     println!("  try it (paste the lines into a shell):");
     let key = demo.map(|created| created.publishable_key.reveal());
     for line in try_lines(url, key.as_deref(), app.outbox.is_some()) {

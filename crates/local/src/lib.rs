@@ -1,9 +1,11 @@
-//! AuthKit on one machine: the HTTP API plus what only a development server has (the demo
-//! tenant, the dev outbox, a magic-link callback page), and the operator commands. The
+//! AuthKit on one machine: the HTTP API (the operator API with a token instead of IAM) plus
+//! what only a development server has (the demo tenant, the dev outbox, a magic-link
+//! callback page), and the table commands. The
 //! binary (`src/main.rs`) parses arguments; integration tests mount [`router`] directly.
 
 pub mod admin;
 pub mod dev;
+pub mod operator;
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 
@@ -12,10 +14,11 @@ use authkit_app::App;
 /// Where the server listens unless `--listen` or `AUTHKIT_LISTEN` say otherwise.
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
-/// Every route: the API and the development extras, behind the configured edge.
-pub fn router(app: &App) -> axum::Router {
+/// Every route: the API (the operator API taking `operator`) and the development extras,
+/// behind the configured edge.
+pub fn router(app: &App, operator: authkit_api::OperatorAuth) -> axum::Router {
     authkit_api::with_edge(
-        authkit_api::router(app.authkit.clone()).merge(dev::routes(app)),
+        authkit_api::router(app.authkit.clone(), operator).merge(dev::routes(app)),
         app.config.edge.clone(),
     )
 }

@@ -7,17 +7,17 @@
 use std::net::SocketAddr;
 use std::process::ExitCode;
 
+use authkit_api::OperatorAuth;
 use authkit_app::{App, Config};
-use authkit_local::{admin, dev, DEFAULT_LISTEN};
+use authkit_local::{admin, dev, operator, DEFAULT_LISTEN};
 
 const USAGE: &str = "\
 usage:
   authkit-local [serve] [--listen ADDR]    run every route on one port (default 127.0.0.1:8080;
                                             port 0 picks a free one, the banner names it)
-  authkit-local create-tenant --id ID --name NAME [--redirect-uri URI]... [--policy FILE]
-                                            create a tenant and print its API keys (once);
-                                            FILE: JSON tenant policy (limits, lengths, expiry)
   authkit-local create-tables               create the DynamoDB tables (AUTHKIT_STORE=dynamodb)
+tenants and keys are managed through the operator API: the `authkit` CLI
+  (`authkit --url http://127.0.0.1:8080 tenants create --id acme --name Acme`)
   authkit-local help | --help | -h          this text
 configuration: environment variables, see docs/configuration.md
 ";
@@ -59,7 +59,12 @@ async fn run(args: &[String]) -> Result<(), String> {
             let address = listen_address(rest)?;
             serve(config()?, address).await
         }
-        "create-tenant" => admin::create_tenant(config()?, rest).await,
+        "create-tenant" => Err(
+            "create-tenant is replaced by the operator API, so that a running server sees \
+             the tenant: `authkit --url <server> tenants create --id ID --name NAME` \
+             (docs/deploy.md)"
+                .to_owned(),
+        ),
         "create-tables" => admin::create_tables(config()?).await,
         other => Err(format!("unknown command `{other}`")),
     }
@@ -88,8 +93,14 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
         .await
         .map_err(|error| error.to_string())?;
     let demo = dev::ensure_demo_tenant(&app, policy, redirect_uris).await?;
-    let router = authkit_local::router(&app);
-    dev::print_banner(&url, &app, demo.as_ref());
+    let token_file = operator::token_file();
+    let token = operator::issue(&token_file)?;
+    let router = authkit_local::router(&app, OperatorAuth::token(&token.reveal()));
+    let banner = dev::OperatorBanner {
+        token: &token.reveal(),
+        file: &token_file,
+    };
+    dev::print_banner(&url, &app, demo.as_ref(), &banner);
     axum::serve(
         listener,
         router.into_make_service_with_connect_info::<SocketAddr>(),

@@ -1,12 +1,15 @@
 //! The service: every use case of AuthKit as one method on [`AuthKit`], which holds the
 //! ports (stores, sender, keys, clock, randomness) chosen by the composition root.
 
+mod access;
 mod accounts;
+mod api_keys;
 mod decoy;
 mod devices;
 mod magic_link;
 mod sessions;
 mod sign_in;
+mod tenant_admin;
 mod tenants;
 
 use std::sync::Arc;
@@ -18,12 +21,15 @@ use crate::store::{AuditLog, Stores};
 use crate::tenant::Tenant;
 use crate::token::{Jwks, KeyMaterial};
 
+pub use access::{KeyCaller, RequestContext};
+pub use api_keys::{IssuedKey, RotatedKey, MAX_ROTATION_OVERLAP_SECS};
 pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{
     ConfirmedLink, ExpectedResult, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge,
 };
+pub use tenant_admin::{Actor, IdempotencyKey, PageRequest, TENANT_RETENTION_SECS};
 pub use tenants::{CreatedTenant, NewTenant};
 
 /// Where the current key material comes from. The AWS adapter refreshes it on a timer;
@@ -81,6 +87,8 @@ pub struct ServiceSettings {
     pub issuer: String,
     /// Where people's browsers reach the API (magic links point here).
     pub public_base_url: String,
+    /// Browser origins allowed for tenants without a list of their own.
+    pub default_allowed_origins: crate::tenant::DeploymentOrigins,
 }
 
 /// Who is calling: the tenant (from the API key) and the client's address.
@@ -97,6 +105,7 @@ pub struct AuthKit {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Randomness>,
     settings: ServiceSettings,
+    key_uses: access::KeyUses,
 }
 
 impl AuthKit {
@@ -115,6 +124,7 @@ impl AuthKit {
             clock,
             random,
             settings,
+            key_uses: access::KeyUses::default(),
         }
     }
 
@@ -166,6 +176,8 @@ mod directory_tests;
 mod rate_limit_tests;
 #[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod tenant_admin_tests;
 #[cfg(test)]
 mod testing;
 #[cfg(test)]

@@ -174,6 +174,9 @@ impl AuthKit {
         let tenant = caller.tenant;
         let identifier = Identifier::parse(request.identifier, tenant.policy.default_region)?;
         let channel = identifier.channel(request.channel)?;
+        if !tenant.enables(channel) {
+            return Err(AuthError::ChannelDisabled(channel));
+        }
         if !self.sender.reaches(channel) {
             return Err(AuthError::ChannelUnavailable(channel));
         }

@@ -1,9 +1,13 @@
-//! Tenants and API keys.
+//! Finding the tenant a request acts for: by its API key, or by its id (a magic link
+//! names its tenant, and has no key). Operators' and tenants' changes live in
+//! `tenant_admin` and `api_keys`.
 
 use super::AuthKit;
 use crate::error::AuthError;
-use crate::tenant::{ApiKey, ApiKeyRecord, KeyKind, Tenant, TenantId, TenantPolicy};
+use crate::tenant::{ApiKey, ApiKeyEntry, ApiKeyRecord, Tenant, TenantId, TenantPolicy};
 
+/// A tenant as the local server and tests create it: settings beyond these start as
+/// every new tenant's do (no browser origin, any server address, every channel).
 #[derive(Debug, Clone)]
 pub struct NewTenant {
     pub id: TenantId,
@@ -18,20 +22,27 @@ pub struct CreatedTenant {
     pub tenant: Tenant,
     pub publishable_key: ApiKey,
     pub secret_key: ApiKey,
+    /// The two keys as listed: publishable, then secret.
+    pub keys: Vec<ApiKeyEntry>,
 }
 
 impl AuthKit {
-    /// Resolves an API key to its tenant. Every failure is the same error, so a caller
-    /// cannot tell an unknown key from a revoked one.
-    pub async fn authenticate_api_key(&self, raw: &str) -> Result<(Tenant, KeyKind), AuthError> {
+    /// Resolves an API key to its tenant and the key's record. Every failure is the same
+    /// error, so a caller cannot tell an unknown key from a revoked or expired one, or one
+    /// of a deleted tenant; a suspended tenant is refused as such.
+    pub async fn authenticate_api_key(
+        &self,
+        raw: &str,
+    ) -> Result<(Tenant, ApiKeyRecord), AuthError> {
         let key = ApiKey::parse(raw).map_err(|_| AuthError::InvalidApiKey)?;
         let hash = key.hash(&self.keys.current().pepper);
+        let now = self.now();
         let record = self
             .stores
             .tenants
             .find_api_key(&hash)
             .await?
-            .filter(|record| !record.revoked && record.kind == key.kind())
+            .filter(|record| record.is_live(now) && record.kind == key.kind())
             .ok_or(AuthError::InvalidApiKey)?;
         let tenant = self
             .stores
@@ -39,49 +50,28 @@ impl AuthKit {
             .get_tenant(&record.tenant)
             .await?
             .ok_or(AuthError::InvalidApiKey)?;
-        Ok((tenant, record.kind))
+        self.check_standing(&tenant).map_err(|error| match error {
+            AuthError::TenantNotFound => AuthError::InvalidApiKey,
+            other => other,
+        })?;
+        Ok((tenant, record))
     }
 
+    /// A tenant that end users may use (a magic link's): active, or refused.
     pub async fn tenant(&self, id: &str) -> Result<Tenant, AuthError> {
+        let tenant = self.stored_tenant(id).await?;
+        self.check_standing(&tenant)?;
+        Ok(tenant)
+    }
+
+    /// The stored tenant of any status but deleted.
+    pub(super) async fn stored_tenant(&self, id: &str) -> Result<Tenant, AuthError> {
         let id = TenantId::parse(id).map_err(|_| AuthError::TenantNotFound)?;
         self.stores
             .tenants
             .get_tenant(&id)
             .await?
+            .filter(|tenant| tenant.status != crate::tenant::TenantStatus::Deleted)
             .ok_or(AuthError::TenantNotFound)
-    }
-
-    /// Creates a tenant with one publishable and one secret key.
-    pub async fn create_tenant(&self, new: NewTenant) -> Result<CreatedTenant, AuthError> {
-        if self.stores.tenants.get_tenant(&new.id).await?.is_some() {
-            return Err(AuthError::TenantExists);
-        }
-        let now = self.now();
-        let tenant = Tenant {
-            id: new.id,
-            name: new.name,
-            policy: new.policy,
-            allowed_redirect_uris: new.allowed_redirect_uris,
-            created_at: now,
-        };
-        self.stores.tenants.put_tenant(&tenant).await?;
-        let pepper = self.keys.current().pepper.clone();
-        let issue = |kind| ApiKey::generate(kind, self.random.as_ref());
-        let (publishable_key, secret_key) = (issue(KeyKind::Publishable), issue(KeyKind::Secret));
-        for key in [&publishable_key, &secret_key] {
-            let record = ApiKeyRecord {
-                hash: key.hash(&pepper),
-                tenant: tenant.id.clone(),
-                kind: key.kind(),
-                created_at: now,
-                revoked: false,
-            };
-            self.stores.tenants.put_api_key(&record).await?;
-        }
-        Ok(CreatedTenant {
-            tenant,
-            publishable_key,
-            secret_key,
-        })
     }
 }

@@ -76,6 +76,7 @@ pub struct Harness {
     pub clock: Arc<ManualClock>,
     pub sender: Arc<RecordingSender>,
     pub tenant: Tenant,
+    pub publishable_key: String,
 }
 
 pub const REDIRECT: &str = "https://app.example.com/callback";
@@ -86,6 +87,15 @@ impl Harness {
     }
 
     pub async fn with_policy(policy: TenantPolicy) -> Harness {
+        Harness::build(policy, Default::default()).await
+    }
+
+    /// A harness whose deployment-wide origins (for tenants without a list) are these.
+    pub async fn with_default_origins(origins: crate::tenant::DeploymentOrigins) -> Harness {
+        Harness::build(TenantPolicy::default(), origins).await
+    }
+
+    async fn build(policy: TenantPolicy, origins: crate::tenant::DeploymentOrigins) -> Harness {
         let clock = Arc::new(ManualClock::at(1_700_000_000));
         let stores = MemoryStore::with_clock(clock.clone()).into_stores();
         let sender = Arc::new(RecordingSender::default());
@@ -98,6 +108,7 @@ impl Harness {
             ServiceSettings {
                 issuer: "https://auth.example.com".into(),
                 public_base_url: "https://auth.example.com".into(),
+                default_allowed_origins: origins,
             },
         );
         let created = authkit
@@ -115,6 +126,7 @@ impl Harness {
             clock,
             sender,
             tenant: created.tenant,
+            publishable_key: created.publishable_key.reveal(),
         }
     }
 
