@@ -6,6 +6,7 @@
 mod access;
 mod cognito;
 mod cognito_pool;
+mod cross_tenant;
 mod devices;
 mod edge;
 mod errors;
@@ -16,4 +17,5 @@ mod local_server;
 mod logs;
 mod magic_link;
 mod sign_in;
+mod tenants;
 mod tokens;

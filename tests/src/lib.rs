@@ -5,6 +5,7 @@
 pub mod cognito_driver;
 pub mod lambda_runtime_api;
 pub mod logs;
+pub mod operator;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -68,7 +69,7 @@ where
     }
 }
 
-fn unique() -> String {
+pub(crate) fn unique() -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
