@@ -1,83 +1,12 @@
 //! The real `authkit-local` binary as a newcomer runs it: on a port the system picks, with
 //! no issuer configured, followed by the lines its banner tells them to paste.
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use authkit_tests::lambda_runtime_api::binary_path;
+use authkit_tests::local_server::LocalServer;
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, BufReader};
-use tokio::process::{Child, Command};
-
-struct LocalServer {
-    url: String,
-    publishable_key: String,
-    /// The banner's "try it" lines, as printed.
-    try_lines: Vec<String>,
-    _process: Child,
-    _scratch: tempfile::TempDir,
-}
-
-impl LocalServer {
-    /// Starts the binary with a clean environment (embedded store, dev outbox) and reads
-    /// its banner.
-    async fn start(listen: &str) -> LocalServer {
-        let scratch = tempfile::tempdir().expect("a temp dir");
-        let mut process = Command::new(binary_path("authkit-local"))
-            .args(["--listen", listen])
-            .env_clear()
-            .env("AUTHKIT_KEY_FILE", scratch.path().join("keys.json"))
-            .env(
-                "AUTHKIT_OPERATOR_TOKEN_FILE",
-                scratch.path().join("operator-token"),
-            )
-            .env("AUTHKIT_OUTBOX_QUIET", "true")
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true)
-            .spawn()
-            .expect("authkit-local starts (cargo build --workspace --bins builds it)");
-        let mut lines = BufReader::new(process.stdout.take().expect("stdout")).lines();
-        let mut banner = Vec::new();
-        let read_banner = async {
-            // The banner ends with the "try it" lines and a blank line.
-            let mut in_try = false;
-            while let Some(line) = lines.next_line().await.expect("stdout reads") {
-                if in_try && line.trim().is_empty() {
-                    break;
-                }
-                in_try |= line.contains("try it");
-                banner.push(line);
-            }
-        };
-        tokio::time::timeout(Duration::from_secs(30), read_banner)
-            .await
-            .expect("the banner within 30 s");
-        let value_after = |marker: &str| {
-            banner
-                .iter()
-                .find_map(|line| line.split_once(marker))
-                .map(|(_, value)| value.trim().to_owned())
-                .unwrap_or_else(|| panic!("no `{marker}` in the banner: {banner:#?}"))
-        };
-        let url = value_after("AuthKit is running at ");
-        let publishable_key = value_after("publishable key:");
-        let try_lines = banner
-            .iter()
-            .skip_while(|line| !line.contains("try it"))
-            .skip(1)
-            .map(|line| line.trim().to_owned())
-            .collect();
-        LocalServer {
-            url,
-            publishable_key,
-            try_lines,
-            _process: process,
-            _scratch: scratch,
-        }
-    }
-}
+use tokio::process::Command;
 
 #[tokio::test]
 async fn on_a_port_picked_by_the_system_the_pasted_banner_signs_in_and_discovery_verifies_the_token(

@@ -4,6 +4,7 @@
 //! the dev outbox route, or the emulator's record of sent messages.
 
 mod access;
+mod cli;
 mod cognito;
 mod cognito_pool;
 mod cross_tenant;

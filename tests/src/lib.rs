@@ -4,6 +4,7 @@
 
 pub mod cognito_driver;
 pub mod lambda_runtime_api;
+pub mod local_server;
 pub mod logs;
 pub mod operator;
 
