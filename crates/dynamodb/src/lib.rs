@@ -10,16 +10,19 @@ mod counters;
 mod devices;
 mod directory;
 mod item;
+mod migrations;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use authkit_domain::store::{StoreError, Stores};
+
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     TimeToLiveSpecification,
 };
+pub use migrations::{migrate, MigrationReport, CURRENT_VERSION};
 use serde::Deserialize;
 
 /// One table of `tables.json`.
