@@ -135,7 +135,10 @@ fn family_from(item: &Item) -> Result<RefreshFamily, StoreError> {
         current_hash: f.parsed("current_hash", SecretHash::from_hex)?,
         generation: f.uint("generation")?,
         created_at: f.time("created_at")?,
-        rotated_at: f.time("rotated_at")?,
+        // Families the release before rotation times existed wrote: never rotated since.
+        rotated_at: f
+            .opt_time("rotated_at")?
+            .map_or_else(|| f.time("created_at"), Ok)?,
         expires_at: f.time("expires_at")?,
         revoked_at: f.opt_time("revoked_at")?,
     })

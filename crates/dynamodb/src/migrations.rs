@@ -108,9 +108,9 @@ impl DynamoStore {
                 .map_err(store_error)?;
             for item in page.items() {
                 match self.fold_one(item).await? {
-                    Folded::Written => written += 1,
-                    Folded::Conflict => conflicts += 1,
-                    Folded::AlreadyFolded => {}
+                    CopyOutcome::Written => written += 1,
+                    CopyOutcome::Conflict => conflicts += 1,
+                    CopyOutcome::AlreadyThere => {}
                 }
             }
             match page.last_evaluated_key() {
@@ -120,7 +120,7 @@ impl DynamoStore {
         }
     }
 
-    async fn fold_one(&self, item: &Item) -> Result<Folded, StoreError> {
+    async fn fold_one(&self, item: &Item) -> Result<CopyOutcome, StoreError> {
         let pk = Fields(item).str("pk")?;
         let (tenant, typed) = pk
             .split_once("#identifier#")
@@ -128,7 +128,7 @@ impl DynamoStore {
         let identifier = Identifier::parse(typed, None)
             .map_err(|_| StoreError::Corrupt(format!("identifier item key `{pk}`")))?;
         if identifier.matching_key() == typed {
-            return Ok(Folded::AlreadyFolded);
+            return Ok(CopyOutcome::AlreadyThere);
         }
         let folded_pk = format!("{tenant}#identifier#{}", identifier.matching_key());
         let mut copy = item.clone();
@@ -143,7 +143,7 @@ impl DynamoStore {
             .send()
             .await;
         let holder = match put {
-            Ok(_) => return Ok(Folded::Written),
+            Ok(_) => return Ok(CopyOutcome::Written),
             Err(error)
                 if error
                     .as_service_error()
@@ -159,7 +159,7 @@ impl DynamoStore {
             Err(error) => return Err(store_error(error)),
         };
         if holder.is_some() && holder.as_ref() == item.get("user_id") {
-            return Ok(Folded::AlreadyFolded);
+            return Ok(CopyOutcome::AlreadyThere);
         }
         // Another user already holds the folded key: two accounts for one person, made
         // while the previous release and this one both served. Left for an operator,
@@ -169,12 +169,12 @@ impl DynamoStore {
             outcome = "migration_conflict",
             "an identifier's folded key belongs to another user"
         );
-        Ok(Folded::Conflict)
+        Ok(CopyOutcome::Conflict)
     }
 }
 
-enum Folded {
+enum CopyOutcome {
     Written,
-    AlreadyFolded,
+    AlreadyThere,
     Conflict,
 }
