@@ -18,6 +18,7 @@ usage:
                                             create a tenant and print its API keys (once);
                                             FILE: JSON tenant policy (limits, lengths, expiry)
   authkit-local create-tables               create the DynamoDB tables (AUTHKIT_STORE=dynamodb)
+  authkit-local migrate                     bring stored items to this release (docs/upgrades.md)
   authkit-local help | --help | -h          this text
 configuration: environment variables, see docs/configuration.md
 ";
@@ -61,6 +62,7 @@ async fn run(args: &[String]) -> Result<(), String> {
         }
         "create-tenant" => admin::create_tenant(config()?, rest).await,
         "create-tables" => admin::create_tables(config()?).await,
+        "migrate" => admin::migrate(config()?).await,
         other => Err(format!("unknown command `{other}`")),
     }
 }
