@@ -4,6 +4,7 @@
 
 pub mod cognito_driver;
 pub mod lambda_runtime_api;
+pub mod round_trips;
 
 use std::collections::HashMap;
 use std::future::Future;
