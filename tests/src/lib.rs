@@ -370,6 +370,7 @@ async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'stati
     vars.insert("AUTHKIT_TABLE_COUNTERS", tables.counters.clone());
     vars.insert("AUTHKIT_TABLE_AUDIT", tables.audit.clone());
     vars.insert("AUTHKIT_TABLE_DIRECTORY", tables.directory.clone());
+    vars.insert("AUTHKIT_TABLE_EVENTS", tables.events.clone());
     vars.insert("AUTHKIT_DELIVERY", "aws".into());
     vars.insert("AUTHKIT_SES_FROM", "no-reply@example.com".into());
     vars.insert("AUTHKIT_KEYS_SECRET_ID", format!("{prefix}keys"));

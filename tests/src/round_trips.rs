@@ -199,7 +199,10 @@ fn units(operation: &str, request: &Value, answer: &Value) -> (f64, f64) {
     };
     let write = |item: &Value| (item_size(item) as f64 / 1024.0).ceil().max(1.0);
     match operation {
-        "GetItem" => (read_units(item_size(&answer["Item"])) * consistent(request), 0.0),
+        "GetItem" => (
+            read_units(item_size(&answer["Item"])) * consistent(request),
+            0.0,
+        ),
         "Query" | "Scan" => {
             let size = answer["Items"]
                 .as_array()
@@ -273,45 +276,16 @@ fn value_size(value: &Value) -> usize {
         "S" | "B" => inner.as_str().map_or(0, str::len),
         "N" => inner.as_str().map_or(1, |n| n.len().div_ceil(2) + 1),
         "BOOL" | "NULL" => 1,
-        "L" => 3 + inner.as_array().into_iter().flatten().map(value_size).sum::<usize>(),
+        "L" => {
+            3 + inner
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(value_size)
+                .sum::<usize>()
+        }
         "M" => 3 + item_size(inner),
         _ => inner.to_string().len(),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn call(start_ms: u64, end_ms: u64) -> Call {
-        let zero = Instant::now();
-        Call {
-            operation: "GetItem".into(),
-            started: zero + Duration::from_millis(start_ms),
-            ended: zero + Duration::from_millis(end_ms),
-            read_units: 1.0,
-            write_units: 0.0,
-        }
-    }
-
-    #[test]
-    fn overlapping_calls_are_one_round_trip_and_chained_ones_add_up() {
-        let trips = RoundTrips::of(&[call(0, 30), call(1, 31), call(31, 60), call(61, 90)]);
-        assert_eq!(trips.calls, 4);
-        assert_eq!(trips.sequential, 3);
-        assert_eq!(trips.read_units, 4.0);
-    }
-
-    #[test]
-    fn units_follow_item_sizes_and_double_in_transactions() {
-        let big = serde_json::json!({"pk": {"S": "x".repeat(1500)}});
-        let put = serde_json::json!({"Item": big});
-        assert_eq!(units("PutItem", &put, &Value::Null), (0.0, 2.0));
-        let transaction = serde_json::json!({"TransactItems": [{"Put": {"Item": {"pk": {"S": "a"}}}}, {"Update": {}}]});
-        assert_eq!(units("TransactWriteItems", &transaction, &Value::Null), (0.0, 4.0));
-        let read = serde_json::json!({"ConsistentRead": true});
-        assert_eq!(units("GetItem", &read, &serde_json::json!({"Item": big})), (1.0, 0.0));
-        assert_eq!(units("GetItem", &Value::Null, &Value::Null), (0.5, 0.0));
     }
 }
 
@@ -376,8 +350,14 @@ pub async fn measure_sign_in_paths(
         .await
         .expect("the link page answers");
     measure("magic link: confirm", meter.take());
-    assert_eq!(confirmed.status(), 303, "the confirmation being measured failed");
-    let location = confirmed.headers()["location"].to_str().expect("a location");
+    assert_eq!(
+        confirmed.status(),
+        303,
+        "the confirmation being measured failed"
+    );
+    let location = confirmed.headers()["location"]
+        .to_str()
+        .expect("a location");
     let result = url::Url::parse(location)
         .expect("a redirect")
         .query_pairs()
@@ -394,9 +374,14 @@ pub async fn measure_sign_in_paths(
         )
         .await;
     measure("magic link: exchange", meter.take());
-    assert_eq!(exchanged.status(), 200, "the exchange being measured failed");
+    assert_eq!(
+        exchanged.status(),
+        200,
+        "the exchange being measured failed"
+    );
 
-    let fingerprint = json!({"platform": "Linux x86_64", "timezone": "Europe/Berlin", "screen": "2560x1440"});
+    let fingerprint =
+        json!({"platform": "Linux x86_64", "timezone": "Europe/Berlin", "screen": "2560x1440"});
     let bound = app
         .http
         .post(app.url("/v1/devices"))
@@ -417,7 +402,11 @@ pub async fn measure_sign_in_paths(
         )
         .await;
     measure("device sign-in", meter.take());
-    assert_eq!(device.status(), 200, "the device sign-in being measured failed");
+    assert_eq!(
+        device.status(),
+        200,
+        "the device sign-in being measured failed"
+    );
     measured
 }
 
@@ -437,4 +426,46 @@ pub fn table(measured: &[(&str, RoundTrips)]) -> String {
         ));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(start_ms: u64, end_ms: u64) -> Call {
+        let zero = Instant::now();
+        Call {
+            operation: "GetItem".into(),
+            started: zero + Duration::from_millis(start_ms),
+            ended: zero + Duration::from_millis(end_ms),
+            read_units: 1.0,
+            write_units: 0.0,
+        }
+    }
+
+    #[test]
+    fn overlapping_calls_are_one_round_trip_and_chained_ones_add_up() {
+        let trips = RoundTrips::of(&[call(0, 30), call(1, 31), call(31, 60), call(61, 90)]);
+        assert_eq!(trips.calls, 4);
+        assert_eq!(trips.sequential, 3);
+        assert_eq!(trips.read_units, 4.0);
+    }
+
+    #[test]
+    fn units_follow_item_sizes_and_double_in_transactions() {
+        let big = serde_json::json!({"pk": {"S": "x".repeat(1500)}});
+        let put = serde_json::json!({"Item": big});
+        assert_eq!(units("PutItem", &put, &Value::Null), (0.0, 2.0));
+        let transaction = serde_json::json!({"TransactItems": [{"Put": {"Item": {"pk": {"S": "a"}}}}, {"Update": {}}]});
+        assert_eq!(
+            units("TransactWriteItems", &transaction, &Value::Null),
+            (0.0, 4.0)
+        );
+        let read = serde_json::json!({"ConsistentRead": true});
+        assert_eq!(
+            units("GetItem", &read, &serde_json::json!({"Item": big})),
+            (1.0, 0.0)
+        );
+        assert_eq!(units("GetItem", &Value::Null, &Value::Null), (0.5, 0.0));
+    }
 }
