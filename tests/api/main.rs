@@ -12,5 +12,6 @@ mod key_rotation;
 mod lambda;
 mod local_server;
 mod magic_link;
+mod round_trips;
 mod sign_in;
 mod tokens;
