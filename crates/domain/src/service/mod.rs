@@ -174,6 +174,8 @@ impl AuthKit {
 }
 
 #[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
 mod rate_limit_tests;
 #[cfg(test)]
 mod session_tests;

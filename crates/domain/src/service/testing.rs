@@ -129,6 +129,19 @@ impl Harness {
         self.keys.pepper.clone()
     }
 
+    /// Another service over `stores` (this one's, some replaced), sharing this harness's
+    /// keys, clock, sender and tenant.
+    pub fn service_over(&self, stores: Stores) -> AuthKit {
+        AuthKit::new(
+            stores,
+            self.sender.clone(),
+            Arc::new(StaticKeys(self.keys.clone())),
+            self.clock.clone(),
+            Arc::new(OsRandomness),
+            ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
+        )
+    }
+
     pub fn clock_now(&self) -> crate::clock::Timestamp {
         crate::clock::Clock::now(self.clock.as_ref())
     }
