@@ -235,3 +235,27 @@ impl CounterStore for DynamoStore {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_counter_is_remembered_until_its_window_ends() {
+        let full = FullCounters::default();
+        let key = CounterKey {
+            key: "acme#rate#start#ip#203.0.113.9#600".into(),
+            expires_at: Timestamp(1_200),
+        };
+        assert!(!full.known_full(&key, Timestamp(700)));
+        full.remember(&key, Timestamp(700));
+        assert!(
+            full.known_full(&key, Timestamp(1_199)),
+            "no write until then"
+        );
+        assert!(
+            !full.known_full(&key, Timestamp(1_200)),
+            "a new window starts afresh"
+        );
+    }
+}

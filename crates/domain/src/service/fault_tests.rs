@@ -80,7 +80,10 @@ async fn a_verify_whose_write_fails_leaves_the_code_usable_and_nothing_half_done
         .sign_in_with_answer(h.caller(), started.id.as_str(), &code)
         .await;
     assert!(
-        matches!(failed, Err(AuthError::Unavailable(StoreError::Throttled(_)))),
+        matches!(
+            failed,
+            Err(AuthError::Unavailable(StoreError::Throttled(_)))
+        ),
         "{failed:?}"
     );
     let challenge = h
@@ -97,12 +100,20 @@ async fn a_verify_whose_write_fails_leaves_the_code_usable_and_nothing_half_done
     );
     let identifier = Identifier::parse("a@example.com", None).unwrap();
     assert_eq!(
-        h.stores.users.find(&h.tenant.id, &identifier).await.unwrap(),
+        h.stores
+            .users
+            .find(&h.tenant.id, &identifier)
+            .await
+            .unwrap(),
         None,
         "no user without the session"
     );
     let kinds: Vec<EventKind> = h.recent_audit(10).await.iter().map(|e| e.kind).collect();
-    assert_eq!(kinds, vec![EventKind::ChallengeStarted], "no event without its change");
+    assert_eq!(
+        kinds,
+        vec![EventKind::ChallengeStarted],
+        "no event without its change"
+    );
 
     // The client retries the same code: it works (one more attempt counted), once.
     let signed_in = authkit

@@ -176,6 +176,8 @@ impl AuthKit {
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod partition_tests;
+#[cfg(test)]
 mod rate_limit_tests;
 #[cfg(test)]
 mod session_tests;
