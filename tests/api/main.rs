@@ -7,6 +7,7 @@ mod cognito;
 mod devices;
 mod edge;
 mod errors;
+mod events;
 mod introspection;
 mod key_rotation;
 mod lambda;
