@@ -44,7 +44,7 @@ impl Counting {
             .iter()
             .map(|(k, v)| (k.clone(), *v))
             .collect();
-        writes.sort_by(|a, b| b.1.cmp(&a.1));
+        writes.sort_by_key(|(_, n)| std::cmp::Reverse(*n));
         writes.truncate(n);
         writes
     }
@@ -196,12 +196,14 @@ async fn ten_thousand_sign_ins_in_one_second_write_no_key_more_than_its_partitio
 async fn a_sharded_limit_admits_at_most_its_max_and_refuses_early_only_near_it() {
     const MAX: u32 = 20_000;
     let h = Harness::new().await;
-    let mut policy = RateLimitPolicy::default();
-    policy.start = vec![Limit {
-        scope: Scope::Tenant,
-        max: MAX,
-        window_secs: 3600,
-    }];
+    let policy = RateLimitPolicy {
+        start: vec![Limit {
+            scope: Scope::Tenant,
+            max: MAX,
+            window_secs: 3600,
+        }],
+        ..RateLimitPolicy::default()
+    };
     let pepper = Pepper::generate(&OsRandomness);
     let identifier = Identifier::parse("a@example.com", None).unwrap();
     let subject = Subject {
