@@ -9,7 +9,6 @@
 use std::collections::{BTreeSet, HashMap};
 use std::time::Duration;
 
-use authkit_domain::store::AuditLog;
 use authkit_domain::tenant::TenantId;
 use authkit_tests::lambda_runtime_api::{binary_path, LambdaFunction};
 use authkit_tests::round_trips::Meter;
