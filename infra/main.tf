@@ -6,15 +6,17 @@ locals {
   name   = "authkit-${var.environment}"
   tables = jsondecode(file("${path.module}/../crates/dynamodb/tables.json")).tables
 
-  # Every Lambda binary: its HTTP routes (none for Cognito triggers), size, and exactly the
-  # tables and services it touches (its IAM role allows these and nothing else).
-  sign_in_tables = ["challenges", "counters", "audit", "directory"]
+  # Every Lambda binary: its HTTP routes (none for Cognito triggers and the events
+  # consumer), size, and exactly the tables and services it touches (its IAM role allows
+  # these and nothing else). Functions that change state write their events to the events
+  # table; only the events consumer writes the audit log (and health reads it).
+  sign_in_tables = ["challenges", "counters", "events", "directory"]
   functions = {
     "authkit-start"                 = { routes = ["POST /v1/auth/start"], memory = 256, timeout = 10, tables = local.sign_in_tables, send = true, cognito = false, authorizer = false }
     "authkit-verify"                = { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), send = false, cognito = false, authorizer = false }
     "authkit-resend"                = { routes = ["POST /v1/auth/resend"], memory = 256, timeout = 10, tables = local.sign_in_tables, send = true, cognito = false, authorizer = false }
-    "authkit-token"                 = { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "audit"], send = false, cognito = false, authorizer = false }
-    "authkit-devices"               = { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "audit"], send = false, cognito = false, authorizer = true }
+    "authkit-token"                 = { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "events"], send = false, cognito = false, authorizer = false }
+    "authkit-devices"               = { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "events"], send = false, cognito = false, authorizer = true }
     "authkit-health"                = { routes = ["GET /health", "GET /live", "GET /ready"], memory = 128, timeout = 5, tables = ["audit"], send = false, cognito = false, authorizer = false }
     "authkit-discovery"             = { routes = ["GET /.well-known/jwks.json", "GET /.well-known/openid-configuration", "GET /openapi.json"], memory = 128, timeout = 5, tables = [], send = false, cognito = false, authorizer = false }
     "authkit-cognito-sign-up"       = { routes = ["POST /v1/cognito/users"], memory = 256, timeout = 10, tables = ["directory"], send = false, cognito = true, authorizer = false }
@@ -22,6 +24,7 @@ locals {
     "authkit-create-auth-challenge" = { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, send = true, cognito = false, authorizer = false }
     "authkit-verify-auth-challenge" = { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, send = false, cognito = true, authorizer = false }
     "authkit-pre-sign-up"           = { routes = [], memory = 128, timeout = 5, tables = [], send = false, cognito = false, authorizer = false }
+    "authkit-events"                = { routes = [], memory = 256, timeout = 60, tables = ["audit"], send = false, cognito = false, authorizer = false }
   }
   issuer = var.issuer_url != "" ? var.issuer_url : aws_apigatewayv2_api.this.api_endpoint
 
@@ -129,6 +132,18 @@ module "sign_up_function" {
 
 data "aws_caller_identity" "current" {}
 
+# The event pipeline: the events table's stream feeds the authkit-events function, with
+# retries, batch splitting and a dead-letter queue.
+module "events" {
+  source          = "./modules/events"
+  name            = local.name
+  stream_arn      = module.data.stream_arns["events"]
+  function_name   = module.functions.names["authkit-events"]
+  role_name       = module.functions.role_names["authkit-events"]
+  audit_table_arn = module.data.table_arns["audit"]
+  kms_key_arn     = module.keys.kms_key_arn
+}
+
 module "api" {
   source         = "./modules/api"
   name           = local.name
@@ -159,6 +174,7 @@ module "operations" {
   function_names = merge(module.functions.names, module.sign_up_function.names)
   log_groups     = merge(module.functions.log_groups, module.sign_up_function.log_groups)
   table_names    = module.data.table_names
+  events_queue   = module.events.dead_letter_queue_name
   ses_config_set = module.delivery.configuration_set_name
   kms_key_arn    = module.keys.kms_key_arn
   alarm_email    = var.alarm_email

@@ -6,7 +6,9 @@
   so this checks it still does) and every table variable a function gets names one of them;
 - every AUTHKIT_* variable a function's environment sets is one the Rust configuration reads
   (docs/configuration.md), and every secret it names is a secret the stack defines;
-- the sign-up function gets the user pool's id (and no other value wins in the merge).
+- the sign-up function gets the user pool's id (and no other value wins in the merge);
+- a table with a stream in tables.json gets one, and the events stream reaches the events
+  function with partial-batch retries, batch splitting, a dead-letter queue and alarms.
 
 Prints `infra: N passed, M failed` and exits non-zero on any failure."""
 import json
@@ -92,6 +94,23 @@ for module_name in ["functions", "sign_up_function"]:
     secrets = set(re.findall(r"module\.keys\.(\w+)", text))
     keys_outputs = {unquote(k) for block in load(INFRA / "modules/keys/main.tf").get("output", []) for k in block}
     check(f"{module_name}: every secret it names is defined by the keys module", secrets <= keys_outputs, sorted(secrets - keys_outputs))
+
+check("the data module turns on the streams tables.json names", "stream_enabled              = each.value.stream != null" in data_tf)
+streamed = [t["name"] for t in tables if t.get("stream")]
+check("the events table is the one with a stream", streamed == ["events"], streamed)
+events_tf = load(INFRA / "modules/events/main.tf")
+mappings = [body for block in events_tf.get("resource", []) for kind, named in block.items() if kind == "aws_lambda_event_source_mapping" for body in named.values()]
+check("one event source mapping feeds the events function", len(mappings) == 1, len(mappings))
+if mappings:
+    mapping = {k: value(v) for k, v in mappings[0].items()}
+    check("the mapping splits failing batches", mapping.get("bisect_batch_on_function_error") is True)
+    check("the mapping retries from the failed record", mapping.get("function_response_types") == ["ReportBatchItemFailures"], mapping.get("function_response_types"))
+    check("the mapping gives up into a dead-letter queue", "on_failure" in json.dumps(mapping.get("destination_config")))
+    check("the mapping retries a bounded number of times", isinstance(mapping.get("maximum_retry_attempts"), int) and mapping["maximum_retry_attempts"] > 0)
+operations_tf = (INFRA / "modules/operations/main.tf").read_text()
+for metric in ["ApproximateNumberOfMessagesVisible", "IteratorAge"]:
+    check(f"an alarm watches the events pipeline's {metric}", f'metric_name         = "{metric}"' in operations_tf)
+check("infra/main.tf wires the events module to the events function", 'module.functions.names["authkit-events"]' in (INFRA / "main.tf").read_text())
 
 for tf in INFRA.rglob("*.tf"):
     try:

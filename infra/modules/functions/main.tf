@@ -184,6 +184,10 @@ output "names" {
   value = { for name, fn in aws_lambda_function.this : name => fn.function_name }
 }
 
+output "role_names" {
+  value = { for name, role in aws_iam_role.this : name => role.name }
+}
+
 output "log_groups" {
   value = { for name, group in aws_cloudwatch_log_group.this : name => group.name }
 }

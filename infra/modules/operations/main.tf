@@ -9,6 +9,10 @@ variable "api_id" { type = string }
 variable "function_names" { type = map(string) }
 variable "log_groups" { type = map(string) }
 variable "table_names" { type = map(string) }
+variable "events_queue" {
+  description = "The events consumer's dead-letter queue."
+  type        = string
+}
 variable "ses_config_set" { type = string }
 variable "kms_key_arn" { type = string }
 variable "alarm_email" { type = string }
@@ -130,6 +134,36 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
   period              = 60
   evaluation_periods  = 1
   threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "events_dead_letters" {
+  alarm_name          = "${var.name}-events-dead-letters"
+  alarm_description   = "A batch of events failed every retry: its records are still in the stream for up to 24 hours after they were written; replay them (docs/deploy.md) before they expire."
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.events_queue }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "events_iterator_age" {
+  alarm_name          = "${var.name}-events-lagging"
+  alarm_description   = "The events consumer is more than 5 minutes behind the stream; records older than 24 hours are dropped by DynamoDB Streams."
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = var.function_names["authkit-events"] }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 300000
   comparison_operator = "GreaterThanThreshold"
   treat_missing_data  = "notBreaching"
   alarm_actions       = [aws_sns_topic.alarms.arn]
