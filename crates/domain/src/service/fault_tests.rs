@@ -121,7 +121,15 @@ async fn a_verify_whose_write_fails_leaves_the_code_usable_and_nothing_half_done
         .await
         .unwrap();
     assert!(signed_in.is_new_user);
-    let kinds: Vec<EventKind> = h.recent_audit(10).await.iter().map(|e| e.kind).collect();
+    let events = h.recent_audit(10).await;
+    assert!(
+        events
+            .iter()
+            .filter(|e| e.kind == EventKind::SessionOpened)
+            .all(|e| e.challenge_id.as_ref() == Some(&started.id)),
+        "the session names the challenge that proved it"
+    );
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         vec![
