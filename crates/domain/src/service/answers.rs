@@ -454,7 +454,9 @@ impl AuthKit {
                     (created, true)
                 }
             };
-            let session = self.new_session(caller, &signing_in.id, None, amr.clone());
+            let mut session = self.new_session(caller, &signing_in.id, None, amr.clone());
+            // The challenge that proved it: a verified challenge's session can be found.
+            session.opened.challenge_id = Some(challenge.id.clone());
             change
                 .writes
                 .push(Write::InsertSession(session.family.clone()));
