@@ -37,7 +37,7 @@ pub async fn migrate(
     client: aws_sdk_dynamodb::Client,
     tables: TableNames,
 ) -> Result<MigrationReport, StoreError> {
-    let store = DynamoStore { client, tables };
+    let store = DynamoStore::new(client, tables);
     let from_version = store.schema_version().await?;
     // The newest step runs again even when the version says it ran: that is harmless and
     // catches items the previous release wrote while this one was being rolled out. Each

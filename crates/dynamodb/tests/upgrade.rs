@@ -287,10 +287,7 @@ async fn a_store_written_by_the_previous_release_upgrades_and_keeps_working() {
         Arc::new(StaticKeys(keys)),
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
-        ServiceSettings {
-            issuer: "https://auth.example.com".into(),
-            public_base_url: "https://auth.example.com".into(),
-        },
+        ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
     );
     let (tenant, kind) = authkit
         .authenticate_api_key(&before.publishable_key.reveal())
@@ -305,14 +302,10 @@ async fn a_store_written_by_the_previous_release_upgrades_and_keeps_working() {
         ip: Some("198.51.100.7"),
     };
 
-    let verified = authkit
-        .verify_answer(caller, before.challenge.as_str(), before.code)
-        .await
-        .expect("a code the previous release sent still verifies");
     let signed_in = authkit
-        .complete_sign_in(caller, verified)
+        .sign_in_with_answer(caller, before.challenge.as_str(), before.code)
         .await
-        .expect("signed in");
+        .expect("a code the previous release sent still signs in");
     assert_eq!(
         signed_in.user_id, before.user,
         "the same user, not a new one"
@@ -335,12 +328,8 @@ async fn a_store_written_by_the_previous_release_upgrades_and_keeps_working() {
         .await
         .expect("started");
     let code = inbox.0.lock().unwrap().clone().expect("a code was sent");
-    let verified = authkit
-        .verify_answer(caller, started.id.as_str(), &code)
-        .await
-        .expect("verified");
     let again = authkit
-        .complete_sign_in(caller, verified)
+        .sign_in_with_answer(caller, started.id.as_str(), &code)
         .await
         .expect("signed in");
     assert_eq!(again.user_id, before.user, "found by the case-folded key");
