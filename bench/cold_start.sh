@@ -23,7 +23,7 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$port" AWS_REGION=us-east-1 AWS_ACCESS
 export AUTHKIT_STORE=dynamodb AUTHKIT_DELIVERY=aws AUTHKIT_SES_FROM=no-reply@example.com
 export AUTHKIT_KEY_FILE="$work/keys.json" AUTHKIT_COGNITO_TENANT=bench RUST_LOG=warn
 export AUTHKIT_ISSUER=https://auth.example.com  # deployed functions must be told their issuer
-for table in challenges devices counters audit directory; do
+for table in challenges devices counters audit directory events; do
   export "AUTHKIT_TABLE_${table^^}=bench-$table"
 done
 "$target/debug/authkit-local" create-tables >/dev/null

@@ -8,24 +8,31 @@ locals {
   dev    = var.environment == "dev"
   tables = jsondecode(file("${path.module}/../crates/dynamodb/tables.json")).tables
 
-  # Every Lambda binary: its HTTP routes (none for Cognito triggers), size, and exactly what
-  # it touches; its IAM role allows these and nothing else (modules/functions):
+  # Every Lambda binary: its HTTP routes (none for Cognito triggers and the events
+  # consumer), size, and exactly what it touches; its IAM role allows these and nothing
+  # else (modules/functions):
   #   tables            read/write on these tables (no tenant or API-key records, ever)
   #   ping              read the audit table's readiness item only
+  #   streams           read these tables' change streams
+  #   appends           put items into these tables, nothing else (no reads, no updates)
+  #   dead_letters      send to these queues (an event source mapping's failed batches)
   #   secrets           keys (JWT signing keys), pepper: the secrets it reads
   #   send              SMS through SNS, email through SES
   #   user_pool_actions cognito-idp actions on this stack's user pool only
   #   outcomes          the `outcome` log lines it writes, counted by metric filters
-  sign_in_tables = ["challenges", "counters", "audit", "directory"]
+  # Functions that change state write the change and its events in one transaction, the
+  # events into the events table; only the events consumer writes the audit log, from the
+  # events table's stream (and health reads the audit table's ping item).
+  sign_in_tables = ["challenges", "counters", "events", "directory"]
   sending        = ["rate_limited", "delivery_failed"]
   answering      = ["verified", "wrong_code", "exhausted", "rate_limited"]
-  no_access      = { tables = [], ping = false, secrets = [], send = false, user_pool_actions = [], outcomes = [] }
+  no_access      = { tables = [], ping = false, streams = [], appends = [], dead_letters = [], secrets = [], send = false, user_pool_actions = [], outcomes = [] }
   functions = {
     "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
     "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
     "authkit-resend"                = merge(local.no_access, { routes = ["POST /v1/auth/resend"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
-    "authkit-token"                 = merge(local.no_access, { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "audit"], secrets = ["keys", "pepper"] })
-    "authkit-devices"               = merge(local.no_access, { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "audit"], secrets = ["keys", "pepper"] })
+    "authkit-token"                 = merge(local.no_access, { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"] })
+    "authkit-devices"               = merge(local.no_access, { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "events"], secrets = ["keys", "pepper"] })
     "authkit-health"                = merge(local.no_access, { routes = ["GET /health", "GET /live", "GET /ready"], memory = 128, timeout = 5, ping = true })
     "authkit-discovery"             = merge(local.no_access, { routes = ["GET /.well-known/jwks.json", "GET /.well-known/openid-configuration", "GET /openapi.json"], memory = 128, timeout = 5, secrets = ["keys"] })
     "authkit-cognito-sign-up"       = merge(local.no_access, { routes = ["POST /v1/cognito/users", "POST /v1/cognito/contacts", "POST /v1/cognito/contacts/verify"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, user_pool_actions = ["AdminCreateUser", "AdminSetUserPassword", "AdminUpdateUserAttributes"], outcomes = distinct(concat(local.answering, local.sending)) })
@@ -33,7 +40,11 @@ locals {
     "authkit-create-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
     "authkit-verify-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], user_pool_actions = ["AdminUpdateUserAttributes"], outcomes = local.answering })
     "authkit-pre-sign-up"           = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
+    "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], dead_letters = [local.events_dead_letters] })
   }
+  # Where the events stream's mapping sends a batch that failed every retry (modules/events
+  # creates it; the consumer's role may send to it by this name).
+  events_dead_letters = "${local.name}-events-dead-letters"
   # The sign-up function needs the user pool's id, and the pool needs the trigger
   # functions: two instances of the functions module keep that from being a cycle.
   sign_up_function = "authkit-cognito-sign-up"
@@ -180,6 +191,16 @@ module "cognito" {
   }
 }
 
+# The event pipeline: the events table's stream feeds the authkit-events function's live
+# alias, with retries, batch splitting and a dead-letter queue. The function's role (read
+# the stream, write the audit table, send to the queue) comes from modules/functions.
+module "events" {
+  source            = "./modules/events"
+  stream_arn        = module.data.stream_arns["events"]
+  function_arn      = module.functions.aliases["authkit-events"].arn
+  dead_letter_queue = local.events_dead_letters
+}
+
 module "api" {
   source          = "./modules/api"
   name            = local.name
@@ -221,6 +242,7 @@ module "operations" {
   log_groups         = values(local.log_group)
   access_log_group   = module.api.access_log_group
   table_names        = module.data.table_names
+  events_queue       = module.events.dead_letter_queue_name
   sms_spend_limit    = var.sms_monthly_spend_limit
   kms_key_arn        = module.keys.kms_key_arn
   alarm_email        = var.alarm_email

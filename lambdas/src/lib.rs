@@ -12,6 +12,7 @@ use authkit_api::PeerAddr;
 use authkit_app::{App, Config, DeliveryChoice};
 use authkit_cognito::{CognitoDirectory, Triggers, UserDirectory};
 use authkit_domain::{AuthError, AuthKit};
+use authkit_dynamodb::stream::{BatchResponse, StreamBatch};
 use lambda_http::request::RequestContext;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::{de::DeserializeOwned, Serialize};
@@ -171,6 +172,30 @@ async fn triggers() -> Result<Triggers, FunctionError> {
         authkit: app.authkit,
         tenant,
     })
+}
+
+/// Serves the events table's stream (DynamoDB Streams → Lambda): each batch goes to the
+/// event consumers (the audit log), and the answer names the first record to deliver again
+/// when a consumer failed (Lambda's partial batch response); Lambda retries, splits the
+/// batch and finally sends it to the dead-letter queue (infra/modules/events).
+pub async fn serve_events() -> Result<(), Error> {
+    let pipeline = Arc::new(
+        initialize(async {
+            let config = Config::from_env()?;
+            Ok(authkit_app::event_pipeline(&config).await?)
+        })
+        .await?,
+    );
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let pipeline = pipeline.clone();
+        async move {
+            let batch: StreamBatch = parse_event(event.payload)?;
+            Ok::<BatchResponse, FunctionError>(
+                authkit_dynamodb::stream::handle(&pipeline, &batch).await,
+            )
+        }
+    }))
+    .await
 }
 
 /// Serves a Cognito trigger that needs no AuthKit state (define, pre-sign-up): no store,

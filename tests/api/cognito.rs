@@ -31,11 +31,7 @@ async fn pool() -> Pool {
         Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
         clock.clone(),
         Arc::new(OsRandomness),
-        ServiceSettings {
-            issuer: "https://auth.example.com".into(),
-            public_base_url: "https://auth.example.com".into(),
-            default_allowed_origins: Default::default(),
-        },
+        ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
     ));
     let tenant = authkit
         .create_tenant(NewTenant {

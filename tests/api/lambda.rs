@@ -275,7 +275,8 @@ async fn a_cold_start_that_fails_reports_a_configuration_error_naming_the_settin
         env
     };
 
-    // No issuer: a deployed function has no address of its own to fall back on.
+    // No issuer: a deployed function that issues tokens or links has no address of its own
+    // to fall back on. (Health builds only its store probe and needs none.)
     let no_issuer = init_error("authkit-start", &deployed(&[])).await;
     assert_eq!(no_issuer["errorType"], "Configuration", "{no_issuer}");
     let message = no_issuer["errorMessage"].as_str().expect("a message");

@@ -12,6 +12,10 @@ user pool), staging-custom-domain.json (a domain served by API Gateway) and boot
 - Cognito: public SignUp is closed on the created pool, and the app client cannot write
   contacts or their verified flags;
 - IAM: each function's policies allow what it needs and nothing else (see IAM below);
+- the event pipeline: the events table's stream feeds the events function's live alias
+  through one event source mapping that retries from the failed record, splits failing
+  batches and gives up into a dead-letter queue, with alarms on the queue's depth and the
+  consumer's iterator age;
 - the CloudFront front: origin secret header, its SHA-256 and the client-IP source in the
   functions, Authorization in the cache key, CloudFront-Viewer-Address and every header
   the Rust code reads forwarded; with a custom domain and no front, no execute-api endpoint;
@@ -53,6 +57,7 @@ def check(name, ok, detail=""):
 #   DynamoDB:    https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/metrics-dimensions.html
 #   SNS:         https://docs.aws.amazon.com/sns/latest/dg/sns-monitoring-using-cloudwatch.html
 #   SES:         https://docs.aws.amazon.com/ses/latest/dg/monitor-sending-activity.html
+#   SQS:         https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html
 FUNCTION = [{"FunctionName"}, {"FunctionName", "Resource"}, {"FunctionName", "ExecutedVersion"}]
 HTTP_API = [{"ApiId"}, {"ApiId", "Stage"}, {"ApiId", "Stage", "Route"}]
 TABLE = [{"TableName"}, {"TableName", "GlobalSecondaryIndexName"}]
@@ -62,6 +67,8 @@ DOCUMENTED = {
     "AWS/Lambda": {
         "Errors": FUNCTION, "Invocations": FUNCTION, "Duration": FUNCTION, "Throttles": FUNCTION,
         "ConcurrentExecutions": FUNCTION + ACCOUNT,
+        # Stream event sources only: how far behind the stream a function's batches are.
+        "IteratorAge": FUNCTION,
     },
     "AWS/ApiGateway": {m: HTTP_API for m in ["4xx", "5xx", "Count", "Latency", "IntegrationLatency", "DataProcessed"]},
     "AWS/DynamoDB": {
@@ -79,6 +86,7 @@ DOCUMENTED = {
     },
     "AWS/SES": {m: ACCOUNT for m in ["Send", "Delivery", "Bounce", "Complaint", "Reject",
                                        "Reputation.BounceRate", "Reputation.ComplaintRate"]},
+    "AWS/SQS": {"ApproximateNumberOfMessagesVisible": [{"QueueName"}]},
 }
 
 # IAM: what each function may read. The pepper goes only to the functions that hash codes,
@@ -87,7 +95,7 @@ DOCUMENTED = {
 PEPPER_READERS = {"authkit-start", "authkit-verify", "authkit-resend", "authkit-token", "authkit-devices",
                   "authkit-cognito-sign-up", "authkit-create-auth-challenge", "authkit-verify-auth-challenge"}
 EXPECTED_SECRETS = {fn: {"keys", "pepper"} for fn in PEPPER_READERS}
-EXPECTED_SECRETS.update({"authkit-discovery": {"keys"}, "authkit-health": set(),
+EXPECTED_SECRETS.update({"authkit-discovery": {"keys"}, "authkit-health": set(), "authkit-events": set(),
                          "authkit-define-auth-challenge": set(), "authkit-pre-sign-up": set()})
 SECRET_ENV = {"keys": "AUTHKIT_KEYS_SECRET_ID", "pepper": "AUTHKIT_PEPPER_SECRET_ID"}
 NO_TABLES = {"authkit-discovery", "authkit-define-auth-challenge", "authkit-pre-sign-up"}
@@ -96,12 +104,19 @@ EXPECTED_POOL_ACTIONS = {
     "authkit-verify-auth-challenge": {"AdminUpdateUserAttributes"},
 }
 DIRECTORY_WRITES = {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:BatchWriteItem"}
+# The event pipeline (decision 70): functions that change state write the change and its
+# events in one transaction, the events into the events table; only the events consumer
+# reads that table's stream, and it writes the audit log and nothing else (puts only).
+EVENTS_CONSUMER = "authkit-events"
+EVENT_WRITERS = PEPPER_READERS
+STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
+EVENTS_DEAD_LETTERS = "authkit-{env}-events-dead-letters"
 OPERATOR_RECORDS = {"tenant#*", "apikey#*"}
 # Headers the Rust code reads that the front adds itself (or API Gateway does).
 HEADERS_ADDED_BY_AWS = {"x-forwarded-for", "x-amzn-requestid", "x-amz-apigw-id", "x-request-id", "host", "x-authkit-origin"}
 CONTACT_ATTRIBUTES = {"email", "phone_number", "email_verified", "phone_number_verified"}
 RUNBOOKS = ["rotate-keys", "sms-pumping", "dynamodb-throttling", "ses-bounces", "leaked-credentials",
-            "scale-up", "troubleshoot-sign-in"]
+            "scale-up", "troubleshoot-sign-in", "events-pipeline"]
 
 
 def merged(after, unknown):
@@ -150,16 +165,21 @@ class Plan:
     def of_type(self, kind):
         return [(address, key, values) for address, (t, key, values) in self.resources.items() if t == kind]
 
-    def config_references(self, address, attribute):
-        """The references of a resource argument's expression, from the plan's configuration."""
+    def config_expressions(self, address):
+        """A resource's argument expressions, from the plan's configuration (a nested
+        block's are a list of such maps)."""
         prefix, resource, _ = split_address(address)
         module = self.doc["configuration"]["root_module"]
         for part in [p for p in prefix.split(".") if p and p != "module"]:
             module = module["module_calls"][re.sub(r"\[.*\]$", "", part)]["module"]
         for config in module.get("resources", []):
             if config["address"] == resource:
-                return config.get("expressions", {}).get(attribute, {}).get("references", [])
-        return []
+                return config.get("expressions", {})
+        return {}
+
+    def config_references(self, address, attribute):
+        """The references of a resource argument's expression, from the plan's configuration."""
+        return self.config_expressions(address).get(attribute, {}).get("references", [])
 
     def policy_statements(self, address, values, attribute="policy"):
         """Statements of a policy argument (a role policy's policy, a role's trust): its
@@ -376,6 +396,8 @@ def allowed(statements, prefix):
 def check_iam(plan):
     stack_tables = {t["name"] for t in json.loads((ROOT / "crates/dynamodb/tables.json").read_text())["tables"]}
     table_arn = re.compile(rf"^arn:aws:dynamodb:[\w-]+:\d+:table/authkit-{plan.env}-(\w+)$")
+    stream_arn = re.compile(rf"^arn:aws:dynamodb:[\w-]+:\d+:table/authkit-{plan.env}-(\w+)/stream/\*$")
+    queue_arn = re.compile(rf"^arn:aws:sqs:[\w-]+:\d+:({EVENTS_DEAD_LETTERS.format(env=plan.env)})$")
     secret_arn = re.compile(rf"^arn:aws:secretsmanager:[\w-]+:\d+:secret:authkit-{plan.env}/(\w+)-\?{{6}}$")
     pools = [p.get("arn") for _, _, p in plan.of_type("aws_cognito_user_pool")]
     existing_id = (plan.doc.get("variables", {}).get("existing_user_pool_id") or {}).get("value") or ""
@@ -409,13 +431,40 @@ def check_iam(plan):
             needs_via.add("dynamodb")
         check(f"{plan.label}: {key}: KMS through exactly the services it reads", via == needs_via, f"{sorted(via)} != {sorted(needs_via)}")
 
-        tables = {}
+        tables, streams = {}, {}
         for s in dynamo:
+            if s["actions"] == {"dynamodb:ListStreams"}:
+                continue  # account-wide, no resource ARN; checked with the streams below
             for resource in s["resources"]:
+                streamed = stream_arn.match(resource) if isinstance(resource, str) else None
+                if streamed:
+                    streams.setdefault(streamed.group(1), set()).update(s["actions"])
+                    continue
                 match = table_arn.match(resource) if isinstance(resource, str) else None
                 name = match.group(1) if match else repr(resource)
                 tables.setdefault(name, set()).update(s["actions"])
         check(f"{plan.label}: {key}: only this stack's tables", set(tables) <= stack_tables, sorted(set(tables) - stack_tables))
+        list_streams = any(s["actions"] == {"dynamodb:ListStreams"} for s in dynamo)
+        if key == EVENTS_CONSUMER:
+            check(f"{plan.label}: {key}: reads the events table's stream, and no other",
+                  streams == {"events": STREAM_ACTIONS} and list_streams, streams)
+            check(f"{plan.label}: {key}: writes the audit log (puts only) and touches no other table",
+                  tables == {"audit": {"dynamodb:PutItem", "dynamodb:BatchWriteItem"}}, tables)
+        else:
+            check(f"{plan.label}: {key}: reads no stream", not streams and not list_streams, streams)
+            audit_writes = sorted(DIRECTORY_WRITES & tables.get("audit", set()))
+            check(f"{plan.label}: {key}: writes no audit entry (only the events consumer does)", not audit_writes, audit_writes)
+        if key in EVENT_WRITERS:
+            event_writes = tables.get("events", set())
+            check(f"{plan.label}: {key}: writes its events to the events table (in its changes' transactions)",
+                  {"dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:ConditionCheckItem"} <= event_writes, sorted(event_writes))
+        sqs = allowed(statements, "sqs:")
+        queues = {(queue_arn.match(r).group(1) if isinstance(r, str) and queue_arn.match(r) else repr(r))
+                  for s in sqs for r in s["resources"]}
+        sqs_actions = set().union(*(s["actions"] for s in sqs)) if sqs else set()
+        expected_queues = {EVENTS_DEAD_LETTERS.format(env=plan.env)} if key == EVENTS_CONSUMER else set()
+        check(f"{plan.label}: {key}: sends to exactly the queues {sorted(expected_queues)} (SendMessage only)",
+              queues == expected_queues and sqs_actions <= {"sqs:SendMessage"}, f"{sorted(queues)} {sorted(sqs_actions)}")
         if key in NO_TABLES:
             check(f"{plan.label}: {key}: no table access", not tables, sorted(tables))
         if key == "authkit-health":
@@ -425,8 +474,8 @@ def check_iam(plan):
         wildcard = [a for s in statements if s["effect"] == "Allow" for a in s["actions"] if "*" in a]
         check(f"{plan.label}: {key}: no wildcard actions", not wildcard, wildcard)
         star = [s["sid"] for s in statements if s["effect"] == "Allow" and "*" in s["resources"]
-                and not s["actions"] <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "sns:Publish"}]
-        check(f"{plan.label}: {key}: \"*\" resources only where AWS has no resource ARN (X-Ray, SMS)", not star, star)
+                and not s["actions"] <= {"xray:PutTraceSegments", "xray:PutTelemetryRecords", "sns:Publish", "dynamodb:ListStreams"}]
+        check(f"{plan.label}: {key}: \"*\" resources only where AWS has no resource ARN (X-Ray, SMS, ListStreams)", not star, star)
 
         directory_writes = DIRECTORY_WRITES & tables.get("directory", set())
         if directory_writes:
@@ -447,6 +496,55 @@ def check_iam(plan):
         else:
             right = all(r is UNKNOWN or r in pools for r in resources)
         check(f"{plan.label}: {key}: user-pool actions on this stack's pool only", right and len(resources) == (1 if expected_pool else 0), resources)
+
+
+def module_call_references(plan, module, variable):
+    """The references of a root module call's argument, from the plan's configuration."""
+    call = plan.doc["configuration"]["root_module"].get("module_calls", {}).get(module, {})
+    return call.get("expressions", {}).get(variable, {}).get("references", [])
+
+
+def check_event_pipeline(plan):
+    mappings = plan.of_type("aws_lambda_event_source_mapping")
+    check(f"{plan.label}: one event source mapping (the events table's stream)", len(mappings) == 1, [a for a, _, _ in mappings])
+    queues = {values.get("name"): (address, values) for address, _, values in plan.of_type("aws_sqs_queue")}
+    dead_letters = EVENTS_DEAD_LETTERS.format(env=plan.env)
+    queue = queues.get(dead_letters, (None, {}))[1]
+    check(f"{plan.label}: the dead-letter queue {dead_letters} exists, encrypted, keeping messages at least a day",
+          bool(queue) and (queue.get("sqs_managed_sse_enabled") is True or bool(queue.get("kms_master_key_id")))
+          and (queue.get("message_retention_seconds") or 0) >= 86400, queue)
+    for address, _, mapping in mappings:
+        check(f"{plan.label}: {address} splits failing batches (bisect on error)", mapping.get("bisect_batch_on_function_error") is True)
+        check(f"{plan.label}: {address} retries from the record the function names (ReportBatchItemFailures)",
+              mapping.get("function_response_types") == ["ReportBatchItemFailures"], mapping.get("function_response_types"))
+        retries = mapping.get("maximum_retry_attempts")
+        check(f"{plan.label}: {address} retries a bounded number of times", isinstance(retries, int) and 0 < retries <= 10000, retries)
+        check(f"{plan.label}: {address} starts at the oldest record (nothing written before it is skipped)",
+              mapping.get("starting_position") == "TRIM_HORIZON", mapping.get("starting_position"))
+        failure = [f.get("destination_arn", {}).get("references", [])
+                   for c in plan.config_expressions(address).get("destination_config") or []
+                   for f in c.get("on_failure") or []]
+        check(f"{plan.label}: {address} sends what failed every retry to the dead-letter queue",
+              len(failure) == 1 and "aws_sqs_queue.dead_letters.arn" in failure[0]
+              and queues.get(dead_letters, (None, {}))[0] == "module.events.aws_sqs_queue.dead_letters", failure)
+        check(f"{plan.label}: {address} reads the events table's stream",
+              any('module.data.stream_arns["events"]' in r for r in module_call_references(plan, "events", "stream_arn")),
+              module_call_references(plan, "events", "stream_arn"))
+        check(f"{plan.label}: {address} invokes the events function's live alias",
+              any('module.functions.aliases["authkit-events"]' in r for r in module_call_references(plan, "events", "function_arn")),
+              module_call_references(plan, "events", "function_arn"))
+    events_function = (functions(plan).get(EVENTS_CONSUMER) or (None, {}))[1].get("function_name")
+    alarms = [a for _, _, a in plan.of_type("aws_cloudwatch_metric_alarm")]
+    depth = [a for a in alarms if a.get("namespace") == "AWS/SQS" and a.get("metric_name") == "ApproximateNumberOfMessagesVisible"
+             and (a.get("dimensions") or {}).get("QueueName") == dead_letters]
+    check(f"{plan.label}: an alarm fires on the first dead letter of the events pipeline",
+          len(depth) == 1 and depth[0].get("threshold") == 0 and depth[0].get("comparison_operator") == "GreaterThanThreshold",
+          [a.get("alarm_name") for a in depth])
+    age = [a for a in alarms if a.get("namespace") == "AWS/Lambda" and a.get("metric_name") == "IteratorAge"
+           and (a.get("dimensions") or {}).get("FunctionName") == events_function]
+    check(f"{plan.label}: an alarm fires when the events consumer falls behind its stream (IteratorAge)",
+          len(age) == 1 and isinstance(age[0].get("threshold"), (int, float)) and age[0]["threshold"] < 86_400_000,
+          [a.get("alarm_name") for a in age])
 
 
 def check_functions(plan):
@@ -590,6 +688,7 @@ def main():
         check_runbooks(plan)
         check_cognito(plan)
         check_iam(plan)
+        check_event_pipeline(plan)
         check_functions(plan)
         check_front(plan)
     check_sms_preferences(stack)

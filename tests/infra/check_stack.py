@@ -7,6 +7,8 @@ the planned stack itself: policies, environments, alarms):
   so this checks it still does), and every table variable comes from those definitions;
 - every output of the keys module that main.tf names exists;
 - the sign-up function gets the user pool's id (and no other value wins in the merge);
+- a table with a stream in tables.json gets one (the events table, whose stream feeds the
+  events function: check_plan.py checks the mapping, its dead letters and alarms);
 - every .tf file parses.
 
 Prints `infra: N passed, M failed` and exits non-zero on any failure."""
@@ -67,6 +69,11 @@ check("sign_up_function: its user pool id is the stack's pool (created or attach
 named = set(re.findall(r"module\.keys\.(\w+)", main_text))
 keys_outputs = {unquote(k) for block in load(INFRA / "modules/keys/main.tf").get("output", []) for k in block}
 check("every keys-module output main.tf names exists", named <= keys_outputs, sorted(named - keys_outputs))
+
+check("the data module turns on the streams tables.json names", "stream_enabled              = each.value.stream != null" in data_tf)
+tables = json.loads((ROOT / "crates/dynamodb/tables.json").read_text())["tables"]
+streamed = [t["name"] for t in tables if t.get("stream")]
+check("the events table is the one with a stream", streamed == ["events"], streamed)
 
 for tf in INFRA.rglob("*.tf"):
     try:

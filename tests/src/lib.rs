@@ -7,6 +7,7 @@ pub mod lambda_runtime_api;
 pub mod local_server;
 pub mod logs;
 pub mod operator;
+pub mod round_trips;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -270,6 +271,16 @@ impl TestApp {
     /// Opens a magic link's page and presses its button as a browser does: the page's hidden
     /// fields and cookie go back in a same-origin POST. The POST's answer, not followed.
     pub async fn confirm_link(&self, link: &str) -> reqwest::Response {
+        self.link_confirmation(link)
+            .await
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Opens a magic link's page and returns the POST its button would send (the page's
+    /// hidden fields and cookie, same-origin), not sent yet.
+    pub async fn link_confirmation(&self, link: &str) -> reqwest::RequestBuilder {
         let page = self.http.get(link).send().await.expect("the page answers");
         assert_eq!(page.status(), 200, "the link's page");
         let cookies: Vec<String> = page
@@ -288,7 +299,7 @@ impl TestApp {
         if !cookies.is_empty() {
             post = post.header("cookie", cookies.join("; "));
         }
-        post.send().await.expect("the server answers")
+        post
     }
 
     async fn newest_message_to(&self, destination: &str) -> String {
@@ -412,6 +423,7 @@ async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'stati
     vars.insert("AUTHKIT_TABLE_COUNTERS", tables.counters.clone());
     vars.insert("AUTHKIT_TABLE_AUDIT", tables.audit.clone());
     vars.insert("AUTHKIT_TABLE_DIRECTORY", tables.directory.clone());
+    vars.insert("AUTHKIT_TABLE_EVENTS", tables.events.clone());
     vars.insert("AUTHKIT_DELIVERY", "aws".into());
     vars.insert("AUTHKIT_SES_FROM", "no-reply@example.com".into());
     vars.insert("AUTHKIT_KEYS_SECRET_ID", format!("{prefix}keys"));

@@ -28,6 +28,9 @@ pub struct Problem {
     /// request body, and why.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub errors: Option<Vec<FieldError>>,
+    /// `delivery_failed`: the challenge that was kept, to resend (`POST /v1/auth/resend`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_id: Option<String>,
 }
 
 /// One wrong input.
@@ -37,6 +40,10 @@ pub struct FieldError {
     pub pointer: String,
     pub detail: String,
 }
+
+/// When to retry after a store or provider was unavailable or throttling: the SDK has
+/// already retried with backoff for about a second, so this is not the first try.
+const UNAVAILABLE_RETRY_SECS: u64 = 1;
 
 /// The problem code of a response, for the request log.
 #[derive(Debug, Clone, Copy)]
@@ -54,6 +61,7 @@ impl Problem {
             retry_after: None,
             scope: None,
             errors: None,
+            challenge_id: None,
         }
     }
 
@@ -107,9 +115,22 @@ impl From<AuthError> for Problem {
             AuthError::IdentifierLocked { retry_after_secs } => {
                 problem(S::TOO_MANY_REQUESTS, "identifier_locked").retry(*retry_after_secs)
             }
-            AuthError::DeliveryFailed(_) => {
+            // Retryable, and says how: the challenge was kept and can be resent.
+            AuthError::DeliveryFailed {
+                challenge_id,
+                retry_after_secs,
+                ..
+            } => {
                 log_cause(&error);
-                problem(S::BAD_GATEWAY, "delivery_failed")
+                Problem {
+                    challenge_id: Some(challenge_id.to_string()),
+                    ..Problem::new(
+                        S::SERVICE_UNAVAILABLE,
+                        "delivery_failed",
+                        "the message could not be sent; the sign-in was kept: resend it with POST /v1/auth/resend and this challenge_id after retry_after seconds",
+                    )
+                    .retry(*retry_after_secs)
+                }
             }
             AuthError::ChannelUnavailable(_) => problem(S::BAD_REQUEST, "channel_unavailable"),
             AuthError::InvalidApiKey => problem(S::UNAUTHORIZED, "invalid_api_key"),
@@ -150,6 +171,7 @@ impl From<AuthError> for Problem {
                     "unavailable",
                     "a backing service is unavailable; retry shortly",
                 )
+                .retry(UNAVAILABLE_RETRY_SECS)
             }
         }
     }
@@ -221,8 +243,11 @@ mod tests {
     fn a_providers_error_text_reaches_the_log_without_the_recipient() {
         // What SES and SNS answer for a refused recipient: their text names it.
         let provider: authkit_domain::store::BoxError = "MessageRejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: Victim.Person+tag@example.co.uk; InvalidParameter: PhoneNumber +44 7911 123456 (or +447911123456) is not valid".into();
-        let error =
-            AuthError::DeliveryFailed(authkit_domain::delivery::DeliveryError::Rejected(provider));
+        let error = AuthError::DeliveryFailed {
+            challenge_id: challenge_id(),
+            retry_after_secs: 0,
+            source: authkit_domain::delivery::DeliveryError::Rejected(provider),
+        };
         let logged = cause_chain(&error);
         for contact in [
             "Victim.Person",
@@ -239,6 +264,10 @@ mod tests {
         assert!(logged.contains("EU-WEST-1"), "{logged}");
     }
 
+    fn challenge_id() -> authkit_domain::challenge::ChallengeId {
+        authkit_domain::challenge::ChallengeId::generate(&authkit_domain::OsRandomness)
+    }
+
     #[test]
     fn every_problem_code_is_snake_case_and_internal_text_stays_out() {
         let store = authkit_domain::store::StoreError::Unavailable(
@@ -246,11 +275,35 @@ mod tests {
         );
         let problem = Problem::from(AuthError::Unavailable(store));
         assert_eq!(problem.status, 503);
+        assert_eq!(problem.retry_after, Some(1));
         assert!(!problem.detail.contains("secret detail"));
         assert!(problem
             .code
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b == b'_'));
+    }
+
+    #[test]
+    fn a_failed_delivery_is_retryable_and_names_the_challenge_to_resend() {
+        let id = challenge_id();
+        let error = AuthError::DeliveryFailed {
+            challenge_id: id.clone(),
+            retry_after_secs: 0,
+            source: authkit_domain::delivery::DeliveryError::Unavailable("SES is down".into()),
+        };
+        let problem = Problem::from(error);
+        assert_eq!((problem.status, problem.code), (503, "delivery_failed"));
+        assert_eq!(problem.challenge_id.as_deref(), Some(id.as_str()));
+        let response = problem.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
+
+    #[test]
+    fn throttling_is_a_503_to_retry_after_a_second() {
+        let store = authkit_domain::store::StoreError::Throttled("slow down".into());
+        let response = Problem::from(AuthError::Unavailable(store)).into_response();
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use authkit_domain::registry::Page;
 use authkit_domain::service::{CreatedTenant, IssuedKey, RotatedKey};
-use authkit_domain::tenant::{ApiKeyEntry, KeyKind, Tenant, RECORD_CACHE_BOUND_SECS};
+use authkit_domain::tenant::{ApiKeyEntry, KeyKind, Tenant};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
@@ -245,8 +245,8 @@ pub struct ApiKeyObject {
     /// Only in a rotation's answer: the key this one replaces.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub replaces: Option<ReplacedKey>,
-    /// Only in a revocation's answer: processes that read the key before may accept it
-    /// for at most this long.
+    /// Only in a revocation's answer: other processes that read the key before may
+    /// accept it for at most this long (`AUTHKIT_TENANT_CACHE_SECS`, 30 by default).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub revocation_takes_effect_within_secs: Option<u32>,
 }
@@ -292,9 +292,9 @@ impl From<RotatedKey> for ApiKeyObject {
 
 impl ApiKeyObject {
     /// The answer to a revocation, saying when it reaches every process.
-    pub fn revoked(entry: &ApiKeyEntry) -> Self {
+    pub fn revoked(entry: &ApiKeyEntry, within_secs: u32) -> Self {
         ApiKeyObject {
-            revocation_takes_effect_within_secs: Some(RECORD_CACHE_BOUND_SECS),
+            revocation_takes_effect_within_secs: Some(within_secs),
             ..ApiKeyObject::from(entry)
         }
     }

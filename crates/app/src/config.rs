@@ -68,6 +68,9 @@ pub struct Config {
     pub aws_endpoint_url: Option<String>,
     /// AWS_REGION; unset, the SDK's own chain decides (Lambda always sets it).
     pub aws_region: Option<String>,
+    /// AUTHKIT_TENANT_CACHE_SECS: how long a warm process trusts an API key and a tenant
+    /// it read; a revoked key stops working within this bound.
+    pub tenant_cache_secs: u32,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -177,6 +180,12 @@ impl Config {
             default_allowed_origins,
             aws_endpoint_url,
             aws_region: get("AWS_REGION"),
+            tenant_cache_secs: number(
+                &get,
+                "AUTHKIT_TENANT_CACHE_SECS",
+                u64::from(authkit_domain::service::DEFAULT_TENANT_CACHE_SECS),
+                0..=300,
+            )? as u32,
         })
     }
 
@@ -329,6 +338,7 @@ mod tests {
         );
         assert!(config.public_urls().is_err());
         assert_eq!(config.cognito.max_attempts, 3);
+        assert_eq!(config.tenant_cache_secs, 30);
         assert!(!config.needs_aws());
     }
 
@@ -380,6 +390,10 @@ mod tests {
                 )],
                 "AUTHKIT_CORS_ALLOWED_ORIGINS",
             ),
+            (
+                vec![("AUTHKIT_TENANT_CACHE_SECS", "3600")],
+                "AUTHKIT_TENANT_CACHE_SECS",
+            ),
         ] {
             let error = config(&vars).expect_err("refused");
             assert_eq!(error.variable, variable, "{vars:?}");
@@ -395,6 +409,8 @@ mod tests {
             ("AUTHKIT_TABLE_COUNTERS", "n"),
             ("AUTHKIT_TABLE_AUDIT", "a"),
             ("AUTHKIT_TABLE_DIRECTORY", "r"),
+            ("AUTHKIT_TABLE_EVENTS", "e"),
+            ("AUTHKIT_TENANT_CACHE_SECS", "0"),
             ("AUTHKIT_DELIVERY", "aws"),
             ("AUTHKIT_SES_FROM", "no-reply@example.com"),
             ("AUTHKIT_KEYS_SECRET_ID", "authkit/keys"),
@@ -402,6 +418,7 @@ mod tests {
         ])
         .unwrap();
         assert!(config.needs_aws());
+        assert_eq!(config.tenant_cache_secs, 0, "0 turns the cache off");
         assert_eq!(
             config.public_urls().unwrap(),
             ("https://auth.example.com", "https://auth.example.com")

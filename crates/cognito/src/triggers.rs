@@ -59,7 +59,7 @@ impl TriggerError {
             TriggerError::Directory(_) => "UserPool",
             TriggerError::Domain(error) => match error {
                 AuthError::Unavailable(_) => "Store",
-                AuthError::DeliveryFailed(_) => "Delivery",
+                AuthError::DeliveryFailed { .. } => "Delivery",
                 AuthError::RateLimited(_)
                 | AuthError::IdentifierLocked { .. }
                 | AuthError::ResendTooSoon { .. }

@@ -42,11 +42,7 @@ async fn triggers() -> (Triggers, Arc<Counting>) {
         Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
-        ServiceSettings {
-            issuer: "https://auth.example.com".into(),
-            public_base_url: "https://auth.example.com".into(),
-            default_allowed_origins: Default::default(),
-        },
+        ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
     ));
     let tenant = authkit
         .create_tenant(NewTenant {

@@ -2,7 +2,8 @@
 //! identifier, answered at most `max_attempts` times before it expires.
 //!
 //! Stored state moves `Pending → Verified → Consumed`, or `Pending → Superseded` (a resend
-//! replaced it) or `Pending → Undelivered` (the message could not be sent). `Expired` and
+//! replaced it). `Undelivered` is only read: releases before decision 74 wrote it when a
+//! message could not be sent (now the challenge stays pending and resendable). `Expired` and
 //! `Exhausted` are derived from the clock and the attempt count, so no background job has
 //! to flip them and a store's conditional update can test them directly.
 

@@ -1,6 +1,7 @@
 //! The errors the domain reports. Each variant means something to the caller; the API
 //! crate maps each to one HTTP status and one stable problem `code`.
 
+use crate::challenge::ChallengeId;
 use crate::delivery::DeliveryError;
 use crate::device::InvalidFingerprint;
 use crate::identifier::{Channel, IdentifierError};
@@ -43,8 +44,15 @@ pub enum AuthError {
     RateLimited(RateLimited),
     #[error("too many wrong answers for this identifier; try again later")]
     IdentifierLocked { retry_after_secs: u64 },
+    /// The challenge was kept and can be resent (it may even still arrive): after
+    /// `retry_after_secs`, at once when the failure could be recorded.
     #[error("the message could not be delivered")]
-    DeliveryFailed(#[source] DeliveryError),
+    DeliveryFailed {
+        challenge_id: ChallengeId,
+        retry_after_secs: u64,
+        #[source]
+        source: DeliveryError,
+    },
     #[error("this deployment does not deliver by {0}")]
     ChannelUnavailable(Channel),
 

@@ -10,6 +10,7 @@ pub mod conformance;
 pub mod delivery;
 pub mod device;
 pub mod error;
+pub mod event;
 pub mod html;
 pub mod identifier;
 pub mod memory;

@@ -4,12 +4,15 @@
 //! tenant and key through [`crate::store::TenantStore`]; this is the side that changes them.
 //!
 //! Like every store trait, each method that changes state is one atomic step in the store
-//! (a DynamoDB transaction or conditional write, a critical section in the embedded store).
+//! (a DynamoDB transaction, a critical section in the embedded store), and records its
+//! event (who changed what) in the same step, as [`crate::store::ChangeStore`] does: an
+//! operator's or a tenant's change is in the audit log exactly when it happened.
 
 use async_trait::async_trait;
 use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
+use crate::event::Event;
 use crate::store::StoreError;
 use crate::tenant::{ApiKeyEntry, ApiKeyId, Tenant, TenantId};
 
@@ -63,6 +66,8 @@ pub struct TenantCreation {
     pub tenant: Tenant,
     pub keys: Vec<ApiKeyEntry>,
     pub idempotency: Option<IdempotencyRecord>,
+    /// Recorded with the creation.
+    pub event: Event,
 }
 
 /// A new key; for a rotation, also the key it replaces and when that one stops working.
@@ -71,6 +76,8 @@ pub struct KeyCreation {
     pub key: ApiKeyEntry,
     pub replacing: Option<(ApiKeyId, Timestamp)>,
     pub idempotency: Option<IdempotencyRecord>,
+    /// Recorded with the creation.
+    pub event: Event,
 }
 
 /// How a creating write ended.
@@ -100,13 +107,14 @@ pub trait TenantRegistry: Send + Sync {
     ) -> Result<Page<Tenant>, StoreError>;
 
     /// Replaces the tenant (and its listing entry) if the stored one is at the revision
-    /// before `tenant.revision` and not deleted. False otherwise, and nothing changed.
-    async fn update_tenant(&self, tenant: &Tenant) -> Result<bool, StoreError>;
+    /// before `tenant.revision` and not deleted, recording `event`. False otherwise, and
+    /// nothing changed.
+    async fn update_tenant(&self, tenant: &Tenant, event: &Event) -> Result<bool, StoreError>;
 
     /// Stores `tenant` (status deleted, `purge_at` set) under the same condition as
     /// [`TenantRegistry::update_tenant`], removes its listing entry and leaves a tombstone
     /// that keeps its id from being used again. The tenant record goes at `purge_at`.
-    async fn delete_tenant(&self, tenant: &Tenant) -> Result<bool, StoreError>;
+    async fn delete_tenant(&self, tenant: &Tenant, event: &Event) -> Result<bool, StoreError>;
 
     /// Schedules every key of a deleted tenant to go at `purge_at`.
     async fn purge_api_keys_at(
@@ -135,12 +143,14 @@ pub trait TenantRegistry: Send + Sync {
         id: &ApiKeyId,
     ) -> Result<Option<ApiKeyEntry>, StoreError>;
 
-    /// Revokes the key (both its records) if it exists and is not revoked; false otherwise.
+    /// Revokes the key (both its records) if it exists and is not revoked, recording
+    /// `event`; false otherwise, and nothing changed.
     async fn revoke_api_key(
         &self,
         tenant: &TenantId,
         id: &ApiKeyId,
         now: Timestamp,
+        event: &Event,
     ) -> Result<bool, StoreError>;
 
     /// Notes that the key was used at `now`, unless a use in the last minute is noted

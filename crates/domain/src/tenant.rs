@@ -492,12 +492,6 @@ impl ApiKeyEntry {
     }
 }
 
-/// How long a warm process may keep acting on a tenant or API-key record it read before
-/// it reads it again: suspension, deletion and key revocation reach every process within
-/// this. Without a cache (this release) they take effect at once; the cache of the
-/// sign-in path must not keep records longer.
-pub const RECORD_CACHE_BOUND_SECS: u32 = 60;
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,4 +1,5 @@
-//! Challenges: `pk = <tenant>#<challenge id>`, `sk = challenge`.
+//! Challenges: `pk = <tenant>#<challenge id>`, `sk = challenge`. Reads and the counting of
+//! answers; their state moves are writes of a change (`changes`).
 
 use async_trait::async_trait;
 use authkit_domain::challenge::{
@@ -10,20 +11,18 @@ use authkit_domain::pkce::CodeChallenge;
 use authkit_domain::secret::{CodeLength, SecretHash};
 use authkit_domain::store::{AttemptOutcome, ChallengeStore, StoreError};
 use authkit_domain::tenant::TenantId;
-use aws_sdk_dynamodb::types::{
-    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::item::{corrupt, key, n, s, Fields, Item};
-use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
+use crate::{store_error, DynamoStore};
 
 const SK: &str = "challenge";
 
-fn challenge_key(tenant: &TenantId, id: &ChallengeId) -> Item {
+pub(crate) fn challenge_key(tenant: &TenantId, id: &ChallengeId) -> Item {
     key(format!("{tenant}#{id}"), SK)
 }
 
-fn to_item(c: &Challenge) -> Item {
+pub(crate) fn to_item(c: &Challenge) -> Item {
     let mut item = challenge_key(&c.tenant, &c.id);
     item.extend([
         ("tenant".to_owned(), s(c.tenant.as_str())),
@@ -128,43 +127,12 @@ fn live(item: Option<&Item>, now: Timestamp) -> Result<Option<Challenge>, StoreE
     }
 }
 
-impl DynamoStore {
-    fn now() -> Timestamp {
-        authkit_domain::Clock::now(&authkit_domain::SystemClock)
-    }
-
-    /// One conditional update of a challenge's state. True when the condition held.
-    async fn transition(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-        condition: &str,
-        update: &str,
-        values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
-    ) -> Result<bool, StoreError> {
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.tables.challenges)
-            .set_key(Some(challenge_key(tenant, id)))
-            .condition_expression(condition)
-            .update_expression(update)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#ttl", "ttl");
-        for (name, value) in values {
-            request = request.expression_attribute_values(name, value);
-        }
-        condition_held(request.send().await)
-    }
+fn system_now() -> Timestamp {
+    authkit_domain::Clock::now(&authkit_domain::SystemClock)
 }
 
 #[async_trait]
 impl ChallengeStore for DynamoStore {
-    async fn insert(&self, challenge: &Challenge) -> Result<(), StoreError> {
-        self.insert_new(&self.tables.challenges, to_item(challenge))
-            .await
-    }
-
     async fn get(
         &self,
         tenant: &TenantId,
@@ -179,7 +147,7 @@ impl ChallengeStore for DynamoStore {
             .send()
             .await
             .map_err(store_error)?;
-        live(output.item(), Self::now())
+        live(output.item(), system_now())
     }
 
     /// The heart of the attempt limit: one conditional UpdateItem counts the answer only
@@ -228,121 +196,6 @@ impl ChallengeStore for DynamoStore {
                     None => Ok(AttemptOutcome::NotFound),
                 }
             }
-        }
-    }
-
-    async fn mark_verified(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-        exchange_hash: Option<SecretHash>,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let mut values = vec![
-            (":pending", s(ChallengeState::Pending.as_str())),
-            (":verified", s(ChallengeState::Verified.as_str())),
-            (":now", n(now.0)),
-        ];
-        let update = match exchange_hash {
-            Some(hash) => {
-                values.push((":exchange", s(hash.to_hex())));
-                "SET #state = :verified, exchange_hash = :exchange"
-            }
-            None => "SET #state = :verified",
-        };
-        self.transition(
-            tenant,
-            id,
-            "#state = :pending AND expires_at > :now AND #ttl > :now",
-            update,
-            values,
-        )
-        .await
-    }
-
-    async fn mark_consumed(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let values = vec![
-            (":verified", s(ChallengeState::Verified.as_str())),
-            (":consumed", s(ChallengeState::Consumed.as_str())),
-            (":now", n(now.0)),
-        ];
-        self.transition(
-            tenant,
-            id,
-            "#state = :verified AND expires_at > :now AND #ttl > :now",
-            "SET #state = :consumed",
-            values,
-        )
-        .await
-    }
-
-    async fn mark_undelivered(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-    ) -> Result<(), StoreError> {
-        let values = vec![
-            (":pending", s(ChallengeState::Pending.as_str())),
-            (":undelivered", s(ChallengeState::Undelivered.as_str())),
-        ];
-        // Only a pending challenge becomes undelivered; anything else already left that state.
-        self.transition(
-            tenant,
-            id,
-            "#state = :pending AND attribute_exists(#ttl)",
-            "SET #state = :undelivered",
-            values,
-        )
-        .await
-        .map(|_| ())
-    }
-
-    /// One transaction: the old challenge becomes superseded (if a resend is still allowed)
-    /// and the new one is written. Either both happen or neither.
-    async fn supersede(
-        &self,
-        old: &Challenge,
-        new: &Challenge,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let retire = Update::builder()
-            .table_name(&self.tables.challenges)
-            .set_key(Some(challenge_key(&old.tenant, &old.id)))
-            .condition_expression(
-                "#state = :pending AND expires_at > :now AND attempts < max_attempts AND resend_after <= :now AND resends < max_resends AND #ttl > :now",
-            )
-            .update_expression("SET #state = :superseded")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":pending", s(ChallengeState::Pending.as_str()))
-            .expression_attribute_values(":superseded", s(ChallengeState::Superseded.as_str()))
-            .expression_attribute_values(":now", n(now.0))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let insert = Put::builder()
-            .table_name(&self.tables.challenges)
-            .set_item(Some(to_item(new)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(retire).build())
-            .transact_items(TransactWriteItem::builder().put(insert).build())
-            .send()
-            .await;
-        match transaction_outcome(result)? {
-            TransactionOutcome::Written => Ok(true),
-            TransactionOutcome::ConditionFailed(failed) if failed.contains(&1) => {
-                Err(StoreError::AlreadyExists)
-            }
-            TransactionOutcome::ConditionFailed(_) => Ok(false),
         }
     }
 }

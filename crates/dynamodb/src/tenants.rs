@@ -16,6 +16,7 @@
 
 use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
+use authkit_domain::event::Event;
 use authkit_domain::registry::{
     IdempotencyRecord, IdempotencyScope, KeyCreation, Page, TenantCreation, TenantRegistry,
     Written, KEY_USE_INTERVAL_SECS,
@@ -26,6 +27,7 @@ use authkit_domain::tenant::{ApiKeyEntry, ApiKeyId, Tenant, TenantId, TenantStat
 use aws_sdk_dynamodb::types::{AttributeValue, ConditionCheck, Put, TransactWriteItem, Update};
 
 use crate::directory::{api_key_item, api_key_lookup, key_kind, key_kind_name};
+use crate::events::event_item;
 use crate::item::{key, n, s, to_json, Fields, Item};
 use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
 
@@ -188,6 +190,15 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(built(put)?).build())
     }
 
+    /// The change's event, in the events table (the outbox), in the change's transaction.
+    fn record_event(&self, event: &Event) -> Result<TransactWriteItem, StoreError> {
+        let put = Put::builder()
+            .table_name(&self.tables.events)
+            .set_item(Some(event_item(event)?))
+            .build();
+        Ok(TransactWriteItem::builder().put(built(put)?).build())
+    }
+
     async fn write(&self, items: Vec<TransactWriteItem>) -> Result<TransactionOutcome, StoreError> {
         let result = self
             .client
@@ -304,6 +315,7 @@ impl TenantRegistry for DynamoStore {
                 Some("attribute_not_exists(pk)"),
             )?);
         }
+        items.push(self.record_event(&creation.event)?);
         Ok(match self.write(items).await? {
             TransactionOutcome::Written => Written::Done,
             TransactionOutcome::ConditionFailed(failed)
@@ -346,10 +358,11 @@ impl TenantRegistry for DynamoStore {
         })
     }
 
-    async fn update_tenant(&self, tenant: &Tenant) -> Result<bool, StoreError> {
+    async fn update_tenant(&self, tenant: &Tenant, event: &Event) -> Result<bool, StoreError> {
         let items = vec![
             self.replace_tenant(tenant)?,
             self.put(index_item(tenant)?, None)?,
+            self.record_event(event)?,
         ];
         Ok(matches!(
             self.write(items).await?,
@@ -357,7 +370,7 @@ impl TenantRegistry for DynamoStore {
         ))
     }
 
-    async fn delete_tenant(&self, tenant: &Tenant) -> Result<bool, StoreError> {
+    async fn delete_tenant(&self, tenant: &Tenant, event: &Event) -> Result<bool, StoreError> {
         let mut tombstone = tombstone_key(&tenant.id);
         tombstone.insert(
             "deleted_at".to_owned(),
@@ -371,6 +384,7 @@ impl TenantRegistry for DynamoStore {
             self.replace_tenant(tenant)?,
             TransactWriteItem::builder().delete(built(unlist)?).build(),
             self.put(tombstone, None)?,
+            self.record_event(event)?,
         ];
         Ok(matches!(
             self.write(items).await?,
@@ -451,6 +465,7 @@ impl TenantRegistry for DynamoStore {
             api_key_item(&entry.record()),
             Some("attribute_not_exists(pk)"),
         )?);
+        items.push(self.record_event(&creation.event)?);
         Ok(match self.write(items).await? {
             TransactionOutcome::Written => Written::Done,
             TransactionOutcome::ConditionFailed(failed)
@@ -519,6 +534,7 @@ impl TenantRegistry for DynamoStore {
         tenant: &TenantId,
         id: &ApiKeyId,
         now: Timestamp,
+        event: &Event,
     ) -> Result<bool, StoreError> {
         let Some(listed) = self.listed_item(tenant, id).await? else {
             return Ok(false);
@@ -538,6 +554,7 @@ impl TenantRegistry for DynamoStore {
                 Some("attribute_exists(pk)"),
                 &at,
             )?,
+            self.record_event(event)?,
         ];
         Ok(matches!(
             self.write(items).await?,

@@ -16,9 +16,10 @@ usage:
   authkit-local [serve] [--listen ADDR]    run every route on one port (default 127.0.0.1:8080;
                                             port 0 picks a free one, the banner names it)
   authkit-local create-tables               create the DynamoDB tables (AUTHKIT_STORE=dynamodb)
+  authkit-local migrate                     bring stored items to this release (docs/upgrades.md)
+  authkit-local help | --help | -h          this text
 tenants and keys are managed through the operator API: the `authkit` CLI
   (`authkit --url http://127.0.0.1:8080 tenants create --id acme --name Acme`)
-  authkit-local help | --help | -h          this text
 configuration: environment variables, see docs/configuration.md
 ";
 
@@ -66,6 +67,7 @@ async fn run(args: &[String]) -> Result<(), String> {
                 .to_owned(),
         ),
         "create-tables" => admin::create_tables(config()?).await,
+        "migrate" => admin::migrate(config()?).await,
         other => Err(format!("unknown command `{other}`")),
     }
 }

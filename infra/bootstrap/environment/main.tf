@@ -23,6 +23,7 @@ locals {
 # functions need (infra/modules/functions), on this environment's resources.
 data "aws_iam_policy_document" "boundary" {
   #checkov:skip=CKV_AWS_111:sns:Publish to a phone number has no resource ARN; topics are denied below.
+  #checkov:skip=CKV_AWS_356:"*" only where AWS has no resource ARN: SMS to a phone number, X-Ray, dynamodb:ListStreams.
   statement {
     sid       = "Logs"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
@@ -35,8 +36,23 @@ data "aws_iam_policy_document" "boundary" {
   }
   statement {
     sid       = "Tables"
-    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem"]
+    actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query", "dynamodb:ConditionCheckItem", "dynamodb:BatchWriteItem"]
     resources = ["arn:aws:dynamodb:${local.arn}:table/${local.name}-*"]
+  }
+  statement {
+    sid       = "ReadStreams"
+    actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+    resources = ["arn:aws:dynamodb:${local.arn}:table/${local.name}-*/stream/*"]
+  }
+  statement {
+    sid       = "ListStreams"
+    actions   = ["dynamodb:ListStreams"]
+    resources = ["*"]
+  }
+  statement {
+    sid       = "DeadLetters"
+    actions   = ["sqs:SendMessage"]
+    resources = ["arn:aws:sqs:${local.arn}:${local.name}-*"]
   }
   statement {
     sid       = "NoTenantOrApiKeyWrites"
@@ -210,10 +226,11 @@ data "aws_iam_policy_document" "deploy" {
   statement {
     sid = "Named"
     actions = ["dynamodb:*", "lambda:*", "logs:*", "secretsmanager:*", "sns:*", "ses:*", "cloudwatch:*",
-    "wafv2:*"]
+    "wafv2:*", "sqs:*"]
     resources = [
       "arn:aws:dynamodb:${local.arn}:table/${local.name}-*",
       "arn:aws:lambda:${local.arn}:function:${local.name}-*",
+      "arn:aws:sqs:${local.arn}:${local.name}-*",
       "arn:aws:logs:${local.arn}:log-group:/aws/lambda/${local.name}-*",
       "arn:aws:logs:${local.arn}:log-group:/aws/apigateway/${local.name}",
       "arn:aws:logs:${local.arn}:log-group:/aws/lambda/${local.name}-*:*",
@@ -226,6 +243,22 @@ data "aws_iam_policy_document" "deploy" {
       "arn:aws:cloudwatch::${var.account}:dashboard/${local.name}",
       "arn:aws:wafv2:us-east-1:${var.account}:global/*",
     ]
+  }
+  # Event source mappings get generated ids; one is created only for this stack's functions.
+  statement {
+    sid       = "CreateEventSourceMappings"
+    actions   = ["lambda:CreateEventSourceMapping"]
+    resources = ["*"]
+    condition {
+      test     = "ArnLike"
+      variable = "lambda:FunctionArn"
+      values   = ["arn:aws:lambda:${local.arn}:function:${local.name}-*"]
+    }
+  }
+  statement {
+    sid       = "EventSourceMappings"
+    actions   = ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping", "lambda:DeleteEventSourceMapping", "lambda:ListTags", "lambda:TagResource", "lambda:UntagResource"]
+    resources = ["arn:aws:lambda:${local.arn}:event-source-mapping:*"]
   }
   statement {
     sid       = "GeneratedIds"
@@ -261,7 +294,7 @@ data "aws_iam_policy_document" "deploy" {
     sid = "Unnamed"
     actions = ["logs:DescribeLogGroups", "logs:PutQueryDefinition", "logs:DescribeQueryDefinitions", "logs:DeleteQueryDefinition",
       "sns:SetSMSAttributes", "sns:GetSMSAttributes", "ses:CreateEmailIdentity", "ses:CreateConfigurationSet",
-      "cloudwatch:DescribeAlarms", "lambda:ListVersionsByFunction", "lambda:GetAccountSettings",
+      "cloudwatch:DescribeAlarms", "lambda:ListVersionsByFunction", "lambda:GetAccountSettings", "lambda:ListEventSourceMappings",
       "acm:DescribeCertificate", "acm:ListTagsForCertificate", "kms:ListAliases", "secretsmanager:ListSecrets",
       # API Gateway access logs are a log delivery, made with the caller's rights.
       "logs:CreateLogDelivery", "logs:GetLogDelivery", "logs:UpdateLogDelivery", "logs:DeleteLogDelivery",
@@ -288,7 +321,7 @@ data "aws_iam_policy_document" "plan" {
   statement {
     sid       = "NoData"
     effect    = "Deny"
-    actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "secretsmanager:GetSecretValue", "lambda:InvokeFunction"]
+    actions   = ["dynamodb:GetItem", "dynamodb:BatchGetItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:GetRecords", "sqs:ReceiveMessage", "secretsmanager:GetSecretValue", "lambda:InvokeFunction"]
     resources = ["*"]
   }
 }

@@ -1,5 +1,5 @@
 # One Lambda function per binary under lambdas/src/bin, each with its own role allowing
-# exactly the tables, secrets and delivery services it uses (docs/deploy.md, "What each
+# exactly the tables, streams, queues, secrets and delivery services it uses (docs/deploy.md, "What each
 # function may do"). Every apply publishes a version; API Gateway and Cognito invoke the
 # `live` alias, which scripts/rollback.sh moves back in one command.
 
@@ -11,6 +11,9 @@ variable "functions" {
     timeout           = number
     tables            = list(string)
     ping              = bool
+    streams           = list(string)
+    appends           = list(string)
+    dead_letters      = list(string)
     secrets           = list(string)
     send              = bool
     user_pool_actions = list(string)
@@ -49,6 +52,8 @@ locals {
   region  = data.aws_region.current.name
   # ARNs built from names, so every policy is known when planned (and checked there).
   table_arns = { for key, table in var.table_names : key => "arn:aws:dynamodb:${local.region}:${local.account}:table/${table}" }
+  # A stream's ARN ends in the time it was enabled, known only after apply.
+  stream_arns = { for key, arn in local.table_arns : key => "${arn}/stream/*" }
   # Secrets Manager appends six random characters to a secret's name in its ARN.
   secret_patterns = { for key, secret in var.secrets : key => "arn:aws:secretsmanager:${local.region}:${local.account}:secret:${secret.name}-??????" }
   log_group_names = { for fn in keys(var.functions) : fn => "/aws/lambda/${var.name}-${trimprefix(fn, "authkit-")}" }
@@ -122,7 +127,7 @@ data "aws_iam_policy_document" "function" {
   # Reading or writing a table encrypted with the stack's key needs kms:Decrypt of its
   # table key, through DynamoDB only. GenerateDataKey is never needed by a caller.
   dynamic "statement" {
-    for_each = length(each.value.tables) > 0 || each.value.ping ? [1] : []
+    for_each = length(each.value.tables) > 0 || each.value.ping || length(each.value.streams) > 0 || length(each.value.appends) > 0 ? [1] : []
     content {
       sid       = "DecryptTables"
       actions   = ["kms:Decrypt"]
@@ -166,6 +171,46 @@ data "aws_iam_policy_document" "function" {
         variable = "dynamodb:LeadingKeys"
         values   = local.operator_records
       }
+    }
+  }
+
+  # A table's change stream, as Lambda's event source mapping reads it with the function's
+  # role (ListStreams has no resource-level permissions).
+  dynamic "statement" {
+    for_each = length(each.value.streams) > 0 ? [1] : []
+    content {
+      sid       = "ReadStreams"
+      actions   = ["dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"]
+      resources = [for table in each.value.streams : local.stream_arns[table]]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = length(each.value.streams) > 0 ? [1] : []
+    content {
+      sid       = "ListStreams"
+      actions   = ["dynamodb:ListStreams"]
+      resources = ["*"]
+    }
+  }
+
+  # Put only: an append-only writer (the audit log's) reads and updates nothing.
+  dynamic "statement" {
+    for_each = length(each.value.appends) > 0 ? [1] : []
+    content {
+      sid       = "AppendOnly"
+      actions   = ["dynamodb:PutItem", "dynamodb:BatchWriteItem"]
+      resources = [for table in each.value.appends : local.table_arns[table]]
+    }
+  }
+
+  # The event source mapping sends a batch that failed every retry here, as the function.
+  dynamic "statement" {
+    for_each = length(each.value.dead_letters) > 0 ? [1] : []
+    content {
+      sid       = "DeadLetters"
+      actions   = ["sqs:SendMessage"]
+      resources = [for queue in each.value.dead_letters : "arn:aws:sqs:${local.region}:${local.account}:${queue}"]
     }
   }
 

@@ -18,6 +18,10 @@ variable "log_groups" {
 }
 variable "access_log_group" { type = string }
 variable "table_names" { type = map(string) }
+variable "events_queue" {
+  description = "The events consumer's dead-letter queue."
+  type        = string
+}
 variable "sms_spend_limit" { type = number }
 variable "kms_key_arn" { type = string }
 variable "alarm_email" { type = string }
@@ -172,6 +176,36 @@ resource "aws_cloudwatch_metric_alarm" "dynamodb_throttles" {
   }
 }
 
+resource "aws_cloudwatch_metric_alarm" "events_dead_letters" {
+  alarm_name          = "${var.name}-events-dead-letters"
+  alarm_description   = "A batch of events failed every retry: its records stay in the stream for 24 hours after they were written; replay them before they expire. Runbook: docs/runbooks/events-pipeline.md"
+  namespace           = "AWS/SQS"
+  metric_name         = "ApproximateNumberOfMessagesVisible"
+  dimensions          = { QueueName = var.events_queue }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "events_iterator_age" {
+  alarm_name          = "${var.name}-events-lagging"
+  alarm_description   = "The events consumer is more than 5 minutes behind the stream; DynamoDB Streams drops records older than 24 hours. Runbook: docs/runbooks/events-pipeline.md"
+  namespace           = "AWS/Lambda"
+  metric_name         = "IteratorAge"
+  dimensions          = { FunctionName = var.function_names["authkit-events"] }
+  statistic           = "Maximum"
+  period              = 60
+  evaluation_periods  = 5
+  threshold           = 300000
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alarms.arn]
+}
+
 resource "aws_cloudwatch_metric_alarm" "sms_failures" {
   alarm_name          = "${var.name}-sms-delivery-failures"
   alarm_description   = "SNS reported failed SMS deliveries. Runbook: docs/runbooks/sms-pumping.md"
@@ -315,6 +349,7 @@ locals {
     { title = "Lambda duration p95", metrics = [for fn in local.functions : ["AWS/Lambda", "Duration", "FunctionName", fn, { stat = "p95" }]] },
     { title = "Lambda throttles and concurrency", metrics = concat([for fn in local.functions : ["AWS/Lambda", "Throttles", "FunctionName", fn, { stat = "Sum" }]], [["AWS/Lambda", "ConcurrentExecutions", { stat = "Maximum", yAxis = "right" }]]) },
     { title = "DynamoDB throttles", metrics = concat([for table in local.tables : [["AWS/DynamoDB", "ReadThrottleEvents", "TableName", table, { stat = "Sum" }], ["AWS/DynamoDB", "WriteThrottleEvents", "TableName", table, { stat = "Sum" }]]]...) },
+    { title = "Events pipeline", metrics = [["AWS/Lambda", "IteratorAge", "FunctionName", var.function_names["authkit-events"], { stat = "Maximum" }], ["AWS/SQS", "ApproximateNumberOfMessagesVisible", "QueueName", var.events_queue, { stat = "Maximum", yAxis = "right" }]] },
     { title = "DynamoDB consumed capacity", metrics = concat([for table in local.tables : [["AWS/DynamoDB", "ConsumedReadCapacityUnits", "TableName", table, { stat = "Sum" }], ["AWS/DynamoDB", "ConsumedWriteCapacityUnits", "TableName", table, { stat = "Sum" }]]]...) },
   ]
 }

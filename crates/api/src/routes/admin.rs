@@ -137,7 +137,8 @@ pub(crate) async fn reactivate_tenant(
     ))
 }
 
-/// Deletes a tenant: nothing can use it from now on (within the record cache bound), its
+/// Deletes a tenant: nothing can use it from now on (other warm processes within the
+/// cache bound, `AUTHKIT_TENANT_CACHE_SECS`), its
 /// records are purged at `purge_at`, and its id is never given out again.
 #[utoipa::path(delete, path = "/admin/v1/tenants/{id}", security(("operator" = [])), params(("id" = String, Path, description = "tenant id")),
     responses((status = 200, body = TenantObject), (status = 404, body = Problem, content_type = "application/problem+json")))]

@@ -14,7 +14,7 @@ use crate::problem::Problem;
 /// Starts a sign-in: sends a code or a magic link. Answers the same whether or not the
 /// identifier has signed in before.
 #[utoipa::path(post, path = "/v1/auth/start", request_body = StartRequest, security(("api_key" = [])),
-    responses((status = 200, body = ChallengeResponse), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 502, body = Problem)))]
+    responses((status = 200, body = ChallengeResponse), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, description = "`delivery_failed` (the challenge was kept: resend it with its `challenge_id`) or `unavailable`; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn start(
     State(authkit): State<crate::State>,
     caller: TenantCaller,
@@ -48,7 +48,7 @@ pub(crate) async fn verify(
     caller: TenantCaller,
     JsonBody(body): JsonBody<VerifyRequest>,
 ) -> Result<Json<SignInResponse>, Problem> {
-    let verified = match (
+    let signed_in = match (
         body.challenge_id.as_deref(),
         body.code.as_deref(),
         body.token.as_deref(),
@@ -56,11 +56,13 @@ pub(crate) async fn verify(
         body.code_verifier.as_deref(),
     ) {
         (Some(id), Some(answer), None, None, None) | (Some(id), None, Some(answer), None, None) => {
-            authkit.verify_answer(caller.caller(), id, answer).await?
+            authkit
+                .sign_in_with_answer(caller.caller(), id, answer)
+                .await?
         }
         (None, None, None, Some(result), verifier) => {
             authkit
-                .exchange_result(caller.caller(), result, None, verifier)
+                .sign_in_with_result(caller.caller(), result, verifier)
                 .await?
         }
         _ => {
@@ -71,17 +73,12 @@ pub(crate) async fn verify(
             ))
         }
     };
-    Ok(Json(
-        authkit
-            .complete_sign_in(caller.caller(), verified)
-            .await?
-            .into(),
-    ))
+    Ok(Json(signed_in.into()))
 }
 
 /// Sends a new secret: a new challenge replaces the old one, whose secret stops working.
 #[utoipa::path(post, path = "/v1/auth/resend", request_body = ResendRequest, security(("api_key" = [])),
-    responses((status = 200, body = ChallengeResponse), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = ChallengeResponse), (status = "4XX", body = Problem, content_type = "application/problem+json"), (status = 503, description = "`delivery_failed` (the new challenge was kept: resend it with its `challenge_id`) or `unavailable`; retry after `Retry-After` seconds", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn resend(
     State(authkit): State<crate::State>,
     caller: TenantCaller,

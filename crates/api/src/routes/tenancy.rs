@@ -88,7 +88,10 @@ pub(crate) async fn revoke_key(
     id: &str,
 ) -> Result<Json<ApiKeyObject>, Problem> {
     let revoked = authkit.revoke_api_key(actor, tenant, id).await?;
-    Ok(Json(ApiKeyObject::revoked(&revoked)))
+    Ok(Json(ApiKeyObject::revoked(
+        &revoked,
+        authkit.settings().tenant_cache_secs,
+    )))
 }
 
 pub(crate) async fn rotate_key(

@@ -18,11 +18,16 @@ use crate::tenancy_dto::{
 };
 
 /// The calling tenant's settings; the `ETag` is its revision, for `If-Match` on a change.
+/// Read from the store, not the process's cache of tenants, so the `ETag` is current.
 #[utoipa::path(get, path = "/v1/tenant", security(("api_key" = [])),
     responses((status = 200, body = TenantObject, headers(("etag" = String, description = "The tenant's revision"))),
         (status = "4XX", body = Problem, content_type = "application/problem+json")))]
-pub(crate) async fn get(SecretKeyCaller(caller): SecretKeyCaller) -> Response {
-    tenant_ok(&caller.tenant)
+pub(crate) async fn get(
+    State(authkit): State<crate::State>,
+    SecretKeyCaller(caller): SecretKeyCaller,
+) -> Result<Response, Problem> {
+    let tenant = authkit.managed_tenant(caller.tenant.id.as_str()).await?;
+    Ok(tenant_ok(&tenant))
 }
 
 /// Changes the calling tenant's settings (a JSON Merge Patch). With `If-Match`, only if

@@ -4,6 +4,7 @@
 
 use super::{now, tenant};
 use crate::clock::{OsRandomness, Timestamp};
+use crate::event::{Event, EventKind, Outcome};
 use crate::registry::{
     IdempotencyRecord, IdempotencyScope, KeyCreation, TenantCreation, Written,
     IDEMPOTENCY_WINDOW_SECS,
@@ -23,6 +24,21 @@ pub async fn check_all(stores: &Stores) {
     keys_are_listed_newest_first_rotated_and_revoked(stores).await;
     a_key_use_is_noted_at_most_once_a_minute(stores).await;
     a_deleted_tenants_records_read_as_absent_once_purged(stores).await;
+}
+
+fn admin_event(tenant: &TenantId, kind: EventKind) -> Event {
+    let mut event = Event::new(tenant, kind, Outcome::Success, now(), &OsRandomness);
+    event.detail = Some("by operator conformance".into());
+    event
+}
+
+async fn recorded(stores: &Stores, event: &Event) -> bool {
+    stores
+        .changes
+        .recorded_event(&event.tenant, &event.id)
+        .await
+        .expect("read")
+        .is_some()
 }
 
 fn new_tenant(id: TenantId) -> Tenant {
@@ -57,24 +73,40 @@ fn idempotency(scope: IdempotencyScope, created: Vec<String>) -> IdempotencyReco
 }
 
 async fn create(stores: &Stores, tenant: &Tenant, keys: Vec<ApiKeyEntry>) -> Written {
+    create_recording(stores, tenant, keys).await.0
+}
+
+/// Creates the tenant, and says whether the creation's event was recorded.
+async fn create_recording(
+    stores: &Stores,
+    tenant: &Tenant,
+    keys: Vec<ApiKeyEntry>,
+) -> (Written, bool) {
     let creation = TenantCreation {
         tenant: tenant.clone(),
         keys,
         idempotency: None,
+        event: admin_event(&tenant.id, EventKind::TenantCreated),
     };
-    stores
+    let written = stores
         .registry
         .create_tenant(&creation)
         .await
-        .expect("the store answers")
+        .expect("the store answers");
+    (written, recorded(stores, &creation.event).await)
 }
 
 pub async fn a_tenant_is_created_with_its_keys_once_and_its_id_never_again(stores: &Stores) {
     let tenant = new_tenant(tenant());
     let (_, publishable, _) = key_entry(&tenant.id, KeyKind::Publishable, now());
     let (_, secret, _) = key_entry(&tenant.id, KeyKind::Secret, now());
-    let written = create(stores, &tenant, vec![publishable.clone(), secret.clone()]).await;
-    assert_eq!(written, Written::Done);
+    let written =
+        create_recording(stores, &tenant, vec![publishable.clone(), secret.clone()]).await;
+    assert_eq!(
+        written,
+        (Written::Done, true),
+        "a creation records its event with it"
+    );
     let stored = stores.tenants.get_tenant(&tenant.id).await.expect("read");
     assert_eq!(
         stored.as_ref(),
@@ -101,8 +133,12 @@ pub async fn a_tenant_is_created_with_its_keys_once_and_its_id_never_again(store
     }
 
     let (_, stray, _) = key_entry(&tenant.id, KeyKind::Secret, now());
-    let again = create(stores, &new_tenant(tenant.id.clone()), vec![stray.clone()]).await;
-    assert_eq!(again, Written::Conflict, "an id is created once");
+    let again = create_recording(stores, &new_tenant(tenant.id.clone()), vec![stray.clone()]).await;
+    assert_eq!(
+        again,
+        (Written::Conflict, false),
+        "an id is created once; a refused creation records no event"
+    );
     assert_eq!(
         stores
             .tenants
@@ -120,7 +156,10 @@ pub async fn a_tenant_is_created_with_its_keys_once_and_its_id_never_again(store
     };
     assert!(stores
         .registry
-        .delete_tenant(&deleted)
+        .delete_tenant(
+            &deleted,
+            &admin_event(&deleted.id, EventKind::TenantDeleted)
+        )
         .await
         .expect("written"));
     assert_eq!(
@@ -142,7 +181,10 @@ pub async fn a_tenant_is_created_with_its_keys_once_and_its_id_never_again(store
     assert!(
         !stores
             .registry
-            .update_tenant(&deleted.next_revision(now()))
+            .update_tenant(
+                &deleted.next_revision(now()),
+                &admin_event(&tenant.id, EventKind::TenantUpdated)
+            )
             .await
             .expect("answered"),
         "a deleted tenant cannot be changed"
@@ -156,6 +198,7 @@ pub async fn a_retried_creation_finds_its_idempotency_record(stores: &Stores) {
         tenant: tenant.clone(),
         keys: vec![],
         idempotency: Some(record.clone()),
+        event: admin_event(&tenant.id, EventKind::TenantCreated),
     };
     let registry = &stores.registry;
     assert_eq!(
@@ -209,6 +252,7 @@ pub async fn a_retried_creation_finds_its_idempotency_record(stores: &Stores) {
         key: key.clone(),
         replacing: None,
         idempotency: Some(key_record.clone()),
+        event: admin_event(&tenant.id, EventKind::ApiKeyCreated),
     };
     assert_eq!(
         registry.create_api_key(&creation).await.expect("answered"),
@@ -275,7 +319,10 @@ pub async fn tenants_are_listed_by_id_page_by_page(stores: &Stores) {
     };
     assert!(stores
         .registry
-        .update_tenant(&suspended)
+        .update_tenant(
+            &suspended,
+            &admin_event(&suspended.id, EventKind::TenantUpdated)
+        )
         .await
         .expect("written"));
     let page = stores
@@ -295,7 +342,10 @@ pub async fn tenants_are_listed_by_id_page_by_page(stores: &Stores) {
     };
     assert!(stores
         .registry
-        .delete_tenant(&deleted)
+        .delete_tenant(
+            &deleted,
+            &admin_event(&deleted.id, EventKind::TenantDeleted)
+        )
         .await
         .expect("written"));
     let page = stores
@@ -321,18 +371,26 @@ pub async fn tenant_changes_apply_only_over_the_revision_read(stores: &Stores) {
         name: "Second".into(),
         ..tenant.next_revision(now())
     };
+    let (applied, lost) = (
+        admin_event(&tenant.id, EventKind::TenantUpdated),
+        admin_event(&tenant.id, EventKind::TenantUpdated),
+    );
     assert!(stores
         .registry
-        .update_tenant(&first)
+        .update_tenant(&first, &applied)
         .await
         .expect("answered"));
     assert!(
         !stores
             .registry
-            .update_tenant(&second)
+            .update_tenant(&second, &lost)
             .await
             .expect("answered"),
         "a change over a revision that is gone is refused (lost update)"
+    );
+    assert!(
+        recorded(stores, &applied).await && !recorded(stores, &lost).await,
+        "a change records its event with it; a refused one, none"
     );
     let stored = stores
         .tenants
@@ -344,7 +402,7 @@ pub async fn tenant_changes_apply_only_over_the_revision_read(stores: &Stores) {
     let unknown = new_tenant(crate::conformance::tenant()).next_revision(now());
     assert!(!stores
         .registry
-        .update_tenant(&unknown)
+        .update_tenant(&unknown, &admin_event(&tenant.id, EventKind::TenantUpdated))
         .await
         .expect("answered"));
 }
@@ -364,6 +422,7 @@ pub async fn keys_are_listed_newest_first_rotated_and_revoked(stores: &Stores) {
         key: newest.clone(),
         replacing: Some((oldest.id.clone(), overlap_end)),
         idempotency: None,
+        event: admin_event(&tenant.id, EventKind::ApiKeyRotated),
     };
     let registry = &stores.registry;
     assert_eq!(
@@ -418,19 +477,34 @@ pub async fn keys_are_listed_newest_first_rotated_and_revoked(stores: &Stores) {
     );
 
     assert!(registry
-        .revoke_api_key(&tenant.id, &middle.id, at)
+        .revoke_api_key(
+            &tenant.id,
+            &middle.id,
+            at,
+            &admin_event(&tenant.id, EventKind::ApiKeyRevoked)
+        )
         .await
         .expect("answered"));
     assert!(
         !registry
-            .revoke_api_key(&tenant.id, &middle.id, at)
+            .revoke_api_key(
+                &tenant.id,
+                &middle.id,
+                at,
+                &admin_event(&tenant.id, EventKind::ApiKeyRevoked)
+            )
             .await
             .expect("answered"),
         "a key is revoked once"
     );
     assert!(
         !registry
-            .revoke_api_key(&other_tenant, &newest.id, at)
+            .revoke_api_key(
+                &other_tenant,
+                &newest.id,
+                at,
+                &admin_event(&other_tenant, EventKind::ApiKeyRevoked)
+            )
             .await
             .expect("answered"),
         "another tenant cannot revoke it"
@@ -457,6 +531,7 @@ pub async fn keys_are_listed_newest_first_rotated_and_revoked(stores: &Stores) {
         key: replacement.clone(),
         replacing: Some((middle.id.clone(), overlap_end)),
         idempotency: None,
+        event: admin_event(&tenant.id, EventKind::ApiKeyRotated),
     };
     assert_eq!(
         registry
@@ -465,6 +540,10 @@ pub async fn keys_are_listed_newest_first_rotated_and_revoked(stores: &Stores) {
             .expect("answered"),
         Written::Conflict,
         "a revoked key cannot be rotated"
+    );
+    assert!(
+        !recorded(stores, &rotating_revoked.event).await,
+        "a refused rotation records no event"
     );
     assert_eq!(
         stores
@@ -532,7 +611,10 @@ pub async fn a_deleted_tenants_records_read_as_absent_once_purged(stores: &Store
     };
     assert!(stores
         .registry
-        .delete_tenant(&deleted)
+        .delete_tenant(
+            &deleted,
+            &admin_event(&deleted.id, EventKind::TenantDeleted)
+        )
         .await
         .expect("written"));
     stores

@@ -5,6 +5,7 @@ use async_trait::async_trait;
 
 use super::{MemoryStore, Tables};
 use crate::clock::Timestamp;
+use crate::event::Event;
 use crate::registry::{
     IdempotencyRecord, IdempotencyScope, KeyCreation, Page, TenantCreation, TenantRegistry,
     Written, KEY_USE_INTERVAL_SECS,
@@ -68,6 +69,7 @@ impl TenantRegistry for MemoryStore {
             tables.insert_key(key);
         }
         tables.remember(creation.idempotency.as_ref());
+        tables.outbox.push_back(creation.event.clone());
         Ok(Written::Done)
     }
 
@@ -87,22 +89,24 @@ impl TenantRegistry for MemoryStore {
         Ok(page(listed.into_iter().cloned(), limit))
     }
 
-    async fn update_tenant(&self, tenant: &Tenant) -> Result<bool, StoreError> {
+    async fn update_tenant(&self, tenant: &Tenant, event: &Event) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         if !tables.at_revision_before(tenant) {
             return Ok(false);
         }
         tables.tenants.insert(tenant.id.clone(), tenant.clone());
+        tables.outbox.push_back(event.clone());
         Ok(true)
     }
 
-    async fn delete_tenant(&self, tenant: &Tenant) -> Result<bool, StoreError> {
+    async fn delete_tenant(&self, tenant: &Tenant, event: &Event) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         if !tables.at_revision_before(tenant) {
             return Ok(false);
         }
         tables.tenants.insert(tenant.id.clone(), tenant.clone());
         tables.tombstones.insert(tenant.id.clone());
+        tables.outbox.push_back(event.clone());
         Ok(true)
     }
 
@@ -136,6 +140,7 @@ impl TenantRegistry for MemoryStore {
         }
         tables.insert_key(&creation.key);
         tables.remember(creation.idempotency.as_ref());
+        tables.outbox.push_back(creation.event.clone());
         Ok(Written::Done)
     }
 
@@ -185,6 +190,7 @@ impl TenantRegistry for MemoryStore {
         tenant: &TenantId,
         id: &ApiKeyId,
         now: Timestamp,
+        event: &Event,
     ) -> Result<bool, StoreError> {
         let mut tables = self.lock();
         let Some(entry) = tables
@@ -197,6 +203,7 @@ impl TenantRegistry for MemoryStore {
         entry.revoked_at = Some(now);
         let record = entry.record();
         tables.api_keys.insert(record.hash, record);
+        tables.outbox.push_back(event.clone());
         Ok(true)
     }
 

@@ -7,6 +7,7 @@ use super::sign_in::RequestedKind;
 use super::{AuthKit, Caller, StartRequest, StartedChallenge};
 use crate::challenge::ChallengePurpose;
 use crate::error::AuthError;
+use crate::event::EventKind;
 use crate::identifier::Identifier;
 use crate::rate_limit::Action;
 
@@ -21,7 +22,8 @@ impl AuthKit {
     ) -> Result<Identifier, AuthError> {
         let tenant = caller.tenant;
         let identifier = Identifier::parse(identifier, tenant.policy.default_region)?;
-        self.admit(Action::SignUp, caller, &identifier).await?;
+        self.admit(Action::SignUp, caller, &identifier, async {})
+            .await?;
         Ok(identifier)
     }
 
@@ -51,8 +53,10 @@ impl AuthKit {
     }
 
     /// Checks the code of a proof started for `account`, counted atomically like a
-    /// sign-in answer: the contact it proved. A proof started for another account, and a
-    /// sign-in challenge, are not found.
+    /// sign-in answer: the contact it proved. The proof is verified with its event
+    /// (`contact_proven`) and the failures' reset in one change, and nothing else: no user,
+    /// no session. A proof started for another account, and a sign-in challenge, are not
+    /// found.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn verify_contact_proof(
         &self,
@@ -65,7 +69,13 @@ impl AuthKit {
             account: account.to_owned(),
         };
         let proven = self
-            .answer_for(caller, challenge_id, code, &purpose)
+            .verify_for(
+                caller,
+                challenge_id,
+                code,
+                &purpose,
+                EventKind::ContactProven,
+            )
             .await?;
         Ok(proven.identifier)
     }

@@ -4,8 +4,8 @@
 
 use super::tenant_admin::{fingerprint, Actor, Creating, IdempotencyKey, PageRequest};
 use super::AuthKit;
-use crate::audit::AuditKind;
 use crate::error::AuthError;
+use crate::event::EventKind;
 use crate::registry::{IdempotencyRecord, IdempotencyScope, KeyCreation, Page, Written};
 use crate::tenant::{ApiKey, ApiKeyEntry, ApiKeyId, KeyKind, TenantId};
 
@@ -65,16 +65,12 @@ impl AuthKit {
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<IssuedKey, AuthError> {
         let request = ["create_api_key", tenant.as_str(), kind.prefix()];
-        let issued = self
-            .issue_key(tenant, kind, None, &request, idempotency)
-            .await?;
-        self.audit_key(tenant, AuditKind::ApiKeyCreated, actor, &issued.entry.id)
-            .await;
-        Ok(issued)
+        self.issue_key(actor, tenant, kind, None, &request, idempotency)
+            .await
     }
 
-    /// Revokes a key; it stops working within the record cache bound
-    /// ([`crate::tenant::RECORD_CACHE_BOUND_SECS`]). Revoking a revoked key changes nothing.
+    /// Revokes a key; it stops working at once in this process and within the cache bound
+    /// (`tenant_cache_secs`) in others. Revoking a revoked key changes nothing.
     pub async fn revoke_api_key(
         &self,
         actor: &Actor,
@@ -82,15 +78,16 @@ impl AuthKit {
         id: &str,
     ) -> Result<ApiKeyEntry, AuthError> {
         let entry = self.api_key(tenant, id).await?;
-        if self
-            .stores
+        let event = self.admin_event(
+            tenant,
+            EventKind::ApiKeyRevoked,
+            format!("{} by {}", entry.id, actor.describe()),
+        );
+        self.stores
             .registry
-            .revoke_api_key(tenant, &entry.id, self.now())
-            .await?
-        {
-            self.audit_key(tenant, AuditKind::ApiKeyRevoked, actor, &entry.id)
-                .await;
-        }
+            .revoke_api_key(tenant, &entry.id, self.now(), &event)
+            .await?;
+        self.tenants.forget(tenant);
         self.api_key(tenant, entry.id.as_str()).await
     }
 
@@ -122,10 +119,9 @@ impl AuthKit {
                 let expires_at = old.expires_at.map_or(until, |current| current.min(until));
                 let replacing = Some((old.id.clone(), expires_at));
                 let issued = self
-                    .issue_key(tenant, old.kind, replacing, &request, idempotency)
+                    .issue_key(actor, tenant, old.kind, replacing, &request, idempotency)
                     .await?;
-                self.audit_key(tenant, AuditKind::ApiKeyRotated, actor, &old.id)
-                    .await;
+                self.tenants.forget(tenant);
                 issued
             }
         };
@@ -153,9 +149,10 @@ impl AuthKit {
     }
 
     /// Creates a key (replacing another, for a rotation), or answers a retry from its
-    /// idempotency record.
+    /// idempotency record. The creation is recorded as an event naming both keys and who.
     async fn issue_key(
         &self,
+        actor: &Actor,
         tenant: &TenantId,
         kind: KeyKind,
         replacing: Option<(ApiKeyId, crate::clock::Timestamp)>,
@@ -175,7 +172,20 @@ impl AuthKit {
             let key = ApiKey::derive(kind, &pepper, &seed, 0);
             let id = ApiKeyId::generate_at(now, self.random.as_ref());
             let entry = ApiKeyEntry::new(id, &key, tenant.clone(), &pepper, now);
+            let event = match &replacing {
+                Some((old, _)) => self.admin_event(
+                    tenant,
+                    EventKind::ApiKeyRotated,
+                    format!("{} replaces {old} by {}", entry.id, actor.describe()),
+                ),
+                None => self.admin_event(
+                    tenant,
+                    EventKind::ApiKeyCreated,
+                    format!("{} by {}", entry.id, actor.describe()),
+                ),
+            };
             let creation = KeyCreation {
+                event,
                 idempotency: record.map(|record| IdempotencyRecord {
                     created: vec![entry.id.to_string()],
                     ..record
@@ -209,19 +219,5 @@ impl AuthKit {
         let seed = hex::decode(&record.seed).map_err(|_| AuthError::IdempotencyKeyReused)?;
         let key = ApiKey::derive(entry.kind, &self.keys.current().pepper, &seed, 0);
         Ok(IssuedKey { entry, key })
-    }
-
-    /// Audited like every administrative change; the detail names the key and who.
-    async fn audit_key(&self, tenant: &TenantId, kind: AuditKind, actor: &Actor, key: &ApiKeyId) {
-        match self.stored_tenant(tenant.as_str()).await {
-            Ok(tenant) => {
-                let mut event = self.event(&tenant, kind, crate::audit::Outcome::Success);
-                event.detail = Some(format!("{key} by {}", actor.describe()));
-                self.audit(event).await;
-            }
-            Err(error) => {
-                tracing::error!(tenant = %tenant, kind = kind.as_str(), error = %error, "audit event lost")
-            }
-        }
     }
 }

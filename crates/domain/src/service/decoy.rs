@@ -10,6 +10,7 @@ use super::sign_in::check_cooldown_and_cap;
 use super::{AuthKit, Caller, StartRequest, StartedChallenge};
 use crate::challenge::{ChallengeId, ChallengeKind};
 use crate::error::AuthError;
+use crate::event::{EventKind, Outcome};
 use crate::identifier::{Channel, Identifier};
 use crate::rate_limit::Action;
 
@@ -66,7 +67,8 @@ impl AuthKit {
             now,
         )?;
         let identifier = decoy_identifier(caller, request.identifier)?;
-        self.admit(Action::Start, caller, &identifier).await?;
+        self.admit(Action::Start, caller, &identifier, async {})
+            .await?;
         Ok(DecoyChallenge {
             shown: self.decoy_shown(
                 caller,
@@ -79,7 +81,9 @@ impl AuthKit {
     }
 
     /// A wrong answer to a decoy, counted like one to a real challenge (verify rate
-    /// limits, the identifier's consecutive failures), so limits and lockouts fall alike.
+    /// limits, the identifier's consecutive failures, counted exactly, with the same events
+    /// a wrong answer records and the lock's when it reaches the cap), so limits and
+    /// lockouts fall alike.
     pub async fn reject_decoy_answer(
         &self,
         caller: Caller<'_>,
@@ -88,8 +92,26 @@ impl AuthKit {
         let Ok(identifier) = decoy_identifier(caller, identifier) else {
             return Ok(());
         };
-        self.admit(Action::Verify, caller, &identifier).await?;
-        self.count_failure(caller.tenant, &identifier).await
+        let admitted = self
+            .admit(Action::Verify, caller, &identifier, async {})
+            .await?;
+        let about = |kind| {
+            let mut event = self.event(caller.tenant, kind, Outcome::Failure);
+            event.identifier = Some(identifier.masked());
+            event.ip = caller.ip.map(str::to_owned);
+            event
+        };
+        // Only the audit log sees that the account does not exist; the caller cannot.
+        let mut wrong = about(EventKind::AnswerWrong);
+        wrong.detail = Some("decoy".to_owned());
+        self.count_failure(
+            caller,
+            wrong,
+            about(EventKind::IdentifierLocked),
+            admitted.failures,
+            &admitted.failure_key,
+        )
+        .await
     }
 
     /// What the client is shown, with a fresh id and the times a new challenge would get.

@@ -1,5 +1,5 @@
 //! What a magic link's page needs before anyone confirms, and where a confirmed link sends
-//! the browser. Confirming and exchanging live with the other answers in `sign_in`.
+//! the browser. Confirming and exchanging live with the other answers in `answers`.
 
 use url::Url;
 use zeroize::Zeroizing;

@@ -3,10 +3,12 @@
 
 mod access;
 mod accounts;
+mod answers;
 mod api_keys;
 mod decoy;
 mod devices;
 mod magic_link;
+mod refusals;
 mod sessions;
 mod sign_in;
 mod tenant_admin;
@@ -14,21 +16,21 @@ mod tenants;
 
 use std::sync::Arc;
 
-use crate::audit::{AuditEvent, AuditKind, Outcome};
 use crate::clock::{Clock, Randomness, Timestamp};
 use crate::delivery::Sender;
-use crate::store::{AuditLog, Stores};
+use crate::error::AuthError;
+use crate::event::{Event, EventKind, Outcome};
+use crate::store::{Applied, AuditLog, Change, StoreError, Stores};
 use crate::tenant::Tenant;
 use crate::token::{Jwks, KeyMaterial};
 
 pub use access::{KeyCaller, RequestContext};
+pub use answers::{ConfirmedLink, ExpectedResult, VerifiedChallenge};
 pub use api_keys::{IssuedKey, RotatedKey, MAX_ROTATION_OVERLAP_SECS};
 pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
 pub use sessions::{SignedIn, Tokens};
-pub use sign_in::{
-    ConfirmedLink, ExpectedResult, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge,
-};
+pub use sign_in::{RequestedKind, StartRequest, StartedChallenge};
 pub use tenant_admin::{Actor, IdempotencyKey, PageRequest, TENANT_RETENTION_SECS};
 pub use tenants::{CreatedTenant, NewTenant};
 
@@ -89,7 +91,26 @@ pub struct ServiceSettings {
     pub public_base_url: String,
     /// Browser origins allowed for tenants without a list of their own.
     pub default_allowed_origins: crate::tenant::DeploymentOrigins,
+    /// How long a warm process trusts an API key and a tenant it read (0: never): a
+    /// revoked key, a suspended or deleted tenant or a changed policy takes effect within
+    /// this many seconds in other processes (at once in the process that made the change).
+    pub tenant_cache_secs: u32,
 }
+
+impl ServiceSettings {
+    /// Settings with the default cache bound ([`DEFAULT_TENANT_CACHE_SECS`]).
+    pub fn new(issuer: impl Into<String>, public_base_url: impl Into<String>) -> ServiceSettings {
+        ServiceSettings {
+            issuer: issuer.into(),
+            public_base_url: public_base_url.into(),
+            default_allowed_origins: Default::default(),
+            tenant_cache_secs: DEFAULT_TENANT_CACHE_SECS,
+        }
+    }
+}
+
+/// How long API keys and tenants are trusted once read, unless configured otherwise.
+pub const DEFAULT_TENANT_CACHE_SECS: u32 = 30;
 
 /// Who is calling: the tenant (from the API key) and the client's address.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +127,8 @@ pub struct AuthKit {
     random: Arc<dyn Randomness>,
     settings: ServiceSettings,
     key_uses: access::KeyUses,
+    tenants: tenants::TenantCache,
+    refusals: refusals::RefusalCounts,
 }
 
 impl AuthKit {
@@ -118,6 +141,8 @@ impl AuthKit {
         settings: ServiceSettings,
     ) -> AuthKit {
         AuthKit {
+            tenants: tenants::TenantCache::new(settings.tenant_cache_secs),
+            refusals: refusals::RefusalCounts::default(),
             stores,
             sender,
             keys,
@@ -141,37 +166,35 @@ impl AuthKit {
         self.clock.now()
     }
 
-    /// Audit is best effort: an unavailable audit table must not stop people signing in,
-    /// but the loss is logged loudly.
-    async fn audit(&self, event: AuditEvent) {
-        if let Err(error) = self.stores.audit.append(&event).await {
-            tracing::error!(tenant = %event.tenant, kind = event.kind.as_str(), error = %error, "audit event lost");
-        }
+    /// A new event about `tenant`, now, with a fresh id.
+    fn event(&self, tenant: &Tenant, kind: EventKind, outcome: Outcome) -> Event {
+        Event::new(&tenant.id, kind, outcome, self.now(), self.random.as_ref())
     }
 
-    fn event(&self, tenant: &Tenant, kind: AuditKind, outcome: Outcome) -> AuditEvent {
-        let mut suffix = [0u8; 6];
-        self.random.fill(&mut suffix);
-        let at = self.now();
-        AuditEvent {
-            id: format!("{}-{}", at.0, hex::encode(suffix)),
-            tenant: tenant.id.clone(),
-            at,
-            kind,
-            outcome,
-            user_id: None,
-            challenge_id: None,
-            device_id: None,
-            ip: None,
-            identifier: None,
-            channel: None,
-            detail: None,
+    /// Applies a change; its events are recorded with it or not at all.
+    async fn apply(&self, change: Change) -> Result<Applied, AuthError> {
+        Ok(self.stores.changes.apply(&change).await?)
+    }
+
+    /// Applies a change whose conditions the caller already knows to hold (new ids); a
+    /// refusal would mean the store and the domain disagree.
+    async fn apply_new(&self, change: Change) -> Result<(), AuthError> {
+        match self.apply(change).await? {
+            Applied::Done => Ok(()),
+            Applied::Refused(_) => Err(StoreError::Corrupt(
+                "a write of new items was refused: their ids are taken".into(),
+            )
+            .into()),
         }
     }
 }
 
 #[cfg(test)]
 mod directory_tests;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod partition_tests;
 #[cfg(test)]
 mod rate_limit_tests;
 #[cfg(test)]

@@ -5,8 +5,8 @@
 use sha2::{Digest, Sha256};
 
 use super::{AuthKit, CreatedTenant, NewTenant};
-use crate::audit::{AuditKind, Outcome};
 use crate::error::AuthError;
+use crate::event::{Event, EventKind, Outcome};
 use crate::registry::{
     IdempotencyRecord, IdempotencyScope, Page, TenantCreation, Written, IDEMPOTENCY_WINDOW_SECS,
 };
@@ -144,10 +144,12 @@ impl AuthKit {
                     .collect(),
                 ..record
             });
+            let event = self.admin_event(&tenant.id, EventKind::TenantCreated, actor.describe());
             let creation = TenantCreation {
                 tenant,
                 keys: entries,
                 idempotency: record,
+                event,
             };
             match self.stores.registry.create_tenant(&creation).await? {
                 Written::Done => {}
@@ -155,8 +157,6 @@ impl AuthKit {
                 // A concurrent retry won: answer as it did.
                 Written::IdempotencyKeyTaken => continue,
             }
-            self.audit_admin(&creation.tenant, AuditKind::TenantCreated, actor)
-                .await;
             let mut keys = keys.into_iter();
             let (Some(publishable_key), Some(secret_key)) = (keys.next(), keys.next()) else {
                 unreachable!("two keys were made")
@@ -206,7 +206,7 @@ impl AuthKit {
             actor,
             id,
             expected_revision,
-            AuditKind::TenantUpdated,
+            EventKind::TenantUpdated,
             |tenant| {
                 let settings = patch
                     .apply(&tenant.settings())
@@ -224,7 +224,7 @@ impl AuthKit {
             actor,
             id,
             TenantStatus::Suspended,
-            AuditKind::TenantSuspended,
+            EventKind::TenantSuspended,
         )
         .await
     }
@@ -238,7 +238,7 @@ impl AuthKit {
             actor,
             id,
             TenantStatus::Active,
-            AuditKind::TenantReactivated,
+            EventKind::TenantReactivated,
         )
         .await
     }
@@ -255,15 +255,15 @@ impl AuthKit {
                 purge_at: Some(purge_at),
                 ..current.next_revision(now)
             };
-            if self.stores.registry.delete_tenant(&deleted).await? {
+            let event = self.admin_event(id, EventKind::TenantDeleted, actor.describe());
+            if self.stores.registry.delete_tenant(&deleted, &event).await? {
+                self.tenants.forget(id);
                 // Key records would outlive the tenant record otherwise; they are inert
                 // already (their tenant is deleted), so a failure here only leaves them longer.
                 self.stores
                     .registry
                     .purge_api_keys_at(&deleted.id, purge_at)
                     .await?;
-                self.audit_admin(&deleted, AuditKind::TenantDeleted, actor)
-                    .await;
                 return Ok(deleted);
             }
         }
@@ -275,7 +275,7 @@ impl AuthKit {
         actor: &Actor,
         id: &TenantId,
         status: TenantStatus,
-        kind: AuditKind,
+        kind: EventKind,
     ) -> Result<Tenant, AuthError> {
         self.change_tenant(actor, id, None, kind, |tenant| {
             tenant.status = status;
@@ -290,7 +290,7 @@ impl AuthKit {
         actor: &Actor,
         id: &TenantId,
         expected_revision: Option<u64>,
-        kind: AuditKind,
+        kind: EventKind,
         change: impl Fn(&mut Tenant) -> Result<(), AuthError>,
     ) -> Result<Tenant, AuthError> {
         for _ in 0..3 {
@@ -303,8 +303,9 @@ impl AuthKit {
             if next.settings() == current.settings() && next.status == current.status {
                 return Ok(current);
             }
-            if self.stores.registry.update_tenant(&next).await? {
-                self.audit_admin(&next, kind, actor).await;
+            let event = self.admin_event(id, kind, actor.describe());
+            if self.stores.registry.update_tenant(&next, &event).await? {
+                self.tenants.forget(id);
                 return Ok(next);
             }
             if expected_revision.is_some() {
@@ -379,11 +380,18 @@ impl AuthKit {
         })
     }
 
-    /// An administrative change in the tenant's audit log, naming who made it.
-    pub(super) async fn audit_admin(&self, tenant: &Tenant, kind: AuditKind, actor: &Actor) {
-        let mut event = self.event(tenant, kind, Outcome::Success);
-        event.detail = Some(actor.describe());
-        self.audit(event).await;
+    /// The event of an administrative change, `detail` naming who made it (and what):
+    /// the store records it in the same step as the change.
+    pub(super) fn admin_event(&self, tenant: &TenantId, kind: EventKind, detail: String) -> Event {
+        let mut event = Event::new(
+            tenant,
+            kind,
+            Outcome::Success,
+            self.now(),
+            self.random.as_ref(),
+        );
+        event.detail = Some(detail);
+        event
     }
 }
 

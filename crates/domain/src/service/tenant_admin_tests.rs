@@ -4,8 +4,8 @@ use serde_json::json;
 
 use super::testing::{code_for, Harness};
 use super::{Actor, IdempotencyKey, PageRequest, RequestContext, TENANT_RETENTION_SECS};
-use crate::audit::AuditKind;
 use crate::error::AuthError;
+use crate::event::EventKind;
 use crate::identifier::Channel;
 use crate::tenant::{
     DeploymentOrigins, KeyKind, SettingsPatch, TenantId, TenantPolicy, TenantSettings,
@@ -167,21 +167,18 @@ async fn a_suspended_tenant_is_refused_until_reactivated_and_a_deleted_one_is_go
         "a deleted tenant's id is never given out again: {again:?}"
     );
 
-    let audited: Vec<(AuditKind, Option<String>)> = h
-        .stores
-        .audit
-        .recent(&id("shop"), h.clock_now(), 10)
+    let audited: Vec<(EventKind, Option<String>)> = h
+        .audit_of(&id("shop"), 10)
         .await
-        .unwrap()
         .into_iter()
         .map(|event| (event.kind, event.detail))
         .collect();
     let who = Some("operator:arn:aws:iam::123456789012:user/ops".to_owned());
     for kind in [
-        AuditKind::TenantCreated,
-        AuditKind::TenantSuspended,
-        AuditKind::TenantReactivated,
-        AuditKind::TenantDeleted,
+        EventKind::TenantCreated,
+        EventKind::TenantSuspended,
+        EventKind::TenantReactivated,
+        EventKind::TenantDeleted,
     ] {
         assert!(
             audited.contains(&(kind, who.clone())),
@@ -359,7 +356,7 @@ async fn a_tenant_without_a_list_keeps_the_deployments_origins() {
     let mut legacy = h.tenant.clone();
     legacy.allowed_origins = None;
     h.stores.tenants.put_tenant(&legacy).await.unwrap();
-    let publishable = h.publishable_key.clone();
+    let publishable = h.publishable_key.reveal();
     for (origin, ok) in [
         ("https://app.example.com", true),
         ("https://evil.example", false),
