@@ -20,13 +20,15 @@ locals {
   #   send              SMS through SNS, email through SES
   #   user_pool_actions cognito-idp actions on this stack's user pool only
   #   outcomes          the `outcome` log lines it writes, counted by metric filters
+  #   registry          writes tenant and API-key records (and, of the directory, only
+  #                     those); every other function is denied them
   # Functions that change state write the change and its events in one transaction, the
   # events into the events table; only the events consumer writes the audit log, from the
   # events table's stream (and health reads the audit table's ping item).
   sign_in_tables = ["challenges", "counters", "events", "directory"]
   sending        = ["rate_limited", "delivery_failed"]
   answering      = ["verified", "wrong_code", "exhausted", "rate_limited"]
-  no_access      = { tables = [], ping = false, streams = [], appends = [], dead_letters = [], secrets = [], send = false, user_pool_actions = [], outcomes = [] }
+  no_access      = { tables = [], ping = false, streams = [], appends = [], dead_letters = [], secrets = [], send = false, user_pool_actions = [], outcomes = [], registry = false }
   functions = {
     "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
     "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
@@ -41,7 +43,15 @@ locals {
     "authkit-verify-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], user_pool_actions = ["AdminUpdateUserAttributes"], outcomes = local.answering })
     "authkit-pre-sign-up"           = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
     "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], dead_letters = [local.events_dead_letters] })
+    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
+    # The operator API: no public route; its own HTTP API with IAM authorization (below).
+    "authkit-admin" = merge(local.no_access, { routes = [], memory = 256, timeout = 30, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
   }
+  # The operator API's routes, on the admin HTTP API only.
+  admin_routes = { "ANY /admin/v1/{proxy+}" = "authkit-admin" }
+  # CORS preflight carries no API key, so it is answered alike for every tenant (the
+  # request itself is judged per tenant): by the function that holds the least.
+  preflight_routes = { "OPTIONS /{proxy+}" = "authkit-discovery" }
   # Where the events stream's mapping sends a batch that failed every retry (modules/events
   # creates it; the consumer's role may send to it by this name).
   events_dead_letters = "${local.name}-events-dead-letters"
@@ -80,6 +90,8 @@ locals {
       AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH = "true"
       AUTHKIT_CLIENT_IP_SOURCE             = var.enable_waf_front ? "cloudfront" : "direct"
     },
+    # Origins for tenants without a list of their own (those from before tenants had one).
+    length(var.cors_allowed_origins) > 0 ? { AUTHKIT_CORS_ALLOWED_ORIGINS = join(",", var.cors_allowed_origins) } : {},
     # A SHA-256 of 32+ random characters reveals nothing, and keeps plans readable.
     var.enable_waf_front ? { AUTHKIT_ORIGIN_SECRET_SHA256 = nonsensitive(sha256(var.origin_secret)) } : {},
   )
@@ -93,7 +105,7 @@ locals {
   aliases   = merge(module.functions.aliases, module.sign_up_function.aliases)
   roles     = merge(module.functions.roles, module.sign_up_function.roles)
   log_group = merge(module.functions.log_groups, module.sign_up_function.log_groups)
-  routes    = merge([for name, fn in local.functions : { for route in fn.routes : route => name }]...)
+  routes    = merge(local.preflight_routes, [for name, fn in local.functions : { for route in fn.routes : route => name }]...)
   outcomes  = distinct(flatten([for fn in local.functions : fn.outcomes]))
 }
 
@@ -124,17 +136,20 @@ module "delivery" {
 # The API is created here, before the functions, because they need its URL as their
 # issuer; routes and integrations (which need the functions) live in the api module.
 # With a custom domain and no CloudFront front, the execute-api endpoint is switched off;
-# behind CloudFront it is the origin, guarded by the origin secret.
+# behind CloudFront it is the origin, guarded by the origin secret. No cors_configuration:
+# it would replace the functions' CORS headers, which depend on the tenant (decision 90).
 resource "aws_apigatewayv2_api" "this" {
   name                         = local.name
   protocol_type                = "HTTP"
   disable_execute_api_endpoint = var.domain_name != "" && !var.enable_waf_front
-  cors_configuration {
-    allow_origins = var.cors_allowed_origins
-    allow_methods = ["GET", "POST", "DELETE", "HEAD"]
-    allow_headers = ["content-type", "authorization", "x-api-key"]
-    max_age       = 600
-  }
+}
+
+# The operator API: its own HTTP API, every route authorized by IAM (SigV4), reached at its
+# execute-api endpoint and never through CloudFront (which rewrites the signed Host).
+# Access is an IAM policy allowing execute-api:Invoke on it (docs/deploy.md).
+resource "aws_apigatewayv2_api" "admin" {
+  name          = "${local.name}-admin"
+  protocol_type = "HTTP"
 }
 
 module "functions" {
@@ -214,6 +229,22 @@ module "api" {
   kms_key_arn     = module.keys.kms_key_arn
   domain_name     = var.enable_waf_front ? "" : var.domain_name
   certificate_arn = var.enable_waf_front ? "" : var.certificate_arn
+}
+
+module "admin_api" {
+  source             = "./modules/api"
+  name               = "${local.name}-admin"
+  api_id             = aws_apigatewayv2_api.admin.id
+  api_exec_arn       = aws_apigatewayv2_api.admin.execution_arn
+  routes             = local.admin_routes
+  aliases            = local.aliases
+  authorization_type = "AWS_IAM"
+  throttle_rate      = 10
+  throttle_burst     = 20
+  log_retention      = var.log_retention_days
+  kms_key_arn        = module.keys.kms_key_arn
+  domain_name        = ""
+  certificate_arn    = ""
 }
 
 module "front" {

@@ -16,6 +16,11 @@ output "execute_api_url" {
   value       = aws_apigatewayv2_api.this.api_endpoint
 }
 
+output "admin_api_url" {
+  description = "The operator API (IAM authorization, SigV4): `authkit --url <this> tenants list` with your AWS credentials."
+  value       = aws_apigatewayv2_api.admin.api_endpoint
+}
+
 output "cloudfront_url" {
   value = var.enable_waf_front ? module.front[0].url : ""
 }

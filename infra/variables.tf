@@ -152,7 +152,7 @@ variable "api_throttle_burst" {
 }
 
 variable "cors_allowed_origins" {
-  description = "Browser origins allowed to call the API with a publishable key."
+  description = "Browser origins allowed with a publishable key for tenants that have no list of their own (AUTHKIT_CORS_ALLOWED_ORIGINS); each tenant's own list is its setting."
   type        = list(string)
   default     = []
 }

@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use authkit_api::PeerAddr;
+use authkit_api::{IamCaller, OperatorAuth, PeerAddr};
 use authkit_app::{App, Config, DeliveryChoice};
 use authkit_cognito::{CognitoDirectory, Triggers, UserDirectory};
 use authkit_domain::{AuthError, AuthKit};
@@ -65,6 +65,40 @@ pub async fn serve_discovery() -> Result<(), Error> {
     let routes = authkit_api::discovery_routes(Arc::new(published));
     lambda_http::run(behind_edge(routes, &config)).await
 }
+/// Serves the operator API. It sits on its own HTTP API with IAM authorization, not behind
+/// the public front: the caller is the IAM principal API Gateway authenticated, taken from
+/// the event's request context (never from a header), and no origin secret applies.
+pub async fn serve_admin() -> Result<(), Error> {
+    let app = initialize(cold_start()).await?;
+    let routes = authkit_api::admin_routes(app.authkit.clone(), OperatorAuth::Iam)
+        .layer(axum::middleware::map_request(with_iam_caller))
+        .layer(axum::middleware::map_request(with_peer_address));
+    lambda_http::run(routes).await
+}
+
+async fn with_iam_caller(mut request: axum::extract::Request) -> axum::extract::Request {
+    if let Some(caller) = iam_caller(&request) {
+        request.extensions_mut().insert(caller);
+    }
+    request
+}
+
+/// `requestContext.authorizer.iam.userArn` of an HTTP API request authorized by IAM.
+fn iam_caller(request: &axum::extract::Request) -> Option<IamCaller> {
+    let RequestContext::ApiGatewayV2(context) = request.extensions().get::<RequestContext>()?
+    else {
+        return None;
+    };
+    let arn = context
+        .authorizer
+        .as_ref()?
+        .iam
+        .as_ref()?
+        .user_arn
+        .clone()?;
+    Some(IamCaller { arn })
+}
+
 /// Routes behind the deployment's edge (origin secret, client address), with the caller's
 /// address taken from the event's request context: never from a header a client can set.
 fn behind_edge(routes: axum::Router, config: &Config) -> axum::Router {
@@ -250,6 +284,23 @@ mod tests {
             peer_address(&rest),
             Some("192.168.196.186".parse().unwrap()),
             "REST API: requestContext.identity.sourceIp"
+        );
+    }
+
+    #[test]
+    fn the_operator_is_the_principal_api_gateway_authenticated_with_iam() {
+        let signed = event("example-apigw-v2-request-iam.json");
+        assert_eq!(
+            iam_caller(&signed),
+            Some(IamCaller {
+                arn: "arn:aws:sts::123456789012:assumed-role/authkit-operators/ops".into()
+            })
+        );
+        let unsigned = event("example-apigw-v2-request-no-authorizer.json");
+        assert_eq!(
+            iam_caller(&unsigned),
+            None,
+            "no IAM authorizer, no operator"
         );
     }
 

@@ -93,7 +93,8 @@ DOCUMENTED = {
 # tokens or API keys; discovery reads the signing keys; health, define-auth-challenge and
 # pre-sign-up read no secret at all (docs/deploy.md "What each function may do").
 PEPPER_READERS = {"authkit-start", "authkit-verify", "authkit-resend", "authkit-token", "authkit-devices",
-                  "authkit-cognito-sign-up", "authkit-create-auth-challenge", "authkit-verify-auth-challenge"}
+                  "authkit-cognito-sign-up", "authkit-create-auth-challenge", "authkit-verify-auth-challenge",
+                  "authkit-tenant-api", "authkit-admin"}
 EXPECTED_SECRETS = {fn: {"keys", "pepper"} for fn in PEPPER_READERS}
 EXPECTED_SECRETS.update({"authkit-discovery": {"keys"}, "authkit-health": set(), "authkit-events": set(),
                          "authkit-define-auth-challenge": set(), "authkit-pre-sign-up": set()})
@@ -112,6 +113,11 @@ EVENT_WRITERS = PEPPER_READERS
 STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:GetShardIterator"}
 EVENTS_DEAD_LETTERS = "authkit-{env}-events-dead-letters"
 OPERATOR_RECORDS = {"tenant#*", "apikey#*"}
+# The functions that write tenant and API-key records (the operator API, the tenant API):
+# of the directory, they may touch those and keys' last uses only (issue 13).
+REGISTRY_FUNCTIONS = {"authkit-admin", "authkit-tenant-api"}
+REGISTRY_RECORDS = OPERATOR_RECORDS | {"*#keyuse"}
+ADMIN_FUNCTION = "authkit-admin"
 # Headers the Rust code reads that the front adds itself (or API Gateway does).
 HEADERS_ADDED_BY_AWS = {"x-forwarded-for", "x-amzn-requestid", "x-amz-apigw-id", "x-request-id", "host", "x-authkit-origin"}
 CONTACT_ATTRIBUTES = {"email", "phone_number", "email_verified", "phone_number_verified"}
@@ -478,7 +484,14 @@ def check_iam(plan):
         check(f"{plan.label}: {key}: \"*\" resources only where AWS has no resource ARN (X-Ray, SMS, ListStreams)", not star, star)
 
         directory_writes = DIRECTORY_WRITES & tables.get("directory", set())
-        if directory_writes:
+        if key in REGISTRY_FUNCTIONS:
+            on_directory = [s for s in dynamo if any(isinstance(r, str) and r.endswith(f"table/authkit-{plan.env}-directory") for r in s["resources"])]
+            bounded = all(any(c[0] == "ForAllValues:StringLike" and c[1] == "dynamodb:LeadingKeys" and set(c[2]) <= REGISTRY_RECORDS
+                              for c in s["conditions"]) for s in on_directory)
+            check(f"{plan.label}: {key}: writes tenant and API-key records, and of the directory nothing else "
+                  f"(LeadingKeys within {sorted(REGISTRY_RECORDS)})", bool(on_directory) and bool(directory_writes) and bounded,
+                  [s["sid"] for s in on_directory])
+        elif directory_writes:
             denies = [s for s in statements if s["effect"] == "Deny"
                       and DIRECTORY_WRITES <= s["actions"]
                       and any(isinstance(r, str) and r.endswith(f"table/authkit-{plan.env}-directory") for r in s["resources"])
@@ -547,6 +560,38 @@ def check_event_pipeline(plan):
           [a.get("alarm_name") for a in age])
 
 
+def check_apis(plan):
+    """The public HTTP API answers CORS in its functions (no cors_configuration, which would
+    replace their per-tenant headers; preflight routed to a function); the operator API is
+    its own HTTP API, every route authorized by IAM, and CloudFront fronts only the public one."""
+    apis = {address: values for address, _, values in plan.of_type("aws_apigatewayv2_api")}
+    public, admin = apis.get("aws_apigatewayv2_api.this"), apis.get("aws_apigatewayv2_api.admin")
+    check(f"{plan.label}: the public HTTP API has no cors_configuration (it would override the functions' per-tenant CORS)",
+          public is not None and not public.get("cors_configuration"), public and public.get("cors_configuration"))
+    routes = [(address, values) for address, _, values in plan.of_type("aws_apigatewayv2_route")]
+    public_routes = {v.get("route_key"): v for a, v in routes if a.startswith("module.api.")}
+    admin_routes = {v.get("route_key"): v for a, v in routes if a.startswith("module.admin_api.")}
+    check(f"{plan.label}: preflight (OPTIONS) is routed to a function", "OPTIONS /{proxy+}" in public_routes, sorted(public_routes))
+    check(f"{plan.label}: no operator route on the public API", not [r for r in public_routes if "/admin/" in r],
+          sorted(r for r in public_routes if "/admin/" in r))
+    check(f"{plan.label}: the public routes authenticate in their functions (no IAM on them)",
+          all(v.get("authorization_type") in (None, "NONE") for v in public_routes.values()))
+    check(f"{plan.label}: the operator API is its own HTTP API, every route authorized by AWS_IAM",
+          admin is not None and bool(admin_routes) and all(v.get("authorization_type") == "AWS_IAM" for v in admin_routes.values())
+          and all(r.split(" ", 1)[1].startswith("/admin/v1/") for r in admin_routes), sorted(admin_routes))
+    check(f"{plan.label}: the operator API has no cors_configuration (no browser calls it)", admin is not None and not admin.get("cors_configuration"))
+    integrated = {key for a, key, _ in plan.of_type("aws_apigatewayv2_integration") if a.startswith("module.admin_api.")}
+    check(f"{plan.label}: the operator API invokes only the admin function", integrated == {ADMIN_FUNCTION}, sorted(integrated))
+    public_functions = {key for a, key, _ in plan.of_type("aws_apigatewayv2_integration") if a.startswith("module.api.")}
+    check(f"{plan.label}: the public API never invokes the admin function", ADMIN_FUNCTION not in public_functions, sorted(public_functions))
+    front = module_call_references(plan, "front", "api_endpoint")
+    check(f"{plan.label}: CloudFront fronts the public API, never the operator API",
+          not front or (any("aws_apigatewayv2_api.this" in r for r in front) and not any("aws_apigatewayv2_api.admin" in r for r in front)), front)
+    env = environment(functions(plan).get(ADMIN_FUNCTION, (None, {}))[1])
+    check(f"{plan.label}: the admin function needs no origin secret (it is not behind CloudFront)",
+          env is not None and "AUTHKIT_ORIGIN_SECRET_SHA256" not in env, env and sorted(env))
+
+
 def check_functions(plan):
     documented = set(re.findall(r"`((?:AUTHKIT|AWS)_[A-Z0-9_]+)`", (ROOT / "docs/configuration.md").read_text()))
     aliases = {key: alias for _, key, alias in plan.of_type("aws_lambda_alias")}
@@ -592,9 +637,9 @@ def check_front(plan):
                  if e.get("AUTHKIT_CLIENT_IP_SOURCE", "direct") != "direct" or "AUTHKIT_ORIGIN_SECRET_SHA256" in e}
         check(f"{plan.label}: without a front, the functions take the API Gateway source IP and need no origin secret", not wrong, wrong)
         if plan.label.endswith("custom-domain"):
-            check(f"{plan.label}: API Gateway serves the custom domain and the execute-api endpoint is off",
+            check(f"{plan.label}: API Gateway serves the custom domain and the public API's execute-api endpoint is off",
                   bool(plan.of_type("aws_apigatewayv2_domain_name")) and bool(apis)
-                  and all(api.get("disable_execute_api_endpoint") is True for _, _, api in apis))
+                  and all(api.get("disable_execute_api_endpoint") is True for address, _, api in apis if address == "aws_apigatewayv2_api.this"))
         return
     for address, _, distribution in distributions:
         headers = {h["name"].lower(): h["value"] for o in distribution["origin"] for h in o.get("custom_header") or []}
@@ -690,6 +735,7 @@ def main():
         check_iam(plan)
         check_event_pipeline(plan)
         check_functions(plan)
+        check_apis(plan)
         check_front(plan)
     check_sms_preferences(stack)
     for bootstrap in [p for p in plans if p.label == "bootstrap"]:

@@ -23,6 +23,11 @@ variable "domain_name" {
   type        = string
 }
 variable "certificate_arn" { type = string }
+variable "authorization_type" {
+  description = "NONE: the functions authenticate (API keys, tokens); AWS_IAM: SigV4, checked by API Gateway (the operator API)."
+  type        = string
+  default     = "NONE"
+}
 
 locals {
   http_functions = toset(values(var.routes))
@@ -37,11 +42,12 @@ resource "aws_apigatewayv2_integration" "this" {
 }
 
 resource "aws_apigatewayv2_route" "this" {
-  #checkov:skip=CKV_AWS_309:Every route is authenticated in its function: the tenant's API key (hashed lookup), plus an access token on the device routes.
-  for_each  = var.routes
-  api_id    = var.api_id
-  route_key = each.key
-  target    = "integrations/${aws_apigatewayv2_integration.this[each.value].id}"
+  #checkov:skip=CKV_AWS_309:Public routes are authenticated in their function (the tenant's API key, an access token); the operator API uses AWS_IAM.
+  for_each           = var.routes
+  api_id             = var.api_id
+  route_key          = each.key
+  target             = "integrations/${aws_apigatewayv2_integration.this[each.value].id}"
+  authorization_type = var.authorization_type
 }
 
 resource "aws_lambda_permission" "api" {

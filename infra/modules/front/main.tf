@@ -27,13 +27,16 @@ variable "certificate_arn" { type = string }
 
 locals {
   # What the API reads from a request, besides what the cache key forwards (Authorization,
-  # x-api-key). tests/infra checks every header the Rust code reads is forwarded.
+  # x-api-key). tests/infra checks every header the Rust code reads is forwarded. At most
+  # 10 (CloudFront's limit for an origin request policy's header list).
   forwarded_headers = [
     "accept",
     "access-control-request-headers",
     "access-control-request-method",
     "cloudfront-viewer-address",
     "content-type",
+    "idempotency-key",
+    "if-match",
     "origin",
     "sec-fetch-site",
     "user-agent",

@@ -18,6 +18,7 @@ variable "functions" {
     send              = bool
     user_pool_actions = list(string)
     outcomes          = list(string)
+    registry          = bool
   }))
 }
 variable "zip_dir" { type = string }
@@ -58,8 +59,12 @@ locals {
   secret_patterns = { for key, secret in var.secrets : key => "arn:aws:secretsmanager:${local.region}:${local.account}:secret:${secret.name}-??????" }
   log_group_names = { for fn in keys(var.functions) : fn => "/aws/lambda/${var.name}-${trimprefix(fn, "authkit-")}" }
   # Partition keys of tenant and API-key records in the directory table
-  # (crates/dynamodb/src/directory.rs): nothing a function does may write them.
+  # (crates/dynamodb/src/tenants.rs): only the registry functions (operator API, tenant
+  # API) may write them, and those may touch nothing else of the directory.
   operator_records = ["tenant#*", "apikey#*"]
+  # What a registry function reads and writes in the directory: tenant and key records,
+  # and keys' last uses (`<tenant>#keyuse`).
+  registry_records = concat(local.operator_records, ["*#keyuse"])
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -142,7 +147,7 @@ data "aws_iam_policy_document" "function" {
 
   # TransactWriteItems is authorised per item as PutItem/UpdateItem/DeleteItem/ConditionCheckItem.
   dynamic "statement" {
-    for_each = length(each.value.tables) > 0 ? [1] : []
+    for_each = length([for table in each.value.tables : table if !(each.value.registry && table == "directory")]) > 0 ? [1] : []
     content {
       sid = "Tables"
       actions = [
@@ -153,14 +158,37 @@ data "aws_iam_policy_document" "function" {
         "dynamodb:Query",
         "dynamodb:ConditionCheckItem",
       ]
-      resources = [for table in each.value.tables : local.table_arns[table]]
+      resources = [for table in each.value.tables : local.table_arns[table] if !(each.value.registry && table == "directory")]
     }
   }
 
-  # Tenants and API keys are written by operators (authkit-local create-tenant), never by
-  # a function: a compromised sign-in function cannot mint keys or change a tenant.
+  # The registry functions (operator API, tenant API) write tenant and API-key records,
+  # and nothing else of the directory: no user, device or session.
   dynamic "statement" {
-    for_each = contains(each.value.tables, "directory") ? [1] : []
+    for_each = each.value.registry && contains(each.value.tables, "directory") ? [1] : []
+    content {
+      sid = "Registry"
+      actions = [
+        "dynamodb:GetItem",
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "dynamodb:DeleteItem",
+        "dynamodb:Query",
+        "dynamodb:ConditionCheckItem",
+      ]
+      resources = [local.table_arns["directory"]]
+      condition {
+        test     = "ForAllValues:StringLike"
+        variable = "dynamodb:LeadingKeys"
+        values   = local.registry_records
+      }
+    }
+  }
+
+  # Every other function may not write tenants and API keys: a compromised sign-in
+  # function cannot mint keys or change a tenant.
+  dynamic "statement" {
+    for_each = contains(each.value.tables, "directory") && !each.value.registry ? [1] : []
     content {
       sid       = "NoTenantOrApiKeyWrites"
       effect    = "Deny"
