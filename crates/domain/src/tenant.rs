@@ -217,7 +217,7 @@ impl TenantStatus {
 }
 
 /// A tenant as stored. Fields added after the first release default when absent, so
-/// tenants stored before them read as they always behaved (decision 69).
+/// tenants stored before them read as they always behaved (decision 91).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
     pub id: TenantId,
@@ -367,7 +367,7 @@ impl ApiKey {
 
     /// A key derived from a stored random seed with the pepper, so that a retried request
     /// (the same idempotency key) shows the key it created again without the key ever
-    /// being stored (decision 70). `index` tells apart the keys one request creates.
+    /// being stored (decision 92). `index` tells apart the keys one request creates.
     pub fn derive(kind: KeyKind, pepper: &Pepper, seed: &[u8], index: u8) -> ApiKey {
         let mut input = seed.to_vec();
         input.extend_from_slice(kind.prefix().as_bytes());
