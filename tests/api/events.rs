@@ -135,8 +135,9 @@ async fn every_event_reaches_the_audit_log_exactly_once_whatever_its_batch_went_
     let env: HashMap<String, String> = app.env.iter().cloned().collect();
     let records = stream_records(&endpoint, &env["AUTHKIT_TABLE_EVENTS"]).await;
     let recorded = event_ids(&records);
-    // Per sign-in: started, verified, user created, session opened, session rotated.
-    assert_eq!(recorded.len(), 15, "one stream record per event");
+    // The tenant's creation (audited like every operator change), then per sign-in:
+    // started, verified, user created, session opened, session rotated.
+    assert_eq!(recorded.len(), 1 + 15, "one stream record per event");
     let first_sequence = records[0]["dynamodb"]["SequenceNumber"].clone();
 
     let mut deployed: Vec<(String, String)> = app.env.clone();
