@@ -101,8 +101,9 @@ pub(crate) async fn update_tenant(
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, Problem> {
     let id = tenant_id(&state, &id).await?;
-    let expected = if_match(&headers)?;
+    // The body first: a wrong request is refused as such, whatever its precondition.
     let patch = SettingsPatch::parse(body).map_err(AuthError::InvalidSetting)?;
+    let expected = if_match(&headers)?;
     let tenant = state
         .authkit
         .update_tenant_settings(&actor, &id, &patch, expected)

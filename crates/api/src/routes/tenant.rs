@@ -44,8 +44,9 @@ pub(crate) async fn update(
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, Problem> {
-    let expected = if_match(&headers)?;
+    // The body first: a wrong request is refused as such, whatever its precondition.
     let patch = SettingsPatch::parse(body).map_err(AuthError::InvalidSetting)?;
+    let expected = if_match(&headers)?;
     let tenant = authkit
         .update_tenant_settings(&caller.actor(), &caller.tenant.id, &patch, expected)
         .await?;
