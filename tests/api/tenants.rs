@@ -108,6 +108,14 @@ async fn operators_create_list_change_suspend_reactivate_and_delete_tenants() {
             .await
             .unwrap();
         assert_eq!(wrong.status(), 400);
+        let wrong = app
+            .admin(Method::PATCH, &format!("/admin/v1/tenants/{id}"))
+            .header("if-match", &etag)
+            .json(&json!({"policy": {"resend_cooldown_secs": -1}}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(wrong.status(), 400, "a wrong value over a stale ETag");
 
         let suspended = app
             .admin(Method::POST, &format!("/admin/v1/tenants/{id}/suspend"))

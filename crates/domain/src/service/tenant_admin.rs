@@ -295,11 +295,12 @@ impl AuthKit {
     ) -> Result<Tenant, AuthError> {
         for _ in 0..3 {
             let current = self.stored_tenant(id.as_str()).await?;
+            let mut next = current.next_revision(self.now());
+            // A wrong change is refused as such, whatever its precondition.
+            change(&mut next)?;
             if expected_revision.is_some_and(|expected| expected != current.revision) {
                 return Err(AuthError::PreconditionFailed);
             }
-            let mut next = current.next_revision(self.now());
-            change(&mut next)?;
             if next.settings() == current.settings() && next.status == current.status {
                 return Ok(current);
             }
