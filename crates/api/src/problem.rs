@@ -163,7 +163,7 @@ impl From<AuthError> for Problem {
             }
             AuthError::ApiKeyNotFound => problem(S::NOT_FOUND, "api_key_not_found"),
             AuthError::ApiKeyNotLive => problem(S::CONFLICT, "api_key_revoked"),
-            AuthError::InvalidListRequest(_) => problem(S::BAD_REQUEST, "invalid_request"),
+            AuthError::InvalidRequest(_) => problem(S::BAD_REQUEST, "invalid_request"),
             AuthError::Unavailable(_) => {
                 log_cause(&error);
                 Problem::new(

@@ -113,7 +113,7 @@ pub enum AuthError {
     #[error("the API key is revoked or expired")]
     ApiKeyNotLive,
     #[error("{0}")]
-    InvalidListRequest(&'static str),
+    InvalidRequest(&'static str),
 
     #[error("a backing service is unavailable")]
     Unavailable(#[from] StoreError),

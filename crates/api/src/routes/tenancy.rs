@@ -27,7 +27,7 @@ pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, Aut
 }
 
 /// The revision `If-Match` names (`"3"`, `W/"3"`); `*` or no header: any. An entity tag
-/// that is not one of ours can never match.
+/// that is not one of ours is the caller's mistake (400), not a lost update.
 pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, AuthError> {
     let Some(value) = headers.get(header::IF_MATCH) else {
         return Ok(None);
@@ -40,7 +40,9 @@ pub(crate) fn if_match(headers: &HeaderMap) -> Result<Option<u64>, AuthError> {
         .trim_matches('"')
         .parse()
         .map(Some)
-        .map_err(|_| AuthError::PreconditionFailed)
+        .map_err(|_| {
+            AuthError::InvalidRequest("If-Match is an ETag this API gave (\"<revision>\"), or *")
+        })
 }
 
 /// A tenant with its revision as the `ETag`.

@@ -37,7 +37,7 @@ impl AuthKit {
             None => None,
             Some(raw) => Some(
                 ApiKeyId::parse(raw)
-                    .map_err(|_| AuthError::InvalidListRequest("starting_after is a key id"))?,
+                    .map_err(|_| AuthError::InvalidRequest("starting_after is a key id"))?,
             ),
         };
         Ok(self
@@ -102,7 +102,7 @@ impl AuthKit {
         idempotency: Option<&IdempotencyKey>,
     ) -> Result<RotatedKey, AuthError> {
         if overlap_secs > MAX_ROTATION_OVERLAP_SECS {
-            return Err(AuthError::InvalidListRequest(
+            return Err(AuthError::InvalidRequest(
                 "expires_in_secs is 0-604800 (7 days)",
             ));
         }

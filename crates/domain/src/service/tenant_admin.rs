@@ -72,7 +72,7 @@ impl PageRequest {
     ) -> Result<PageRequest, AuthError> {
         let limit = limit.unwrap_or(Self::DEFAULT_LIMIT);
         if !(1..=Self::MAX_LIMIT).contains(&limit) {
-            return Err(AuthError::InvalidListRequest("limit is 1-100"));
+            return Err(AuthError::InvalidRequest("limit is 1-100"));
         }
         Ok(PageRequest {
             limit,
@@ -182,7 +182,7 @@ impl AuthKit {
             None => None,
             Some(raw) => Some(
                 TenantId::parse(raw)
-                    .map_err(|_| AuthError::InvalidListRequest("starting_after is a tenant id"))?,
+                    .map_err(|_| AuthError::InvalidRequest("starting_after is a tenant id"))?,
             ),
         };
         Ok(self
