@@ -52,6 +52,11 @@ impl RefusalCounts {
             }
             !past
         });
+        // Oldest minute first, whatever the map's order: past minutes are written first.
+        due.sort_by_key(|write| match write {
+            Write::AddRefusals { minute, .. } => *minute,
+            _ => Timestamp(0),
+        });
         due
     }
 
