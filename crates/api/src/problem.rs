@@ -124,6 +124,9 @@ impl From<AuthError> for Problem {
             AuthError::SignInBound => problem(S::BAD_REQUEST, "sign_in_bound"),
             AuthError::DeviceNotFound => problem(S::NOT_FOUND, "device_not_found"),
             AuthError::DeviceSignInRefused => problem(S::UNAUTHORIZED, "device_sign_in_refused"),
+            AuthError::UserNotFound => problem(S::NOT_FOUND, "user_not_found"),
+            AuthError::UserDisabled => problem(S::FORBIDDEN, "user_disabled"),
+            AuthError::InvalidParameter(_) => problem(S::BAD_REQUEST, "invalid_parameter"),
             AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),
             AuthError::TenantExists => problem(S::CONFLICT, "tenant_exists"),
             AuthError::Unavailable(_) => {

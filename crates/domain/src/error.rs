@@ -78,6 +78,12 @@ pub enum AuthError {
     DeviceNotFound,
     #[error("the device cannot sign in: unknown, revoked, untrusted or changed")]
     DeviceSignInRefused,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("this account is disabled")]
+    UserDisabled,
+    #[error("the parameter `{0}` is not acceptable")]
+    InvalidParameter(&'static str),
     #[error("no such tenant")]
     TenantNotFound,
     #[error("the tenant already exists")]

@@ -42,6 +42,11 @@ pub enum EventKind {
     /// (an outside directory's user, named in the challenge's purpose). Nobody signed in.
     ContactProven,
     UserCreated,
+    /// The tenant disabled a user: no sign-in opens a session for them until enabled.
+    UserDisabled,
+    UserEnabled,
+    /// The tenant erased a user (`detail`: the pseudonym their audit entries now carry).
+    UserErased,
     SessionOpened,
     SessionRotated,
     /// A replaced refresh token came back: the session was revoked.
@@ -57,6 +62,34 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 21] = [
+        EventKind::ChallengeStarted,
+        EventKind::ChallengeResent,
+        EventKind::DeliveryFailed,
+        EventKind::AnswerWrong,
+        EventKind::ChallengeExhausted,
+        EventKind::ChallengeVerified,
+        EventKind::MagicLinkConfirmed,
+        EventKind::ChallengeConsumed,
+        EventKind::ContactProven,
+        EventKind::UserCreated,
+        EventKind::UserDisabled,
+        EventKind::UserEnabled,
+        EventKind::UserErased,
+        EventKind::SessionOpened,
+        EventKind::SessionRotated,
+        EventKind::SessionReused,
+        EventKind::SessionRevoked,
+        EventKind::DeviceBound,
+        EventKind::DeviceRevoked,
+        EventKind::IdentifierLocked,
+        EventKind::RequestsRefused,
+    ];
+
+    pub fn parse(raw: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::ChallengeStarted => "challenge_started",
@@ -69,6 +102,9 @@ impl EventKind {
             EventKind::ChallengeConsumed => "challenge_consumed",
             EventKind::ContactProven => "contact_proven",
             EventKind::UserCreated => "user_created",
+            EventKind::UserDisabled => "user_disabled",
+            EventKind::UserEnabled => "user_enabled",
+            EventKind::UserErased => "user_erased",
             EventKind::SessionOpened => "session_opened",
             EventKind::SessionRotated => "session_rotated",
             EventKind::SessionReused => "session_reused",

@@ -12,6 +12,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditPage, AuditQuery};
 use crate::challenge::{Challenge, ChallengeId};
 use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
@@ -82,8 +83,18 @@ pub enum Write {
     },
     /// A new user, under its identifier and its id; neither may exist.
     InsertUser(User),
-    /// Only a condition: the user's identifier still names this user.
+    /// Only a condition: the user's identifier still names this user, who is not disabled.
     KeepUser(User),
+    /// Only a condition: the user (by id) exists and is not disabled.
+    KeepUserEnabled { tenant: TenantId, user: UserId },
+    /// Sets (`Some`) or clears (`None`) `disabled_at` on a user that exists, under its id
+    /// and under its identifier, which must still name it.
+    SetUserDisabled {
+        user: User,
+        disabled_at: Option<Timestamp>,
+    },
+    /// Removes a user that exists, under its id and its identifier.
+    DeleteUser(User),
     /// A new session (refresh family); its id must be free.
     InsertSession(RefreshFamily),
     /// Replaces the current token hash while it is still `expected` and the family is not
@@ -243,6 +254,11 @@ pub trait UserStore: Send + Sync {
     ) -> Result<Option<User>, StoreError>;
 
     async fn get(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
+
+    /// Removes everything kept about a user beside the user itself: their devices (with
+    /// their session links) and their sessions. Idempotent; the user goes with
+    /// [`Write::DeleteUser`], whose change records the erasure.
+    async fn erase_belongings(&self, tenant: &TenantId, user: &UserId) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -287,6 +303,14 @@ pub trait SessionStore: Send + Sync {
         tenant: &TenantId,
         id: &FamilyId,
     ) -> Result<Option<RefreshFamily>, StoreError>;
+
+    /// A user's sessions that have not expired, revoked ones included, oldest first.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<Vec<RefreshFamily>, StoreError>;
 }
 
 #[async_trait]
@@ -308,13 +332,42 @@ pub trait AuditLog: Send + Sync {
     /// one entry, and a refusal count keeps its largest count.
     async fn record(&self, events: &[Event]) -> Result<(), StoreError>;
 
+    /// One page of the tenant's entries that `query` selects, newest first: at most
+    /// `query.limit`, and whether more follow.
+    async fn query(
+        &self,
+        tenant: &TenantId,
+        query: &AuditQuery,
+        now: Timestamp,
+    ) -> Result<AuditPage, StoreError>;
+
+    /// Rewrites every entry about `user` recorded since `since`: the user id becomes
+    /// `pseudonym`, the masked identifier and the address are dropped. Idempotent.
+    async fn pseudonymise(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        pseudonym: &UserId,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
     /// The tenant's newest entries first, at most `limit`, from the last 7 days.
     async fn recent(
         &self,
         tenant: &TenantId,
         now: Timestamp,
         limit: usize,
-    ) -> Result<Vec<Event>, StoreError>;
+    ) -> Result<Vec<Event>, StoreError> {
+        let query = AuditQuery::between(now.plus_secs(-7 * 86_400), now, limit);
+        Ok(self
+            .query(tenant, &query, now)
+            .await?
+            .entries
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect())
+    }
 
     /// Readiness probe: can the store be reached at all?
     async fn ping(&self) -> Result<(), StoreError>;

@@ -19,4 +19,13 @@ pub struct User {
     pub tenant: TenantId,
     pub identifier: Identifier,
     pub created_at: Timestamp,
+    /// Set while the tenant has disabled the user: no sign-in opens a session for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub disabled_at: Option<Timestamp>,
+}
+
+impl User {
+    pub fn is_disabled(&self) -> bool {
+        self.disabled_at.is_some()
+    }
 }

@@ -15,7 +15,9 @@ use aws_sdk_dynamodb::types::{
 use crate::challenges::{challenge_key, to_item as challenge_item};
 use crate::counters::SK as COUNTER_SK;
 use crate::devices::{device_item, device_key, session_link};
-use crate::directory::{family_item, family_key, identifier_key, user_items};
+use crate::directory::{
+    family_item, family_key, family_link, identifier_key, user_items, user_key,
+};
 use crate::events::{event_from_item, event_item, event_key, refusals_key, refusals_ttl};
 use crate::item::{key, n, s, Item};
 use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
@@ -44,6 +46,40 @@ fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWrite
             .build(),
     )?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn delete(
+    table: &str,
+    key: Item,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, StoreError> {
+    let delete = built(
+        Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// A condition on an item the change does not write.
+fn check(
+    table: &str,
+    key: Item,
+    condition: &str,
+    value: Option<(&str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(condition);
+    if let Some((placeholder, value)) = value {
+        check = check.expression_attribute_values(placeholder, value);
+    }
+    Ok(TransactWriteItem::builder()
+        .condition_check(built(check.build())?)
+        .build())
 }
 
 /// An `UpdateItem` action. `#state`, `#ttl`, `#count`, `#minute`, `#reason` and `#tenant`
@@ -153,22 +189,60 @@ impl DynamoStore {
                 .into_iter()
                 .map(|item| put(&t.directory, item, Some(NOT_EXISTS)))
                 .collect(),
-            Write::KeepUser(user) => {
-                let check = built(
-                    ConditionCheck::builder()
-                        .table_name(&t.directory)
-                        .set_key(Some(identifier_key(&user.tenant, &user.identifier)))
-                        .condition_expression("user_id = :user")
-                        .expression_attribute_values(":user", s(user.id.as_str()))
-                        .build(),
-                )?;
-                Ok(vec![TransactWriteItem::builder()
-                    .condition_check(check)
-                    .build()])
+            Write::KeepUser(user) => one(check(
+                &t.directory,
+                identifier_key(&user.tenant, &user.identifier),
+                "user_id = :user AND attribute_not_exists(disabled_at)",
+                Some((":user", s(user.id.as_str()))),
+            )),
+            Write::KeepUserEnabled { tenant, user } => one(check(
+                &t.directory,
+                user_key(tenant, user),
+                "attribute_exists(pk) AND attribute_not_exists(disabled_at)",
+                None,
+            )),
+            // Both items, each conditional on existing (an update would create it).
+            Write::SetUserDisabled { user, disabled_at } => {
+                let (expression, mut values) = match disabled_at {
+                    Some(at) => ("SET disabled_at = :at", vec![(":at", n(at.0))]),
+                    None => ("REMOVE disabled_at", vec![]),
+                };
+                values.push((":user", s(user.id.as_str())));
+                Ok(vec![
+                    update(
+                        &t.directory,
+                        identifier_key(&user.tenant, &user.identifier),
+                        expression,
+                        Some("user_id = :user"),
+                        values.clone(),
+                    )?,
+                    update(
+                        &t.directory,
+                        user_key(&user.tenant, &user.id),
+                        expression,
+                        Some("user_id = :user"),
+                        values,
+                    )?,
+                ])
             }
-            Write::InsertSession(family) => {
-                one(put(&t.directory, family_item(family)?, Some(NOT_EXISTS)))
-            }
+            Write::DeleteUser(user) => Ok(vec![
+                delete(
+                    &t.directory,
+                    identifier_key(&user.tenant, &user.identifier),
+                    None,
+                )?,
+                delete(
+                    &t.directory,
+                    user_key(&user.tenant, &user.id),
+                    Some("attribute_exists(pk)"),
+                )?,
+            ]),
+            // The session, and its link beside the user's devices (how a user's sessions
+            // are listed): one more action in the same transaction, no round trip.
+            Write::InsertSession(family) => Ok(vec![
+                put(&t.directory, family_item(family)?, Some(NOT_EXISTS))?,
+                put(&t.devices, family_link(family), None)?,
+            ]),
             Write::RotateSession {
                 tenant,
                 id,
@@ -221,15 +295,11 @@ impl DynamoStore {
                 )?,
                 put(&t.devices, session_link(sign_in), None)?,
             ]),
-            Write::ResetCounter { key: counter } => {
-                let delete = built(
-                    Delete::builder()
-                        .table_name(&t.counters)
-                        .set_key(Some(key(counter.clone(), COUNTER_SK)))
-                        .build(),
-                )?;
-                Ok(vec![TransactWriteItem::builder().delete(delete).build()])
-            }
+            Write::ResetCounter { key: counter } => one(delete(
+                &t.counters,
+                key(counter.clone(), COUNTER_SK),
+                None,
+            )),
             // From what was read to one more, exactly: a failure counted in between, or an
             // expired count not yet deleted by TTL, fails the condition.
             Write::CountFailure {

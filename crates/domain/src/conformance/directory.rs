@@ -17,6 +17,7 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
         tenant: tenant.clone(),
         identifier: Identifier::parse(typed, None).expect("valid"),
         created_at: now(),
+        disabled_at: None,
     };
     let first = user("Dave@example.com");
     assert_eq!(
@@ -59,6 +60,7 @@ pub async fn concurrent_first_sign_ins_create_one_user(stores: &Stores) {
             tenant: tenant.clone(),
             identifier: identifier.clone(),
             created_at: now(),
+            disabled_at: None,
         })
         .collect();
     let outcomes = futures::future::join_all(

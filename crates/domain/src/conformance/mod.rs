@@ -8,6 +8,7 @@ mod changes;
 mod counters;
 mod directory;
 mod service;
+mod users;
 
 use crate::challenge::{
     Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ResponseMode,
@@ -23,6 +24,7 @@ pub use changes::*;
 pub use counters::*;
 pub use directory::*;
 pub use service::*;
+pub use users::*;
 
 /// Every check, one after another.
 pub async fn check_all(stores: &Stores) {
@@ -45,6 +47,9 @@ pub async fn check_all(stores: &Stores) {
     a_change_is_applied_whole_with_its_events_or_not_at_all(stores).await;
     refusals_add_up_per_tenant_reason_and_minute(stores).await;
     audit_entries_come_back_newest_first_once_each(stores).await;
+    a_disabled_user_is_kept_from_new_sessions_until_enabled(stores).await;
+    a_users_sessions_are_listed_and_erased_with_their_devices(stores).await;
+    the_audit_log_is_read_by_filter_and_page_and_pseudonymised(stores).await;
     parallel_answers_never_exceed_the_attempt_limit(stores.clone()).await;
     the_right_answer_after_the_limit_is_refused(stores.clone()).await;
     parallel_first_sign_ins_by_code_share_one_user(stores.clone()).await;

@@ -84,7 +84,25 @@ impl Tables {
                     user.tenant.clone(),
                     user.identifier.matching_key().to_owned(),
                 ))
-                .is_some_and(|stored| stored.id == user.id),
+                .is_some_and(|stored| stored.id == user.id && !stored.is_disabled()),
+            Write::KeepUserEnabled { tenant, user } => self
+                .users_by_id
+                .get(&(tenant.clone(), user.clone()))
+                .is_some_and(|stored| !stored.is_disabled()),
+            Write::SetUserDisabled { user, .. } => {
+                self.users_by_id
+                    .contains_key(&(user.tenant.clone(), user.id.clone()))
+                    && self
+                        .users_by_identifier
+                        .get(&(
+                            user.tenant.clone(),
+                            user.identifier.matching_key().to_owned(),
+                        ))
+                        .is_some_and(|stored| stored.id == user.id)
+            }
+            Write::DeleteUser(user) => self
+                .users_by_id
+                .contains_key(&(user.tenant.clone(), user.id.clone())),
             Write::InsertSession(family) => !self
                 .sessions
                 .contains_key(&(family.tenant.clone(), family.id.clone())),
@@ -175,7 +193,31 @@ impl Tables {
                 self.users_by_id
                     .insert((user.tenant.clone(), user.id.clone()), user.clone());
             }
-            Write::KeepUser(_) => {}
+            Write::KeepUser(_) | Write::KeepUserEnabled { .. } => {}
+            Write::SetUserDisabled { user, disabled_at } => {
+                let by_identifier = (
+                    user.tenant.clone(),
+                    user.identifier.matching_key().to_owned(),
+                );
+                let by_id = (user.tenant.clone(), user.id.clone());
+                for stored in [
+                    self.users_by_identifier.get_mut(&by_identifier),
+                    self.users_by_id.get_mut(&by_id),
+                ]
+                .into_iter()
+                .flatten()
+                {
+                    stored.disabled_at = *disabled_at;
+                }
+            }
+            Write::DeleteUser(user) => {
+                self.users_by_identifier.remove(&(
+                    user.tenant.clone(),
+                    user.identifier.matching_key().to_owned(),
+                ));
+                self.users_by_id
+                    .remove(&(user.tenant.clone(), user.id.clone()));
+            }
             Write::InsertSession(family) => {
                 self.sessions
                     .insert((family.tenant.clone(), family.id.clone()), family.clone());

@@ -252,6 +252,17 @@ impl UserStore for MemoryStore {
             .get(&(tenant.clone(), id.clone()))
             .cloned())
     }
+
+    async fn erase_belongings(&self, tenant: &TenantId, user: &UserId) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        let theirs = |(t, u, _): &(TenantId, UserId, DeviceId)| t == tenant && u == user;
+        tables.devices.retain(|key, _| !theirs(key));
+        tables.device_sessions.retain(|key, _| !theirs(key));
+        tables
+            .sessions
+            .retain(|(t, _), family| !(t == tenant && &family.user_id == user));
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -315,6 +326,27 @@ impl SessionStore for MemoryStore {
             .get(&(tenant.clone(), id.clone()))
             .filter(|family| now < family.expires_at)
             .cloned())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        // A scan under the lock: the tenant's admin reads are rare, and the embedded store
+        // serves one machine.
+        let mut families: Vec<RefreshFamily> = self
+            .lock()
+            .sessions
+            .iter()
+            .filter(|((t, _), family)| {
+                t == tenant && &family.user_id == user && now < family.expires_at
+            })
+            .map(|(_, family)| family.clone())
+            .collect();
+        families.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(families)
     }
 }
 

@@ -525,6 +525,11 @@ impl AuthKit {
             };
             let user_index = change.writes.len();
             let (signing_in, is_new_user) = match &user {
+                // Only someone who just proved the identifier learns that its account is
+                // disabled; nothing is written (decision 110).
+                Some(existing) if existing.is_disabled() => {
+                    return Err(NotOpened::Failed(AuthError::UserDisabled))
+                }
                 Some(existing) => {
                     change.writes.push(Write::KeepUser(existing.clone()));
                     (existing.clone(), false)
@@ -535,6 +540,7 @@ impl AuthKit {
                         tenant: tenant.id.clone(),
                         identifier: challenge.identifier.clone(),
                         created_at: self.now(),
+                        disabled_at: None,
                     };
                     change.writes.push(Write::InsertUser(created.clone()));
                     let mut event = self.challenge_event(caller, challenge, EventKind::UserCreated);

@@ -243,6 +243,11 @@ impl AuthKit {
             writes: vec![
                 Write::InsertSession(session.family.clone()),
                 Write::RecordDeviceSignIn(linked),
+                // A disabled user's devices open no session (refused like any other).
+                Write::KeepUserEnabled {
+                    tenant: tenant.clone(),
+                    user: credential.user_id.clone(),
+                },
             ],
             events: vec![session.opened],
         };

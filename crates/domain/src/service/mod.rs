@@ -3,13 +3,16 @@
 
 mod accounts;
 mod answers;
+mod audit;
 mod decoy;
 mod devices;
 mod magic_link;
+mod privacy;
 mod refusals;
 mod sessions;
 mod sign_in;
 mod tenants;
+mod users;
 
 use std::sync::Arc;
 
@@ -22,8 +25,10 @@ use crate::tenant::Tenant;
 use crate::token::{Jwks, KeyMaterial};
 
 pub use answers::{ConfirmedLink, ExpectedResult, VerifiedChallenge};
+pub use audit::MAX_AUDIT_PAGE;
 pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
+pub use privacy::UserExport;
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{RequestedKind, StartRequest, StartedChallenge};
 pub use tenants::{CreatedTenant, NewTenant};

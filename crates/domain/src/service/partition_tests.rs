@@ -62,7 +62,15 @@ fn keys_of(write: &Write) -> Vec<String> {
             format!("user {}", user.id),
         ],
         Write::KeepUser(user) => vec![format!("user {}", user.identifier.matching_key())],
-        Write::InsertSession(family) => vec![format!("session {}", family.id)],
+        Write::KeepUserEnabled { user, .. } => vec![format!("user {user}")],
+        Write::SetUserDisabled { user, .. } | Write::DeleteUser(user) => vec![
+            format!("user {}", user.identifier.matching_key()),
+            format!("user {}", user.id),
+        ],
+        Write::InsertSession(family) => vec![
+            format!("session {}", family.id),
+            format!("link {}", family.id),
+        ],
         Write::RotateSession { id, .. } | Write::RevokeSession { id, .. } => {
             vec![format!("session {id}")]
         }
