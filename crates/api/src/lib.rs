@@ -9,6 +9,7 @@
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
 //! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
+//! | `user_routes`         | `GET /v1/users`, `GET/DELETE /v1/users/{id}`, `POST /v1/users/{id}/disable` and `/enable`, `GET /v1/users/{id}/devices`, `/sessions`, `/export`, `POST /v1/users/{id}/sessions/revoke`, `GET /v1/audit-events`, `/v1/audit-events/export` | secret key |
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
 //! | `discovery_routes`    | `GET /.well-known/jwks.json`, `/.well-known/openid-configuration`, `/openapi.json` | none |
 //!
@@ -21,6 +22,7 @@
 //! device sign-in, the token and device routes) carries `Cache-Control: no-store` and
 //! `Pragma: no-cache`.
 
+mod admin_dto;
 mod auth;
 mod body;
 mod dto;
@@ -55,7 +57,7 @@ type State = Arc<AuthKit>;
 
 /// Every route on one router: the local server and tests.
 pub fn router(authkit: Arc<AuthKit>) -> Router {
-    let signing_in = [start, verify, resend, tokens, devices]
+    let signing_in = [start, verify, resend, tokens, devices, users]
         .into_iter()
         .fold(Router::new(), |merged, group| merged.merge(group()))
         .with_state(authkit.clone());
@@ -84,6 +86,10 @@ pub fn token_routes(authkit: Arc<AuthKit>) -> Router {
 
 pub fn device_routes(authkit: Arc<AuthKit>) -> Router {
     finish(devices().with_state(authkit))
+}
+
+pub fn user_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(users().with_state(authkit))
 }
 
 /// Health needs only a store to probe: the health function holds no keys.
@@ -138,6 +144,25 @@ fn devices() -> Router<State> {
             post(routes::devices::bind).get(routes::devices::list),
         )
         .route("/v1/devices/{id}", delete(routes::devices::revoke))
+        .route_layer(map_response(no_store::forbid_caching))
+}
+
+fn users() -> Router<State> {
+    use routes::{audit, users};
+    Router::new()
+        .route("/v1/users", get(users::find))
+        .route("/v1/users/{id}", get(users::get).delete(users::erase))
+        .route("/v1/users/{id}/disable", post(users::disable))
+        .route("/v1/users/{id}/enable", post(users::enable))
+        .route("/v1/users/{id}/devices", get(users::devices))
+        .route("/v1/users/{id}/sessions", get(users::sessions))
+        .route(
+            "/v1/users/{id}/sessions/revoke",
+            post(users::revoke_sessions),
+        )
+        .route("/v1/users/{id}/export", get(users::export))
+        .route("/v1/audit-events", get(audit::list))
+        .route("/v1/audit-events/export", get(audit::export))
         .route_layer(map_response(no_store::forbid_caching))
 }
 

@@ -116,9 +116,8 @@ impl UserStore for DynamoStore {
             })
             .collect::<Result<Vec<_>, StoreError>>()?;
         // The sessions first: a failure leaves the links that find them for a retry.
-        self.delete_batches(&self.tables.directory, families)
-            .await?;
-        self.delete_batches(&self.tables.devices, keys).await
+        self.delete_items(&self.tables.directory, families).await?;
+        self.delete_items(&self.tables.devices, keys).await
     }
 }
 

@@ -25,9 +25,8 @@ use item::Item;
 use authkit_domain::store::{AuditLog, StoreError, Stores};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, BillingMode, DeleteRequest, KeySchemaElement, KeyType,
-    ScalarAttributeType, StreamSpecification, StreamViewType, TimeToLiveSpecification,
-    WriteRequest,
+    AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification, WriteRequest,
 };
 pub use migrations::{migrate, MigrationReport, CURRENT_VERSION};
 use serde::Deserialize;
@@ -211,23 +210,23 @@ impl DynamoStore {
         futures::future::try_join_all(batches).await.map(|_| ())
     }
 
-    /// Deletes the items with these keys from `table` (absent ones are no error).
-    pub(crate) async fn delete_batches(
+    /// Deletes the items with these keys from `table` (absent ones are no error), one
+    /// DeleteItem each, in parallel: the functions' roles allow single-item writes only.
+    pub(crate) async fn delete_items(
         &self,
         table: &str,
         keys: Vec<Item>,
     ) -> Result<(), StoreError> {
-        let requests = keys
-            .into_iter()
-            .map(|key| {
-                let delete = DeleteRequest::builder()
-                    .set_key(Some(key))
-                    .build()
-                    .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-                Ok(WriteRequest::builder().delete_request(delete).build())
-            })
-            .collect::<Result<_, StoreError>>()?;
-        self.write_batches(table, requests).await
+        let deletes = keys.into_iter().map(|key| async move {
+            self.client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(store_error)
+        });
+        futures::future::try_join_all(deletes).await.map(|_| ())
     }
 }
 

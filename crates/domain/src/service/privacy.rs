@@ -19,6 +19,7 @@ const EXPORT_PAGE: usize = 500;
 /// Everything AuthKit holds about one user.
 #[derive(Debug, Clone)]
 pub struct UserExport {
+    pub exported_at: crate::clock::Timestamp,
     pub user: User,
     pub devices: Vec<Device>,
     pub sessions: Vec<RefreshFamily>,
@@ -50,6 +51,7 @@ impl AuthKit {
             }
         }
         Ok(UserExport {
+            exported_at: now,
             user,
             devices,
             sessions,
