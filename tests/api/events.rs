@@ -109,6 +109,25 @@ fn event_ids(records: &[Value]) -> BTreeSet<String> {
         .collect()
 }
 
+/// Hands every event the app recorded so far to the real `authkit-events` binary, as
+/// Lambda's event source mapping would (at least once: earlier ones come again).
+pub(crate) async fn run_events_consumer(app: &TestApp, endpoint: &str) {
+    let env: HashMap<String, String> = app.env.iter().cloned().collect();
+    let records = stream_records(endpoint, &env["AUTHKIT_TABLE_EVENTS"]).await;
+    let mut deployed: Vec<(String, String)> = app.env.clone();
+    for (name, value) in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        deployed = with(&deployed, name, value);
+    }
+    let consumer = LambdaFunction::start(&binary_path("authkit-events"), &deployed).await;
+    let answer = consumer.invoke(batch(&records)).await;
+    assert_eq!(answer, Ok(json!({"batchItemFailures": []})));
+    consumer.stop().await;
+}
+
 fn with(env: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {
     let mut env: Vec<(String, String)> = env.iter().filter(|(k, _)| k != name).cloned().collect();
     env.push((name.to_owned(), value.to_owned()));

@@ -18,3 +18,4 @@ mod magic_link;
 mod round_trips;
 mod sign_in;
 mod tokens;
+mod users;

@@ -37,6 +37,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The configuration the app was built from, for starting Lambda binaries alike.
     pub env: Vec<(String, String)>,
+    /// The service behind the router, for setting up what no route does yet (a second
+    /// tenant).
+    pub authkit: std::sync::Arc<authkit_domain::AuthKit>,
     emulator: Option<String>,
     _scratch: tempfile::TempDir,
 }
@@ -129,6 +132,7 @@ impl TestApp {
             .await
             .expect("tenant created");
 
+        let authkit = app.authkit.clone();
         let router = authkit_local::router(&app);
         tokio::spawn(async move {
             axum::serve(
@@ -155,6 +159,7 @@ impl TestApp {
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
             emulator,
+            authkit,
             _scratch: scratch,
         }
     }

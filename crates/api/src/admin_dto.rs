@@ -2,7 +2,7 @@
 //! devices, exports and the audit log. Each object names its kind in `object`; lists are
 //! `{"object": "list", "data": [...], "has_more": ...}`. Times are Unix seconds.
 
-use authkit_domain::audit::{AuditPage, AuditPosition, AuditQuery};
+use authkit_domain::audit::{AuditFilter, AuditPage, AuditPosition};
 use authkit_domain::clock::Timestamp;
 use authkit_domain::event::{Event, EventKind, Outcome};
 use authkit_domain::service::{UserExport, MAX_AUDIT_PAGE};
@@ -183,7 +183,7 @@ impl From<AuditPage> for AuditEventList {
     }
 }
 
-/// Filters of the audit log. Without a range, everything kept (90 days).
+/// Filters of the audit log. Without `from`, the last 7 days; the log keeps 90.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub(crate) struct AuditParams {
@@ -191,7 +191,7 @@ pub(crate) struct AuditParams {
     pub kind: Option<String>,
     /// Only entries about this user.
     pub user_id: Option<String>,
-    /// From this time (Unix seconds, inclusive).
+    /// From this time (Unix seconds, inclusive); default: 7 days ago.
     pub from: Option<i64>,
     /// Up to this time (Unix seconds, inclusive).
     pub to: Option<i64>,
@@ -231,7 +231,7 @@ fn filters(
 }
 
 impl AuditParams {
-    pub fn query(&self) -> Result<AuditQuery, AuthError> {
+    pub fn filter(&self) -> Result<AuditFilter, AuthError> {
         let (kind, user) = filters(self.kind.as_deref(), self.user_id.as_deref())?;
         let starting_after = self
             .starting_after
@@ -244,9 +244,9 @@ impl AuditParams {
         if limit == 0 || limit > MAX_AUDIT_PAGE {
             return Err(AuthError::InvalidParameter("limit"));
         }
-        Ok(AuditQuery {
-            from: Timestamp(self.from.unwrap_or(0)),
-            to: Timestamp(self.to.unwrap_or(i64::MAX)),
+        Ok(AuditFilter {
+            from: self.from.map(Timestamp),
+            to: self.to.map(Timestamp),
             kind,
             user,
             starting_after,
@@ -256,15 +256,18 @@ impl AuditParams {
 }
 
 impl AuditExportParams {
-    pub fn query(&self) -> Result<AuditQuery, AuthError> {
+    pub fn filter(&self) -> Result<AuditFilter, AuthError> {
         let (kind, user) = filters(self.kind.as_deref(), self.user_id.as_deref())?;
         if self.from > self.to {
             return Err(AuthError::InvalidParameter("from"));
         }
-        Ok(AuditQuery {
+        Ok(AuditFilter {
+            from: Some(Timestamp(self.from)),
+            to: Some(Timestamp(self.to)),
             kind,
             user,
-            ..AuditQuery::between(Timestamp(self.from), Timestamp(self.to), MAX_AUDIT_PAGE)
+            starting_after: None,
+            limit: MAX_AUDIT_PAGE,
         })
     }
 }

@@ -108,6 +108,22 @@ impl AuditQuery {
     }
 }
 
+/// What a reader of the log asks for; the service resolves it to an [`AuditQuery`]
+/// (`from` defaults to [`DEFAULT_AUDIT_WINDOW_SECS`] ago, `to` to now).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct AuditFilter {
+    pub from: Option<Timestamp>,
+    pub to: Option<Timestamp>,
+    pub kind: Option<EventKind>,
+    pub user: Option<UserId>,
+    pub starting_after: Option<AuditPosition>,
+    pub limit: usize,
+}
+
+/// How far back a read of the log goes unless it says otherwise: each day costs 64
+/// queries (decision 73), so a reader asks for older days explicitly.
+pub const DEFAULT_AUDIT_WINDOW_SECS: i64 = 7 * 24 * 3600;
+
 /// One page of entries, newest first, each with its position.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct AuditPage {

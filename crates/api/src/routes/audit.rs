@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use authkit_domain::audit::AuditQuery;
+use authkit_domain::audit::AuditFilter;
 use authkit_domain::service::Caller;
 use authkit_domain::tenant::Tenant;
 use authkit_domain::AuthKit;
@@ -30,7 +30,7 @@ pub(crate) async fn list(
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Json<AuditEventList>, Problem> {
     let page = authkit
-        .audit_events(caller.caller(), params.query()?)
+        .audit_events(caller.caller(), params.filter()?)
         .await?;
     Ok(Json(page.into()))
 }
@@ -46,10 +46,12 @@ pub(crate) async fn export(
     SecretKeyCaller(caller): SecretKeyCaller,
     QueryParams(params): QueryParams<AuditExportParams>,
 ) -> Result<Response, Problem> {
-    let query = params.query()?;
+    let filter = params.filter()?;
     // The first page is read before answering, so that a refusal is a problem response.
-    let first = authkit.audit_events(caller.caller(), query.clone()).await?;
-    let lines = pages(authkit, caller.tenant, caller.ip, query, first);
+    let first = authkit
+        .audit_events(caller.caller(), filter.clone())
+        .await?;
+    let lines = pages(authkit, caller.tenant, caller.ip, filter, first);
     Ok((
         [
             (header::CONTENT_TYPE, NDJSON),
@@ -65,15 +67,15 @@ fn pages(
     authkit: Arc<AuthKit>,
     tenant: Tenant,
     ip: Option<String>,
-    query: AuditQuery,
+    filter: AuditFilter,
     first: authkit_domain::audit::AuditPage,
 ) -> impl Stream<Item = Bytes> {
-    stream::unfold(Some((query, Ok(first))), move |state| {
+    stream::unfold(Some((filter, Ok(first))), move |state| {
         let authkit = authkit.clone();
         let tenant = tenant.clone();
         let ip = ip.clone();
         async move {
-            let (mut query, page) = state?;
+            let (mut filter, page) = state?;
             let page = match page {
                 Ok(page) => page,
                 Err(problem) => return Some((error_line(&problem), None)),
@@ -88,16 +90,16 @@ fn pages(
             if !page.has_more {
                 return Some((Bytes::from(chunk), None));
             }
-            query.starting_after = page.entries.last().map(|(position, _)| position.clone());
+            filter.starting_after = page.entries.last().map(|(position, _)| position.clone());
             let caller = Caller {
                 tenant: &tenant,
                 ip: ip.as_deref(),
             };
             let next = authkit
-                .audit_events(caller, query.clone())
+                .audit_events(caller, filter.clone())
                 .await
                 .map_err(Problem::from);
-            Some((Bytes::from(chunk), Some((query, next))))
+            Some((Bytes::from(chunk), Some((filter, next))))
         }
     })
 }
