@@ -196,3 +196,5 @@ mod session_tests;
 mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod users_tests;

@@ -1,0 +1,108 @@
+//! A tenant managing its users: a disabled user opens no session by any path, and an
+//! erased one leaves nothing that signs in.
+
+use super::testing::{code_for, laptop, Harness};
+use crate::error::AuthError;
+
+#[tokio::test]
+async fn a_disabled_users_trusted_device_opens_no_session_until_enabled() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("a@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let bound = h
+        .authkit
+        .bind_device(h.caller(), &claims, laptop(), None, true)
+        .await
+        .unwrap();
+    let credential = bound.credential.reveal();
+    let id = signed_in.user_id.to_string();
+
+    h.authkit.disable_user(h.caller(), &id).await.unwrap();
+    assert!(matches!(
+        h.authkit
+            .sign_in_with_device(h.caller(), &credential, &laptop())
+            .await,
+        Err(AuthError::DeviceSignInRefused)
+    ));
+    let sessions = h.authkit.user_sessions(h.caller(), &id).await.unwrap();
+    assert!(
+        sessions.iter().all(|s| s.revoked_at.is_some()),
+        "every session is revoked and none was opened: {sessions:?}"
+    );
+
+    h.authkit.enable_user(h.caller(), &id).await.unwrap();
+    let again = h
+        .authkit
+        .sign_in_with_device(h.caller(), &credential, &laptop())
+        .await
+        .unwrap();
+    assert_eq!(again.user_id, signed_in.user_id);
+}
+
+#[tokio::test]
+async fn a_disabled_user_who_answers_right_is_told_and_nothing_is_written() {
+    let h = Harness::new().await;
+    let first = h.sign_in("b@example.com").await;
+    h.authkit
+        .disable_user(h.caller(), first.user_id.as_str())
+        .await
+        .unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("B@example.com"))
+        .await
+        .expect("a start reveals nothing");
+    let refused = h
+        .authkit
+        .sign_in_with_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await;
+    assert!(
+        matches!(refused, Err(AuthError::UserDisabled)),
+        "{refused:?}"
+    );
+    let sessions = h
+        .authkit
+        .user_sessions(h.caller(), first.user_id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1, "no session for a disabled user");
+}
+
+#[tokio::test]
+async fn an_erased_users_device_and_tokens_no_longer_work() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("c@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let bound = h
+        .authkit
+        .bind_device(h.caller(), &claims, laptop(), None, true)
+        .await
+        .unwrap();
+    let id = signed_in.user_id.to_string();
+    h.authkit.erase_user(h.caller(), &id).await.unwrap();
+    assert!(matches!(
+        h.authkit.user(h.caller(), &id).await,
+        Err(AuthError::UserNotFound)
+    ));
+    assert!(matches!(
+        h.authkit
+            .sign_in_with_device(h.caller(), &bound.credential.reveal(), &laptop())
+            .await,
+        Err(AuthError::DeviceSignInRefused)
+    ));
+    assert!(h
+        .authkit
+        .authenticate_live_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .await
+        .is_err());
+    assert!(matches!(
+        h.authkit.erase_user(h.caller(), &id).await,
+        Err(AuthError::UserNotFound)
+    ));
+}
