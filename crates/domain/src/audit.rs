@@ -1,5 +1,5 @@
-//! The audit log: the first consumer of domain events. It keeps every event for 90 days
-//! (identifiers masked, no secrets) and is idempotent by event id, so a batch delivered
+//! The audit log: the first consumer of domain events. It keeps every event for its
+//! tenant's retention, 90 days by default (identifiers masked, no secrets) and is idempotent by event id, so a batch delivered
 //! twice leaves one entry per event, and a refusal count delivered again leaves its
 //! largest count. A user's erasure reaches it as an event too ([`EventKind::UserErased`]):
 //! the consumer then pseudonymises the user's entries (decision 112).
@@ -13,12 +13,24 @@ use crate::event::{Event, EventConsumer, EventKind};
 use crate::store::{AuditLog, BoxError};
 use crate::user::UserId;
 
-/// How long audit entries are kept (DynamoDB TTL).
-pub const AUDIT_RETENTION_SECS: i64 = 90 * 24 * 3600;
+/// How many days audit entries are kept unless the tenant's policy says otherwise
+/// (`audit_retention_days`; DynamoDB TTL).
+pub const DEFAULT_AUDIT_RETENTION_DAYS: u32 = 90;
 
-/// When the audit log may forget `event`.
+/// The longest retention a tenant may choose: how far back any read of the log looks.
+pub const MAX_AUDIT_RETENTION_DAYS: u32 = 365;
+
+/// How far back the log is read: no entry is kept longer.
+pub const AUDIT_RETENTION_SECS: i64 = MAX_AUDIT_RETENTION_DAYS as i64 * 24 * 3600;
+
+/// When the audit log may forget `event`: its tenant's retention (carried by the event,
+/// set when it was recorded), else the default.
 pub fn purge_at(event: &Event) -> Timestamp {
-    event.at.plus_secs(AUDIT_RETENTION_SECS)
+    let days = event
+        .retention_days
+        .unwrap_or(DEFAULT_AUDIT_RETENTION_DAYS)
+        .min(MAX_AUDIT_RETENTION_DAYS);
+    event.at.plus_secs(i64::from(days) * 24 * 3600)
 }
 
 /// Where an entry sits in the log's order (time, then event id): what a page's cursor

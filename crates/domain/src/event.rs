@@ -190,6 +190,10 @@ pub struct Event {
     /// How many requests a [`EventKind::RequestsRefused`] event counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// How many days the audit log keeps this event: the tenant's policy when the event
+    /// was recorded (absent: the default, [`crate::audit::DEFAULT_AUDIT_RETENTION_DAYS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 impl Event {
@@ -216,6 +220,7 @@ impl Event {
             channel: None,
             detail: None,
             count: None,
+            retention_days: None,
         }
     }
 
@@ -241,6 +246,7 @@ impl Event {
             channel: None,
             detail: Some(reason.as_str().to_owned()),
             count: Some(count),
+            retention_days: None,
         }
     }
 }

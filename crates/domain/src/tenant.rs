@@ -85,6 +85,9 @@ pub struct TenantPolicy {
     /// … and this long after it was bound, however often it is used.
     pub device_max_age_secs: u32,
     pub rate_limits: RateLimitPolicy,
+    /// Days the audit log keeps this tenant's entries (DynamoDB TTL, set as each entry is
+    /// written: a change applies to entries recorded after it).
+    pub audit_retention_days: u32,
 }
 
 impl Default for TenantPolicy {
@@ -102,6 +105,7 @@ impl Default for TenantPolicy {
             device_idle_ttl_secs: 90 * 24 * 3600,
             device_max_age_secs: 365 * 24 * 3600,
             rate_limits: RateLimitPolicy::default(),
+            audit_retention_days: crate::audit::DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
 }
@@ -149,6 +153,10 @@ impl TenantPolicy {
         check(
             (self.device_idle_ttl_secs..=3 * 365 * 86_400).contains(&self.device_max_age_secs),
             "device_max_age_secs (device_idle_ttl_secs-94608000)",
+        )?;
+        check(
+            (1..=crate::audit::MAX_AUDIT_RETENTION_DAYS).contains(&self.audit_retention_days),
+            "audit_retention_days (1-365)",
         )?;
         Ok(())
     }

@@ -304,6 +304,14 @@ pub async fn the_audit_log_is_read_by_filter_and_page_and_pseudonymised(stores: 
         event(EventKind::SessionOpened, &alice, 0),
     ];
     stores.audit.record(&events).await.expect("recorded");
+    // A tenant keeping its log one day: an entry two days old has gone (TTL).
+    let mut expired = event(EventKind::SessionOpened, &alice, -2 * 86_400 + 5);
+    expired.retention_days = Some(1);
+    stores
+        .audit
+        .record(std::slice::from_ref(&expired))
+        .await
+        .expect("recorded");
     let everything = AuditQuery::between(at.plus_secs(-2 * 86_400), at, 2);
     let ids = |page: &crate::audit::AuditPage| -> Vec<String> {
         page.entries.iter().map(|(_, e)| e.id.clone()).collect()

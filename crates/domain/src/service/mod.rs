@@ -161,7 +161,9 @@ impl AuthKit {
 
     /// A new event about `tenant`, now, with a fresh id.
     fn event(&self, tenant: &Tenant, kind: EventKind, outcome: Outcome) -> Event {
-        Event::new(&tenant.id, kind, outcome, self.now(), self.random.as_ref())
+        let mut event = Event::new(&tenant.id, kind, outcome, self.now(), self.random.as_ref());
+        event.retention_days = Some(tenant.policy.audit_retention_days);
+        event
     }
 
     /// Applies a change; its events are recorded with it or not at all.
