@@ -32,6 +32,11 @@ pub struct UserObject {
     pub created_at: i64,
     /// Set while the user is disabled: no sign-in opens a session for them.
     pub disabled_at: Option<i64>,
+    /// Their last sign-in by their identifier, when recorded.
+    pub last_sign_in_at: Option<i64>,
+    /// Set when their phone number, silent for longer than the tenant's
+    /// `phone_reassignment_after_days`, signed in again and was given to a new user.
+    pub identifier_reassigned_at: Option<i64>,
 }
 
 impl From<User> for UserObject {
@@ -42,6 +47,8 @@ impl From<User> for UserObject {
             identifier: user.identifier.as_str().to_owned(),
             created_at: user.created_at.0,
             disabled_at: user.disabled_at.map(|at| at.0),
+            last_sign_in_at: user.last_sign_in_at.map(|at| at.0),
+            identifier_reassigned_at: user.identifier_reassigned_at.map(|at| at.0),
         }
     }
 }

@@ -45,6 +45,9 @@ pub enum EventKind {
     /// The tenant disabled a user: no sign-in opens a session for them until enabled.
     UserDisabled,
     UserEnabled,
+    /// A phone number unused for longer than the tenant allows signed in: it was given to
+    /// a new user (`detail`: `to=<new user id>`); the event names the previous one.
+    IdentifierReassigned,
     /// The tenant erased a user (`detail`: the pseudonym their audit entries now carry).
     UserErased,
     SessionOpened,
@@ -62,7 +65,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 21] = [
+    pub const ALL: [EventKind; 22] = [
         EventKind::ChallengeStarted,
         EventKind::ChallengeResent,
         EventKind::DeliveryFailed,
@@ -76,6 +79,7 @@ impl EventKind {
         EventKind::UserDisabled,
         EventKind::UserEnabled,
         EventKind::UserErased,
+        EventKind::IdentifierReassigned,
         EventKind::SessionOpened,
         EventKind::SessionRotated,
         EventKind::SessionReused,
@@ -105,6 +109,7 @@ impl EventKind {
             EventKind::UserDisabled => "user_disabled",
             EventKind::UserEnabled => "user_enabled",
             EventKind::UserErased => "user_erased",
+            EventKind::IdentifierReassigned => "identifier_reassigned",
             EventKind::SessionOpened => "session_opened",
             EventKind::SessionRotated => "session_rotated",
             EventKind::SessionReused => "session_reused",

@@ -83,8 +83,17 @@ pub enum Write {
     },
     /// A new user, under its identifier and its id; neither may exist.
     InsertUser(User),
-    /// Only a condition: the user's identifier still names this user, who is not disabled.
-    KeepUser(User),
+    /// The user's identifier still names this user, who is not disabled: then records the
+    /// sign-in (`last_sign_in_at`) on both of the user's items.
+    KeepUser { user: User, at: Timestamp },
+    /// A recycled phone number: its identifier item moves from `previous` (who must still
+    /// hold it) to the new user `next` (whose id must be free); `previous` keeps its item
+    /// by id, marked `identifier_reassigned_at`.
+    ReassignIdentifier {
+        previous: User,
+        next: User,
+        at: Timestamp,
+    },
     /// Only a condition: the user (by id) exists and is not disabled.
     KeepUserEnabled { tenant: TenantId, user: UserId },
     /// Sets (`Some`) or clears (`None`) `disabled_at` on a user that exists, under its id

@@ -63,6 +63,11 @@ const RESERVED_TENANT_IDS: [&str; 2] = ["tenant", "apikey"];
 #[error("a tenant id is 3-40 characters of a-z, 0-9 and '-', not starting or ending with '-', and not `tenant` or `apikey`")]
 pub struct InvalidTenantId;
 
+/// Carriers hand a cancelled number to a new subscriber after some months of silence
+/// (commonly 45-90 days): a number silent for half a year is treated as possibly someone
+/// else's.
+pub const DEFAULT_PHONE_REASSIGNMENT_AFTER_DAYS: u32 = 180;
+
 /// Everything a tenant can tune. Defaults are the documented ones (`docs/configuration.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -85,6 +90,9 @@ pub struct TenantPolicy {
     /// … and this long after it was bound, however often it is used.
     pub device_max_age_secs: u32,
     pub rate_limits: RateLimitPolicy,
+    /// A phone number that has not signed in for this many days starts a new user when it
+    /// signs in again (carriers give silent numbers to new subscribers); `null`: never.
+    pub phone_reassignment_after_days: Option<u32>,
     /// Days the audit log keeps this tenant's entries (DynamoDB TTL, set as each entry is
     /// written: a change applies to entries recorded after it).
     pub audit_retention_days: u32,
@@ -105,6 +113,7 @@ impl Default for TenantPolicy {
             device_idle_ttl_secs: 90 * 24 * 3600,
             device_max_age_secs: 365 * 24 * 3600,
             rate_limits: RateLimitPolicy::default(),
+            phone_reassignment_after_days: Some(DEFAULT_PHONE_REASSIGNMENT_AFTER_DAYS),
             audit_retention_days: crate::audit::DEFAULT_AUDIT_RETENTION_DAYS,
         }
     }
@@ -153,6 +162,11 @@ impl TenantPolicy {
         check(
             (self.device_idle_ttl_secs..=3 * 365 * 86_400).contains(&self.device_max_age_secs),
             "device_max_age_secs (device_idle_ttl_secs-94608000)",
+        )?;
+        check(
+            self.phone_reassignment_after_days
+                .is_none_or(|days| (30..=3_650).contains(&days)),
+            "phone_reassignment_after_days (30-3650, or null)",
         )?;
         check(
             (1..=crate::audit::MAX_AUDIT_RETENTION_DAYS).contains(&self.audit_retention_days),

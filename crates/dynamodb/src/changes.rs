@@ -16,7 +16,7 @@ use crate::challenges::{challenge_key, to_item as challenge_item};
 use crate::counters::SK as COUNTER_SK;
 use crate::devices::{device_item, device_key, session_link};
 use crate::directory::{
-    family_item, family_key, family_link, identifier_key, user_items, user_key,
+    family_item, family_key, family_link, identifier_key, user_copies, user_items, user_key,
 };
 use crate::events::{event_from_item, event_item, event_key, refusals_key, refusals_ttl};
 use crate::item::{key, n, s, Item};
@@ -189,12 +189,44 @@ impl DynamoStore {
                 .into_iter()
                 .map(|item| put(&t.directory, item, Some(NOT_EXISTS)))
                 .collect(),
-            Write::KeepUser(user) => one(check(
-                &t.directory,
-                identifier_key(&user.tenant, &user.identifier),
-                "user_id = :user AND attribute_not_exists(disabled_at)",
-                Some((":user", s(user.id.as_str()))),
-            )),
+            Write::KeepUser { user, at } => Ok(vec![
+                update(
+                    &t.directory,
+                    identifier_key(&user.tenant, &user.identifier),
+                    "SET last_sign_in_at = :at",
+                    Some("user_id = :user AND attribute_not_exists(disabled_at)"),
+                    vec![(":user", s(user.id.as_str())), (":at", n(at.0))],
+                )?,
+                update(
+                    &t.directory,
+                    user_key(&user.tenant, &user.id),
+                    "SET last_sign_in_at = :at",
+                    Some("user_id = :user"),
+                    vec![(":user", s(user.id.as_str())), (":at", n(at.0))],
+                )?,
+            ]),
+            Write::ReassignIdentifier { previous, next, at } => {
+                let [by_identifier, by_id] = user_items(next);
+                let moved = built(
+                    Put::builder()
+                        .table_name(&t.directory)
+                        .set_item(Some(by_identifier))
+                        .condition_expression("user_id = :previous")
+                        .expression_attribute_values(":previous", s(previous.id.as_str()))
+                        .build(),
+                )?;
+                Ok(vec![
+                    TransactWriteItem::builder().put(moved).build(),
+                    update(
+                        &t.directory,
+                        user_key(&previous.tenant, &previous.id),
+                        "SET identifier_reassigned_at = :at",
+                        Some("user_id = :previous"),
+                        vec![(":previous", s(previous.id.as_str())), (":at", n(at.0))],
+                    )?,
+                    put(&t.directory, by_id, Some(NOT_EXISTS))?,
+                ])
+            }
             Write::KeepUserEnabled { tenant, user } => one(check(
                 &t.directory,
                 user_key(tenant, user),
@@ -208,35 +240,29 @@ impl DynamoStore {
                     None => ("REMOVE disabled_at", vec![]),
                 };
                 values.push((":user", s(user.id.as_str())));
-                Ok(vec![
-                    update(
-                        &t.directory,
-                        identifier_key(&user.tenant, &user.identifier),
-                        expression,
-                        Some("user_id = :user"),
-                        values.clone(),
-                    )?,
-                    update(
-                        &t.directory,
-                        user_key(&user.tenant, &user.id),
-                        expression,
-                        Some("user_id = :user"),
-                        values,
-                    )?,
-                ])
+                user_copies(user)
+                    .into_iter()
+                    .map(|key| {
+                        update(
+                            &t.directory,
+                            key,
+                            expression,
+                            Some("user_id = :user"),
+                            values.clone(),
+                        )
+                    })
+                    .collect()
             }
-            Write::DeleteUser(user) => Ok(vec![
-                delete(
-                    &t.directory,
-                    identifier_key(&user.tenant, &user.identifier),
-                    None,
-                )?,
-                delete(
-                    &t.directory,
-                    user_key(&user.tenant, &user.id),
-                    Some("attribute_exists(pk)"),
-                )?,
-            ]),
+            // The item by id holds the condition; the one by identifier goes with it while
+            // it still names the user.
+            Write::DeleteUser(user) => user_copies(user)
+                .into_iter()
+                .enumerate()
+                .map(|(index, key)| {
+                    let condition = (index == 0).then_some("attribute_exists(pk)");
+                    delete(&t.directory, key, condition)
+                })
+                .collect(),
             // The session, and its link beside the user's devices (how a user's sessions
             // are listed): one more action in the same transaction, no round trip.
             Write::InsertSession(family) => Ok(vec![

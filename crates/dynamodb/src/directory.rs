@@ -43,6 +43,15 @@ pub(crate) fn user_items(user: &User) -> [Item; 2] {
     })
 }
 
+/// The keys of the items that hold a user: by id, and by identifier while it names them.
+pub(crate) fn user_copies(user: &User) -> Vec<Item> {
+    let mut keys = vec![user_key(&user.tenant, &user.id)];
+    if user.holds_identifier() {
+        keys.push(identifier_key(&user.tenant, &user.identifier));
+    }
+    keys
+}
+
 fn user_fields(user: &User) -> Vec<(String, AttributeValue)> {
     let mut fields = vec![
         ("tenant".to_owned(), s(user.tenant.as_str())),
@@ -50,8 +59,14 @@ fn user_fields(user: &User) -> Vec<(String, AttributeValue)> {
         ("identifier".to_owned(), s(user.identifier.as_str())),
         ("created_at".to_owned(), n(user.created_at.0)),
     ];
-    if let Some(at) = user.disabled_at {
-        fields.push(("disabled_at".to_owned(), n(at.0)));
+    for (name, at) in [
+        ("disabled_at", user.disabled_at),
+        ("last_sign_in_at", user.last_sign_in_at),
+        ("identifier_reassigned_at", user.identifier_reassigned_at),
+    ] {
+        if let Some(at) = at {
+            fields.push((name.to_owned(), n(at.0)));
+        }
     }
     fields
 }
@@ -64,6 +79,8 @@ fn user_from(item: &Item) -> Result<User, StoreError> {
         identifier: f.parsed("identifier", |raw| Identifier::parse(raw, None))?,
         created_at: f.time("created_at")?,
         disabled_at: f.opt_time("disabled_at")?,
+        last_sign_in_at: f.opt_time("last_sign_in_at")?,
+        identifier_reassigned_at: f.opt_time("identifier_reassigned_at")?,
     })
 }
 

@@ -21,6 +21,8 @@ fn user(tenant: &TenantId, identifier: &str) -> User {
         identifier: Identifier::parse(identifier, None).expect("valid"),
         created_at: now(),
         disabled_at: None,
+        last_sign_in_at: None,
+        identifier_reassigned_at: None,
     }
 }
 
@@ -89,7 +91,13 @@ pub async fn a_disabled_user_is_kept_from_new_sessions_until_enabled(stores: &St
         tenant: tenant.clone(),
         user: alice.id.clone(),
     };
-    for condition in [Write::KeepUser(alice.clone()), enabled_check.clone()] {
+    for condition in [
+        Write::KeepUser {
+            user: alice.clone(),
+            at: now(),
+        },
+        enabled_check.clone(),
+    ] {
         assert!(
             apply(stores, vec![condition]).await.refused(0),
             "a disabled user's sign-in is refused by its condition"
@@ -97,10 +105,34 @@ pub async fn a_disabled_user_is_kept_from_new_sessions_until_enabled(stores: &St
     }
     assert_eq!(apply(stores, vec![disable(None)]).await, Applied::Done);
     assert_eq!(
-        apply(stores, vec![Write::KeepUser(alice.clone()), enabled_check]).await,
+        apply(stores, vec![enabled_check]).await,
         Applied::Done,
         "enabled again"
     );
+    let signed_in_at = at.plus_secs(7);
+    assert_eq!(
+        apply(
+            stores,
+            vec![Write::KeepUser {
+                user: alice.clone(),
+                at: signed_in_at
+            }]
+        )
+        .await,
+        Applied::Done
+    );
+    for read in [
+        stores.users.find(&tenant, &alice.identifier).await,
+        stores.users.get(&tenant, &alice.id).await,
+    ] {
+        let read = read.expect("read").expect("found");
+        assert_eq!(
+            read.last_sign_in_at,
+            Some(signed_in_at),
+            "the sign-in is recorded"
+        );
+        assert_eq!(read.disabled_at, None);
+    }
     let nobody = user(&tenant, "nobody@example.com");
     assert!(
         apply(
@@ -130,6 +162,71 @@ pub async fn a_disabled_user_is_kept_from_new_sessions_until_enabled(stores: &St
         .refused(0),
         "an unknown user is not enabled"
     );
+}
+
+pub async fn a_recycled_phone_number_moves_to_a_new_user_and_the_old_one_stays(stores: &Stores) {
+    let tenant = tenant();
+    let at = now();
+    let previous = user(&tenant, "+14155550123");
+    assert_eq!(
+        apply(stores, vec![Write::InsertUser(previous.clone())]).await,
+        Applied::Done
+    );
+    let next = user(&tenant, "+14155550123");
+    let reassign = |previous: &User| Write::ReassignIdentifier {
+        previous: previous.clone(),
+        next: next.clone(),
+        at,
+    };
+    assert_eq!(
+        apply(stores, vec![reassign(&previous)]).await,
+        Applied::Done
+    );
+    let found = stores
+        .users
+        .find(&tenant, &previous.identifier)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!(found.id, next.id, "the number now names the new user");
+    assert_eq!(
+        stores.users.get(&tenant, &next.id).await.expect("read"),
+        Some(next.clone())
+    );
+    let kept = stores
+        .users
+        .get(&tenant, &previous.id)
+        .await
+        .expect("read")
+        .expect("the previous user stays");
+    assert_eq!(kept.identifier_reassigned_at, Some(at));
+    assert!(
+        apply(stores, vec![reassign(&previous)]).await.refused(0),
+        "the number moves once"
+    );
+    // The previous user can still be disabled and erased, without touching the number.
+    assert_eq!(
+        apply(
+            stores,
+            vec![Write::SetUserDisabled {
+                user: kept.clone(),
+                disabled_at: Some(at)
+            }]
+        )
+        .await,
+        Applied::Done
+    );
+    assert_eq!(
+        apply(stores, vec![Write::DeleteUser(kept)]).await,
+        Applied::Done
+    );
+    let still = stores
+        .users
+        .find(&tenant, &previous.identifier)
+        .await
+        .expect("read")
+        .expect("found");
+    assert_eq!((still.id, still.disabled_at), (next.id, None));
 }
 
 pub async fn a_users_sessions_are_listed_and_erased_with_their_devices(stores: &Stores) {

@@ -10,6 +10,7 @@ use crate::clock::Timestamp;
 use crate::event::Event;
 use crate::store::{Applied, Change, ChangeStore, CounterValue, StoreError, Write};
 use crate::tenant::TenantId;
+use crate::user::User;
 
 #[async_trait]
 impl ChangeStore for MemoryStore {
@@ -48,6 +49,31 @@ impl ChangeStore for MemoryStore {
 }
 
 impl Tables {
+    /// Whether the user's identifier names this user.
+    fn names(&self, user: &User) -> bool {
+        self.users_by_identifier
+            .get(&(
+                user.tenant.clone(),
+                user.identifier.matching_key().to_owned(),
+            ))
+            .is_some_and(|stored| stored.id == user.id)
+    }
+
+    /// The stored copies of a user: by id, and by identifier while it names them.
+    fn copies_of(&mut self, user: &User) -> Vec<&mut User> {
+        let by_id = self
+            .users_by_id
+            .get_mut(&(user.tenant.clone(), user.id.clone()));
+        let by_identifier = self
+            .users_by_identifier
+            .get_mut(&(
+                user.tenant.clone(),
+                user.identifier.matching_key().to_owned(),
+            ))
+            .filter(|stored| stored.id == user.id);
+        by_id.into_iter().chain(by_identifier).collect()
+    }
+
     /// Whether `write`'s condition holds now. `now` is the store's clock, for expiry of
     /// whole items (DynamoDB's TTL); a write's own `now` is the service's, for the domain's
     /// conditions.
@@ -78,7 +104,7 @@ impl Tables {
                     .users_by_id
                     .contains_key(&(user.tenant.clone(), user.id.clone()))
             }
-            Write::KeepUser(user) => self
+            Write::KeepUser { user, .. } => self
                 .users_by_identifier
                 .get(&(
                     user.tenant.clone(),
@@ -92,13 +118,13 @@ impl Tables {
             Write::SetUserDisabled { user, .. } => {
                 self.users_by_id
                     .contains_key(&(user.tenant.clone(), user.id.clone()))
-                    && self
-                        .users_by_identifier
-                        .get(&(
-                            user.tenant.clone(),
-                            user.identifier.matching_key().to_owned(),
-                        ))
-                        .is_some_and(|stored| stored.id == user.id)
+                    && (!user.holds_identifier() || self.names(user))
+            }
+            Write::ReassignIdentifier { previous, next, .. } => {
+                self.names(previous)
+                    && !self
+                        .users_by_id
+                        .contains_key(&(next.tenant.clone(), next.id.clone()))
             }
             Write::DeleteUser(user) => self
                 .users_by_id
@@ -193,28 +219,41 @@ impl Tables {
                 self.users_by_id
                     .insert((user.tenant.clone(), user.id.clone()), user.clone());
             }
-            Write::KeepUser(_) | Write::KeepUserEnabled { .. } => {}
+            Write::KeepUserEnabled { .. } => {}
+            Write::KeepUser { user, at } => {
+                for stored in self.copies_of(user) {
+                    stored.last_sign_in_at = Some(*at);
+                }
+            }
             Write::SetUserDisabled { user, disabled_at } => {
-                let by_identifier = (
-                    user.tenant.clone(),
-                    user.identifier.matching_key().to_owned(),
-                );
-                let by_id = (user.tenant.clone(), user.id.clone());
-                for stored in [
-                    self.users_by_identifier.get_mut(&by_identifier),
-                    self.users_by_id.get_mut(&by_id),
-                ]
-                .into_iter()
-                .flatten()
-                {
+                for stored in self.copies_of(user) {
                     stored.disabled_at = *disabled_at;
                 }
             }
+            Write::ReassignIdentifier { previous, next, at } => {
+                if let Some(stored) = self
+                    .users_by_id
+                    .get_mut(&(previous.tenant.clone(), previous.id.clone()))
+                {
+                    stored.identifier_reassigned_at = Some(*at);
+                }
+                self.users_by_identifier.insert(
+                    (
+                        next.tenant.clone(),
+                        next.identifier.matching_key().to_owned(),
+                    ),
+                    next.clone(),
+                );
+                self.users_by_id
+                    .insert((next.tenant.clone(), next.id.clone()), next.clone());
+            }
             Write::DeleteUser(user) => {
-                self.users_by_identifier.remove(&(
-                    user.tenant.clone(),
-                    user.identifier.matching_key().to_owned(),
-                ));
+                if user.holds_identifier() {
+                    self.users_by_identifier.remove(&(
+                        user.tenant.clone(),
+                        user.identifier.matching_key().to_owned(),
+                    ));
+                }
                 self.users_by_id
                     .remove(&(user.tenant.clone(), user.id.clone()));
             }

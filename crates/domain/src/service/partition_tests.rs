@@ -61,7 +61,15 @@ fn keys_of(write: &Write) -> Vec<String> {
             format!("user {}", user.identifier.matching_key()),
             format!("user {}", user.id),
         ],
-        Write::KeepUser(user) => vec![format!("user {}", user.identifier.matching_key())],
+        Write::KeepUser { user, .. } => vec![
+            format!("user {}", user.identifier.matching_key()),
+            format!("user {}", user.id),
+        ],
+        Write::ReassignIdentifier { previous, next, .. } => vec![
+            format!("user {}", next.identifier.matching_key()),
+            format!("user {}", previous.id),
+            format!("user {}", next.id),
+        ],
         Write::KeepUserEnabled { user, .. } => vec![format!("user {user}")],
         Write::SetUserDisabled { user, .. } | Write::DeleteUser(user) => vec![
             format!("user {}", user.identifier.matching_key()),

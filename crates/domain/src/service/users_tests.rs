@@ -106,3 +106,52 @@ async fn an_erased_users_device_and_tokens_no_longer_work() {
         Err(AuthError::UserNotFound)
     ));
 }
+
+#[tokio::test]
+async fn a_phone_number_silent_longer_than_the_policy_signs_in_as_a_new_user() {
+    let h = Harness::new().await;
+    let phone = "+14155550142";
+    let first = h.sign_in(phone).await;
+    h.clock.advance(170 * 86_400);
+    let within = h.sign_in(phone).await;
+    assert_eq!(
+        within.user_id, first.user_id,
+        "used within 180 days: the same user"
+    );
+
+    h.clock.advance(181 * 86_400);
+    let recycled = h.sign_in(phone).await;
+    assert_ne!(recycled.user_id, first.user_id, "the number's new holder");
+    assert!(recycled.is_new_user);
+    let previous = h
+        .authkit
+        .user(h.caller(), first.user_id.as_str())
+        .await
+        .unwrap();
+    assert!(previous.identifier_reassigned_at.is_some(), "{previous:?}");
+    let found = h.authkit.find_user(h.caller(), phone).await.unwrap();
+    assert_eq!(found.id, recycled.user_id);
+    let kinds: Vec<_> = h.recent_audit(20).await.iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&crate::event::EventKind::IdentifierReassigned));
+}
+
+#[tokio::test]
+async fn email_addresses_and_tenants_that_opt_out_keep_their_user_however_long_the_silence() {
+    let policy = crate::tenant::TenantPolicy {
+        phone_reassignment_after_days: None,
+        ..Default::default()
+    };
+    let h = Harness::with_policy(policy).await;
+    let phone = h.sign_in("+14155550143").await;
+    let email = h.sign_in("d@example.com").await;
+    h.clock.advance(3 * 365 * 86_400);
+    assert_eq!(h.sign_in("+14155550143").await.user_id, phone.user_id);
+    let default_policy = Harness::new().await;
+    let first = default_policy.sign_in("e@example.com").await;
+    default_policy.clock.advance(3 * 365 * 86_400);
+    assert_eq!(
+        default_policy.sign_in("e@example.com").await.user_id,
+        first.user_id
+    );
+    assert_eq!(h.sign_in("d@example.com").await.user_id, email.user_id);
+}
