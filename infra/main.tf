@@ -29,8 +29,8 @@ locals {
   answering      = ["verified", "wrong_code", "exhausted", "rate_limited"]
   no_access      = { tables = [], ping = false, streams = [], appends = [], reads = [], dead_letters = [], secrets = [], send = false, user_pool_actions = [], outcomes = [] }
   functions = {
-    "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
-    "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
+    "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start", "POST /v1/me/identifier"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
+    "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link", "POST /v1/me/identifier/verify"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
     "authkit-resend"                = merge(local.no_access, { routes = ["POST /v1/auth/resend"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
     "authkit-token"                 = merge(local.no_access, { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"] })
     "authkit-devices"               = merge(local.no_access, { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "events"], secrets = ["keys", "pepper"] })

@@ -414,3 +414,85 @@ async fn a_user_is_exported_whole_then_erased_leaving_only_pseudonymised_audit_e
     })
     .await;
 }
+
+async fn as_user(
+    app: &TestApp,
+    access_token: &Value,
+    path: &str,
+    body: Value,
+) -> reqwest::Response {
+    app.http
+        .post(app.url(path))
+        .header("x-api-key", &app.publishable_key)
+        .bearer_auth(access_token.as_str().unwrap())
+        .json(&body)
+        .send()
+        .await
+        .expect("the server answers")
+}
+
+#[tokio::test]
+async fn a_signed_in_user_changes_their_identifier_by_proving_the_new_one() {
+    for_each_backend(|app: TestApp| async move {
+        let (old, new) = (app.unique_email(), app.unique_email());
+        let signed_in = app.sign_in(&old).await;
+        let token = &signed_in["access_token"];
+        let started = as_user(&app, token, "/v1/me/identifier", json!({"identifier": new})).await;
+        assert_eq!(started.status(), 200);
+        let started: Value = started.json().await.unwrap();
+        let code = app.code_sent_to(&new).await;
+        let changed = as_user(
+            &app,
+            token,
+            "/v1/me/identifier/verify",
+            json!({"challenge_id": started["challenge_id"], "code": code}),
+        )
+        .await;
+        assert_eq!(changed.status(), 200);
+        assert_eq!(changed.json::<Value>().await.unwrap()["identifier"], new);
+        let again = app.sign_in(&new).await;
+        assert_eq!(
+            again["user_id"], signed_in["user_id"],
+            "the same user, by the new identifier"
+        );
+        let found = get_json(
+            &app,
+            &format!("/v1/users?identifier={}", new.replace('+', "%2B")),
+        )
+        .await;
+        assert_eq!(found["id"], signed_in["user_id"]);
+
+        // Another user proves the same address: it is taken, and stays with its holder.
+        let other = app.sign_in(&app.unique_email()).await;
+        let started = as_user(
+            &app,
+            &other["access_token"],
+            "/v1/me/identifier",
+            json!({"identifier": new}),
+        )
+        .await;
+        let started: Value = started.json().await.unwrap();
+        let code = app.code_sent_to(&new).await;
+        let taken = as_user(
+            &app,
+            &other["access_token"],
+            "/v1/me/identifier/verify",
+            json!({"challenge_id": started["challenge_id"], "code": code}),
+        )
+        .await;
+        assert_eq!(taken.status(), 409);
+        assert_eq!(
+            taken.json::<Value>().await.unwrap()["code"],
+            "identifier_taken"
+        );
+        let without_token = app
+            .post(
+                "/v1/me/identifier",
+                Some(&app.publishable_key),
+                json!({"identifier": new}),
+            )
+            .await;
+        assert_eq!(without_token.status(), 401);
+    })
+    .await;
+}

@@ -22,6 +22,8 @@ use crate::{link_page, routes};
         routes::devices::bind,
         routes::devices::list,
         routes::devices::revoke,
+        routes::me::change_identifier,
+        routes::me::verify_identifier_change,
         routes::users::find,
         routes::users::get,
         routes::users::disable,

@@ -125,6 +125,7 @@ impl From<AuthError> for Problem {
             AuthError::DeviceNotFound => problem(S::NOT_FOUND, "device_not_found"),
             AuthError::DeviceSignInRefused => problem(S::UNAUTHORIZED, "device_sign_in_refused"),
             AuthError::UserNotFound => problem(S::NOT_FOUND, "user_not_found"),
+            AuthError::IdentifierTaken => problem(S::CONFLICT, "identifier_taken"),
             AuthError::UserDisabled => problem(S::FORBIDDEN, "user_disabled"),
             AuthError::InvalidParameter(_) => problem(S::BAD_REQUEST, "invalid_parameter"),
             AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),

@@ -80,6 +80,8 @@ pub enum AuthError {
     DeviceSignInRefused,
     #[error("no such user")]
     UserNotFound,
+    #[error("another user of this tenant signs in with this identifier")]
+    IdentifierTaken,
     #[error("this account is disabled")]
     UserDisabled,
     #[error("the parameter `{0}` is not acceptable")]

@@ -48,6 +48,9 @@ pub enum EventKind {
     /// A phone number unused for longer than the tenant allows signed in: it was given to
     /// a new user (`detail`: `to=<new user id>`); the event names the previous one.
     IdentifierReassigned,
+    /// A signed-in user proved a new identifier and now signs in with it (`identifier`: the
+    /// new one, masked; `detail`: `from=<the old one, masked>`).
+    IdentifierChanged,
     /// The tenant erased a user (`detail`: the pseudonym their audit entries now carry).
     UserErased,
     SessionOpened,
@@ -65,7 +68,7 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 22] = [
+    pub const ALL: [EventKind; 23] = [
         EventKind::ChallengeStarted,
         EventKind::ChallengeResent,
         EventKind::DeliveryFailed,
@@ -80,6 +83,7 @@ impl EventKind {
         EventKind::UserEnabled,
         EventKind::UserErased,
         EventKind::IdentifierReassigned,
+        EventKind::IdentifierChanged,
         EventKind::SessionOpened,
         EventKind::SessionRotated,
         EventKind::SessionReused,
@@ -110,6 +114,7 @@ impl EventKind {
             EventKind::UserEnabled => "user_enabled",
             EventKind::UserErased => "user_erased",
             EventKind::IdentifierReassigned => "identifier_reassigned",
+            EventKind::IdentifierChanged => "identifier_changed",
             EventKind::SessionOpened => "session_opened",
             EventKind::SessionRotated => "session_rotated",
             EventKind::SessionReused => "session_reused",

@@ -104,6 +104,13 @@ pub enum Write {
     },
     /// Removes a user that exists, under its id and its identifier.
     DeleteUser(User),
+    /// Gives a user a new identifier: its item must be free, the old one must still name
+    /// the user (and is removed); the user's item by id takes the new identifier.
+    ChangeIdentifier {
+        user: User,
+        identifier: Identifier,
+        at: Timestamp,
+    },
     /// A new session (refresh family); its id must be free.
     InsertSession(RefreshFamily),
     /// Replaces the current token hash while it is still `expected` and the family is not

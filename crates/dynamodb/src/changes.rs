@@ -8,6 +8,7 @@ use authkit_domain::challenge::ChallengeState;
 use authkit_domain::event::Event;
 use authkit_domain::store::{Applied, Change, ChangeStore, StoreError, Write};
 use authkit_domain::tenant::TenantId;
+use authkit_domain::user::User;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
@@ -252,6 +253,42 @@ impl DynamoStore {
                         )
                     })
                     .collect()
+            }
+            // The new identifier's item must be free; the old one, and the item by id, must
+            // still be this enabled user's.
+            Write::ChangeIdentifier {
+                user,
+                identifier,
+                at,
+            } => {
+                let changed = User {
+                    identifier: identifier.clone(),
+                    last_sign_in_at: Some(*at),
+                    ..user.clone()
+                };
+                let [by_identifier, by_id] = user_items(&changed);
+                let still_theirs = "user_id = :user AND attribute_not_exists(disabled_at)";
+                let old = built(
+                    Delete::builder()
+                        .table_name(&t.directory)
+                        .set_key(Some(identifier_key(&user.tenant, &user.identifier)))
+                        .condition_expression(still_theirs)
+                        .expression_attribute_values(":user", s(user.id.as_str()))
+                        .build(),
+                )?;
+                let by_id = built(
+                    Put::builder()
+                        .table_name(&t.directory)
+                        .set_item(Some(by_id))
+                        .condition_expression(still_theirs)
+                        .expression_attribute_values(":user", s(user.id.as_str()))
+                        .build(),
+                )?;
+                Ok(vec![
+                    TransactWriteItem::builder().delete(old).build(),
+                    put(&t.directory, by_identifier, Some(NOT_EXISTS))?,
+                    TransactWriteItem::builder().put(by_id).build(),
+                ])
             }
             // The item by id holds the condition; the one by identifier goes with it while
             // it still names the user.

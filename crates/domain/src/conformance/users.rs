@@ -229,6 +229,66 @@ pub async fn a_recycled_phone_number_moves_to_a_new_user_and_the_old_one_stays(s
     assert_eq!((still.id, still.disabled_at), (next.id, None));
 }
 
+pub async fn an_identifier_changes_only_to_a_free_one_and_moves_whole(stores: &Stores) {
+    let tenant = tenant();
+    let at = now();
+    let (alice, bob) = (
+        user(&tenant, "alice@example.com"),
+        user(&tenant, "bob@example.com"),
+    );
+    let writes = vec![
+        Write::InsertUser(alice.clone()),
+        Write::InsertUser(bob.clone()),
+    ];
+    assert_eq!(apply(stores, writes).await, Applied::Done);
+    let change_to = |user: &User, raw: &str| Write::ChangeIdentifier {
+        user: user.clone(),
+        identifier: Identifier::parse(raw, None).expect("valid"),
+        at,
+    };
+    assert!(
+        apply(stores, vec![change_to(&alice, "Bob@example.com")])
+            .await
+            .refused(0),
+        "another user's identifier is taken"
+    );
+    assert_eq!(
+        apply(stores, vec![change_to(&alice, "+14155550199")]).await,
+        Applied::Done
+    );
+    let phone = Identifier::parse("+14155550199", None).expect("valid");
+    let found = stores
+        .users
+        .find(&tenant, &phone)
+        .await
+        .expect("read")
+        .expect("the new identifier names the user");
+    assert_eq!(
+        (found.id.clone(), found.identifier.clone()),
+        (alice.id.clone(), phone.clone())
+    );
+    assert_eq!(
+        stores.users.get(&tenant, &alice.id).await.expect("read"),
+        Some(found),
+        "the item by id follows"
+    );
+    assert_eq!(
+        stores
+            .users
+            .find(&tenant, &alice.identifier)
+            .await
+            .expect("read"),
+        None,
+        "the old identifier is free"
+    );
+    assert!(
+        apply(stores, vec![change_to(&alice, "carol@example.com")])
+            .await
+            .refused(0),
+        "a change from an identifier the user no longer holds is refused"
+    );
+}
+
 pub async fn a_users_sessions_are_listed_and_erased_with_their_devices(stores: &Stores) {
     let tenant = tenant();
     let at = now();

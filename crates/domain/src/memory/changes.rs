@@ -129,6 +129,14 @@ impl Tables {
             Write::DeleteUser(user) => self
                 .users_by_id
                 .contains_key(&(user.tenant.clone(), user.id.clone())),
+            Write::ChangeIdentifier {
+                user, identifier, ..
+            } => {
+                self.names(user)
+                    && !self
+                        .users_by_identifier
+                        .contains_key(&(user.tenant.clone(), identifier.matching_key().to_owned()))
+            }
             Write::InsertSession(family) => !self
                 .sessions
                 .contains_key(&(family.tenant.clone(), family.id.clone())),
@@ -246,6 +254,26 @@ impl Tables {
                 );
                 self.users_by_id
                     .insert((next.tenant.clone(), next.id.clone()), next.clone());
+            }
+            Write::ChangeIdentifier {
+                user,
+                identifier,
+                at,
+            } => {
+                let tenant = user.tenant.clone();
+                let Some(mut moved) = self
+                    .users_by_identifier
+                    .remove(&(tenant.clone(), user.identifier.matching_key().to_owned()))
+                else {
+                    return;
+                };
+                moved.identifier = identifier.clone();
+                moved.last_sign_in_at = Some(*at);
+                self.users_by_identifier.insert(
+                    (tenant.clone(), identifier.matching_key().to_owned()),
+                    moved.clone(),
+                );
+                self.users_by_id.insert((tenant, user.id.clone()), moved);
             }
             Write::DeleteUser(user) => {
                 if user.holds_identifier() {

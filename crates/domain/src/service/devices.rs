@@ -77,10 +77,7 @@ impl AuthKit {
         trusted: bool,
     ) -> Result<BoundDevice, AuthError> {
         let now = self.now();
-        let by_device = claims.amr.iter().any(|method| method == DEVICE_METHOD);
-        if by_device || now.0 > claims.auth_time.saturating_add(BIND_STEP_UP_WINDOW_SECS) {
-            return Err(AuthError::StepUpRequired);
-        }
+        self.require_recent_proof(claims)?;
         fingerprint.validate()?;
         let name = name.map(|n| n.chars().take(100).collect::<String>());
         let credential = DeviceCredential {
@@ -185,6 +182,16 @@ impl AuthKit {
             Applied::Done => Ok(()),
             Applied::Refused(_) => Err(AuthError::DeviceNotFound),
         }
+    }
+
+    /// Refuses a session a device opened, or one whose sign-in by code or link is older than
+    /// ten minutes: what hands out a new way to sign in needs a fresh proof (decision 36).
+    pub(super) fn require_recent_proof(&self, claims: &AccessClaims) -> Result<(), AuthError> {
+        let by_device = claims.amr.iter().any(|method| method == DEVICE_METHOD);
+        if by_device || self.now().0 > claims.auth_time.saturating_add(BIND_STEP_UP_WINDOW_SECS) {
+            return Err(AuthError::StepUpRequired);
+        }
+        Ok(())
     }
 
     /// Signs in with a trusted device's credential, when the device is active, unexpired,

@@ -6,6 +6,7 @@ mod answers;
 mod audit;
 mod decoy;
 mod devices;
+mod identifiers;
 mod magic_link;
 mod privacy;
 mod refusals;

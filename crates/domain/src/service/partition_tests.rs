@@ -71,6 +71,13 @@ fn keys_of(write: &Write) -> Vec<String> {
             format!("user {}", next.id),
         ],
         Write::KeepUserEnabled { user, .. } => vec![format!("user {user}")],
+        Write::ChangeIdentifier {
+            user, identifier, ..
+        } => vec![
+            format!("user {}", user.identifier.matching_key()),
+            format!("user {}", identifier.matching_key()),
+            format!("user {}", user.id),
+        ],
         Write::SetUserDisabled { user, .. } | Write::DeleteUser(user) => vec![
             format!("user {}", user.identifier.matching_key()),
             format!("user {}", user.id),

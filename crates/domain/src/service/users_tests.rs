@@ -155,3 +155,90 @@ async fn email_addresses_and_tenants_that_opt_out_keep_their_user_however_long_t
     );
     assert_eq!(h.sign_in("d@example.com").await.user_id, email.user_id);
 }
+
+#[tokio::test]
+async fn a_signed_in_user_moves_to_an_identifier_they_prove_and_only_then() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("f@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let started = h
+        .authkit
+        .start_identifier_change(h.caller(), &claims, "+14155550177")
+        .await
+        .unwrap();
+    let code = h.sender.last_secret();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert!(h
+        .authkit
+        .verify_identifier_change(h.caller(), &claims, started.id.as_str(), wrong)
+        .await
+        .is_err());
+    let changed = h
+        .authkit
+        .verify_identifier_change(h.caller(), &claims, started.id.as_str(), &code)
+        .await
+        .unwrap();
+    assert_eq!(changed.identifier.as_str(), "+14155550177");
+    assert_eq!(
+        h.sign_in("+14155550177").await.user_id,
+        signed_in.user_id,
+        "the user signs in with the new identifier"
+    );
+    assert_ne!(
+        h.sign_in("f@example.com").await.user_id,
+        signed_in.user_id,
+        "the old one is free: it makes a new user"
+    );
+
+    // A proof started by one user proves nothing for another, and a taken identifier is
+    // refused after the proof.
+    let other = h.sign_in("g@example.com").await;
+    let other_claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &other.tokens.access_token)
+        .unwrap();
+    let started = h
+        .authkit
+        .start_identifier_change(h.caller(), &claims, "+14155550188")
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.authkit
+            .verify_identifier_change(
+                h.caller(),
+                &other_claims,
+                started.id.as_str(),
+                &h.sender.last_secret()
+            )
+            .await,
+        Err(AuthError::ChallengeNotFound)
+    ));
+    let taken = h
+        .authkit
+        .start_identifier_change(h.caller(), &other_claims, "+14155550177")
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.authkit
+            .verify_identifier_change(
+                h.caller(),
+                &other_claims,
+                taken.id.as_str(),
+                &h.sender.last_secret()
+            )
+            .await,
+        Err(AuthError::IdentifierTaken)
+    ));
+
+    // An old sign-in cannot move the account.
+    h.clock.advance(11 * 60);
+    assert!(matches!(
+        h.authkit
+            .start_identifier_change(h.caller(), &other_claims, "h@example.com")
+            .await,
+        Err(AuthError::StepUpRequired)
+    ));
+}
