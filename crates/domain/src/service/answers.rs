@@ -23,7 +23,7 @@ use crate::rate_limit::Action;
 use crate::secret::{OpaqueSecret, OtpCode, SecretHash};
 use crate::store::{Applied, AttemptOutcome, Change, CounterKey, CounterValue, StoreError, Write};
 use crate::tenant::Tenant;
-use crate::user::{User, UserId};
+use crate::user::User;
 
 /// A challenge whose answer proved right.
 #[derive(Debug, Clone)]
@@ -524,58 +524,10 @@ impl AuthKit {
                 events: vec![event.clone()],
             };
             let user_index = change.writes.len();
-            let now = self.now();
-            let new_user = || {
-                User::new(
-                    UserId::generate(self.random.as_ref()),
-                    tenant.id.clone(),
-                    challenge.identifier.clone(),
-                    now,
-                )
-            };
-            let created_event = |created: &User| {
-                let mut event = self.challenge_event(caller, challenge, EventKind::UserCreated);
-                event.user_id = Some(created.id.clone());
-                event
-            };
-            let reassign_after = tenant.policy.phone_reassignment_after_days;
-            let (signing_in, is_new_user) = match &user {
-                // A phone number silent for longer than the tenant allows is likely a
-                // recycled one: its new holder gets a new user, never the old account
-                // (decision 117). Checked first: the old account's state is not theirs.
-                Some(existing) if existing.phone_looks_reassigned(reassign_after, now) => {
-                    let created = new_user();
-                    change.writes.push(Write::ReassignIdentifier {
-                        previous: existing.clone(),
-                        next: created.clone(),
-                        at: now,
-                    });
-                    let mut released =
-                        self.challenge_event(caller, challenge, EventKind::IdentifierReassigned);
-                    released.user_id = Some(existing.id.clone());
-                    released.detail = Some(format!("to={}", created.id));
-                    change.events.extend([released, created_event(&created)]);
-                    (created, true)
-                }
-                // Only someone who just proved the identifier learns that its account is
-                // disabled; nothing is written (decision 110).
-                Some(existing) if existing.is_disabled() => {
-                    return Err(NotOpened::Failed(AuthError::UserDisabled))
-                }
-                Some(existing) => {
-                    change.writes.push(Write::KeepUser {
-                        user: existing.clone(),
-                        at: now,
-                    });
-                    (existing.clone(), false)
-                }
-                None => {
-                    let created = new_user();
-                    change.writes.push(Write::InsertUser(created.clone()));
-                    change.events.push(created_event(&created));
-                    (created, true)
-                }
-            };
+            let chosen = self.user_signing_in(caller, challenge, user.as_ref(), self.now())?;
+            change.writes.push(chosen.write);
+            change.events.extend(chosen.events);
+            let (signing_in, is_new_user) = (chosen.user, chosen.is_new);
             let mut session = self.new_session(caller, &signing_in.id, None, amr.clone());
             // The challenge that proved it: a verified challenge's session can be found.
             session.opened.challenge_id = Some(challenge.id.clone());

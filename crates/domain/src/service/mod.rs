@@ -12,6 +12,7 @@ mod privacy;
 mod refusals;
 mod sessions;
 mod sign_in;
+mod signing_in_user;
 mod tenants;
 mod users;
 
