@@ -47,6 +47,7 @@ pub async fn check_all(stores: &Stores) {
     audit_entries_come_back_newest_first_once_each(stores).await;
     parallel_answers_never_exceed_the_attempt_limit(stores.clone()).await;
     the_right_answer_after_the_limit_is_refused(stores.clone()).await;
+    parallel_wrong_answers_are_all_counted_and_the_cap_judges_no_more(stores.clone()).await;
     parallel_first_sign_ins_by_code_share_one_user(stores.clone()).await;
     concurrent_refreshes_of_one_token_rotate_it_once(stores.clone()).await;
 }
