@@ -214,6 +214,23 @@ mod tests {
     }
 
     #[test]
+    fn a_throttled_or_unreachable_store_answers_503_with_retry_after() {
+        use authkit_domain::store::StoreError;
+        for cause in [
+            StoreError::Throttled("ProvisionedThroughputExceededException".into()),
+            StoreError::Unavailable("connection reset".into()),
+        ] {
+            let response = Problem::from(AuthError::Unavailable(cause)).into_response();
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "application/problem+json"
+            );
+        }
+    }
+
+    #[test]
     fn rate_limits_carry_retry_after() {
         let tripped = RateLimited {
             scope: authkit_domain::rate_limit::Scope::Ip,
