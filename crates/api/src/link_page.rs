@@ -98,5 +98,23 @@ fn error_page(error: AuthError) -> Response {
     response
         .extensions_mut()
         .insert(crate::problem::ProblemCode(problem.code));
+    if let Some(secs) = problem.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
     response
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_link_page_tells_when_to_retry_an_unavailable_store() {
+        let throttled = authkit_domain::store::StoreError::Throttled("throttled".into());
+        let response = error_page(AuthError::Unavailable(throttled));
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+    }
 }

@@ -7,6 +7,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
+/// What a 503 tells the client to wait before retrying.
+const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
+
 /// A problem response. Build one from an [`AuthError`] or a request-shape failure.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -103,6 +106,8 @@ impl From<AuthError> for Problem {
             AuthError::DeviceSignInRefused => problem(S::UNAUTHORIZED, "device_sign_in_refused"),
             AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),
             AuthError::TenantExists => problem(S::CONFLICT, "tenant_exists"),
+            // The SDK has already retried with backoff; the client may try again shortly.
+            // Every 503 says when, so a retrying client neither hammers nor gives up.
             AuthError::Unavailable(_) => {
                 log_cause(&error);
                 Problem::new(
@@ -110,6 +115,7 @@ impl From<AuthError> for Problem {
                     "unavailable",
                     "a backing service is unavailable; retry shortly",
                 )
+                .retry(UNAVAILABLE_RETRY_AFTER_SECS)
             }
         }
     }
