@@ -13,4 +13,5 @@ mod lambda;
 mod local_server;
 mod magic_link;
 mod sign_in;
+mod store_faults;
 mod tokens;

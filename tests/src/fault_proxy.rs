@@ -1,0 +1,533 @@
+//! A fault-injecting HTTP proxy between AuthKit and the AWS emulator. AuthKit is pointed at
+//! it with `AWS_ENDPOINT_URL`; each request is classified by service (DynamoDB by its
+//! `X-Amz-Target`, SES v2 by its REST path, SNS by its query `Action`) and, at the
+//! configured rate, answered with a fault instead of being forwarded:
+//!
+//! - throttling and server errors in each service's real wire shape (DynamoDB: awsJson 1.0
+//!   `__type` bodies; SES v2: REST-JSON with `x-amzn-ErrorType`; SNS: query-protocol XML),
+//! - a connection reset before the request reaches the emulator,
+//! - a lost response (DynamoDB only): the emulator applied the request, then the
+//!   connection is reset, so the client cannot know that it succeeded,
+//! - a timeout: the request is held, unanswered, longer than the client waits.
+//!
+//! Everything else (Secrets Manager, `/moto-api`) passes through. The proxy records every
+//! message SES or SNS accepted, so a test reads the code a user would have received, and
+//! counts what it injected. Loopback only.
+
+use std::collections::{BTreeMap, HashMap};
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response, StatusCode};
+use hyper_util::rt::TokioIo;
+
+/// The AWS services the proxy tells apart.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Service {
+    DynamoDb,
+    Ses,
+    Sns,
+    /// Anything else: forwarded untouched, never faulted.
+    Other,
+}
+
+impl Service {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Service::DynamoDb => "dynamodb",
+            Service::Ses => "ses",
+            Service::Sns => "sns",
+            Service::Other => "other",
+        }
+    }
+}
+
+/// What the proxy can do instead of forwarding a request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Fault {
+    /// DynamoDB `ProvisionedThroughputExceededException` (400).
+    ThroughputExceeded,
+    /// DynamoDB `ThrottlingException` (400), SES `TooManyRequestsException` (429), SNS
+    /// `Throttling` (400).
+    Throttling,
+    /// DynamoDB `InternalServerError`, SES `InternalFailure`, SNS `InternalError` (500).
+    InternalError,
+    /// SES `MessageRejected`, SNS `InvalidParameter` (400): the provider refuses this
+    /// message; no retry helps it.
+    Rejected,
+    /// The connection is reset before the request reaches the service.
+    ConnectionReset,
+    /// The service applied the request; the connection is reset before the answer.
+    ResponseLost,
+    /// No answer until the client has given up.
+    Timeout,
+}
+
+impl Fault {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Fault::ThroughputExceeded => "throughput_exceeded",
+            Fault::Throttling => "throttling",
+            Fault::InternalError => "internal_error",
+            Fault::Rejected => "rejected",
+            Fault::ConnectionReset => "connection_reset",
+            Fault::ResponseLost => "response_lost",
+            Fault::Timeout => "timeout",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<Fault> {
+        Fault::ALL.into_iter().find(|f| f.as_str() == raw)
+    }
+
+    const ALL: [Fault; 7] = [
+        Fault::ThroughputExceeded,
+        Fault::Throttling,
+        Fault::InternalError,
+        Fault::Rejected,
+        Fault::ConnectionReset,
+        Fault::ResponseLost,
+        Fault::Timeout,
+    ];
+
+    /// The faults a service can suffer here. A lost response is injected on DynamoDB
+    /// only: on SES or SNS it would deliver a message the test then cannot tell from one
+    /// that failed.
+    fn applies_to(self, service: Service) -> bool {
+        match (self, service) {
+            (_, Service::Other) => false,
+            (Fault::ThroughputExceeded | Fault::ResponseLost, Service::DynamoDb) => true,
+            (Fault::ThroughputExceeded | Fault::ResponseLost, _) => false,
+            (Fault::Rejected, Service::DynamoDb) => false,
+            _ => true,
+        }
+    }
+}
+
+/// How often to inject which faults.
+#[derive(Debug, Clone)]
+pub struct FaultPlan {
+    /// The share of DynamoDB requests (each SDK attempt is one) answered with a fault.
+    pub dynamodb_rate: f64,
+    /// The share of SES and SNS requests answered with a fault.
+    pub delivery_rate: f64,
+    /// The faults to choose from, evenly, among those that apply to the service.
+    pub kinds: Vec<Fault>,
+    /// How long a `Timeout` holds a request; longer than the client's attempt timeout.
+    pub hold: Duration,
+    pub seed: u64,
+}
+
+impl FaultPlan {
+    pub fn all_kinds() -> Vec<Fault> {
+        Fault::ALL.to_vec()
+    }
+}
+
+/// A message the delivery service accepted.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub to: String,
+    pub text: String,
+}
+
+#[derive(Default)]
+struct Tally {
+    injected: BTreeMap<(Service, Fault), u64>,
+    forwarded: BTreeMap<Service, u64>,
+    dynamodb_operations: BTreeMap<String, u64>,
+    /// Forwarded requests whose answer took longer than the hold: the client may have
+    /// timed out on its own, so a fault happened that the proxy did not inject.
+    slow: u64,
+    delivered: HashMap<String, Vec<String>>,
+}
+
+struct ProxyState {
+    upstream: String,
+    http: reqwest::Client,
+    plan: FaultPlan,
+    enabled: AtomicBool,
+    rng: AtomicU64,
+    tally: Mutex<Tally>,
+}
+
+/// A running proxy; stops when dropped.
+pub struct FaultProxy {
+    pub url: String,
+    state: Arc<ProxyState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FaultProxy {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// What the proxy did, for the report.
+#[derive(Debug, Clone)]
+pub struct ProxyReport {
+    pub injected: BTreeMap<(Service, Fault), u64>,
+    pub forwarded: BTreeMap<Service, u64>,
+    pub dynamodb_operations: BTreeMap<String, u64>,
+    pub slow: u64,
+}
+
+impl FaultProxy {
+    /// Starts a proxy on a free loopback port in front of `upstream`. It forwards
+    /// everything until [`FaultProxy::set_faults`] turns the faults on.
+    pub async fn start(upstream: &str, plan: FaultPlan) -> FaultProxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("a free loopback port");
+        let address: SocketAddr = listener.local_addr().expect("a bound address");
+        let state = Arc::new(ProxyState {
+            upstream: upstream.trim_end_matches('/').to_owned(),
+            http: reqwest::Client::builder()
+                .pool_max_idle_per_host(64)
+                .build()
+                .expect("an HTTP client"),
+            rng: AtomicU64::new(plan.seed),
+            plan,
+            enabled: AtomicBool::new(false),
+            tally: Mutex::new(Tally::default()),
+        });
+        let serving = state.clone();
+        let task = tokio::spawn(async move {
+            loop {
+                let Ok((stream, _)) = listener.accept().await else {
+                    continue;
+                };
+                let state = serving.clone();
+                tokio::spawn(async move {
+                    let service = hyper::service::service_fn(move |request| {
+                        let state = state.clone();
+                        async move { state.handle(request).await }
+                    });
+                    // A connection the proxy resets ends here with an error: expected.
+                    let _ = hyper::server::conn::http1::Builder::new()
+                        .serve_connection(TokioIo::new(stream), service)
+                        .await;
+                });
+            }
+        });
+        FaultProxy {
+            url: format!("http://{address}"),
+            state,
+            task,
+        }
+    }
+
+    /// Starts or stops injecting faults.
+    pub fn set_faults(&self, enabled: bool) {
+        self.state.enabled.store(enabled, Ordering::SeqCst);
+    }
+
+    /// Every message SES or SNS accepted for `to`, oldest first.
+    pub fn delivered_to(&self, to: &str) -> Vec<String> {
+        self.state
+            .tally
+            .lock()
+            .expect("tally lock")
+            .delivered
+            .get(to)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// The newest one-time code (a run of 6 digits) delivered to `to`.
+    pub fn newest_code(&self, to: &str) -> Option<String> {
+        self.delivered_to(to).iter().rev().find_map(|text| {
+            text.split(|c: char| !c.is_ascii_digit())
+                .find(|run| run.len() == 6)
+                .map(str::to_owned)
+        })
+    }
+
+    pub fn report(&self) -> ProxyReport {
+        let tally = self.state.tally.lock().expect("tally lock");
+        ProxyReport {
+            injected: tally.injected.clone(),
+            forwarded: tally.forwarded.clone(),
+            dynamodb_operations: tally.dynamodb_operations.clone(),
+            slow: tally.slow,
+        }
+    }
+}
+
+/// The error that makes hyper close the connection without an answer.
+#[derive(Debug)]
+struct Reset;
+
+impl std::fmt::Display for Reset {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection reset by the fault proxy")
+    }
+}
+
+impl std::error::Error for Reset {}
+
+type Answer = Result<Response<Full<Bytes>>, Reset>;
+
+impl ProxyState {
+    async fn handle(self: Arc<Self>, request: Request<Incoming>) -> Answer {
+        let (parts, body) = request.into_parts();
+        let body = match body.collect().await {
+            Ok(collected) => collected.to_bytes(),
+            Err(_) => return Err(Reset),
+        };
+        let target = header(&parts.headers, "x-amz-target");
+        let service = classify(&parts.method, parts.uri.path(), target, &body);
+        if service == Service::DynamoDb {
+            let operation = target
+                .and_then(|t| t.rsplit('.').next())
+                .unwrap_or("?")
+                .to_owned();
+            *self
+                .tally
+                .lock()
+                .expect("tally lock")
+                .dynamodb_operations
+                .entry(operation)
+                .or_default() += 1;
+        }
+
+        let fault = self.roll(service);
+        if let Some(fault) = fault {
+            *self
+                .tally
+                .lock()
+                .expect("tally lock")
+                .injected
+                .entry((service, fault))
+                .or_default() += 1;
+            match fault {
+                Fault::ConnectionReset => return Err(Reset),
+                Fault::Timeout => {
+                    tokio::time::sleep(self.plan.hold).await;
+                    return Err(Reset);
+                }
+                Fault::ResponseLost => {}
+                answered => return Ok(error_response(service, answered)),
+            }
+        }
+
+        let forwarded = self.forward(&parts, body.clone()).await;
+        let response = forwarded?;
+        if fault == Some(Fault::ResponseLost) {
+            return Err(Reset);
+        }
+        if response.status().is_success() {
+            if let Some(delivered) = delivered_message(service, &body) {
+                self.tally
+                    .lock()
+                    .expect("tally lock")
+                    .delivered
+                    .entry(delivered.to)
+                    .or_default()
+                    .push(delivered.text);
+            }
+        }
+        Ok(response)
+    }
+
+    /// The fault for this request, if one is due: a seeded splitmix64 draw, so a run's
+    /// mix of faults is reproducible up to the order concurrent requests arrive in.
+    fn roll(&self, service: Service) -> Option<Fault> {
+        if service == Service::Other || !self.enabled.load(Ordering::SeqCst) {
+            return None;
+        }
+        let rate = match service {
+            Service::DynamoDb => self.plan.dynamodb_rate,
+            _ => self.plan.delivery_rate,
+        };
+        let kinds: Vec<Fault> = self
+            .plan
+            .kinds
+            .iter()
+            .copied()
+            .filter(|kind| kind.applies_to(service))
+            .collect();
+        if kinds.is_empty() {
+            return None;
+        }
+        let draw = self.next_random();
+        let unit = (draw >> 11) as f64 / (1u64 << 53) as f64;
+        if unit >= rate {
+            return None;
+        }
+        Some(kinds[(self.next_random() % kinds.len() as u64) as usize])
+    }
+
+    fn next_random(&self) -> u64 {
+        let mut z = self
+            .rng
+            .fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed)
+            .wrapping_add(0x9E37_79B9_7F4A_7C15);
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+
+    async fn forward(&self, parts: &http::request::Parts, body: Bytes) -> Answer {
+        let path = parts
+            .uri
+            .path_and_query()
+            .map(|p| p.as_str())
+            .unwrap_or("/");
+        let mut request = self
+            .http
+            .request(parts.method.clone(), format!("{}{path}", self.upstream))
+            .body(body);
+        for (name, value) in &parts.headers {
+            if !is_hop_by_hop(name.as_str()) {
+                request = request.header(name, value);
+            }
+        }
+        let started = Instant::now();
+        let upstream = request.send().await.map_err(|_| Reset)?;
+        let status = upstream.status();
+        let headers = upstream.headers().clone();
+        let body = upstream.bytes().await.map_err(|_| Reset)?;
+        {
+            let mut tally = self.tally.lock().expect("tally lock");
+            let service = classify(&parts.method, parts.uri.path(), None, &[]);
+            *tally.forwarded.entry(service).or_default() += 1;
+            if started.elapsed() > self.plan.hold {
+                tally.slow += 1;
+            }
+        }
+        let mut response = Response::new(Full::new(body));
+        *response.status_mut() = status;
+        for (name, value) in &headers {
+            if !is_hop_by_hop(name.as_str()) {
+                response.headers_mut().append(name, value.clone());
+            }
+        }
+        Ok(response)
+    }
+}
+
+fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|value| value.to_str().ok())
+}
+
+fn is_hop_by_hop(name: &str) -> bool {
+    matches!(
+        name,
+        "host" | "content-length" | "transfer-encoding" | "connection" | "keep-alive"
+    )
+}
+
+fn classify(method: &http::Method, path: &str, target: Option<&str>, body: &[u8]) -> Service {
+    if target.is_some_and(|t| t.starts_with("DynamoDB_")) {
+        Service::DynamoDb
+    } else if method == http::Method::POST && path.starts_with("/v2/email/outbound-emails") {
+        Service::Ses
+    } else if method == http::Method::POST
+        && form_value(body, "Action").as_deref() == Some("Publish")
+    {
+        Service::Sns
+    } else {
+        Service::Other
+    }
+}
+
+fn form_value(body: &[u8], name: &str) -> Option<String> {
+    url::form_urlencoded::parse(body)
+        .find(|(key, _)| key == name)
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The recipient and text of a message SES v2 (`SendEmail`, simple content) or SNS
+/// (`Publish` to a phone number) was asked to send.
+fn delivered_message(service: Service, body: &[u8]) -> Option<Delivered> {
+    match service {
+        Service::Ses => {
+            let request: serde_json::Value = serde_json::from_slice(body).ok()?;
+            Some(Delivered {
+                to: request["Destination"]["ToAddresses"][0]
+                    .as_str()?
+                    .to_owned(),
+                text: request["Content"]["Simple"]["Body"]["Text"]["Data"]
+                    .as_str()?
+                    .to_owned(),
+            })
+        }
+        Service::Sns => Some(Delivered {
+            to: form_value(body, "PhoneNumber")?,
+            text: form_value(body, "Message")?,
+        }),
+        _ => None,
+    }
+}
+
+/// A fault as the real service answers it.
+fn error_response(service: Service, fault: Fault) -> Response<Full<Bytes>> {
+    let (status, error_type, content_type, body) = match (service, fault) {
+        (Service::DynamoDb, fault) => {
+            let (status, shape, message) = match fault {
+                Fault::ThroughputExceeded => (
+                    400,
+                    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                    "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.",
+                ),
+                Fault::Throttling => (
+                    400,
+                    "com.amazon.coral.availability#ThrottlingException",
+                    "Rate of requests exceeds the allowed throughput.",
+                ),
+                _ => (
+                    500,
+                    "com.amazonaws.dynamodb.v20120810#InternalServerError",
+                    "Internal server error",
+                ),
+            };
+            let body = serde_json::json!({"__type": shape, "message": message}).to_string();
+            (status, shape, "application/x-amz-json-1.0", body)
+        }
+        (Service::Ses, fault) => {
+            let (status, code, message) = match fault {
+                Fault::Throttling => (429, "TooManyRequestsException", "Maximum sending rate exceeded."),
+                Fault::Rejected => (400, "MessageRejected", "Email address is not verified. The following identities failed the check in region US-EAST-1: recipient"),
+                _ => (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
+            };
+            let body = serde_json::json!({"message": message}).to_string();
+            (status, code, "application/json", body)
+        }
+        (_, fault) => {
+            let (status, kind, code, message) = match fault {
+                Fault::Throttling => (400, "Sender", "Throttling", "Rate exceeded"),
+                Fault::Rejected => (
+                    400,
+                    "Sender",
+                    "InvalidParameter",
+                    "Invalid parameter: PhoneNumber Reason: input incorrectly formatted",
+                ),
+                _ => (500, "Receiver", "InternalError", "Internal Error"),
+            };
+            let body = format!(
+                r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"#
+            );
+            (status, code, "text/xml", body)
+        }
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
+    let headers = response.headers_mut();
+    headers.insert("content-type", http::HeaderValue::from_static(content_type));
+    headers.insert(
+        "x-amzn-errortype",
+        http::HeaderValue::from_static(error_type),
+    );
+    headers.insert(
+        "x-amzn-requestid",
+        http::HeaderValue::from_static("00000000-0000-0000-0000-000000000000"),
+    );
+    response
+}
