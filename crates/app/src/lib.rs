@@ -10,7 +10,9 @@ use authkit_domain::service::{KeySource, PublicKeys, PublishedKeys, ServiceSetti
 use authkit_domain::store::{AuditLog, Stores};
 use authkit_domain::{AuthKit, OsRandomness, SystemClock};
 
-pub use config::{CognitoConfig, Config, ConfigError, DeliveryChoice, KeysChoice, StoreChoice};
+pub use config::{
+    AwsTimeouts, CognitoConfig, Config, ConfigError, DeliveryChoice, KeysChoice, StoreChoice,
+};
 
 /// Everything a binary needs, built once per process.
 pub struct App {
@@ -43,7 +45,17 @@ async fn aws_sdk_config(config: &Config) -> aws_config::SdkConfig {
     if let Some(region) = &config.aws_region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
-    loader.load().await
+    let timeouts = config.aws_timeouts;
+    loader
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .connect_timeout(timeouts.attempt)
+                .operation_attempt_timeout(timeouts.attempt)
+                .operation_timeout(timeouts.operation)
+                .build(),
+        )
+        .load()
+        .await
 }
 
 impl App {
