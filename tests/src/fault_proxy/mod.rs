@@ -10,6 +10,11 @@
 //!   connection is reset, so the client cannot know that it succeeded,
 //! - a timeout: the request is held, unanswered, longer than the client waits.
 //!
+//! DynamoDB makes `TransactWriteItems` idempotent by its `ClientRequestToken` for ten
+//! minutes (the SDK fills one in and reuses it across retries); moto does not, so the proxy
+//! replays the first answer to a repeated token as DynamoDB would: otherwise a lost
+//! response would fail a retried transaction here that succeeds on AWS.
+//!
 //! Everything else (Secrets Manager, `/moto-api`) passes through. The proxy records every
 //! message SES or SNS accepted, so a test reads the code a user would have received, and
 //! counts what it injected. Loopback only.
@@ -25,6 +30,13 @@ use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
+
+mod wire;
+
+use wire::{
+    classify, delivered_message, dynamodb_error, error_response, header, is_hop_by_hop,
+    transaction_token,
+};
 
 /// The AWS services the proxy tells apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -145,7 +157,39 @@ struct Tally {
     /// timed out on its own, so a fault happened that the proxy did not inject.
     slow: u64,
     delivered: HashMap<String, Vec<String>>,
+    /// `ClientRequestToken` → the request it came with and what DynamoDB answered.
+    transactions: HashMap<String, Transaction>,
 }
+
+struct Transaction {
+    request: Bytes,
+    at: Instant,
+    answer: Upstream,
+}
+
+/// What the emulator answered.
+#[derive(Clone)]
+struct Upstream {
+    status: StatusCode,
+    headers: http::HeaderMap,
+    body: Bytes,
+}
+
+impl Upstream {
+    fn response(&self) -> Response<Full<Bytes>> {
+        let mut response = Response::new(Full::new(self.body.clone()));
+        *response.status_mut() = self.status;
+        for (name, value) in &self.headers {
+            if !is_hop_by_hop(name.as_str()) {
+                response.headers_mut().append(name, value.clone());
+            }
+        }
+        response
+    }
+}
+
+/// How long DynamoDB remembers a transaction's client token.
+const IDEMPOTENCY_WINDOW: Duration = Duration::from_secs(600);
 
 struct ProxyState {
     upstream: String,
@@ -313,16 +357,26 @@ impl ProxyState {
                     return Err(Reset);
                 }
                 Fault::ResponseLost => {}
-                answered => return Ok(error_response(service, answered)),
+                answered => return Ok(error_response(service, answered).response()),
             }
         }
 
-        let forwarded = self.forward(&parts, body.clone()).await;
-        let response = forwarded?;
+        let token = transaction_token(target, &body);
+        let replayed = token.as_deref().and_then(|token| self.replay(token, &body));
+        let answer = match replayed {
+            Some(answer) => answer,
+            None => {
+                let answer = self.forward(service, &parts, body.clone()).await?;
+                if let Some(token) = token {
+                    self.remember(token, &body, &answer);
+                }
+                answer
+            }
+        };
         if fault == Some(Fault::ResponseLost) {
             return Err(Reset);
         }
-        if response.status().is_success() {
+        if answer.status.is_success() {
             if let Some(delivered) = delivered_message(service, &body) {
                 self.tally
                     .lock()
@@ -333,7 +387,38 @@ impl ProxyState {
                     .push(delivered.text);
             }
         }
-        Ok(response)
+        Ok(answer.response())
+    }
+
+    /// DynamoDB's answer to a transaction whose token it has seen: the first answer again,
+    /// or `IdempotentParameterMismatchException` if the request changed.
+    fn replay(&self, token: &str, request: &Bytes) -> Option<Upstream> {
+        let tally = self.tally.lock().expect("tally lock");
+        let seen = tally
+            .transactions
+            .get(token)
+            .filter(|seen| seen.at.elapsed() < IDEMPOTENCY_WINDOW)?;
+        if seen.request != *request {
+            return Some(dynamodb_error(
+                400,
+                "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                "Request parameters do not match the previous request with the same idempotency token.",
+            ));
+        }
+        Some(seen.answer.clone())
+    }
+
+    fn remember(&self, token: String, request: &Bytes, answer: &Upstream) {
+        if answer.status.is_success() {
+            self.tally.lock().expect("tally lock").transactions.insert(
+                token,
+                Transaction {
+                    request: request.clone(),
+                    at: Instant::now(),
+                    answer: answer.clone(),
+                },
+            );
+        }
     }
 
     /// The fault for this request, if one is due: a seeded splitmix64 draw, so a run's
@@ -374,7 +459,12 @@ impl ProxyState {
         z ^ (z >> 31)
     }
 
-    async fn forward(&self, parts: &http::request::Parts, body: Bytes) -> Answer {
+    async fn forward(
+        &self,
+        service: Service,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> Result<Upstream, Reset> {
         let path = parts
             .uri
             .path_and_query()
@@ -396,138 +486,15 @@ impl ProxyState {
         let body = upstream.bytes().await.map_err(|_| Reset)?;
         {
             let mut tally = self.tally.lock().expect("tally lock");
-            let service = classify(&parts.method, parts.uri.path(), None, &[]);
             *tally.forwarded.entry(service).or_default() += 1;
             if started.elapsed() > self.plan.hold {
                 tally.slow += 1;
             }
         }
-        let mut response = Response::new(Full::new(body));
-        *response.status_mut() = status;
-        for (name, value) in &headers {
-            if !is_hop_by_hop(name.as_str()) {
-                response.headers_mut().append(name, value.clone());
-            }
-        }
-        Ok(response)
+        Ok(Upstream {
+            status,
+            headers,
+            body,
+        })
     }
-}
-
-fn header<'a>(headers: &'a http::HeaderMap, name: &str) -> Option<&'a str> {
-    headers.get(name).and_then(|value| value.to_str().ok())
-}
-
-fn is_hop_by_hop(name: &str) -> bool {
-    matches!(
-        name,
-        "host" | "content-length" | "transfer-encoding" | "connection" | "keep-alive"
-    )
-}
-
-fn classify(method: &http::Method, path: &str, target: Option<&str>, body: &[u8]) -> Service {
-    if target.is_some_and(|t| t.starts_with("DynamoDB_")) {
-        Service::DynamoDb
-    } else if method == http::Method::POST && path.starts_with("/v2/email/outbound-emails") {
-        Service::Ses
-    } else if method == http::Method::POST
-        && form_value(body, "Action").as_deref() == Some("Publish")
-    {
-        Service::Sns
-    } else {
-        Service::Other
-    }
-}
-
-fn form_value(body: &[u8], name: &str) -> Option<String> {
-    url::form_urlencoded::parse(body)
-        .find(|(key, _)| key == name)
-        .map(|(_, value)| value.into_owned())
-}
-
-/// The recipient and text of a message SES v2 (`SendEmail`, simple content) or SNS
-/// (`Publish` to a phone number) was asked to send.
-fn delivered_message(service: Service, body: &[u8]) -> Option<Delivered> {
-    match service {
-        Service::Ses => {
-            let request: serde_json::Value = serde_json::from_slice(body).ok()?;
-            Some(Delivered {
-                to: request["Destination"]["ToAddresses"][0]
-                    .as_str()?
-                    .to_owned(),
-                text: request["Content"]["Simple"]["Body"]["Text"]["Data"]
-                    .as_str()?
-                    .to_owned(),
-            })
-        }
-        Service::Sns => Some(Delivered {
-            to: form_value(body, "PhoneNumber")?,
-            text: form_value(body, "Message")?,
-        }),
-        _ => None,
-    }
-}
-
-/// A fault as the real service answers it.
-fn error_response(service: Service, fault: Fault) -> Response<Full<Bytes>> {
-    let (status, error_type, content_type, body) = match (service, fault) {
-        (Service::DynamoDb, fault) => {
-            let (status, shape, message) = match fault {
-                Fault::ThroughputExceeded => (
-                    400,
-                    "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-                    "The level of configured provisioned throughput for the table was exceeded. Consider increasing your provisioning level with the UpdateTable API.",
-                ),
-                Fault::Throttling => (
-                    400,
-                    "com.amazon.coral.availability#ThrottlingException",
-                    "Rate of requests exceeds the allowed throughput.",
-                ),
-                _ => (
-                    500,
-                    "com.amazonaws.dynamodb.v20120810#InternalServerError",
-                    "Internal server error",
-                ),
-            };
-            let body = serde_json::json!({"__type": shape, "message": message}).to_string();
-            (status, shape, "application/x-amz-json-1.0", body)
-        }
-        (Service::Ses, fault) => {
-            let (status, code, message) = match fault {
-                Fault::Throttling => (429, "TooManyRequestsException", "Maximum sending rate exceeded."),
-                Fault::Rejected => (400, "MessageRejected", "Email address is not verified. The following identities failed the check in region US-EAST-1: recipient"),
-                _ => (500, "InternalFailure", "The request processing has failed because of an unknown error, exception or failure."),
-            };
-            let body = serde_json::json!({"message": message}).to_string();
-            (status, code, "application/json", body)
-        }
-        (_, fault) => {
-            let (status, kind, code, message) = match fault {
-                Fault::Throttling => (400, "Sender", "Throttling", "Rate exceeded"),
-                Fault::Rejected => (
-                    400,
-                    "Sender",
-                    "InvalidParameter",
-                    "Invalid parameter: PhoneNumber Reason: input incorrectly formatted",
-                ),
-                _ => (500, "Receiver", "InternalError", "Internal Error"),
-            };
-            let body = format!(
-                r#"<ErrorResponse xmlns="http://sns.amazonaws.com/doc/2010-03-31/"><Error><Type>{kind}</Type><Code>{code}</Code><Message>{message}</Message></Error><RequestId>00000000-0000-0000-0000-000000000000</RequestId></ErrorResponse>"#
-            );
-            (status, code, "text/xml", body)
-        }
-    };
-    let mut response = Response::new(Full::new(Bytes::from(body)));
-    *response.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST);
-    let headers = response.headers_mut();
-    headers.insert("content-type", http::HeaderValue::from_static(content_type));
-    headers.insert(
-        "x-amzn-errortype",
-        http::HeaderValue::from_static(error_type),
-    );
-    headers.insert(
-        "x-amzn-requestid",
-        http::HeaderValue::from_static("00000000-0000-0000-0000-000000000000"),
-    );
-    response
 }
