@@ -83,3 +83,51 @@ async fn a_dynamodb_that_never_answers_ends_in_503_not_a_hang() {
     // is the first and fails the request.
     assert_retryable_503(&app, Duration::from_secs(5)).await;
 }
+
+#[tokio::test]
+async fn a_cognito_trigger_starts_while_dynamodb_is_down_and_reads_its_tenant_when_invoked() {
+    use authkit_tests::lambda_runtime_api::{binary_path, LambdaFunction};
+    let Some(endpoint) = emulator_endpoint() else {
+        return;
+    };
+    let proxy = FaultProxy::start(&endpoint, every_dynamodb_call(Fault::ConnectionReset)).await;
+    let app = app_behind(&proxy).await;
+    let mut env = app.env.clone();
+    for (name, value) in [
+        ("AUTHKIT_COGNITO_TENANT", app.tenant.as_str()),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+    ] {
+        env.push((name.into(), value.into()));
+    }
+    proxy.set_faults(true);
+    let create = LambdaFunction::try_start(&binary_path("authkit-create-auth-challenge"), &env)
+        .await
+        .unwrap_or_else(|error| panic!("the cold start read the store: {error}"));
+    assert!(
+        proxy.report().dynamodb_operations.is_empty(),
+        "no DynamoDB call at init: {:?}",
+        proxy.report().dynamodb_operations
+    );
+    proxy.set_faults(false);
+    let mut event: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(format!(
+            "{}/../crates/cognito/tests/fixtures/example-cognito-event-userpools-create-auth-challenge.json",
+            env!("CARGO_MANIFEST_DIR")
+        ))
+        .expect("AWS's sample event"),
+    )
+    .expect("JSON");
+    event["request"]["userAttributes"] =
+        serde_json::json!({"sub": "u-1", "email": app.unique_email()});
+    let created = create.invoke(event).await.expect("a challenge");
+    create.stop().await;
+    assert_eq!(
+        created["response"]["publicChallengeParameters"]["channel"], "email",
+        "{created}"
+    );
+    assert!(
+        proxy.report().dynamodb_operations.contains_key("GetItem"),
+        "the tenant is read at the first invocation"
+    );
+}
