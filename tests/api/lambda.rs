@@ -275,8 +275,9 @@ async fn a_cold_start_that_fails_reports_a_configuration_error_naming_the_settin
         env
     };
 
-    // No issuer: a deployed function has no address of its own to fall back on.
-    let no_issuer = init_error("authkit-health", &deployed(&[])).await;
+    // No issuer: a deployed function has no address of its own to fall back on. (Health
+    // names no issuer, so it needs none: discovery does.)
+    let no_issuer = init_error("authkit-discovery", &deployed(&[])).await;
     assert_eq!(no_issuer["errorType"], "Configuration", "{no_issuer}");
     let message = no_issuer["errorMessage"].as_str().expect("a message");
     assert!(message.contains("AUTHKIT_ISSUER"), "{message}");
