@@ -7,6 +7,7 @@ mod error;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use authkit_api::PeerAddr;
 use authkit_app::{App, Config, DeliveryChoice};
@@ -125,39 +126,84 @@ pub async fn serve_cognito_sign_up() -> Result<(), Error> {
     lambda_http::run(behind_edge(routes, &app.config)).await
 }
 
-/// Serves a Cognito trigger whose handler needs AuthKit (create, verify).
+/// Serves a Cognito trigger whose handler needs AuthKit (create, verify). Init builds the
+/// service; the tenant is read at the first invocation and kept for [`TENANT_TTL`], so the
+/// cold start pays no DynamoDB read and a policy change reaches warm functions.
 pub async fn serve_trigger<E, F, Fut>(handler: F) -> Result<(), Error>
 where
     E: DeserializeOwned + Serialize + Send + 'static,
-    F: Fn(Arc<Triggers>, E) -> Fut,
+    F: Fn(Arc<Triggers>, E) -> Fut + Clone,
     Fut: Future<Output = Result<E, authkit_cognito::TriggerError>>,
 {
-    let triggers = Arc::new(initialize(triggers()).await?);
+    let source = Arc::new(initialize(trigger_source()).await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let handled = parse_event(event.payload).map(|event| handler(triggers.clone(), event));
-        async move { Ok::<E, FunctionError>(handled?.await?) }
+        let (source, handler) = (source.clone(), handler.clone());
+        async move {
+            let event = parse_event(event.payload)?;
+            let triggers = source.triggers().await?;
+            Ok::<E, FunctionError>(handler(triggers, event).await?)
+        }
     }))
     .await
 }
 
-async fn triggers() -> Result<Triggers, FunctionError> {
+/// How long a warm trigger uses the tenant it read before reading it again.
+const TENANT_TTL: Duration = Duration::from_secs(60);
+
+/// The service, built at init, and the Cognito tenant, read when first needed.
+struct TriggerSource {
+    app: App,
+    directory: Option<Arc<dyn UserDirectory>>,
+    tenant_id: String,
+    current: tokio::sync::Mutex<Option<(Arc<Triggers>, Instant)>>,
+}
+
+async fn trigger_source() -> Result<TriggerSource, FunctionError> {
     let app = cold_start().await?;
     let tenant_id = app.config.cognito.tenant.clone().ok_or_else(|| {
         FunctionError::configuration("AUTHKIT_COGNITO_TENANT is required for Cognito triggers")
     })?;
-    let tenant = app.authkit.tenant(&tenant_id).await.map_err(|error| {
-        let error_type = match error {
-            AuthError::Unavailable(_) => "Store",
-            _ => "Configuration",
-        };
-        FunctionError::with_causes(error_type, &error)
-            .context(format_args!("AUTHKIT_COGNITO_TENANT `{tenant_id}`"))
-    })?;
-    Ok(Triggers {
+    Ok(TriggerSource {
         directory: user_directory(&app),
-        authkit: app.authkit,
-        tenant,
+        app,
+        tenant_id,
+        current: tokio::sync::Mutex::new(None),
     })
+}
+
+impl TriggerSource {
+    /// The triggers with a tenant at most [`TENANT_TTL`] old. When re-reading fails, the
+    /// one already held serves on (and the read is tried again at the next invocation).
+    async fn triggers(&self) -> Result<Arc<Triggers>, FunctionError> {
+        let mut current = self.current.lock().await;
+        if let Some((triggers, read_at)) = current.as_ref() {
+            if read_at.elapsed() < TENANT_TTL {
+                return Ok(triggers.clone());
+            }
+        }
+        let tenant = match self.app.authkit.tenant(&self.tenant_id).await {
+            Ok(tenant) => tenant,
+            Err(error) => {
+                if let Some((stale, _)) = current.as_ref() {
+                    tracing::warn!(error = %error, "re-reading the Cognito tenant failed; serving the one held");
+                    return Ok(stale.clone());
+                }
+                let error_type = match error {
+                    AuthError::Unavailable(_) => "Store",
+                    _ => "Configuration",
+                };
+                return Err(FunctionError::with_causes(error_type, &error)
+                    .context(format_args!("AUTHKIT_COGNITO_TENANT `{}`", self.tenant_id)));
+            }
+        };
+        let triggers = Arc::new(Triggers {
+            directory: self.directory.clone(),
+            authkit: self.app.authkit.clone(),
+            tenant,
+        });
+        *current = Some((triggers.clone(), Instant::now()));
+        Ok(triggers)
+    }
 }
 
 /// Serves a Cognito trigger that needs no AuthKit state (define, pre-sign-up): no store,

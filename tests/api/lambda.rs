@@ -300,12 +300,18 @@ async fn a_cold_start_that_fails_reports_a_configuration_error_naming_the_settin
         "{bad_number}"
     );
 
-    // The embedded store of a fresh process holds no tenant.
-    let unknown_tenant = init_error(
-        "authkit-create-auth-challenge",
+    // The triggers read their tenant at the first invocation, not at init (a cold start
+    // pays no store read); the embedded store of a fresh process holds no tenant.
+    let create = LambdaFunction::start(
+        &binary_path("authkit-create-auth-challenge"),
         &with_issuer(&[("AUTHKIT_COGNITO_TENANT", "nobody")]),
     )
     .await;
+    let unknown_tenant = create
+        .invoke(cognito_event("create-auth-challenge"))
+        .await
+        .expect_err("no such tenant");
+    create.stop().await;
     assert_eq!(
         unknown_tenant["errorType"], "Configuration",
         "{unknown_tenant}"
