@@ -49,6 +49,9 @@ cargo clippy -p authkit-tests --test faults --quiet -- -D warnings  # not in --a
 
 step "building the Lambda binaries the integration tests run"
 cargo build --workspace --bins --quiet
+# Last, on their own: the Lambda binaries as they ship, without the features the local
+# server adds to a workspace build (the SDK's whole credential chain, the dev outbox).
+cargo build -p authkit-lambdas --bins --quiet
 
 step "cargo test (unit, property, integration against the emulator)"
 cargo test --workspace --all-features

@@ -46,7 +46,7 @@ pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), 
 pub async fn serve_health() -> Result<(), Error> {
     let (config, probe) = initialize(async {
         let config = Config::from_env()?;
-        let probe = authkit_app::readiness_probe(&config).await;
+        let probe = authkit_app::readiness_probe(&config).await?;
         Ok((config, probe))
     })
     .await?;

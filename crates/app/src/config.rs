@@ -86,9 +86,15 @@ pub struct ConfigError {
 }
 
 fn error(variable: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable: variable.to_owned(),
-        problem: problem.into(),
+    ConfigError::new(variable, problem)
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            variable: variable.to_owned(),
+            problem: problem.into(),
+        }
     }
 }
 

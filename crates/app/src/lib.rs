@@ -37,25 +37,57 @@ pub enum BuildError {
 }
 
 /// The AWS SDK configuration, loaded once per process.
-async fn aws_sdk_config(config: &Config) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+async fn aws_sdk_config(config: &Config) -> Result<aws_config::SdkConfig, BuildError> {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(config.aws_timeouts.attempt)
+        .operation_attempt_timeout(config.aws_timeouts.attempt)
+        .operation_timeout(config.aws_timeouts.operation)
+        .build();
+    sdk_config(config, timeouts).await
+}
+
+/// The SDK's whole default chain (profiles, SSO, web identity, container and instance
+/// credentials): what a developer's machine or an admin command may need.
+#[cfg(feature = "aws-credential-chain")]
+async fn sdk_config(
+    config: &Config,
+    timeouts: aws_config::timeout::TimeoutConfig,
+) -> Result<aws_config::SdkConfig, BuildError> {
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(endpoint) = &config.aws_endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
     if let Some(region) = &config.aws_region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
-    let timeouts = config.aws_timeouts;
-    loader
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .connect_timeout(timeouts.attempt)
-                .operation_attempt_timeout(timeouts.attempt)
-                .operation_timeout(timeouts.operation)
-                .build(),
-        )
-        .load()
-        .await
+    Ok(loader.load().await)
+}
+
+/// What a Lambda function needs: Lambda puts the region and the role's credentials in the
+/// environment, so the default chain's other providers (and the STS, SSO and
+/// instance-metadata clients they bring) stay out of the binary and out of the cold start.
+#[cfg(not(feature = "aws-credential-chain"))]
+async fn sdk_config(
+    config: &Config,
+    timeouts: aws_config::timeout::TimeoutConfig,
+) -> Result<aws_config::SdkConfig, BuildError> {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    let region = config.aws_region.clone().ok_or_else(|| {
+        ConfigError::new("AWS_REGION", "required to reach AWS (Lambda always sets it)")
+    })?;
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
+            EnvironmentVariableCredentialsProvider::new(),
+        ))
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .timeout_config(timeouts);
+    if let Some(endpoint) = &config.aws_endpoint_url {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Ok(builder.build())
 }
 
 impl App {
@@ -66,7 +98,7 @@ impl App {
             public_base_url: public_base_url.to_owned(),
         };
         let sdk = if config.needs_aws() {
-            Some(aws_sdk_config(&config).await)
+            Some(aws_sdk_config(&config).await?)
         } else {
             None
         };
@@ -132,13 +164,13 @@ impl App {
 
 /// What the health function needs: the store to probe, and nothing else (no keys, no
 /// delivery).
-pub async fn readiness_probe(config: &Config) -> Arc<dyn AuditLog> {
+pub async fn readiness_probe(config: &Config) -> Result<Arc<dyn AuditLog>, BuildError> {
     let sdk = if config.uses_dynamodb() {
-        Some(aws_sdk_config(config).await)
+        Some(aws_sdk_config(config).await?)
     } else {
         None
     };
-    stores(config, sdk.as_ref()).audit
+    Ok(stores(config, sdk.as_ref()).audit)
 }
 
 /// What the discovery function needs: the issuer and the public signing keys. It never
@@ -154,7 +186,7 @@ pub async fn published_keys(config: &Config) -> Result<PublishedKeys, BuildError
             refresh_every,
             ..
         } => {
-            let sdk = aws_sdk_config(config).await;
+            let sdk = aws_sdk_config(config).await?;
             authkit_keys::published_keys(
                 secrets_client(Some(&sdk)),
                 secret_id.clone(),
