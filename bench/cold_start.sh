@@ -29,7 +29,7 @@ export AUTHKIT_STORE=dynamodb AUTHKIT_DELIVERY=aws AUTHKIT_SES_FROM=no-reply@exa
 export AUTHKIT_KEY_FILE="$work/keys.json" AUTHKIT_COGNITO_TENANT=bench RUST_LOG=warn
 export AUTHKIT_COGNITO_USER_POOL_ID=us-east-1_bench  # the sign-up function needs one to start
 export AUTHKIT_ISSUER=https://auth.example.com  # deployed functions must be told their issuer
-for table in challenges devices counters audit directory; do
+for table in challenges devices counters audit directory events; do
   export "AUTHKIT_TABLE_${table^^}=bench-$table"
 done
 "$target/debug/authkit-local" create-tables >/dev/null

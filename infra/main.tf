@@ -1,54 +1,106 @@
 # AuthKit's whole stack. Table definitions come from crates/dynamodb/tables.json (the single
 # source of truth); the function list below must name every binary in lambdas/src/bin
-# (tests/infra/check_stack.py fails otherwise).
+# (tests/infra/check_stack.py fails otherwise), and `terraform plan` of every envs/*.tfvars
+# is checked by tests/infra (policies, tags, alarms, runbook names).
 
 locals {
   name   = "authkit-${var.environment}"
+  dev    = var.environment == "dev"
   tables = jsondecode(file("${path.module}/../crates/dynamodb/tables.json")).tables
 
-  # Every Lambda binary: its HTTP routes (none for Cognito triggers), size, and exactly the
-  # tables and services it touches (its IAM role allows these and nothing else).
-  sign_in_tables = ["challenges", "counters", "audit", "directory"]
+  # Every Lambda binary: its HTTP routes (none for Cognito triggers and the events
+  # consumer), size, and exactly what it touches; its IAM role allows these and nothing
+  # else (modules/functions):
+  #   tables            read/write on these tables (no tenant or API-key records, ever)
+  #   ping              read the audit table's readiness item only
+  #   streams           read these tables' change streams
+  #   appends           put items into these tables, nothing else (no reads, no updates)
+  #   dead_letters      send to these queues (an event source mapping's failed batches)
+  #   secrets           keys (JWT signing keys), pepper: the secrets it reads
+  #   send              SMS through SNS, email through SES
+  #   user_pool_actions cognito-idp actions on this stack's user pool only
+  #   outcomes          the `outcome` log lines it writes, counted by metric filters
+  # Functions that change state write the change and its events in one transaction, the
+  # events into the events table; only the events consumer writes the audit log, from the
+  # events table's stream (and health reads the audit table's ping item).
+  sign_in_tables = ["challenges", "counters", "events", "directory"]
+  sending        = ["rate_limited", "delivery_failed"]
+  answering      = ["verified", "wrong_code", "exhausted", "rate_limited"]
+  no_access      = { tables = [], ping = false, streams = [], appends = [], dead_letters = [], secrets = [], send = false, user_pool_actions = [], outcomes = [] }
   functions = {
-    "authkit-start"                 = { routes = ["POST /v1/auth/start"], memory = 256, timeout = 10, tables = local.sign_in_tables, send = true, cognito = false, authorizer = false }
-    "authkit-verify"                = { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), send = false, cognito = false, authorizer = false }
-    "authkit-resend"                = { routes = ["POST /v1/auth/resend"], memory = 256, timeout = 10, tables = local.sign_in_tables, send = true, cognito = false, authorizer = false }
-    "authkit-token"                 = { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "audit"], send = false, cognito = false, authorizer = false }
-    "authkit-devices"               = { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "audit"], send = false, cognito = false, authorizer = true }
-    "authkit-health"                = { routes = ["GET /health", "GET /live", "GET /ready"], memory = 128, timeout = 5, tables = ["audit"], send = false, cognito = false, authorizer = false }
-    "authkit-discovery"             = { routes = ["GET /.well-known/jwks.json", "GET /.well-known/openid-configuration", "GET /openapi.json"], memory = 128, timeout = 5, tables = [], send = false, cognito = false, authorizer = false }
-    "authkit-cognito-sign-up"       = { routes = ["POST /v1/cognito/users"], memory = 256, timeout = 10, tables = ["directory"], send = false, cognito = true, authorizer = false }
-    "authkit-define-auth-challenge" = { routes = [], memory = 128, timeout = 5, tables = [], send = false, cognito = false, authorizer = false }
-    "authkit-create-auth-challenge" = { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, send = true, cognito = false, authorizer = false }
-    "authkit-verify-auth-challenge" = { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, send = false, cognito = true, authorizer = false }
-    "authkit-pre-sign-up"           = { routes = [], memory = 128, timeout = 5, tables = [], send = false, cognito = false, authorizer = false }
+    "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
+    "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
+    "authkit-resend"                = merge(local.no_access, { routes = ["POST /v1/auth/resend"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
+    "authkit-token"                 = merge(local.no_access, { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"] })
+    "authkit-devices"               = merge(local.no_access, { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "events"], secrets = ["keys", "pepper"] })
+    "authkit-health"                = merge(local.no_access, { routes = ["GET /health", "GET /live", "GET /ready"], memory = 128, timeout = 5, ping = true })
+    "authkit-discovery"             = merge(local.no_access, { routes = ["GET /.well-known/jwks.json", "GET /.well-known/openid-configuration", "GET /openapi.json"], memory = 128, timeout = 5, secrets = ["keys"] })
+    "authkit-cognito-sign-up"       = merge(local.no_access, { routes = ["POST /v1/cognito/users", "POST /v1/cognito/contacts", "POST /v1/cognito/contacts/verify"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, user_pool_actions = ["AdminCreateUser", "AdminSetUserPassword", "AdminUpdateUserAttributes"], outcomes = distinct(concat(local.answering, local.sending)) })
+    "authkit-define-auth-challenge" = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
+    "authkit-create-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
+    "authkit-verify-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], user_pool_actions = ["AdminUpdateUserAttributes"], outcomes = local.answering })
+    "authkit-pre-sign-up"           = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
+    "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], dead_letters = [local.events_dead_letters] })
   }
-  issuer = var.issuer_url != "" ? var.issuer_url : aws_apigatewayv2_api.this.api_endpoint
+  # Where the events stream's mapping sends a batch that failed every retry (modules/events
+  # creates it; the consumer's role may send to it by this name).
+  events_dead_letters = "${local.name}-events-dead-letters"
+  # The sign-up function needs the user pool's id, and the pool needs the trigger
+  # functions: two instances of the functions module keep that from being a cycle.
+  sign_up_function = "authkit-cognito-sign-up"
 
-  # What every function reads (docs/configuration.md). Routes see paths without a stage
-  # prefix, so the functions also work behind a named stage or a REST API front.
+  # The public URL: the custom domain, else CloudFront's or API Gateway's host name.
+  public_url = (var.domain_name != "" ? "https://${var.domain_name}"
+  : var.enable_waf_front ? module.front[0].url : aws_apigatewayv2_api.this.api_endpoint)
+  issuer = var.issuer_url != "" ? var.issuer_url : local.public_url
+
+  # What every function reads (docs/configuration.md). Secrets are added per function.
   function_environment = merge(
     { for table in local.tables : table.env => module.data.table_names[table.name] },
     {
-      AUTHKIT_STORE                        = "dynamodb"
-      AUTHKIT_DELIVERY                     = "aws"
-      AUTHKIT_KEYS_SECRET_ID               = module.keys.keys_secret_arn
-      AUTHKIT_ISSUER                       = local.issuer
-      AUTHKIT_PUBLIC_BASE_URL              = local.issuer
-      AUTHKIT_SES_FROM                     = var.ses_from
-      AUTHKIT_SES_CONFIGURATION_SET        = module.delivery.configuration_set_name
-      AUTHKIT_SNS_SENDER_ID                = var.sms_sender_id
-      AUTHKIT_COGNITO_TENANT               = var.cognito_tenant
-      AUTHKIT_COGNITO_MAX_ATTEMPTS         = tostring(var.cognito_max_attempts)
-      AWS_LAMBDA_LOG_FORMAT                = "JSON"
-      AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH = "true"
+      AUTHKIT_STORE                 = "dynamodb"
+      AUTHKIT_DELIVERY              = "aws"
+      AUTHKIT_ISSUER                = local.issuer
+      AUTHKIT_PUBLIC_BASE_URL       = local.issuer
+      AUTHKIT_SES_FROM              = var.ses_from
+      AUTHKIT_SES_CONFIGURATION_SET = module.delivery.configuration_set_name
+      AUTHKIT_COGNITO_TENANT        = var.cognito_tenant
+      AUTHKIT_COGNITO_MAX_ATTEMPTS  = tostring(var.cognito_max_attempts)
+      AWS_LAMBDA_LOG_FORMAT         = "JSON"
     },
+    var.sms_sender_id != "" ? { AUTHKIT_SNS_SENDER_ID = var.sms_sender_id } : {},
+    var.sms_origination_number != "" ? { AUTHKIT_SNS_ORIGINATION_NUMBER = var.sms_origination_number } : {},
   )
+  # What the functions behind API Gateway also read. Routes see paths without a stage
+  # prefix, so they also work behind a named stage or a REST API front. Behind CloudFront
+  # the client address is CloudFront's viewer address, and every request must carry the
+  # origin secret (its SHA-256 is all the functions hold).
+  http_environment = merge(
+    {
+      AWS_LAMBDA_HTTP_IGNORE_STAGE_IN_PATH = "true"
+      AUTHKIT_CLIENT_IP_SOURCE             = var.enable_waf_front ? "cloudfront" : "direct"
+    },
+    # A SHA-256 of 32+ random characters reveals nothing, and keeps plans readable.
+    var.enable_waf_front ? { AUTHKIT_ORIGIN_SECRET_SHA256 = nonsensitive(sha256(var.origin_secret)) } : {},
+  )
+  # Functions name their secrets by name (Secrets Manager takes a name or an ARN): the
+  # name is known when planned, so the functions' environments can be checked there.
+  secrets = {
+    keys   = { name = module.keys.keys_secret_name, env = "AUTHKIT_KEYS_SECRET_ID" }
+    pepper = { name = module.keys.pepper_secret_name, env = "AUTHKIT_PEPPER_SECRET_ID" }
+  }
+
+  aliases   = merge(module.functions.aliases, module.sign_up_function.aliases)
+  roles     = merge(module.functions.roles, module.sign_up_function.roles)
+  log_group = merge(module.functions.log_groups, module.sign_up_function.log_groups)
+  routes    = merge([for name, fn in local.functions : { for route in fn.routes : route => name }]...)
+  outcomes  = distinct(flatten([for fn in local.functions : fn.outcomes]))
 }
 
 module "keys" {
-  source = "./modules/keys"
-  name   = local.name
+  source               = "./modules/keys"
+  name                 = local.name
+  recovery_window_days = local.dev ? 0 : 30
 }
 
 module "data" {
@@ -56,35 +108,27 @@ module "data" {
   name                = local.name
   tables              = local.tables
   kms_key_arn         = module.keys.kms_key_arn
-  deletion_protection = var.environment != "dev"
+  deletion_protection = !local.dev
 }
 
 module "delivery" {
   source                  = "./modules/delivery"
   name                    = local.name
   ses_domain              = var.ses_domain
+  manage_sms_preferences  = var.manage_sms_preferences
   sms_monthly_spend_limit = var.sms_monthly_spend_limit
   sms_sender_id           = var.sms_sender_id
   kms_key_arn             = module.keys.kms_key_arn
 }
 
-module "cognito" {
-  source                = "./modules/cognito"
-  name                  = local.name
-  existing_user_pool_id = var.existing_user_pool_id
-  trigger_arns = {
-    define_auth_challenge = module.functions.arns["authkit-define-auth-challenge"]
-    create_auth_challenge = module.functions.arns["authkit-create-auth-challenge"]
-    verify_auth_challenge = module.functions.arns["authkit-verify-auth-challenge"]
-    pre_sign_up           = module.functions.arns["authkit-pre-sign-up"]
-  }
-}
-
 # The API is created here, before the functions, because they need its URL as their
 # issuer; routes and integrations (which need the functions) live in the api module.
+# With a custom domain and no CloudFront front, the execute-api endpoint is switched off;
+# behind CloudFront it is the origin, guarded by the origin secret.
 resource "aws_apigatewayv2_api" "this" {
-  name          = local.name
-  protocol_type = "HTTP"
+  name                         = local.name
+  protocol_type                = "HTTP"
+  disable_execute_api_endpoint = var.domain_name != "" && !var.enable_waf_front
   cors_configuration {
     allow_origins = var.cors_allowed_origins
     allow_methods = ["GET", "POST", "DELETE", "HEAD"]
@@ -93,58 +137,95 @@ resource "aws_apigatewayv2_api" "this" {
   }
 }
 
-# The sign-up function needs the user pool's id, and the pool needs the trigger functions:
-# two instances of one module keep that from being a cycle.
 module "functions" {
-  source         = "./modules/functions"
-  name           = local.name
-  functions      = { for name, fn in local.functions : name => fn if name != "authkit-cognito-sign-up" }
-  zip_dir        = var.lambda_zip_dir
-  log_retention  = var.log_retention_days
-  kms_key_arn    = module.keys.kms_key_arn
-  table_arns     = module.data.table_arns
-  keys_secret    = module.keys.keys_secret_arn
-  ses_identity   = module.delivery.ses_identity_arn
-  ses_config_set = module.delivery.configuration_set_arn
-  # Triggers learn the pool from their events; only its ARN pattern is needed here.
-  user_pool_arn = "arn:aws:cognito-idp:${var.region}:${data.aws_caller_identity.current.account_id}:userpool/*"
-  environment   = local.function_environment
+  source                   = "./modules/functions"
+  name                     = local.name
+  functions                = { for name, fn in local.functions : name => fn if name != local.sign_up_function }
+  zip_dir                  = var.lambda_zip_dir
+  release                  = var.release
+  log_retention            = var.log_retention_days
+  kms_key_arn              = module.keys.kms_key_arn
+  table_names              = module.data.table_names
+  secrets                  = local.secrets
+  ses_identity_arn         = module.delivery.ses_identity_arn
+  ses_config_set_arn       = module.delivery.configuration_set_arn
+  environment              = local.function_environment
+  http_environment         = local.http_environment
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
 module "sign_up_function" {
-  source         = "./modules/functions"
-  name           = local.name
-  functions      = { "authkit-cognito-sign-up" = local.functions["authkit-cognito-sign-up"] }
-  zip_dir        = var.lambda_zip_dir
-  log_retention  = var.log_retention_days
-  kms_key_arn    = module.keys.kms_key_arn
-  table_arns     = module.data.table_arns
-  keys_secret    = module.keys.keys_secret_arn
-  ses_identity   = module.delivery.ses_identity_arn
-  ses_config_set = module.delivery.configuration_set_arn
-  # The one function that calls the user pool's admin API: that pool, by ARN and by id.
-  user_pool_arn = module.cognito.user_pool_arn
-  environment   = merge(local.function_environment, { AUTHKIT_COGNITO_USER_POOL_ID = module.cognito.user_pool_id })
+  source                   = "./modules/functions"
+  name                     = local.name
+  functions                = { (local.sign_up_function) = local.functions[local.sign_up_function] }
+  zip_dir                  = var.lambda_zip_dir
+  release                  = var.release
+  log_retention            = var.log_retention_days
+  kms_key_arn              = module.keys.kms_key_arn
+  table_names              = module.data.table_names
+  secrets                  = local.secrets
+  ses_identity_arn         = module.delivery.ses_identity_arn
+  ses_config_set_arn       = module.delivery.configuration_set_arn
+  environment              = merge(local.function_environment, { AUTHKIT_COGNITO_USER_POOL_ID = module.cognito.user_pool_id })
+  http_environment         = local.http_environment
+  permissions_boundary_arn = var.permissions_boundary_arn
 }
 
-data "aws_caller_identity" "current" {}
+module "cognito" {
+  source                = "./modules/cognito"
+  name                  = local.name
+  existing_user_pool_id = var.existing_user_pool_id
+  tier                  = var.user_pool_tier
+  threat_protection     = var.threat_protection
+  deletion_protection   = !local.dev
+  # From module.functions alone: the sign-up function's alias depends on the pool.
+  triggers = {
+    define_auth_challenge = module.functions.aliases["authkit-define-auth-challenge"]
+    create_auth_challenge = module.functions.aliases["authkit-create-auth-challenge"]
+    verify_auth_challenge = module.functions.aliases["authkit-verify-auth-challenge"]
+    pre_sign_up           = module.functions.aliases["authkit-pre-sign-up"]
+  }
+  pool_roles = {
+    for name, fn in local.functions : name => { role = local.roles[name], actions = fn.user_pool_actions }
+    if length(fn.user_pool_actions) > 0
+  }
+}
+
+# The event pipeline: the events table's stream feeds the authkit-events function's live
+# alias, with retries, batch splitting and a dead-letter queue. The function's role (read
+# the stream, write the audit table, send to the queue) comes from modules/functions.
+module "events" {
+  source            = "./modules/events"
+  stream_arn        = module.data.stream_arns["events"]
+  function_arn      = module.functions.aliases["authkit-events"].arn
+  dead_letter_queue = local.events_dead_letters
+}
 
 module "api" {
-  source         = "./modules/api"
-  name           = local.name
-  api_id         = aws_apigatewayv2_api.this.id
-  api_endpoint   = aws_apigatewayv2_api.this.api_endpoint
-  api_exec_arn   = aws_apigatewayv2_api.this.execution_arn
-  functions      = local.functions
-  invoke_arns    = module.functions.invoke_arns
-  function_names = module.functions.names
-  issuer         = local.issuer
-  throttle_rate  = var.api_throttle_rate
-  throttle_burst = var.api_throttle_burst
-  log_retention  = var.log_retention_days
-  kms_key_arn    = module.keys.kms_key_arn
-  enable_waf     = var.enable_waf_front
-  waf_rate_limit = var.waf_rate_limit
+  source          = "./modules/api"
+  name            = local.name
+  api_id          = aws_apigatewayv2_api.this.id
+  api_exec_arn    = aws_apigatewayv2_api.this.execution_arn
+  routes          = local.routes
+  aliases         = local.aliases
+  throttle_rate   = var.api_throttle_rate
+  throttle_burst  = var.api_throttle_burst
+  log_retention   = var.log_retention_days
+  kms_key_arn     = module.keys.kms_key_arn
+  domain_name     = var.enable_waf_front ? "" : var.domain_name
+  certificate_arn = var.enable_waf_front ? "" : var.certificate_arn
+}
+
+module "front" {
+  source          = "./modules/front"
+  count           = var.enable_waf_front ? 1 : 0
+  name            = local.name
+  api_endpoint    = aws_apigatewayv2_api.this.api_endpoint
+  origin_secret   = var.origin_secret
+  origin_header   = "x-authkit-origin"
+  waf_rate_limit  = var.waf_rate_limit
+  domain_name     = var.domain_name
+  certificate_arn = var.certificate_arn
   providers = {
     aws           = aws
     aws.us_east_1 = aws.us_east_1
@@ -152,14 +233,17 @@ module "api" {
 }
 
 module "operations" {
-  source         = "./modules/operations"
-  name           = local.name
-  region         = var.region
-  api_id         = aws_apigatewayv2_api.this.id
-  function_names = merge(module.functions.names, module.sign_up_function.names)
-  log_groups     = merge(module.functions.log_groups, module.sign_up_function.log_groups)
-  table_names    = module.data.table_names
-  ses_config_set = module.delivery.configuration_set_name
-  kms_key_arn    = module.keys.kms_key_arn
-  alarm_email    = var.alarm_email
+  source             = "./modules/operations"
+  name               = local.name
+  region             = var.region
+  api_id             = aws_apigatewayv2_api.this.id
+  function_names     = merge(module.functions.names, module.sign_up_function.names)
+  outcome_log_groups = { for outcome in local.outcomes : outcome => [for name, fn in local.functions : local.log_group[name] if contains(fn.outcomes, outcome)] }
+  log_groups         = values(local.log_group)
+  access_log_group   = module.api.access_log_group
+  table_names        = module.data.table_names
+  events_queue       = module.events.dead_letter_queue_name
+  sms_spend_limit    = var.sms_monthly_spend_limit
+  kms_key_arn        = module.keys.kms_key_arn
+  alarm_email        = var.alarm_email
 }

@@ -1,5 +1,4 @@
-environment             = "staging"
-region                  = "eu-west-1"
-ses_domain              = "staging.auth.example.com"
-ses_from                = "no-reply@staging.auth.example.com"
-sms_monthly_spend_limit = 20
+environment = "staging"
+region      = "eu-west-1"
+ses_domain  = "staging.auth.example.com"
+ses_from    = "no-reply@staging.auth.example.com"

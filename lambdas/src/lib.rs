@@ -7,12 +7,13 @@ mod error;
 use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
 
 use authkit_api::PeerAddr;
 use authkit_app::{App, Config, DeliveryChoice};
 use authkit_cognito::{CognitoDirectory, Triggers, UserDirectory};
+use authkit_domain::tenant::TenantId;
 use authkit_domain::{AuthError, AuthKit};
+use authkit_dynamodb::stream::{BatchResponse, StreamBatch};
 use lambda_http::request::RequestContext;
 use lambda_runtime::{service_fn, LambdaEvent};
 use serde::{de::DeserializeOwned, Serialize};
@@ -107,28 +108,42 @@ fn user_directory(app: &App) -> Option<Arc<dyn UserDirectory>> {
     )))
 }
 
-/// Serves `POST /v1/cognito/users` (sign-up on first sign-in).
-pub async fn serve_cognito_sign_up() -> Result<(), Error> {
-    let (app, pool, directory) = initialize(async {
+/// Serves AuthKit's routes for the Cognito user pool: sign-up, adding a contact.
+pub async fn serve_cognito_routes() -> Result<(), Error> {
+    let (app, directory, pool) = initialize(async {
         let app = cold_start().await?;
-        let pool = app.config.cognito.user_pool_id.clone().ok_or_else(|| {
+        let cognito = &app.config.cognito;
+        let user_pool_id = cognito.user_pool_id.clone().ok_or_else(|| {
             FunctionError::configuration(
                 "AUTHKIT_COGNITO_USER_POOL_ID is required for the sign-up function",
             )
         })?;
+        let tenant = cognito.tenant.as_deref().ok_or_else(|| {
+            FunctionError::configuration(
+                "AUTHKIT_COGNITO_TENANT is required for the sign-up function",
+            )
+        })?;
+        let tenant = authkit_domain::tenant::TenantId::parse(tenant).map_err(|error| {
+            FunctionError::configuration(format!("AUTHKIT_COGNITO_TENANT `{tenant}`: {error}"))
+        })?;
         let directory = user_directory(&app).ok_or_else(|| {
             FunctionError::configuration("the sign-up function needs AWS configuration")
         })?;
-        Ok((app, pool, directory))
+        let pool = authkit_cognito::ServedPool {
+            user_pool_id,
+            tenant,
+        };
+        Ok((app, directory, pool))
     })
     .await?;
-    let routes = authkit_cognito::sign_up_routes(app.authkit.clone(), directory, &pool);
+    let routes = authkit_cognito::cognito_routes(app.authkit.clone(), directory, pool);
     lambda_http::run(behind_edge(routes, &app.config)).await
 }
 
 /// Serves a Cognito trigger whose handler needs AuthKit (create, verify). Init builds the
-/// service; the tenant is read at the first invocation and kept for [`TENANT_TTL`], so the
-/// cold start pays no DynamoDB read and a policy change reaches warm functions.
+/// service; the tenant is read at the first invocation and then comes from the service's
+/// tenant cache (`AUTHKIT_TENANT_CACHE_SECS`), so the cold start pays no DynamoDB read and
+/// a policy change reaches warm functions within that bound (decision 83).
 pub async fn serve_trigger<E, F, Fut>(handler: F) -> Result<(), Error>
 where
     E: DeserializeOwned + Serialize + Send + 'static,
@@ -147,75 +162,90 @@ where
     .await
 }
 
-/// How long a warm trigger uses the tenant it read before reading it again.
-const TENANT_TTL: Duration = Duration::from_secs(60);
-
-/// The service, built at init, and the Cognito tenant, read when first needed.
+/// The service, built at init, and the Cognito tenant it serves, read when needed.
 struct TriggerSource {
     app: App,
     directory: Option<Arc<dyn UserDirectory>>,
-    tenant_id: String,
-    current: tokio::sync::Mutex<Option<(Arc<Triggers>, Instant)>>,
+    tenant_id: TenantId,
 }
 
 async fn trigger_source() -> Result<TriggerSource, FunctionError> {
     let app = cold_start().await?;
-    let tenant_id = app.config.cognito.tenant.clone().ok_or_else(|| {
+    let tenant_id = app.config.cognito.tenant.as_deref().ok_or_else(|| {
         FunctionError::configuration("AUTHKIT_COGNITO_TENANT is required for Cognito triggers")
+    })?;
+    let tenant_id = TenantId::parse(tenant_id).map_err(|error| {
+        FunctionError::configuration(format!("AUTHKIT_COGNITO_TENANT `{tenant_id}`: {error}"))
     })?;
     Ok(TriggerSource {
         directory: user_directory(&app),
         app,
         tenant_id,
-        current: tokio::sync::Mutex::new(None),
     })
 }
 
 impl TriggerSource {
-    /// The triggers with a tenant at most [`TENANT_TTL`] old. When re-reading fails, the
-    /// one already held serves on (and the read is tried again at the next invocation).
+    /// The triggers with the tenant as the service's cache holds it (read from the store
+    /// when the cache has none younger than its bound). A tenant that does not exist is
+    /// this function's configuration error; a store that fails is a `Store` error.
     async fn triggers(&self) -> Result<Arc<Triggers>, FunctionError> {
-        let mut current = self.current.lock().await;
-        if let Some((triggers, read_at)) = current.as_ref() {
-            if read_at.elapsed() < TENANT_TTL {
-                return Ok(triggers.clone());
-            }
-        }
-        let tenant = match self.app.authkit.tenant(&self.tenant_id).await {
-            Ok(tenant) => tenant,
-            Err(error) => {
-                if let Some((stale, _)) = current.as_ref() {
-                    tracing::warn!(error = %error, "re-reading the Cognito tenant failed; serving the one held");
-                    return Ok(stale.clone());
-                }
+        let tenant = self
+            .app
+            .authkit
+            .tenant(self.tenant_id.as_str())
+            .await
+            .map_err(|error| {
                 let error_type = match error {
                     AuthError::Unavailable(_) => "Store",
                     _ => "Configuration",
                 };
-                return Err(FunctionError::with_causes(error_type, &error)
-                    .context(format_args!("AUTHKIT_COGNITO_TENANT `{}`", self.tenant_id)));
-            }
-        };
-        let triggers = Arc::new(Triggers {
+                FunctionError::with_causes(error_type, &error)
+                    .context(format_args!("AUTHKIT_COGNITO_TENANT `{}`", self.tenant_id))
+            })?;
+        Ok(Arc::new(Triggers {
             directory: self.directory.clone(),
             authkit: self.app.authkit.clone(),
             tenant,
-        });
-        *current = Some((triggers.clone(), Instant::now()));
-        Ok(triggers)
+        }))
     }
+}
+
+/// Serves the events table's stream (DynamoDB Streams → Lambda): each batch goes to the
+/// event consumers (the audit log), and the answer names the first record to deliver again
+/// when a consumer failed (Lambda's partial batch response); Lambda retries, splits the
+/// batch and finally sends it to the dead-letter queue (infra/modules/events).
+pub async fn serve_events() -> Result<(), Error> {
+    let pipeline = Arc::new(
+        initialize(async {
+            let config = Config::from_env()?;
+            Ok(authkit_app::event_pipeline(&config).await?)
+        })
+        .await?,
+    );
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
+        let pipeline = pipeline.clone();
+        async move {
+            let batch: StreamBatch = parse_event(event.payload)?;
+            Ok::<BatchResponse, FunctionError>(
+                authkit_dynamodb::stream::handle(&pipeline, &batch).await,
+            )
+        }
+    }))
+    .await
 }
 
 /// Serves a Cognito trigger that needs no AuthKit state (define, pre-sign-up): no store,
 /// keys or AWS clients are built, so its cold start is the runtime's alone.
-pub async fn serve_pure_trigger<E>(handler: fn(&Config, E) -> E) -> Result<(), Error>
+pub async fn serve_pure_trigger<E>(
+    handler: fn(&Config, E) -> Result<E, authkit_cognito::TriggerError>,
+) -> Result<(), Error>
 where
     E: DeserializeOwned + Serialize + Send + 'static,
 {
     let config = Arc::new(initialize(async { Ok(Config::from_env()?) }).await?);
     lambda_runtime::run(service_fn(move |event: LambdaEvent<Value>| {
         let config = config.clone();
-        async move { Ok::<E, FunctionError>(handler(&config, parse_event(event.payload)?)) }
+        async move { Ok::<E, FunctionError>(handler(&config, parse_event(event.payload)?)?) }
     }))
     .await
 }

@@ -1,6 +1,6 @@
-//! Cognito CUSTOM_AUTH end to end through a driver that plays Cognito: in process over the
-//! embedded store (with a hand-moved clock), and with the real trigger binaries against
-//! DynamoDB and SES/SNS in the emulator.
+//! Cognito CUSTOM_AUTH end to end through a driver that plays Cognito, in process over the
+//! embedded store (with a hand-moved clock). The real binaries against the emulator are in
+//! `cognito_pool`.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -12,9 +12,8 @@ use authkit_domain::service::{NewTenant, ServiceSettings, StaticKeys};
 use authkit_domain::tenant::{TenantId, TenantPolicy};
 use authkit_domain::token::KeyMaterial;
 use authkit_domain::{AuthKit, ManualClock, OsRandomness};
-use authkit_tests::cognito_driver::{Binaries, CognitoDriver, InProcess, Step};
-use authkit_tests::lambda_runtime_api::{binary_path, LambdaFunction};
-use authkit_tests::{emulator_endpoint, Backend, TestApp, REDIRECT_URI};
+use authkit_tests::cognito_driver::{CognitoDriver, InProcess, Step};
+use authkit_tests::REDIRECT_URI;
 
 struct Pool {
     driver: CognitoDriver<InProcess>,
@@ -32,10 +31,7 @@ async fn pool() -> Pool {
         Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
         clock.clone(),
         Arc::new(OsRandomness),
-        ServiceSettings {
-            issuer: "https://auth.example.com".into(),
-            public_base_url: "https://auth.example.com".into(),
-        },
+        ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
     ));
     let tenant = authkit
         .create_tenant(NewTenant {
@@ -169,53 +165,167 @@ async fn a_code_by_sms_is_a_first_factor() {
     ));
 }
 
+fn magic_link() -> HashMap<String, String> {
+    HashMap::from([
+        ("kind".to_owned(), "magic_link".to_owned()),
+        ("redirectUri".to_owned(), REDIRECT_URI.to_owned()),
+    ])
+}
+
+/// The query of the link in a message: `tenant`, `challenge_id`, `token`.
+fn link_query(text: &str) -> HashMap<String, String> {
+    let link = text
+        .split_whitespace()
+        .find(|w| w.starts_with("https://"))
+        .expect("a link");
+    url::Url::parse(link)
+        .unwrap()
+        .query_pairs()
+        .into_owned()
+        .collect()
+}
+
+/// The one-time result a confirmed link's redirect carries (in the query or the fragment).
+fn result_in(redirect_to: &str) -> String {
+    let redirect = url::Url::parse(redirect_to).unwrap();
+    let fragment = redirect.fragment().unwrap_or_default().to_owned();
+    redirect
+        .query_pairs()
+        .chain(url::form_urlencoded::parse(fragment.as_bytes()))
+        .find(|(k, _)| k == "authkit_result")
+        .expect("the redirect carries the result")
+        .1
+        .into_owned()
+}
+
+impl Pool {
+    /// Opens the newest magic link and confirms it, as the person who received it would:
+    /// the one-time result the app then hands to Cognito as the answer.
+    async fn confirm_newest_link(&self, tenant: &authkit_domain::tenant::Tenant) -> String {
+        let query = link_query(&self.last_text());
+        let confirmed = self
+            .triggers
+            .authkit
+            .confirm_magic_link(tenant, None, &query["challenge_id"], &query["token"])
+            .await
+            .unwrap();
+        result_in(&confirmed.redirect_to)
+    }
+}
+
 #[tokio::test]
 async fn a_magic_link_signs_in_through_cognito() {
     let pool = pool().await;
-    let metadata = HashMap::from([
-        ("kind".to_owned(), "magic_link".to_owned()),
-        ("redirectUri".to_owned(), REDIRECT_URI.to_owned()),
-    ]);
     let (mut session, step) = pool
         .driver
-        .initiate_auth("jane", email_user(), metadata)
+        .initiate_auth("jane", email_user(), magic_link())
         .await;
     assert!(
         matches!(&step, Step::Challenge(p) if p["kind"] == "magic_link"),
         "{step:?}"
     );
-    let text = pool.last_text();
-    let link = text
-        .split_whitespace()
-        .find(|w| w.starts_with("https://"))
-        .expect("a link");
-    let query: HashMap<String, String> = url::Url::parse(link)
-        .unwrap()
-        .query_pairs()
-        .into_owned()
-        .collect();
-    let confirmed = pool
-        .triggers
-        .authkit
-        .confirm_magic_link(
-            &pool.triggers.tenant,
-            None,
-            &query["challenge_id"],
-            &query["token"],
-        )
-        .await
-        .unwrap();
-    let result = url::Url::parse(&confirmed.redirect_to)
-        .unwrap()
-        .query_pairs()
-        .find(|(k, _)| k == "authkit_result")
-        .unwrap()
-        .1
-        .into_owned();
+    let result = pool.confirm_newest_link(&pool.triggers.tenant).await;
     assert!(matches!(
         pool.driver.respond(&mut session, &result, none()).await,
         Step::Tokens(_)
     ));
+}
+
+fn attacker() -> HashMap<String, String> {
+    HashMap::from([
+        ("sub".into(), "a77a".into()),
+        ("email".into(), "mallory@example.net".into()),
+        ("email_verified".into(), "true".into()),
+    ])
+}
+
+#[tokio::test]
+async fn a_magic_link_result_signs_in_only_the_session_it_was_sent_for() {
+    let pool = pool().await;
+    // Mallory confirms a link sent to her own address...
+    let (mut own, _) = pool
+        .driver
+        .initiate_auth("mallory", attacker(), magic_link())
+        .await;
+    let result = pool.confirm_newest_link(&pool.triggers.tenant).await;
+    // ...and answers Jane's CUSTOM_AUTH session with it.
+    let (mut victims, step) = pool
+        .driver
+        .initiate_auth("jane", email_user(), none())
+        .await;
+    assert!(matches!(step, Step::Challenge(_)), "{step:?}");
+    let answered = pool.driver.respond(&mut victims, &result, none()).await;
+    assert!(
+        !matches!(answered, Step::Tokens(_)),
+        "a result confirmed for Mallory signed in as Jane: {answered:?}"
+    );
+    assert!(
+        matches!(
+            pool.driver.respond(&mut own, &result, none()).await,
+            Step::Tokens(_)
+        ),
+        "the refused answer must not have consumed Mallory's own result"
+    );
+}
+
+#[tokio::test]
+async fn a_magic_link_result_of_another_tenant_is_a_wrong_answer() {
+    let pool = pool().await;
+    let other = pool
+        .triggers
+        .authkit
+        .create_tenant(NewTenant {
+            id: TenantId::parse("other-app").unwrap(),
+            name: "Other App".into(),
+            allowed_redirect_uris: vec![REDIRECT_URI.into()],
+            policy: TenantPolicy::default(),
+        })
+        .await
+        .unwrap()
+        .tenant;
+    pool.triggers
+        .authkit
+        .start_sign_in(
+            authkit_domain::service::Caller {
+                tenant: &other,
+                ip: None,
+            },
+            authkit_domain::service::StartRequest {
+                identifier: "mallory@example.net",
+                channel: None,
+                kind: authkit_domain::service::RequestedKind::MagicLink,
+                redirect_uri: None,
+                code_challenge: None,
+                response_mode: Default::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let result = pool.confirm_newest_link(&other).await;
+    let (mut victims, _) = pool
+        .driver
+        .initiate_auth("jane", email_user(), none())
+        .await;
+    let answered = pool.driver.respond(&mut victims, &result, none()).await;
+    assert!(matches!(answered, Step::Challenge(_)), "{answered:?}");
+}
+
+#[tokio::test]
+async fn a_magic_link_result_for_an_address_the_user_no_longer_has_is_a_wrong_answer() {
+    let pool = pool().await;
+    let (mut session, _) = pool
+        .driver
+        .initiate_auth("jane", email_user(), magic_link())
+        .await;
+    let result = pool.confirm_newest_link(&pool.triggers.tenant).await;
+    session
+        .attributes_mut()
+        .insert("email".into(), "jane.new@example.com".into());
+    let answered = pool.driver.respond(&mut session, &result, none()).await;
+    assert!(
+        !matches!(answered, Step::Tokens(_)),
+        "the link went to an address that is no longer Jane's: {answered:?}"
+    );
 }
 
 #[tokio::test]
@@ -327,12 +437,105 @@ async fn client_metadata_asks_for_a_resend_within_the_cooldown_rules() {
     assert_eq!(pool.sent(), sent, "answering sends nothing more");
 }
 
+/// What a step shows the client, with the values that differ by user left out: which
+/// keys, channel, kind and expiry.
+fn shape(step: &Step) -> String {
+    match step {
+        Step::Challenge(public) => {
+            let mut keys: Vec<&String> = public.keys().collect();
+            keys.sort();
+            format!(
+                "challenge {keys:?} channel={} kind={} expires_at={}",
+                public["channel"], public["kind"], public["expires_at"]
+            )
+        }
+        Step::Tokens(_) => "tokens".into(),
+        Step::Failed => "failed".into(),
+        Step::TriggerFailed(_) => "trigger failed".into(),
+    }
+}
+
 #[tokio::test]
-async fn an_unknown_user_fails_without_any_message() {
+async fn an_unknown_user_gets_a_challenge_shaped_like_a_real_one_that_no_answer_passes() {
     let pool = pool().await;
-    let (_, step) = pool.driver.initiate_auth("nobody", none(), none()).await;
-    assert_eq!(step, Step::Failed);
-    assert_eq!(pool.sent(), 0);
+    let sms = HashMap::from([("channel".to_owned(), "sms".to_owned())]);
+    let cases = [
+        (
+            none(),
+            "jane@example.com",
+            email_user(),
+            "nobody@example.org",
+        ),
+        (sms, "+14155552671", phone_user(), "+14155552672"),
+        (
+            magic_link(),
+            "jane@example.com",
+            email_user(),
+            "nobody@example.org",
+        ),
+    ];
+    for (metadata, known_name, known, unknown_name) in cases {
+        let (mut real, real_step) = pool
+            .driver
+            .initiate_auth(known_name, known, metadata.clone())
+            .await;
+        let answer = if metadata.contains_key("kind") {
+            "000001".to_owned()
+        } else {
+            wrong(&pool.last_code()).to_owned()
+        };
+        let sent = pool.sent();
+        let (mut decoy, decoy_step) = pool
+            .driver
+            .initiate_auth(unknown_name, none(), metadata.clone())
+            .await;
+        assert_eq!(shape(&decoy_step), shape(&real_step), "{metadata:?}");
+        let Step::Challenge(public) = &decoy_step else {
+            unreachable!()
+        };
+        let typed = authkit_domain::identifier::Identifier::parse(unknown_name, None).unwrap();
+        assert_eq!(public["destination"], typed.masked());
+        for round in 1..=3 {
+            let real_next = pool.driver.respond(&mut real, &answer, none()).await;
+            let decoy_next = pool.driver.respond(&mut decoy, &answer, none()).await;
+            assert_eq!(
+                shape(&decoy_next),
+                shape(&real_next),
+                "round {round}, {metadata:?}"
+            );
+        }
+        assert_eq!(pool.sent(), sent, "nothing is sent for an unknown user");
+    }
+}
+
+#[tokio::test]
+async fn an_unknown_user_fails_a_round_exactly_when_and_how_a_known_one_does() {
+    let pool = pool().await;
+    let sms = HashMap::from([("channel".to_owned(), "sms".to_owned())]);
+    let resend = HashMap::from([("resend".to_owned(), "true".to_owned())]);
+    let (_, real) = pool
+        .driver
+        .initiate_auth("jane@example.com", email_user(), sms.clone())
+        .await;
+    let (_, decoy) = pool
+        .driver
+        .initiate_auth("nobody@example.org", none(), sms)
+        .await;
+    assert!(matches!(real, Step::TriggerFailed(_)), "{real:?}");
+    assert_eq!(decoy, real, "no phone number to send to, said the same way");
+
+    let (mut real, _) = pool
+        .driver
+        .initiate_auth("jane@example.com", email_user(), none())
+        .await;
+    let (mut decoy, _) = pool
+        .driver
+        .initiate_auth("nobody@example.org", none(), none())
+        .await;
+    let real = pool.driver.respond(&mut real, "", resend.clone()).await;
+    let decoy = pool.driver.respond(&mut decoy, "", resend).await;
+    assert!(matches!(real, Step::TriggerFailed(_)), "{real:?}");
+    assert_eq!(decoy, real, "a resend inside the cooldown fails alike");
 }
 
 #[tokio::test]
@@ -394,193 +597,83 @@ async fn twenty_concurrent_answers_count_no_more_than_the_limit() {
     );
 }
 
-#[tokio::test]
-async fn the_trigger_binaries_sign_in_by_email_code_against_the_emulator() {
-    let Some(endpoint) = emulator_endpoint() else {
-        return;
-    };
-    let app = TestApp::spawn(Backend::Emulator).await;
-    let cognito = cognito_client(&endpoint).await;
-    let pool = cognito
-        .create_user_pool()
-        .pool_name(format!("authkit-{}", app.tenant))
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap()
-        .id
-        .unwrap();
-    let email = app.unique_email();
-    cognito
-        .admin_create_user()
-        .user_pool_id(&pool)
-        .username(&email)
-        .user_attributes(
-            aws_sdk_cognitoidentityprovider::types::AttributeType::builder()
-                .name("email")
-                .value(&email)
-                .build()
-                .unwrap(),
-        )
-        .message_action(aws_sdk_cognitoidentityprovider::types::MessageActionType::Suppress)
-        .send()
-        .await
-        .unwrap();
-    let mut env = app.env.clone();
-    for (name, value) in [
-        ("AWS_ACCESS_KEY_ID", "testing"),
-        ("AWS_SECRET_ACCESS_KEY", "testing"),
-        ("AWS_REGION", "us-east-1"),
-    ] {
-        env.push((name.into(), value.into()));
-    }
-    env.push(("AUTHKIT_COGNITO_TENANT".into(), app.tenant.clone()));
-    let runner = Binaries {
-        define: LambdaFunction::start(&binary_path("authkit-define-auth-challenge"), &env).await,
-        create: LambdaFunction::start(&binary_path("authkit-create-auth-challenge"), &env).await,
-        verify: LambdaFunction::start(&binary_path("authkit-verify-auth-challenge"), &env).await,
-    };
-    eprintln!(
-        "trigger cold starts (debug build): define {:?}, create {:?}, verify {:?}",
-        runner.define.cold_start, runner.create.cold_start, runner.verify.cold_start
-    );
-    let driver = CognitoDriver {
-        runner,
-        user_pool_id: pool.clone(),
-    };
-    let attributes = HashMap::from([
-        ("sub".to_owned(), "1234".to_owned()),
-        ("email".to_owned(), email.clone()),
-    ]);
-    let (mut session, step) = driver.initiate_auth(&email, attributes, none()).await;
-    assert!(matches!(step, Step::Challenge(_)), "{step:?}");
-    let code = app.code_sent_to(&email).await;
-    assert!(matches!(
-        driver.respond(&mut session, wrong(&code), none()).await,
-        Step::Challenge(_)
-    ));
-    let last = driver.respond(&mut session, &code, none()).await;
-    assert!(matches!(last, Step::Tokens(_)), "{last:?}");
-    let user = cognito
-        .admin_get_user()
-        .user_pool_id(&pool)
-        .username(&email)
-        .send()
-        .await
-        .unwrap();
-    let verified = user
-        .user_attributes()
-        .iter()
-        .any(|a| a.name() == "email_verified" && a.value() == Some("true"));
-    assert!(
-        verified,
-        "the verify trigger marks the proven address verified"
-    );
-}
+const ATTACKER_PHONE: &str = "+14155552699";
 
-async fn cognito_client(endpoint: &str) -> aws_sdk_cognitoidentityprovider::Client {
-    aws_sdk_cognitoidentityprovider::Client::new(&authkit_tests::emulator_sdk(endpoint).await)
-}
-
-#[tokio::test]
-async fn sign_up_creates_a_confirmed_passwordless_user_once_and_says_nothing_more() {
-    let Some(endpoint) = emulator_endpoint() else {
-        return;
-    };
-    let app = TestApp::spawn(Backend::Emulator).await;
-    let cognito = cognito_client(&endpoint).await;
-    let pool = cognito
-        .create_user_pool()
-        .pool_name(format!("authkit-{}", app.tenant))
-        .send()
-        .await
-        .unwrap()
-        .user_pool
-        .unwrap()
-        .id
-        .unwrap();
-
-    let config = authkit_app::Config::from_lookup(|name| {
-        app.env
+impl Pool {
+    fn sent_to(&self, destination: &str) -> usize {
+        self.outbox
+            .messages(None)
             .iter()
-            .find(|(k, _)| k == name)
-            .map(|(_, v)| v.clone())
-    })
-    .unwrap();
-    let authkit = authkit_app::App::build(config).await.unwrap().authkit;
-    let directory = Arc::new(authkit_cognito::CognitoDirectory::new(cognito.clone()));
-    let router = authkit_cognito::sign_up_routes(authkit, directory.clone(), &pool);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/v1/cognito/users", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
-
-    let email = app.unique_email();
-    for _ in 0..2 {
-        let response = app
-            .http
-            .post(&url)
-            .header("x-api-key", &app.publishable_key)
-            .json(&serde_json::json!({"identifier": email}))
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(
-            response.status(),
-            202,
-            "the same answer whether or not the user existed"
-        );
-        assert_eq!(response.content_length(), Some(0));
+            .filter(|m| m.to == destination)
+            .count()
     }
-    let user = cognito
-        .admin_get_user()
-        .user_pool_id(&pool)
-        .username(&email)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(user.user_status().map(|s| s.as_str()), Some("CONFIRMED"));
-    let verified =
-        |user: &aws_sdk_cognitoidentityprovider::operation::admin_get_user::AdminGetUserOutput| {
-            user.user_attributes()
-                .iter()
-                .any(|a| a.name() == "email_verified" && a.value() == Some("true"))
-        };
+}
+
+#[tokio::test]
+async fn an_attacker_cannot_pre_hijack_an_account_with_their_own_phone() {
+    let pool = pool().await;
+    let victim = "jane@example.com";
+    let sms = HashMap::from([("channel".to_owned(), "sms".to_owned())]);
+
+    // Public SignUp with the victim's email and the attacker's phone: refused even by a
+    // pool that leaves SignUp open. AuthKit's own route (AdminCreateUser) still works.
+    let both = HashMap::from([
+        ("email".to_owned(), victim.to_owned()),
+        ("phone_number".to_owned(), ATTACKER_PHONE.to_owned()),
+    ]);
+    let public = pool
+        .driver
+        .pre_sign_up("PreSignUp_SignUp", victim, both.clone())
+        .await;
+    assert!(public.is_err(), "public sign-up was allowed: {public:?}");
+    let by_admin = HashMap::from([("email".to_owned(), victim.to_owned())]);
+    let admin = pool
+        .driver
+        .pre_sign_up("PreSignUp_AdminCreateUser", victim, by_admin)
+        .await;
+    assert!(admin.is_ok(), "{admin:?}");
+
+    // A user that already holds both, neither proven (made before this fix, or by a pool
+    // that lets clients write contacts): no code goes to either.
+    let mut unproven = both;
+    unproven.insert("sub".into(), "5e55".into());
+    for metadata in [sms.clone(), none()] {
+        let (_, step) = pool
+            .driver
+            .initiate_auth(victim, unproven.clone(), metadata)
+            .await;
+        assert!(matches!(step, Step::TriggerFailed(_)), "{step:?}");
+    }
+
+    // The victim's proven email beside the attacker's unproven phone: SMS is refused, the
+    // code goes to the email only.
+    let mut mixed = email_user();
+    mixed.insert("phone_number".into(), ATTACKER_PHONE.into());
+    let (_, step) = pool.driver.initiate_auth(victim, mixed.clone(), sms).await;
+    assert!(matches!(step, Step::TriggerFailed(_)), "{step:?}");
+    let (_, step) = pool.driver.initiate_auth(victim, mixed, none()).await;
     assert!(
-        !verified(&user),
-        "no contact is verified before a code proves it"
+        matches!(&step, Step::Challenge(p) if p["channel"] == "email"),
+        "{step:?}"
     );
+    assert_eq!(
+        pool.sent_to(ATTACKER_PHONE),
+        0,
+        "a code reached the attacker"
+    );
+}
 
-    use authkit_cognito::UserDirectory;
-    let identifier = authkit_domain::identifier::Identifier::parse(&email, None).unwrap();
-    directory
-        .mark_verified(&pool, &email, &identifier)
-        .await
-        .unwrap();
-    let user = cognito
-        .admin_get_user()
-        .user_pool_id(&pool)
-        .username(&email)
-        .send()
-        .await
-        .unwrap();
-    assert!(verified(&user));
-
-    let bad = app
-        .http
-        .post(&url)
-        .header("x-api-key", &app.publishable_key)
-        .json(&serde_json::json!({"identifier": "nope"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(bad.status(), 400);
-    let keyless = app
-        .http
-        .post(&url)
-        .json(&serde_json::json!({"identifier": email}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(keyless.status(), 401);
+#[tokio::test]
+async fn a_wrong_answer_through_cognito_is_logged_as_one_wrong_code_outcome() {
+    let logs = authkit_tests::logs::CapturedLogs::start();
+    let pool = pool().await;
+    let (mut session, _) = pool
+        .driver
+        .initiate_auth("jane", email_user(), none())
+        .await;
+    let code = pool.last_code();
+    pool.driver
+        .respond(&mut session, wrong(&code), none())
+        .await;
+    assert_eq!(logs.count_outcome("wrong_code"), 1);
 }

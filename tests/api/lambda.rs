@@ -275,9 +275,9 @@ async fn a_cold_start_that_fails_reports_a_configuration_error_naming_the_settin
         env
     };
 
-    // No issuer: a deployed function has no address of its own to fall back on. (Health
-    // names no issuer, so it needs none: discovery does.)
-    let no_issuer = init_error("authkit-discovery", &deployed(&[])).await;
+    // No issuer: a deployed function that issues tokens or links has no address of its own
+    // to fall back on. (Health builds only its store probe and needs none.)
+    let no_issuer = init_error("authkit-start", &deployed(&[])).await;
     assert_eq!(no_issuer["errorType"], "Configuration", "{no_issuer}");
     let message = no_issuer["errorMessage"].as_str().expect("a message");
     assert!(message.contains("AUTHKIT_ISSUER"), "{message}");
@@ -300,28 +300,71 @@ async fn a_cold_start_that_fails_reports_a_configuration_error_naming_the_settin
         "{bad_number}"
     );
 
-    // The triggers read their tenant at the first invocation, not at init (a cold start
-    // pays no store read); the embedded store of a fresh process holds no tenant.
-    let create = LambdaFunction::start(
-        &binary_path("authkit-create-auth-challenge"),
-        &with_issuer(&[("AUTHKIT_COGNITO_TENANT", "nobody")]),
+    // A tenant id that cannot exist is this function's configuration, found at init.
+    let malformed_tenant = init_error(
+        "authkit-create-auth-challenge",
+        &with_issuer(&[("AUTHKIT_COGNITO_TENANT", "Not A Tenant")]),
     )
     .await;
-    let unknown_tenant = create
-        .invoke(cognito_event("create-auth-challenge"))
-        .await
-        .expect_err("no such tenant");
-    create.stop().await;
     assert_eq!(
-        unknown_tenant["errorType"], "Configuration",
-        "{unknown_tenant}"
+        malformed_tenant["errorType"], "Configuration",
+        "{malformed_tenant}"
     );
     assert!(
-        unknown_tenant["errorMessage"]
+        malformed_tenant["errorMessage"]
             .as_str()
-            .is_some_and(|m| m.contains("AUTHKIT_COGNITO_TENANT `nobody`")),
-        "{unknown_tenant}"
+            .is_some_and(|m| m.contains("AUTHKIT_COGNITO_TENANT `Not A Tenant`")),
+        "{malformed_tenant}"
     );
+}
+
+#[tokio::test]
+async fn an_unknown_cognito_tenant_fails_each_invocation_not_the_cold_start() {
+    // The triggers read their tenant when invoked, not at init (decision 83: a cold start
+    // pays no store read), so a tenant nobody created is found by the first invocation,
+    // which fails as the function's configuration; the embedded store of a fresh process
+    // holds no tenant.
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let env = as_deployed(vec![
+        (
+            "AUTHKIT_KEY_FILE".to_string(),
+            scratch.path().join("keys.json").display().to_string(),
+        ),
+        ("AUTHKIT_DELIVERY".to_string(), "aws".to_string()),
+        (
+            "AUTHKIT_SES_FROM".to_string(),
+            "no-reply@example.com".to_string(),
+        ),
+        (
+            "AUTHKIT_ISSUER".to_string(),
+            "https://auth.example.com".to_string(),
+        ),
+        ("AUTHKIT_COGNITO_TENANT".to_string(), "nobody".to_string()),
+    ]);
+    for (binary, event) in [
+        ("authkit-create-auth-challenge", "create-auth-challenge"),
+        ("authkit-verify-auth-challenge", "verify-auth-challenge"),
+    ] {
+        let trigger = LambdaFunction::try_start(&binary_path(binary), &env)
+            .await
+            .unwrap_or_else(|error| panic!("{binary} failed its cold start: {error}"));
+        for invocation in ["first", "second"] {
+            let unknown_tenant = trigger
+                .invoke(cognito_event(event))
+                .await
+                .expect_err("no such tenant");
+            assert_eq!(
+                unknown_tenant["errorType"], "Configuration",
+                "{binary}, {invocation} invocation: {unknown_tenant}"
+            );
+            let message = unknown_tenant["errorMessage"].as_str().expect("a message");
+            assert!(
+                message.contains("AUTHKIT_COGNITO_TENANT `nobody`") && message.contains("tenant"),
+                "{binary}, {invocation} invocation: {message}"
+            );
+        }
+        trigger.stop().await;
+    }
 }
 
 #[tokio::test]
@@ -368,7 +411,7 @@ async fn trigger_errors_say_what_went_wrong_without_the_answer() {
     assert_eq!(error["errorType"], "InvalidEvent", "{error}");
     assert_eq!(
         error["errorMessage"],
-        "the user has no email or phone number AuthKit can reach"
+        "the user has no proven email or phone number for this sign-in"
     );
 
     // AWS's sample verify event: an answer, but no challenge AuthKit created.

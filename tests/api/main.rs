@@ -4,14 +4,18 @@
 //! the dev outbox route, or the emulator's record of sent messages.
 
 mod cognito;
+mod cognito_pool;
 mod devices;
 mod edge;
 mod errors;
+mod events;
 mod introspection;
 mod key_rotation;
 mod lambda;
 mod local_server;
+mod logs;
 mod magic_link;
+mod round_trips;
 mod sign_in;
 mod store_faults;
 mod tokens;

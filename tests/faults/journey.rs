@@ -74,7 +74,7 @@ pub struct Ledger(Mutex<Vec<Exchange>>);
 /// The problems a client is told to act on under faults: retry later, or resend.
 const RETRYABLE: [(u16, &str); 3] = [
     (503, "unavailable"),
-    (502, "delivery_failed"),
+    (503, "delivery_failed"),
     (429, "resend_too_soon"),
 ];
 
@@ -249,16 +249,16 @@ impl Journey {
                 self.next = Next::SignedIn;
                 false
             }
-            (_, Some(503), _) => {
-                self.had_unavailable = true;
-                false
-            }
-            (Step::Start | Step::Resend, Some(502), Some("delivery_failed")) => {
+            (Step::Start | Step::Resend, Some(503), Some("delivery_failed")) => {
                 self.had_delivery_failure = true;
                 self.next = match challenge_in(&answer.body) {
                     Some(challenge) => Next::Resend { challenge },
                     None => Next::Stuck("delivery_failed names no challenge_id".to_owned()),
                 };
+                false
+            }
+            (_, Some(503), _) => {
+                self.had_unavailable = true;
                 false
             }
             (Step::Resend, Some(429), Some("resend_too_soon")) => {

@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
-"""Offline checks of infra/ that need no provider download:
+"""Offline checks of infra/ that need no provider download (tests/infra/check_plan.py checks
+the planned stack itself: policies, environments, alarms):
 
 - every binary under lambdas/src/bin has a function in infra/main.tf, and every function a binary;
 - the tables Terraform creates are the ones in crates/dynamodb/tables.json (it reads that file,
-  so this checks it still does) and every table variable a function gets names one of them;
-- every AUTHKIT_* variable a function's environment sets is one the Rust configuration reads
-  (docs/configuration.md), and every secret it names is a secret the stack defines;
-- the sign-up function gets the user pool's id (and no other value wins in the merge).
+  so this checks it still does), and every table variable comes from those definitions;
+- every output of the keys module that main.tf names exists;
+- the sign-up function gets the user pool's id (and no other value wins in the merge);
+- a table with a stream in tables.json gets one (the events table, whose stream feeds the
+  events function: check_plan.py checks the mapping, its dead letters and alarms);
+- every .tf file parses.
 
 Prints `infra: N passed, M failed` and exits non-zero on any failure."""
 import json
@@ -47,51 +50,30 @@ for block in root.get("locals", []):
 functions = {unquote(k): v for k, v in locals_block["functions"].items()}
 
 
-def function_tables(function):
-    """A function's table list: literal, or an expression over local.sign_in_tables."""
-    tables = function.get("tables") or []
-    if isinstance(tables, list):
-        return set(tables)
-    names = set(re.findall(r"['\"](\w+)['\"]", tables))
-    if "local.sign_in_tables" in tables:
-        names |= set(locals_block["sign_in_tables"])
-    return names
-
 binaries = {path.stem for path in (ROOT / "lambdas/src/bin").glob("*.rs")}
 check("every Lambda binary has a function", binaries <= set(functions), sorted(binaries - set(functions)))
 check("every function has a Lambda binary", set(functions) <= binaries, sorted(set(functions) - binaries))
 
-tables = json.loads((ROOT / "crates/dynamodb/tables.json").read_text())["tables"]
-table_names = {t["name"] for t in tables}
-table_vars = {t["env"] for t in tables}
 check("Terraform reads the table definitions from tables.json", "crates/dynamodb/tables.json" in (INFRA / "main.tf").read_text())
 data_tf = (INFRA / "modules/data/main.tf").read_text()
 for attribute in ["partition_key", "sort_key", "ttl_attribute"]:
     check(f"the data module takes {attribute} from the definitions", f"each.value.{attribute}" in data_tf)
-used_tables = {t for fn in functions.values() for t in function_tables(fn)}
-check("functions only use defined tables", used_tables <= table_names, sorted(used_tables - table_names))
 
 module_calls = {unquote(name): {k: value(v) for k, v in body.items()} for block in root.get("module", []) for name, body in block.items()}
-config_doc = (ROOT / "docs/configuration.md").read_text()
-known_vars = set(re.findall(r"`(AUTHKIT_[A-Z_]+|AWS_[A-Z_]+)`", config_doc))
-for module_name in ["functions", "sign_up_function"]:
-    environment = value(module_calls[module_name]["environment"])
-    text = json.dumps(environment)
-    if "local.function_environment" in text:
-        text += json.dumps(locals_block["function_environment"])
-    set_vars = set(re.findall(r"\b(AUTHKIT_[A-Z_]+|AWS_LAMBDA_[A-Z_]+)\b", text))
-    set_table_vars = {v for v in set_vars if v.startswith("AUTHKIT_TABLE_")}
-    check(f"{module_name}: every table variable names a defined table", set_table_vars <= table_vars, sorted(set_table_vars - table_vars))
-    check(f"{module_name}: every table variable is set (from tables.json)", "table.env" in text)
-    unknown = {v for v in set_vars if v not in known_vars and not v.startswith("AUTHKIT_TABLE_")}
-    check(f"{module_name}: every variable is one AuthKit reads", not unknown, sorted(unknown))
-    if module_name == "sign_up_function":
-        pool_ids = re.findall(r"AUTHKIT_COGNITO_USER_POOL_ID\W+([\w.]+)", text)
-        check("sign_up_function: its user pool id is the stack's pool (created or attached)",
-              pool_ids == ["module.cognito.user_pool_id"], pool_ids)
-    secrets = set(re.findall(r"module\.keys\.(\w+)", text))
-    keys_outputs = {unquote(k) for block in load(INFRA / "modules/keys/main.tf").get("output", []) for k in block}
-    check(f"{module_name}: every secret it names is defined by the keys module", secrets <= keys_outputs, sorted(secrets - keys_outputs))
+main_text = (INFRA / "main.tf").read_text()
+check("every table variable is set from tables.json", "table.env => module.data.table_names[table.name]" in main_text)
+environment = json.dumps(value(module_calls["sign_up_function"]["environment"]))
+pool_ids = re.findall(r"AUTHKIT_COGNITO_USER_POOL_ID\W+([\w.]+)", environment)
+check("sign_up_function: its user pool id is the stack's pool (created or attached)",
+      pool_ids == ["module.cognito.user_pool_id"] and environment.index("local.function_environment") < environment.index("AUTHKIT_COGNITO_USER_POOL_ID"), pool_ids)
+named = set(re.findall(r"module\.keys\.(\w+)", main_text))
+keys_outputs = {unquote(k) for block in load(INFRA / "modules/keys/main.tf").get("output", []) for k in block}
+check("every keys-module output main.tf names exists", named <= keys_outputs, sorted(named - keys_outputs))
+
+check("the data module turns on the streams tables.json names", "stream_enabled              = each.value.stream != null" in data_tf)
+tables = json.loads((ROOT / "crates/dynamodb/tables.json").read_text())["tables"]
+streamed = [t["name"] for t in tables if t.get("stream")]
+check("the events table is the one with a stream", streamed == ["events"], streamed)
 
 for tf in INFRA.rglob("*.tf"):
     try:

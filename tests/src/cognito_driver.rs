@@ -15,12 +15,16 @@ use serde_json::{json, Value};
 const DEFINE: &str = include_str!("../../crates/cognito/tests/fixtures/example-cognito-event-userpools-define-auth-challenge.json");
 const CREATE: &str = include_str!("../../crates/cognito/tests/fixtures/example-cognito-event-userpools-create-auth-challenge.json");
 const VERIFY: &str = include_str!("../../crates/cognito/tests/fixtures/example-cognito-event-userpools-verify-auth-challenge.json");
+const PRE_SIGN_UP: &str = include_str!(
+    "../../crates/cognito/tests/fixtures/example-cognito-event-userpools-presignup.json"
+);
 
 #[async_trait]
 pub trait TriggerRunner: Send + Sync {
     async fn define(&self, event: Value) -> Result<Value, Value>;
     async fn create(&self, event: Value) -> Result<Value, Value>;
     async fn verify(&self, event: Value) -> Result<Value, Value>;
+    async fn pre_sign_up(&self, event: Value) -> Result<Value, Value>;
 }
 
 /// Where a sign-in stands after a call.
@@ -46,6 +50,14 @@ pub struct Session {
     metadata: Option<String>,
 }
 
+impl Session {
+    /// The user's attributes as the next trigger will see them (a user may change them
+    /// between rounds, e.g. in another tab).
+    pub fn attributes_mut(&mut self) -> &mut HashMap<String, String> {
+        &mut self.attributes
+    }
+}
+
 pub struct CognitoDriver<R> {
     pub runner: R,
     /// The `userPoolId` every event carries.
@@ -69,6 +81,28 @@ fn template(
 }
 
 impl<R: TriggerRunner> CognitoDriver<R> {
+    /// Asks PreSignUp, as Cognito does before it creates a user: `trigger_source` is
+    /// `PreSignUp_SignUp` for the public SignUp API, `PreSignUp_AdminCreateUser` for
+    /// AdminCreateUser. The trigger's response, or its error (Cognito then creates nothing).
+    pub async fn pre_sign_up(
+        &self,
+        trigger_source: &str,
+        username: &str,
+        attributes: HashMap<String, String>,
+    ) -> Result<Value, Value> {
+        let mut event = template(
+            PRE_SIGN_UP,
+            &self.user_pool_id,
+            username,
+            &attributes,
+            false,
+        );
+        event["triggerSource"] = json!(trigger_source);
+        event["response"] =
+            json!({"autoConfirmUser": false, "autoVerifyEmail": false, "autoVerifyPhone": false});
+        self.runner.pre_sign_up(event).await
+    }
+
     /// `InitiateAuth` with `AuthFlow=CUSTOM_AUTH`.
     pub async fn initiate_auth(
         &self,
@@ -219,6 +253,12 @@ impl TriggerRunner for InProcess {
             .map(untyped)
             .map_err(trigger_error)
     }
+
+    async fn pre_sign_up(&self, event: Value) -> Result<Value, Value> {
+        authkit_cognito::pre_sign_up(typed(event)?)
+            .map(untyped)
+            .map_err(trigger_error)
+    }
 }
 
 /// The real trigger binaries under the emulated Runtime API.
@@ -226,6 +266,23 @@ pub struct Binaries {
     pub define: crate::lambda_runtime_api::LambdaFunction,
     pub create: crate::lambda_runtime_api::LambdaFunction,
     pub verify: crate::lambda_runtime_api::LambdaFunction,
+    pub pre_sign_up: crate::lambda_runtime_api::LambdaFunction,
+}
+
+impl Binaries {
+    /// Starts every trigger binary with `env`.
+    pub async fn start(env: &[(String, String)]) -> Binaries {
+        use crate::lambda_runtime_api::{binary_path, LambdaFunction};
+        let start = |name: &'static str| async move {
+            LambdaFunction::start(&binary_path(name), env).await
+        };
+        Binaries {
+            define: start("authkit-define-auth-challenge").await,
+            create: start("authkit-create-auth-challenge").await,
+            verify: start("authkit-verify-auth-challenge").await,
+            pre_sign_up: start("authkit-pre-sign-up").await,
+        }
+    }
 }
 
 #[async_trait]
@@ -240,5 +297,9 @@ impl TriggerRunner for Binaries {
 
     async fn verify(&self, event: Value) -> Result<Value, Value> {
         self.verify.invoke(event).await
+    }
+
+    async fn pre_sign_up(&self, event: Value) -> Result<Value, Value> {
+        self.pre_sign_up.invoke(event).await
     }
 }

@@ -5,6 +5,8 @@
 pub mod cognito_driver;
 pub mod fault_proxy;
 pub mod lambda_runtime_api;
+pub mod logs;
+pub mod round_trips;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -270,6 +272,40 @@ impl TestApp {
         link.replace("&amp;", "&")
     }
 
+    /// Opens a magic link's page and presses its button as a browser does: the page's hidden
+    /// fields and cookie go back in a same-origin POST. The POST's answer, not followed.
+    pub async fn confirm_link(&self, link: &str) -> reqwest::Response {
+        self.link_confirmation(link)
+            .await
+            .send()
+            .await
+            .expect("the server answers")
+    }
+
+    /// Opens a magic link's page and returns the POST its button would send (the page's
+    /// hidden fields and cookie, same-origin), not sent yet.
+    pub async fn link_confirmation(&self, link: &str) -> reqwest::RequestBuilder {
+        let page = self.http.get(link).send().await.expect("the page answers");
+        assert_eq!(page.status(), 200, "the link's page");
+        let cookies: Vec<String> = page
+            .headers()
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|value| value.to_str().ok()?.split(';').next().map(str::to_owned))
+            .collect();
+        let fields = hidden_fields(&page.text().await.expect("a page"));
+        let mut post = self
+            .no_redirects()
+            .post(self.url("/v1/auth/link"))
+            .header("origin", &self.base_url)
+            .header("sec-fetch-site", "same-origin")
+            .form(&fields);
+        if !cookies.is_empty() {
+            post = post.header("cookie", cookies.join("; "));
+        }
+        post
+    }
+
     async fn newest_message_to(&self, destination: &str) -> String {
         for _ in 0..50 {
             let found = match &self.emulator {
@@ -328,6 +364,18 @@ impl TestApp {
     }
 }
 
+/// The hidden fields of a page's form (`<input type="hidden" name="…" value="…">`).
+pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
+    html.split(r#"<input type="hidden" name=""#)
+        .skip(1)
+        .filter_map(|rest| {
+            let (name, rest) = rest.split_once('"')?;
+            let (value, _) = rest.strip_prefix(r#" value=""#)?.split_once('"')?;
+            Some((name.to_owned(), value.replace("&amp;", "&")))
+        })
+        .collect()
+}
+
 /// SDK configuration for the emulator at `endpoint`, with test credentials.
 pub async fn emulator_sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
@@ -379,6 +427,7 @@ async fn emulator_setup(endpoint: &str, prefix: &str, vars: &mut HashMap<&'stati
     vars.insert("AUTHKIT_TABLE_COUNTERS", tables.counters.clone());
     vars.insert("AUTHKIT_TABLE_AUDIT", tables.audit.clone());
     vars.insert("AUTHKIT_TABLE_DIRECTORY", tables.directory.clone());
+    vars.insert("AUTHKIT_TABLE_EVENTS", tables.events.clone());
     vars.insert("AUTHKIT_DELIVERY", "aws".into());
     vars.insert("AUTHKIT_SES_FROM", "no-reply@example.com".into());
     vars.insert("AUTHKIT_KEYS_SECRET_ID", format!("{prefix}keys"));

@@ -87,7 +87,8 @@ fn api_key(headers: &HeaderMap) -> Option<&str> {
     bearer(headers).filter(|value| value.starts_with("ak_"))
 }
 
-fn bearer(headers: &HeaderMap) -> Option<&str> {
+/// The value of an `Authorization: Bearer` header.
+pub fn bearer(headers: &HeaderMap) -> Option<&str> {
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())

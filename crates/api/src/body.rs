@@ -1,8 +1,10 @@
-//! Request bodies as typed values, with every rejection (bad JSON, wrong content type,
-//! unknown fields, oversized bodies) turned into a problem instead of axum's plain text.
+//! Request bodies (and the link page's query) as typed values, with every rejection (bad
+//! JSON, wrong content type, unknown fields, oversized bodies, missing parameters) turned
+//! into a problem instead of axum's plain text.
 
 use axum::extract::rejection::{FormRejection, JsonRejection};
-use axum::extract::{FromRequest, Request};
+use axum::extract::{FromRequest, FromRequestParts, Request};
+use axum::http::request::Parts;
 use axum::http::StatusCode;
 use serde::de::DeserializeOwned;
 
@@ -117,6 +119,28 @@ where
                 "send the body as application/x-www-form-urlencoded or application/json",
             )),
             Err(problem) => Err(problem),
+        }
+    }
+}
+
+/// Query parameters (the magic link's page): a missing or malformed one is a problem.
+pub(crate) struct QueryParams<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for QueryParams<T>
+where
+    T: DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Query::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Query(value)) => Ok(QueryParams(value)),
+            Err(rejection) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                rejection.body_text(),
+            )),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The wire format: request and response bodies, documented in the OpenAPI document.
 //! Times are Unix seconds.
 
+use authkit_domain::challenge::ResponseMode;
 use authkit_domain::device::{Device, TrustLevel};
 use authkit_domain::identifier::Channel;
 use authkit_domain::service::{SignedIn, StartedChallenge, Tokens};
@@ -45,6 +46,41 @@ pub struct StartRequest {
     pub kind: KindName,
     /// Magic links only: one of the tenant's allowed redirect URIs.
     pub redirect_uri: Option<String>,
+    /// Magic links only: binds the sign-in to the app that starts it (PKCE, RFC 7636):
+    /// `BASE64URL(SHA-256(code_verifier))`, 43 characters. The result is then exchanged
+    /// only with `code_verifier`.
+    pub code_challenge: Option<String>,
+    /// `S256`, the only method (and the default); `plain` is refused.
+    #[allow(dead_code)] // its job is done by deserialising: any other method is refused
+    pub code_challenge_method: Option<CodeChallengeMethod>,
+    /// Magic links only: where the redirect carries the result. `fragment` (default):
+    /// `#authkit_result=…`, seen only by the app's page. `query`: `?authkit_result=…`, for
+    /// callbacks that are server routes; it reaches logs and history, so it needs a
+    /// `code_challenge`.
+    #[serde(default)]
+    pub response_mode: ResponseModeName,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+pub enum CodeChallengeMethod {
+    S256,
+}
+
+#[derive(Debug, Clone, Copy, Default, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseModeName {
+    #[default]
+    Fragment,
+    Query,
+}
+
+impl From<ResponseModeName> for ResponseMode {
+    fn from(name: ResponseModeName) -> ResponseMode {
+        match name {
+            ResponseModeName::Fragment => ResponseMode::Fragment,
+            ResponseModeName::Query => ResponseMode::Query,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -73,7 +109,9 @@ impl From<StartedChallenge> for ChallengeResponse {
 }
 
 /// One of: `challenge_id` + `code`; `challenge_id` + `token` (a magic link opened in the
-/// app itself); `result` (the one-time result a confirmed magic link redirected with).
+/// app itself; not for a sign-in started with a `code_challenge`); `result` (the one-time
+/// result a confirmed magic link redirected with), with `code_verifier` exactly when the
+/// sign-in was started with a `code_challenge`.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyRequest {
@@ -81,6 +119,9 @@ pub struct VerifyRequest {
     pub code: Option<String>,
     pub token: Option<String>,
     pub result: Option<String>,
+    /// The PKCE verifier behind the start's `code_challenge`: 43-128 characters of
+    /// `A-Z a-z 0-9 - . _ ~`.
+    pub code_verifier: Option<String>,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]

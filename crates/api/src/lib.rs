@@ -14,7 +14,8 @@
 //!
 //! A publishable key is safe to ship in a browser or app: every end-user v1 route accepts
 //! it, because each one also needs a secret the end user holds (a code, a link, a refresh
-//! or access token). Secret keys are for servers: introspection, and operator routes.
+//! or access token). Secret keys are for servers: routes that act without such a secret (introspection,
+//! Cognito sign-up, operator routes) take [`SecretKeyCaller`].
 //!
 //! Every response of a route that hands out or reveals tokens or credentials (verify,
 //! device sign-in, the token and device routes) carries `Cache-Control: no-store` and
@@ -24,6 +25,7 @@ mod auth;
 mod body;
 mod dto;
 mod edge;
+mod link_csrf;
 mod link_page;
 mod no_store;
 mod observability;
@@ -40,8 +42,9 @@ use axum::middleware::map_response;
 use axum::routing::{delete, get, post};
 use axum::Router;
 
-pub use auth::{SecretKeyCaller, TenantCaller};
+pub use auth::{bearer, SecretKeyCaller, TenantCaller};
 pub use body::JsonBody;
+pub use dto::ChallengeResponse;
 pub use edge::{with_edge, ClientIpSource, Edge, PeerAddr, ORIGIN_SECRET_HEADER};
 pub use problem::Problem;
 

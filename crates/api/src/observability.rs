@@ -1,5 +1,6 @@
 //! One structured log line per request: request id, method, path, tenant, status,
-//! outcome and latency. Never bodies, codes, tokens or keys.
+//! problem code and latency. Never bodies, codes, tokens or keys. The field is `problem`,
+//! not `outcome`: outcomes are logged once, where they happen, and metric filters count them.
 
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
@@ -35,13 +36,13 @@ pub(crate) async fn log_request(mut request: Request, next: Next) -> Response {
     let mut response = next.run(request).await;
 
     let status = response.status().as_u16();
-    let outcome = response
+    let problem = response
         .extensions()
         .get::<ProblemCode>()
-        .map_or("ok", |code| code.0);
+        .map_or("none", |code| code.0);
     let tenant = log.tenant.get().map(String::as_str).unwrap_or("-");
     let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    tracing::info!(request_id = %request_id, %method, path, tenant, status, outcome, latency_ms, "request");
+    tracing::info!(request_id = %request_id, %method, path, tenant, status, problem, latency_ms, "request");
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert("x-request-id", value);
     }

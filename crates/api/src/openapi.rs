@@ -4,7 +4,7 @@
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use crate::routes;
+use crate::{link_page, routes};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -13,6 +13,8 @@ use crate::routes;
         routes::sign_in::start,
         routes::sign_in::verify,
         routes::sign_in::resend,
+        link_page::show,
+        link_page::confirm,
         routes::devices::sign_in,
         routes::tokens::refresh,
         routes::tokens::revoke,
@@ -125,6 +127,7 @@ mod tests {
             "/v1/auth/start",
             "/v1/auth/verify",
             "/v1/auth/resend",
+            "/v1/auth/link",
             "/v1/token/refresh",
             "/v1/token/introspect",
             "/v1/devices",

@@ -7,9 +7,6 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 
-/// What a 503 tells the client to wait before retrying.
-const UNAVAILABLE_RETRY_AFTER_SECS: u64 = 1;
-
 /// A problem response. Build one from an [`AuthError`] or a request-shape failure.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Problem {
@@ -27,7 +24,14 @@ pub struct Problem {
     pub retry_after: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub scope: Option<&'static str>,
+    /// `delivery_failed`: the challenge that was kept, to resend (`POST /v1/auth/resend`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub challenge_id: Option<String>,
 }
+
+/// When to retry after a store or provider was unavailable or throttling: the SDK has
+/// already retried with backoff for about a second, so this is not the first try.
+const UNAVAILABLE_RETRY_SECS: u64 = 1;
 
 /// The problem code of a response, for the request log.
 #[derive(Debug, Clone, Copy)]
@@ -44,6 +48,7 @@ impl Problem {
             remaining_attempts: None,
             retry_after: None,
             scope: None,
+            challenge_id: None,
         }
     }
 
@@ -64,6 +69,7 @@ impl From<AuthError> for Problem {
             AuthError::MalformedAnswer => problem(S::BAD_REQUEST, "malformed_answer"),
             AuthError::RedirectNotAllowed => problem(S::BAD_REQUEST, "redirect_not_allowed"),
             AuthError::RedirectRequired => problem(S::BAD_REQUEST, "redirect_required"),
+            AuthError::InvalidCodeChallenge(_) => problem(S::BAD_REQUEST, "invalid_code_challenge"),
             AuthError::InvalidFingerprint(_) => problem(S::BAD_REQUEST, "invalid_fingerprint"),
             AuthError::ChallengeNotFound => problem(S::NOT_FOUND, "challenge_not_found"),
             AuthError::ChallengeExpired => problem(S::BAD_REQUEST, "challenge_expired"),
@@ -87,9 +93,22 @@ impl From<AuthError> for Problem {
             AuthError::IdentifierLocked { retry_after_secs } => {
                 problem(S::TOO_MANY_REQUESTS, "identifier_locked").retry(*retry_after_secs)
             }
-            AuthError::DeliveryFailed(_) => {
+            // Retryable, and says how: the challenge was kept and can be resent.
+            AuthError::DeliveryFailed {
+                challenge_id,
+                retry_after_secs,
+                ..
+            } => {
                 log_cause(&error);
-                problem(S::BAD_GATEWAY, "delivery_failed")
+                Problem {
+                    challenge_id: Some(challenge_id.to_string()),
+                    ..Problem::new(
+                        S::SERVICE_UNAVAILABLE,
+                        "delivery_failed",
+                        "the message could not be sent; the sign-in was kept: resend it with POST /v1/auth/resend and this challenge_id after retry_after seconds",
+                    )
+                    .retry(*retry_after_secs)
+                }
             }
             AuthError::ChannelUnavailable(_) => problem(S::BAD_REQUEST, "channel_unavailable"),
             AuthError::InvalidApiKey => problem(S::UNAUTHORIZED, "invalid_api_key"),
@@ -102,6 +121,7 @@ impl From<AuthError> for Problem {
             AuthError::InvalidRefreshToken => problem(S::UNAUTHORIZED, "invalid_refresh_token"),
             AuthError::RefreshTokenReused => problem(S::UNAUTHORIZED, "refresh_token_reused"),
             AuthError::InvalidSignInResult => problem(S::BAD_REQUEST, "invalid_sign_in_result"),
+            AuthError::SignInBound => problem(S::BAD_REQUEST, "sign_in_bound"),
             AuthError::DeviceNotFound => problem(S::NOT_FOUND, "device_not_found"),
             AuthError::DeviceSignInRefused => problem(S::UNAUTHORIZED, "device_sign_in_refused"),
             AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),
@@ -115,7 +135,7 @@ impl From<AuthError> for Problem {
                     "unavailable",
                     "a backing service is unavailable; retry shortly",
                 )
-                .retry(UNAVAILABLE_RETRY_AFTER_SECS)
+                .retry(UNAVAILABLE_RETRY_SECS)
             }
         }
     }
@@ -187,8 +207,11 @@ mod tests {
     fn a_providers_error_text_reaches_the_log_without_the_recipient() {
         // What SES and SNS answer for a refused recipient: their text names it.
         let provider: authkit_domain::store::BoxError = "MessageRejected: Email address is not verified. The following identities failed the check in region EU-WEST-1: Victim.Person+tag@example.co.uk; InvalidParameter: PhoneNumber +44 7911 123456 (or +447911123456) is not valid".into();
-        let error =
-            AuthError::DeliveryFailed(authkit_domain::delivery::DeliveryError::Rejected(provider));
+        let error = AuthError::DeliveryFailed {
+            challenge_id: challenge_id(),
+            retry_after_secs: 0,
+            source: authkit_domain::delivery::DeliveryError::Rejected(provider),
+        };
         let logged = cause_chain(&error);
         for contact in [
             "Victim.Person",
@@ -205,6 +228,10 @@ mod tests {
         assert!(logged.contains("EU-WEST-1"), "{logged}");
     }
 
+    fn challenge_id() -> authkit_domain::challenge::ChallengeId {
+        authkit_domain::challenge::ChallengeId::generate(&authkit_domain::OsRandomness)
+    }
+
     #[test]
     fn every_problem_code_is_snake_case_and_internal_text_stays_out() {
         let store = authkit_domain::store::StoreError::Unavailable(
@@ -212,6 +239,7 @@ mod tests {
         );
         let problem = Problem::from(AuthError::Unavailable(store));
         assert_eq!(problem.status, 503);
+        assert_eq!(problem.retry_after, Some(1));
         assert!(!problem.detail.contains("secret detail"));
         assert!(problem
             .code
@@ -234,6 +262,21 @@ mod tests {
                 "application/problem+json"
             );
         }
+    }
+
+    #[test]
+    fn a_failed_delivery_is_retryable_and_names_the_challenge_to_resend() {
+        let id = challenge_id();
+        let error = AuthError::DeliveryFailed {
+            challenge_id: id.clone(),
+            retry_after_secs: 0,
+            source: authkit_domain::delivery::DeliveryError::Unavailable("SES is down".into()),
+        };
+        let problem = Problem::from(error);
+        assert_eq!((problem.status, problem.code), (503, "delivery_failed"));
+        assert_eq!(problem.challenge_id.as_deref(), Some(id.as_str()));
+        let response = problem.into_response();
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 
     #[test]

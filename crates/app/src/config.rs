@@ -67,6 +67,9 @@ pub struct Config {
     /// How long one AWS call may take, so a service that stops answering ends in a
     /// typed 503 rather than in the function's own timeout.
     pub aws_timeouts: AwsTimeouts,
+    /// AUTHKIT_TENANT_CACHE_SECS: how long a warm process trusts an API key and a tenant
+    /// it read; a revoked key stops working within this bound.
+    pub tenant_cache_secs: u32,
 }
 
 /// Bounds on every AWS SDK call (docs/configuration.md).
@@ -189,6 +192,12 @@ impl Config {
             aws_endpoint_url,
             aws_region: get("AWS_REGION"),
             aws_timeouts,
+            tenant_cache_secs: number(
+                &get,
+                "AUTHKIT_TENANT_CACHE_SECS",
+                u64::from(authkit_domain::service::DEFAULT_TENANT_CACHE_SECS),
+                0..=300,
+            )? as u32,
         })
     }
 
@@ -365,6 +374,7 @@ mod tests {
                 operation: Duration::from_millis(3_500),
             }
         );
+        assert_eq!(config.tenant_cache_secs, 30);
         assert!(!config.needs_aws());
     }
 
@@ -420,6 +430,10 @@ mod tests {
                 vec![("AUTHKIT_ORIGIN_SECRET_SHA256", "s3cret")],
                 "AUTHKIT_ORIGIN_SECRET_SHA256",
             ),
+            (
+                vec![("AUTHKIT_TENANT_CACHE_SECS", "3600")],
+                "AUTHKIT_TENANT_CACHE_SECS",
+            ),
         ] {
             let error = config(&vars).expect_err("refused");
             assert_eq!(error.variable, variable, "{vars:?}");
@@ -435,6 +449,8 @@ mod tests {
             ("AUTHKIT_TABLE_COUNTERS", "n"),
             ("AUTHKIT_TABLE_AUDIT", "a"),
             ("AUTHKIT_TABLE_DIRECTORY", "r"),
+            ("AUTHKIT_TABLE_EVENTS", "e"),
+            ("AUTHKIT_TENANT_CACHE_SECS", "0"),
             ("AUTHKIT_DELIVERY", "aws"),
             ("AUTHKIT_SES_FROM", "no-reply@example.com"),
             ("AUTHKIT_KEYS_SECRET_ID", "authkit/keys"),
@@ -442,6 +458,7 @@ mod tests {
         ])
         .unwrap();
         assert!(config.needs_aws());
+        assert_eq!(config.tenant_cache_secs, 0, "0 turns the cache off");
         assert_eq!(
             config.public_urls().unwrap(),
             ("https://auth.example.com", "https://auth.example.com")

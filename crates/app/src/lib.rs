@@ -5,7 +5,11 @@
 mod config;
 
 use std::sync::Arc;
+use std::time::Duration;
 
+use authkit_domain::audit::AuditConsumer;
+use authkit_domain::event::{drain, EventPipeline};
+use authkit_domain::memory::MemoryStore;
 use authkit_domain::service::{KeySource, PublicKeys, PublishedKeys, ServiceSettings, StaticKeys};
 use authkit_domain::store::{AuditLog, Stores};
 use authkit_domain::{AuthKit, OsRandomness, SystemClock};
@@ -74,14 +78,19 @@ async fn sdk_config(
 ) -> Result<aws_config::SdkConfig, BuildError> {
     use aws_config::environment::EnvironmentVariableCredentialsProvider;
     let region = config.aws_region.clone().ok_or_else(|| {
-        ConfigError::new("AWS_REGION", "required to reach AWS (Lambda always sets it)")
+        ConfigError::new(
+            "AWS_REGION",
+            "required to reach AWS (Lambda always sets it)",
+        )
     })?;
     let mut builder = aws_config::SdkConfig::builder()
         .behavior_version(aws_config::BehaviorVersion::latest())
         .region(aws_config::Region::new(region))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            EnvironmentVariableCredentialsProvider::new(),
-        ))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                EnvironmentVariableCredentialsProvider::new(),
+            ),
+        )
         .retry_config(aws_config::retry::RetryConfig::standard())
         .timeout_config(timeouts);
     if let Some(endpoint) = &config.aws_endpoint_url {
@@ -96,13 +105,21 @@ impl App {
         let settings = ServiceSettings {
             issuer: issuer.to_owned(),
             public_base_url: public_base_url.to_owned(),
+            tenant_cache_secs: config.tenant_cache_secs,
         };
         let sdk = if config.needs_aws() {
             Some(aws_sdk_config(&config).await?)
         } else {
             None
         };
-        let stores = stores(&config, sdk.as_ref());
+        let stores = match &config.store {
+            StoreChoice::Embedded => {
+                let memory = Arc::new(MemoryStore::new());
+                deliver_events_in_process(memory.clone());
+                memory.stores()
+            }
+            StoreChoice::DynamoDb(_) => stores(&config, sdk.as_ref()),
+        };
 
         #[cfg(feature = "dev-outbox")]
         let mut outbox = None;
@@ -199,6 +216,48 @@ pub async fn published_keys(config: &Config) -> Result<PublishedKeys, BuildError
         issuer: issuer.to_owned(),
         keys,
     })
+}
+
+/// What the `authkit-events` function runs over every batch of the events stream: the
+/// event consumers, each over its own store. Needs `AUTHKIT_STORE=dynamodb` (only
+/// DynamoDB has a stream; the embedded store delivers in process).
+pub async fn event_pipeline(config: &Config) -> Result<EventPipeline, BuildError> {
+    let StoreChoice::DynamoDb(tables) = &config.store else {
+        return Err(BuildError::Config(ConfigError {
+            variable: "AUTHKIT_STORE".into(),
+            problem: "the events function reads DynamoDB's stream: it must be `dynamodb`".into(),
+        }));
+    };
+    let sdk = aws_sdk_config(config).await?;
+    let audit =
+        authkit_dynamodb::dynamodb_audit_log(aws_sdk_dynamodb::Client::new(&sdk), tables.clone());
+    Ok(consumers(audit))
+}
+
+/// Every consumer of domain events, in every deployment. Usage metering and webhooks join
+/// here.
+fn consumers(audit: Arc<dyn AuditLog>) -> EventPipeline {
+    EventPipeline::new(vec![Arc::new(AuditConsumer(audit))])
+}
+
+/// The embedded store's counterpart of DynamoDB Streams and the `authkit-events`
+/// function: a task that hands what the store recorded to the same consumers, in order,
+/// every few milliseconds, retrying a failed batch (whole) after a pause.
+fn deliver_events_in_process(memory: Arc<MemoryStore>) {
+    const BATCH: usize = 100;
+    let pipeline = consumers(memory.clone());
+    tokio::spawn(async move {
+        loop {
+            match drain(memory.as_ref(), &pipeline, BATCH).await {
+                Ok(0) => tokio::time::sleep(Duration::from_millis(20)).await,
+                Ok(_) => {}
+                Err(failed) => {
+                    tracing::error!(consumer = failed.consumer, error = %failed.source, "event delivery failed; retrying");
+                    tokio::time::sleep(Duration::from_secs(1)).await;
+                }
+            }
+        }
+    });
 }
 
 fn stores(config: &Config, sdk: Option<&aws_config::SdkConfig>) -> Stores {

@@ -5,17 +5,21 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use authkit_domain::identifier::{Channel, Identifier};
-use authkit_domain::service::{Caller, RequestedKind, StartRequest, StartedChallenge};
+use authkit_domain::service::{
+    Caller, DecoyChallenge, ExpectedResult, RequestedKind, StartRequest, StartedChallenge,
+};
 use authkit_domain::tenant::Tenant;
 use authkit_domain::{AuthError, AuthKit};
 use aws_lambda_events::event::cognito::{
     CognitoEventUserPoolsChallengeResult, CognitoEventUserPoolsCreateAuthChallenge,
+    CognitoEventUserPoolsCreateAuthChallengeRequest as CreateRequest,
     CognitoEventUserPoolsDefineAuthChallenge, CognitoEventUserPoolsPreSignup,
-    CognitoEventUserPoolsVerifyAuthChallenge,
+    CognitoEventUserPoolsPreSignupTriggerSource, CognitoEventUserPoolsVerifyAuthChallenge,
 };
 
+use crate::contacts;
 use crate::directory::UserDirectory;
-use crate::{CHALLENGE_METADATA_PREFIX, CUSTOM_CHALLENGE};
+use crate::{CHALLENGE_METADATA_PREFIX, CUSTOM_CHALLENGE, DECOY_METADATA_PREFIX};
 
 /// Cognito waits 5 seconds for a trigger; answering in 4 leaves room for the runtime, so a
 /// slow provider ends the round with an error instead of a timeout.
@@ -23,7 +27,7 @@ const DEADLINE: Duration = Duration::from_secs(4);
 
 #[derive(Debug, thiserror::Error)]
 pub enum TriggerError {
-    #[error("the user has no email or phone number AuthKit can reach")]
+    #[error("the user has no proven email or phone number for this sign-in")]
     NoContact,
     #[error("clientMetadata `{key}` has an unsupported value")]
     BadMetadata { key: &'static str },
@@ -37,6 +41,8 @@ pub enum TriggerError {
     Deadline,
     #[error("the user pool could not be updated")]
     Directory(#[from] crate::directory::DirectoryError),
+    #[error("users are created through the app's sign-up, not the public SignUp API")]
+    PublicSignUp,
 }
 
 impl TriggerError {
@@ -48,11 +54,12 @@ impl TriggerError {
             | TriggerError::BadMetadata { .. }
             | TriggerError::UnexpectedSession(_)
             | TriggerError::MissingChallengeId => "InvalidEvent",
+            TriggerError::PublicSignUp => "SignInRefused",
             TriggerError::Deadline => "Deadline",
             TriggerError::Directory(_) => "UserPool",
             TriggerError::Domain(error) => match error {
                 AuthError::Unavailable(_) => "Store",
-                AuthError::DeliveryFailed(_) => "Delivery",
+                AuthError::DeliveryFailed { .. } => "Delivery",
                 AuthError::RateLimited(_)
                 | AuthError::IdentifierLocked { .. }
                 | AuthError::ResendTooSoon { .. }
@@ -97,7 +104,8 @@ async fn within_deadline<T>(
 
 /// The state machine. Tokens are issued only when every round so far was AuthKit's custom
 /// challenge and the last answer was right; anything else Cognito might put in the session
-/// (SRP or password steps, unknown names, a user that does not exist) fails the sign-in.
+/// (SRP or password steps, unknown names) fails the sign-in. A user that does not exist
+/// gets the same rounds as one that does, and never tokens.
 pub fn define_auth_challenge(
     max_rounds: u32,
     mut event: CognitoEventUserPoolsDefineAuthChallenge,
@@ -127,9 +135,6 @@ pub(crate) fn decide(
     user_not_found: bool,
     session: &[Option<CognitoEventUserPoolsChallengeResult>],
 ) -> Decision {
-    if user_not_found {
-        return Decision::Fail;
-    }
     let all_custom = session.iter().all(|round| {
         round
             .as_ref()
@@ -140,6 +145,9 @@ pub(crate) fn decide(
     }
     match session.last() {
         None => Decision::Challenge,
+        // Verify never accepts an unknown user's answer; should Cognito say otherwise,
+        // fail rather than issue tokens.
+        Some(Some(last)) if last.challenge_result && user_not_found => Decision::Fail,
         Some(Some(last)) if last.challenge_result => Decision::IssueTokens,
         Some(_) if session.len() >= max_rounds as usize => Decision::Fail,
         Some(_) => Decision::Challenge,
@@ -147,19 +155,13 @@ pub(crate) fn decide(
 }
 
 /// Sends a code or a magic link on the first round; on later rounds reuses the live
-/// challenge (no second message) unless `clientMetadata.resend` is `"true"`.
+/// challenge (no second message) unless `clientMetadata.resend` is `"true"`. A user that
+/// does not exist gets a decoy shown exactly like a real challenge, and nothing is sent.
 pub async fn create_auth_challenge(
     triggers: &Triggers,
     mut event: CognitoEventUserPoolsCreateAuthChallenge,
 ) -> Result<CognitoEventUserPoolsCreateAuthChallenge, TriggerError> {
     let request = &event.request;
-    if request.user_not_found {
-        // Define fails these sign-ins; should Cognito still ask, answer without sending.
-        event.response.public_challenge_parameters =
-            HashMap::from([("channel".to_owned(), "email".to_owned())]);
-        event.response.private_challenge_parameters = HashMap::new();
-        return Ok(event);
-    }
     if request
         .challenge_name
         .as_deref()
@@ -170,83 +172,160 @@ pub async fn create_auth_challenge(
             request.challenge_name
         )));
     }
-    let metadata = &request.client_metadata;
-    let previous = request.session.iter().rev().flatten().find_map(|round| {
-        round
-            .challenge_metadata
-            .as_deref()?
-            .strip_prefix(CHALLENGE_METADATA_PREFIX)
-            .map(str::to_owned)
-    });
-    let resend = matches!(metadata.get("resend").map(String::as_str), Some("true"));
+    let (started, metadata) = if request.user_not_found {
+        let username = event
+            .cognito_event_user_pools_header
+            .user_name
+            .as_deref()
+            .unwrap_or_default();
+        let decoy = decoy_round(triggers, username, &event.request).await?;
+        let metadata = serde_json::to_string(&decoy)
+            .map(|state| format!("{DECOY_METADATA_PREFIX}{state}"))
+            .map_err(|_| TriggerError::UnexpectedSession("unencodable decoy".into()))?;
+        (decoy.shown, metadata)
+    } else {
+        let started = real_round(triggers, &event.request).await?;
+        let metadata = format!("{CHALLENGE_METADATA_PREFIX}{}", started.id);
+        (started, metadata)
+    };
+    event.response.public_challenge_parameters = public_parameters(&started);
+    event.response.private_challenge_parameters =
+        HashMap::from([("challenge_id".to_owned(), started.id.to_string())]);
+    event.response.challenge_metadata = Some(metadata);
+    Ok(event)
+}
 
-    let started = match previous {
-        Some(id) if resend => {
-            within_deadline(triggers.authkit.resend(triggers.caller(), &id)).await?
+/// The newest `challengeMetadata` in the session with `prefix`, without it.
+fn previous_round<'a>(request: &'a CreateRequest, prefix: &str) -> Option<&'a str> {
+    request
+        .session
+        .iter()
+        .rev()
+        .flatten()
+        .find_map(|round| round.challenge_metadata.as_deref()?.strip_prefix(prefix))
+}
+
+fn resend_requested(request: &CreateRequest) -> bool {
+    matches!(
+        request.client_metadata.get("resend").map(String::as_str),
+        Some("true")
+    )
+}
+
+async fn real_round(
+    triggers: &Triggers,
+    request: &CreateRequest,
+) -> Result<StartedChallenge, TriggerError> {
+    let metadata = &request.client_metadata;
+    match previous_round(request, CHALLENGE_METADATA_PREFIX) {
+        Some(id) if resend_requested(request) => {
+            within_deadline(triggers.authkit.resend(triggers.caller(), id)).await
         }
         Some(id) => {
-            match within_deadline(triggers.authkit.live_challenge(triggers.caller(), &id)).await {
-                Ok(live) => live,
+            match within_deadline(triggers.authkit.live_challenge(triggers.caller(), id)).await {
+                Ok(live) => Ok(live),
                 // Expired or used up: a fresh challenge (rate limits still apply).
                 Err(TriggerError::Domain(
                     AuthError::ChallengeExpired
                     | AuthError::ChallengeExhausted
                     | AuthError::ChallengeUsed,
-                )) => start(triggers, &request.user_attributes, metadata).await?,
-                Err(other) => return Err(other),
+                )) => start(triggers, &request.user_attributes, metadata).await,
+                Err(other) => Err(other),
             }
         }
-        None => start(triggers, &request.user_attributes, metadata).await?,
-    };
-    event.response.public_challenge_parameters = public_parameters(&started);
-    event.response.private_challenge_parameters =
-        HashMap::from([("challenge_id".to_owned(), started.id.to_string())]);
-    event.response.challenge_metadata = Some(format!("{CHALLENGE_METADATA_PREFIX}{}", started.id));
-    Ok(event)
+        None => start(triggers, &request.user_attributes, metadata).await,
+    }
 }
 
+/// The decoy for a user that does not exist: the typed username stands in for the contact
+/// (with username attributes it is the email or phone number a real user would be reached
+/// at), and its state rides in the session's challenge metadata, which the client never
+/// sees.
+async fn decoy_round(
+    triggers: &Triggers,
+    username: &str,
+    request: &CreateRequest,
+) -> Result<DecoyChallenge, TriggerError> {
+    let options = SignInOptions::from_metadata(&request.client_metadata)?;
+    let typed = Identifier::parse(username, triggers.tenant.policy.default_region)
+        .ok()
+        .filter(|typed| typed.channel(options.channel).is_ok())
+        // What a real user without a contact for this channel gets.
+        .ok_or(TriggerError::NoContact)?;
+    let start = options.request(typed.as_str());
+    let previous = previous_round(request, DECOY_METADATA_PREFIX)
+        .and_then(|state| serde_json::from_str::<DecoyChallenge>(state).ok());
+    let caller = triggers.caller();
+    match previous {
+        Some(previous) => {
+            within_deadline(triggers.authkit.continue_decoy(
+                caller,
+                start,
+                &previous,
+                resend_requested(request),
+            ))
+            .await
+        }
+        None => within_deadline(triggers.authkit.start_decoy(caller, start)).await,
+    }
+}
+
+/// What clientMetadata asks of a sign-in: `channel`, `kind`, `redirectUri`.
+struct SignInOptions<'a> {
+    channel: Option<Channel>,
+    kind: RequestedKind,
+    redirect_uri: Option<&'a str>,
+}
+
+impl<'a> SignInOptions<'a> {
+    fn from_metadata(metadata: &'a HashMap<String, String>) -> Result<Self, TriggerError> {
+        let channel = match metadata.get("channel").map(String::as_str) {
+            None => None,
+            Some("email") => Some(Channel::Email),
+            Some("sms") => Some(Channel::Sms),
+            Some("whatsapp") => Some(Channel::Whatsapp),
+            Some(_) => return Err(TriggerError::BadMetadata { key: "channel" }),
+        };
+        let kind = match metadata.get("kind").map(String::as_str) {
+            None | Some("code") => RequestedKind::Code,
+            Some("magic_link") => RequestedKind::MagicLink,
+            Some(_) => return Err(TriggerError::BadMetadata { key: "kind" }),
+        };
+        Ok(SignInOptions {
+            channel,
+            kind,
+            redirect_uri: metadata.get("redirectUri").map(String::as_str),
+        })
+    }
+
+    fn request(&self, identifier: &'a str) -> StartRequest<'a> {
+        StartRequest {
+            identifier,
+            channel: self.channel,
+            kind: self.kind,
+            redirect_uri: self.redirect_uri,
+            code_challenge: None,
+            response_mode: Default::default(),
+        }
+    }
+}
+
+/// Starts a sign-in to one of the user's proven contacts (see [`contacts::proven`]):
+/// `clientMetadata.channel` chooses among them, never beyond them.
 async fn start(
     triggers: &Triggers,
     attributes: &HashMap<String, String>,
     metadata: &HashMap<String, String>,
 ) -> Result<StartedChallenge, TriggerError> {
-    let channel = match metadata.get("channel").map(String::as_str) {
-        None => None,
-        Some("email") => Some(Channel::Email),
-        Some("sms") => Some(Channel::Sms),
-        Some("whatsapp") => Some(Channel::Whatsapp),
-        Some(_) => return Err(TriggerError::BadMetadata { key: "channel" }),
-    };
-    let kind = match metadata.get("kind").map(String::as_str) {
-        None | Some("code") => RequestedKind::Code,
-        Some("magic_link") => RequestedKind::MagicLink,
-        Some(_) => return Err(TriggerError::BadMetadata { key: "kind" }),
-    };
-    let identifier = contact(attributes, channel)?;
-    let request = StartRequest {
-        identifier: &identifier,
-        channel,
-        kind,
-        redirect_uri: metadata.get("redirectUri").map(String::as_str),
-    };
-    within_deadline(triggers.authkit.start_sign_in(triggers.caller(), request)).await
-}
-
-/// The address to send to: the one the channel needs, else email before phone. An
-/// unverified contact is allowed — proving it is exactly what the code does — and marked
-/// verified after a right answer.
-fn contact(
-    attributes: &HashMap<String, String>,
-    channel: Option<Channel>,
-) -> Result<String, TriggerError> {
-    let email = attributes.get("email").filter(|v| !v.is_empty());
-    let phone = attributes.get("phone_number").filter(|v| !v.is_empty());
-    let chosen = match channel {
-        Some(Channel::Email) => email,
-        Some(Channel::Sms | Channel::Whatsapp) => phone,
-        None => email.or(phone),
-    };
-    chosen.cloned().ok_or(TriggerError::NoContact)
+    let options = SignInOptions::from_metadata(metadata)?;
+    let proven = contacts::proven(attributes, triggers.tenant.policy.default_region);
+    let identifier = contacts::choose(&proven, options.channel).ok_or(TriggerError::NoContact)?;
+    within_deadline(
+        triggers
+            .authkit
+            .start_sign_in(triggers.caller(), options.request(identifier.as_str())),
+    )
+    .await
 }
 
 /// Only what a sign-in screen shows. Never the code, never the challenge id.
@@ -267,6 +346,19 @@ pub async fn verify_auth_challenge(
 ) -> Result<CognitoEventUserPoolsVerifyAuthChallenge, TriggerError> {
     let request = &event.request;
     if request.user_not_found {
+        // Counted like a wrong answer to a real challenge, so limits and lockouts fall
+        // alike; never right.
+        let username = event
+            .cognito_event_user_pools_header
+            .user_name
+            .as_deref()
+            .unwrap_or_default();
+        within_deadline(
+            triggers
+                .authkit
+                .reject_decoy_answer(triggers.caller(), username),
+        )
+        .await?;
         event.response.answer_correct = false;
         return Ok(event);
     }
@@ -280,7 +372,23 @@ pub async fn verify_auth_challenge(
         _ => String::new(),
     };
     let verified = if answer.starts_with("ch_") && answer.contains('.') {
-        within_deadline(triggers.authkit.exchange_result(triggers.caller(), &answer)).await
+        // A result answers only this session's challenge, sent to this user: otherwise
+        // anyone who confirmed a link of their own could answer someone else's session.
+        let identifiers = contacts::proven(
+            &request.user_attributes,
+            triggers.tenant.policy.default_region,
+        );
+        let expected = ExpectedResult {
+            challenge_id: &challenge_id,
+            identifiers: &identifiers,
+        };
+        within_deadline(triggers.authkit.exchange_result(
+            triggers.caller(),
+            &answer,
+            Some(expected),
+            None,
+        ))
+        .await
     } else {
         within_deadline(
             triggers
@@ -306,10 +414,9 @@ pub async fn verify_auth_challenge(
         )) => false,
         Err(other) => return Err(other),
     };
-    tracing::info!(
-        outcome = if correct { "verified" } else { "wrong_code" },
-        "verify auth challenge"
-    );
+    // The domain logged the outcome (verified, wrong_code, …) already; once is what the
+    // metric filters count.
+    tracing::info!(answer_correct = correct, "verify auth challenge");
     event.response.answer_correct = correct;
     Ok(event)
 }
@@ -346,13 +453,30 @@ async fn mark_contact_verified(
     Ok(())
 }
 
-/// Confirms users created for passwordless sign-in without verifying any contact: a
-/// contact becomes verified only when an AuthKit code proves it.
-pub fn pre_sign_up(mut event: CognitoEventUserPoolsPreSignup) -> CognitoEventUserPoolsPreSignup {
-    event.response.auto_confirm_user = true;
+/// Lets only AuthKit's sign-up route create users. A public `SignUp` could set any
+/// contact — the victim's email beside the attacker's phone — and wait for the victim
+/// (account pre-hijacking), so it is refused even on a pool that leaves SignUp open.
+/// `AdminCreateUser` (AuthKit's route, or the pool's operator) is confirmed without
+/// verifying any contact: a contact becomes verified only when an AuthKit code proves it.
+/// Federated users pass untouched: they are separate users named by their provider,
+/// never signed in through CUSTOM_AUTH by an email or phone alias.
+pub fn pre_sign_up(
+    mut event: CognitoEventUserPoolsPreSignup,
+) -> Result<CognitoEventUserPoolsPreSignup, TriggerError> {
+    let source = event.cognito_event_user_pools_header.trigger_source.clone();
+    match source {
+        Some(CognitoEventUserPoolsPreSignupTriggerSource::AdminCreateUser) => {
+            event.response.auto_confirm_user = true;
+        }
+        Some(CognitoEventUserPoolsPreSignupTriggerSource::ExternalProvider) => {}
+        _ => {
+            tracing::warn!(outcome = "refused", trigger_source = ?source, "public sign-up refused");
+            return Err(TriggerError::PublicSignUp);
+        }
+    }
     event.response.auto_verify_email = false;
     event.response.auto_verify_phone = false;
-    event
+    Ok(event)
 }
 
 #[cfg(test)]
@@ -414,7 +538,11 @@ mod tests {
             Decision::Fail
         );
         assert_eq!(decide(3, false, &[None]), Decision::Fail);
-        assert_eq!(decide(3, true, &[]), Decision::Fail);
+        assert_eq!(decide(3, true, &[]), Decision::Challenge);
+        assert_eq!(
+            decide(3, true, &[round(CUSTOM_CHALLENGE, true)]),
+            Decision::Fail
+        );
     }
 
     fn any_round() -> impl Strategy<Value = Option<CognitoEventUserPoolsChallengeResult>> {
@@ -441,6 +569,10 @@ mod tests {
             }
             if decision == Decision::Challenge {
                 prop_assert!(session.len() < max_rounds as usize);
+            }
+            let any_right = session.iter().flatten().any(|r| r.challenge_result);
+            if !any_right {
+                prop_assert_eq!(decision, decide(max_rounds, !user_not_found, &session), "known and unknown users must go through the same rounds");
             }
         }
     }

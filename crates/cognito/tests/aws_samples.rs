@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use authkit_cognito::{
-    create_auth_challenge, define_auth_challenge, pre_sign_up, verify_auth_challenge, Triggers,
+    create_auth_challenge, define_auth_challenge, pre_sign_up, verify_auth_challenge, TriggerError,
+    Triggers,
 };
 use authkit_domain::delivery::{DeliveryError, DeliveryReceipt, OutgoingMessage, Sender};
 use authkit_domain::memory::MemoryStore;
@@ -41,10 +42,7 @@ async fn triggers() -> (Triggers, Arc<Counting>) {
         Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
-        ServiceSettings {
-            issuer: "https://auth.example.com".into(),
-            public_base_url: "https://auth.example.com".into(),
-        },
+        ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
     ));
     let tenant = authkit
         .create_tenant(NewTenant {
@@ -76,9 +74,21 @@ fn define_fails_the_aws_sample_whose_session_holds_a_password_step() {
 }
 
 #[test]
-fn define_fails_an_unknown_user() {
+fn define_treats_an_unknown_user_like_a_known_one_but_never_issues_tokens() {
     let decided = define_auth_challenge(3, sample("define-auth-challenge-user-not-found"));
-    assert!(decided.response.fail_authentication && !decided.response.issue_tokens);
+    assert!(
+        decided.response.fail_authentication && !decided.response.issue_tokens,
+        "the sample's session holds a password step"
+    );
+    let mut fresh: aws_lambda_events::event::cognito::CognitoEventUserPoolsDefineAuthChallenge =
+        sample("define-auth-challenge-user-not-found");
+    fresh.request.session.clear();
+    let decided = define_auth_challenge(3, fresh);
+    assert_eq!(
+        decided.response.challenge_name.as_deref(),
+        Some("CUSTOM_CHALLENGE")
+    );
+    assert!(!decided.response.fail_authentication && !decided.response.issue_tokens);
 }
 
 #[tokio::test]
@@ -125,9 +135,21 @@ async fn create_sends_a_code_to_the_users_phone_and_keeps_only_its_id_private() 
 #[tokio::test]
 async fn create_sends_nothing_for_an_unknown_user() {
     let (triggers, sender) = triggers().await;
-    create_auth_challenge(&triggers, sample("create-auth-challenge-user-not-found"))
+    // The sample's username is no email or phone number: like a user with no contact.
+    let unreachable =
+        create_auth_challenge(&triggers, sample("create-auth-challenge-user-not-found")).await;
+    assert!(matches!(unreachable, Err(TriggerError::NoContact)));
+    let mut event: aws_lambda_events::event::cognito::CognitoEventUserPoolsCreateAuthChallenge =
+        sample("create-auth-challenge-user-not-found");
+    event.cognito_event_user_pools_header.user_name = Some("+14155552671".into());
+    event.request.session.clear();
+    let decoy = create_auth_challenge(&triggers, event)
         .await
-        .expect("answered");
+        .expect("a decoy");
+    assert_eq!(
+        decoy.response.public_challenge_parameters["destination"],
+        "+1*******671"
+    );
     assert_eq!(sender.0.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
 
@@ -145,8 +167,20 @@ async fn verify_refuses_the_aws_samples_without_an_authkit_challenge() {
 }
 
 #[test]
-fn pre_sign_up_confirms_but_verifies_no_contact() {
-    let event = pre_sign_up(sample("presignup"));
+fn pre_sign_up_refuses_the_public_sign_up_sample_and_confirms_admin_created_users() {
+    assert!(matches!(
+        pre_sign_up(sample("presignup")),
+        Err(TriggerError::PublicSignUp)
+    ));
+    let mut admin: aws_lambda_events::event::cognito::CognitoEventUserPoolsPreSignup =
+        sample("presignup");
+    admin.cognito_event_user_pools_header.trigger_source = Some(
+        aws_lambda_events::event::cognito::CognitoEventUserPoolsPreSignupTriggerSource::AdminCreateUser,
+    );
+    let event = pre_sign_up(admin).expect("admin-created users pass");
     assert!(event.response.auto_confirm_user);
-    assert!(!event.response.auto_verify_email && !event.response.auto_verify_phone);
+    assert!(
+        !event.response.auto_verify_email && !event.response.auto_verify_phone,
+        "the sample asks to verify both; no contact is verified before a code proves it"
+    );
 }

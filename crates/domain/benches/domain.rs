@@ -143,10 +143,7 @@ fn sign_in_round_trip(budget: Duration) {
         Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
         Arc::new(SystemClock),
         Arc::new(OsRandomness),
-        ServiceSettings {
-            issuer: "https://auth.example.com".into(),
-            public_base_url: "https://auth.example.com".into(),
-        },
+        ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
     );
     let mut policy = TenantPolicy::default();
     // The benchmark signs one identifier in over and over; lift the limits it would trip.
@@ -184,19 +181,17 @@ fn sign_in_round_trip(budget: Duration) {
                     channel: None,
                     kind: RequestedKind::Code,
                     redirect_uri: None,
+                    code_challenge: None,
+                    response_mode: Default::default(),
                 };
                 let started = authkit
                     .start_sign_in(caller, request)
                     .await
                     .expect("started");
                 let code = sender.0.lock().unwrap_or_else(|e| e.into_inner()).clone();
-                let verified = authkit
-                    .verify_answer(caller, started.id.as_str(), &code)
-                    .await
-                    .expect("verified");
                 black_box(
                     authkit
-                        .complete_sign_in(caller, verified)
+                        .sign_in_with_answer(caller, started.id.as_str(), &code)
                         .await
                         .expect("signed in"),
                 );

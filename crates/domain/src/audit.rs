@@ -1,95 +1,34 @@
-//! Audit events: what happened, to which tenant and user, from where, with what outcome.
-//! Identifiers appear masked only.
+//! The audit log: the first consumer of domain events. It keeps every event for 90 days
+//! (identifiers masked, no secrets) and is idempotent by event id, so a batch delivered
+//! twice leaves one entry per event, and a refusal count delivered again leaves its
+//! largest count.
 
-use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
-use crate::challenge::ChallengeId;
+use async_trait::async_trait;
+
 use crate::clock::Timestamp;
-use crate::device::DeviceId;
-use crate::identifier::Channel;
-use crate::tenant::TenantId;
-use crate::user::UserId;
+use crate::event::{Event, EventConsumer};
+use crate::store::{AuditLog, BoxError};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum AuditKind {
-    ChallengeStarted,
-    ChallengeDelivered,
-    DeliveryFailed,
-    ChallengeResent,
-    ChallengeVerified,
-    VerificationFailed,
-    ChallengeExhausted,
-    MagicLinkConfirmed,
-    TokensIssued,
-    RefreshRotated,
-    RefreshReuseDetected,
-    SessionRevoked,
-    DeviceBound,
-    DeviceRevoked,
-    DeviceSignIn,
-    DeviceSignInRefused,
-    RateLimited,
-    IdentifierLocked,
-}
-
-impl AuditKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AuditKind::ChallengeStarted => "challenge_started",
-            AuditKind::ChallengeDelivered => "challenge_delivered",
-            AuditKind::DeliveryFailed => "delivery_failed",
-            AuditKind::ChallengeResent => "challenge_resent",
-            AuditKind::ChallengeVerified => "challenge_verified",
-            AuditKind::VerificationFailed => "verification_failed",
-            AuditKind::ChallengeExhausted => "challenge_exhausted",
-            AuditKind::MagicLinkConfirmed => "magic_link_confirmed",
-            AuditKind::TokensIssued => "tokens_issued",
-            AuditKind::RefreshRotated => "refresh_rotated",
-            AuditKind::RefreshReuseDetected => "refresh_reuse_detected",
-            AuditKind::SessionRevoked => "session_revoked",
-            AuditKind::DeviceBound => "device_bound",
-            AuditKind::DeviceRevoked => "device_revoked",
-            AuditKind::DeviceSignIn => "device_sign_in",
-            AuditKind::DeviceSignInRefused => "device_sign_in_refused",
-            AuditKind::RateLimited => "rate_limited",
-            AuditKind::IdentifierLocked => "identifier_locked",
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Outcome {
-    Success,
-    Failure,
-    Refused,
-}
-
-/// How long audit events are kept (DynamoDB TTL).
+/// How long audit entries are kept (DynamoDB TTL).
 pub const AUDIT_RETENTION_SECS: i64 = 90 * 24 * 3600;
 
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct AuditEvent {
-    /// Unique within the tenant and second; orders events that share a timestamp.
-    pub id: String,
-    pub tenant: TenantId,
-    pub at: Timestamp,
-    pub kind: AuditKind,
-    pub outcome: Outcome,
-    pub user_id: Option<UserId>,
-    pub challenge_id: Option<ChallengeId>,
-    pub device_id: Option<DeviceId>,
-    pub ip: Option<String>,
-    /// Masked (`j***@example.com`, `+44*******123`).
-    pub identifier: Option<String>,
-    pub channel: Option<Channel>,
-    /// A short machine-readable reason (`wrong_code`, `scope=ip`), never a secret.
-    pub detail: Option<String>,
+/// When the audit log may forget `event`.
+pub fn purge_at(event: &Event) -> Timestamp {
+    event.at.plus_secs(AUDIT_RETENTION_SECS)
 }
 
-impl AuditEvent {
-    pub fn purge_at(&self) -> Timestamp {
-        self.at.plus_secs(AUDIT_RETENTION_SECS)
+/// Feeds the pipeline's events into an [`AuditLog`].
+pub struct AuditConsumer(pub Arc<dyn AuditLog>);
+
+#[async_trait]
+impl EventConsumer for AuditConsumer {
+    fn name(&self) -> &'static str {
+        "audit"
+    }
+
+    async fn consume(&self, events: &[Event]) -> Result<(), BoxError> {
+        self.0.record(events).await.map_err(BoxError::from)
     }
 }

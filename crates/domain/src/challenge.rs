@@ -2,7 +2,8 @@
 //! identifier, answered at most `max_attempts` times before it expires.
 //!
 //! Stored state moves `Pending → Verified → Consumed`, or `Pending → Superseded` (a resend
-//! replaced it) or `Pending → Undelivered` (the message could not be sent). `Expired` and
+//! replaced it). `Undelivered` is only read: releases before decision 74 wrote it when a
+//! message could not be sent (now the challenge stays pending and resendable). `Expired` and
 //! `Exhausted` are derived from the clock and the attempt count, so no background job has
 //! to flip them and a store's conditional update can test them directly.
 
@@ -10,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::clock::Timestamp;
 use crate::identifier::{Channel, Identifier};
+use crate::pkce::CodeChallenge;
 use crate::secret::{prefixed_id, CodeLength, SecretHash};
 use crate::tenant::TenantId;
 
@@ -32,6 +34,45 @@ impl ChallengeKind {
             ChallengeKind::Code { .. } => "code",
             ChallengeKind::MagicLink => "magic_link",
         }
+    }
+}
+
+/// What a right answer is good for. A challenge serves one purpose only: a code that
+/// proves a new contact must not sign anyone in, and a sign-in code must not add a contact.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
+pub enum ChallengePurpose {
+    /// Signing in as the identifier (the HTTP API, Cognito's CUSTOM_AUTH).
+    #[default]
+    SignIn,
+    /// Proving the identifier is a contact of `account`, an account an outside user
+    /// directory keeps (a Cognito user), which is signed in already.
+    AddContact { account: String },
+}
+
+/// Where a confirmed magic link puts its result in the redirect URI (decisions 65, 66).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResponseMode {
+    /// `#authkit_result=…`: seen only by the app's page.
+    #[default]
+    Fragment,
+    /// `?authkit_result=…`: for callbacks that are server routes; bound links only.
+    Query,
+}
+
+impl ResponseMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResponseMode::Fragment => "fragment",
+            ResponseMode::Query => "query",
+        }
+    }
+
+    pub fn parse(raw: &str) -> Option<ResponseMode> {
+        [ResponseMode::Fragment, ResponseMode::Query]
+            .into_iter()
+            .find(|mode| mode.as_str() == raw)
     }
 }
 
@@ -109,6 +150,15 @@ pub struct Challenge {
     /// Magic links: the hash of the one-time result the app exchanges for tokens, set when
     /// the link is confirmed.
     pub exchange_hash: Option<SecretHash>,
+    /// Items written before purposes existed are sign-ins.
+    #[serde(default)]
+    pub purpose: ChallengePurpose,
+    /// Magic links an app bound to itself (PKCE): the result is exchanged only with the
+    /// verifier behind this challenge. Absent in items written before it existed.
+    #[serde(default)]
+    pub code_challenge: Option<CodeChallenge>,
+    #[serde(default)]
+    pub response_mode: ResponseMode,
 }
 
 impl Challenge {
@@ -200,6 +250,9 @@ pub(crate) mod tests {
             resend_after: now.plus_secs(30),
             redirect_uri: None,
             exchange_hash: None,
+            purpose: ChallengePurpose::SignIn,
+            code_challenge: None,
+            response_mode: ResponseMode::Fragment,
         }
     }
 
@@ -240,6 +293,17 @@ pub(crate) mod tests {
         assert!(challenge.accepts_resend(now.plus_secs(30)));
         challenge.resends = 3;
         assert!(!challenge.accepts_resend(now.plus_secs(30)));
+    }
+
+    #[test]
+    fn a_challenge_stored_before_pkce_existed_still_reads() {
+        let mut stored = serde_json::to_value(sample(Timestamp(1_000))).unwrap();
+        let fields = stored.as_object_mut().unwrap();
+        assert!(fields.remove("code_challenge").is_some());
+        assert!(fields.remove("response_mode").is_some());
+        let read: Challenge = serde_json::from_value(stored).unwrap();
+        assert_eq!(read.code_challenge, None);
+        assert_eq!(read.response_mode, ResponseMode::Fragment);
     }
 
     #[test]

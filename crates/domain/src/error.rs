@@ -1,6 +1,7 @@
 //! The errors the domain reports. Each variant means something to the caller; the API
 //! crate maps each to one HTTP status and one stable problem `code`.
 
+use crate::challenge::ChallengeId;
 use crate::delivery::DeliveryError;
 use crate::device::InvalidFingerprint;
 use crate::identifier::{Channel, IdentifierError};
@@ -19,6 +20,8 @@ pub enum AuthError {
     RedirectNotAllowed,
     #[error("a magic link needs a redirect URI and the tenant has no single default")]
     RedirectRequired,
+    #[error("{0}")]
+    InvalidCodeChallenge(&'static str),
     #[error("the device fingerprint is not acceptable: {0}")]
     InvalidFingerprint(#[from] InvalidFingerprint),
 
@@ -40,14 +43,24 @@ pub enum AuthError {
     RateLimited(RateLimited),
     #[error("too many wrong answers for this identifier; try again later")]
     IdentifierLocked { retry_after_secs: u64 },
+    /// The challenge was kept and can be resent (it may even still arrive): after
+    /// `retry_after_secs`, at once when the failure could be recorded.
     #[error("the message could not be delivered")]
-    DeliveryFailed(#[source] DeliveryError),
+    DeliveryFailed {
+        challenge_id: ChallengeId,
+        retry_after_secs: u64,
+        #[source]
+        source: DeliveryError,
+    },
     #[error("this deployment does not deliver by {0}")]
     ChannelUnavailable(Channel),
 
     #[error("the API key is missing, malformed, unknown or revoked")]
     InvalidApiKey,
-    #[error("a secret API key is required for this operation")]
+    #[error(
+        "this operation needs the tenant's secret API key: a publishable key ships inside \
+         every copy of the app, so anyone can use it"
+    )]
     SecretKeyRequired,
     #[error("the access token is missing or invalid")]
     InvalidAccessToken,
@@ -59,6 +72,8 @@ pub enum AuthError {
     RefreshTokenReused,
     #[error("the sign-in result is invalid, expired or already used")]
     InvalidSignInResult,
+    #[error("this sign-in is bound to the app that started it: confirm the link and exchange its result with the code_verifier")]
+    SignInBound,
     #[error("no such device")]
     DeviceNotFound,
     #[error("the device cannot sign in: unknown, revoked, untrusted or changed")]

@@ -8,10 +8,18 @@
 //! one client flooding one address or number cannot use up what a tenant or a country
 //! shares (security review, issue 9). Each counter's key includes its window, so a new
 //! window starts from zero without any reset.
+//!
+//! A limit above [`SHARD_CAPACITY`] requests per window is counted in several counters
+//! (shards), each admitting its share of the limit, and a request is counted in one shard
+//! drawn at random: one counter item in DynamoDB takes about 1,000 writes a second, and a
+//! tenant's or a country's counter would otherwise cap the whole tenant there. The shares
+//! add up to the limit exactly, so a sharded limit never admits more than its max; it can
+//! refuse a request while another shard still has room, which only happens in the last
+//! few percent of the window's budget (docs/performance.md has the numbers).
 
 use serde::{Deserialize, Serialize};
 
-use crate::clock::Timestamp;
+use crate::clock::{Randomness, Timestamp};
 use crate::identifier::Identifier;
 use crate::secret::Pepper;
 use crate::store::{CounterKey, CounterLimit};
@@ -61,13 +69,22 @@ impl Scope {
 pub enum Action {
     Start,
     Verify,
+    /// Creating an account in an outside user directory (Cognito sign-up).
+    SignUp,
 }
 
 impl Action {
+    /// Whether an identifier locked by consecutive wrong answers is refused: it is for
+    /// everything that sends or checks a code, not for creating an account.
+    pub fn respects_lockout(self) -> bool {
+        !matches!(self, Action::SignUp)
+    }
+
     fn as_str(self) -> &'static str {
         match self {
             Action::Start => "start",
             Action::Verify => "verify",
+            Action::SignUp => "sign_up",
         }
     }
 }
@@ -94,6 +111,7 @@ const fn limit(scope: Scope, max: u32, window_secs: u32) -> Limit {
 pub struct RateLimitPolicy {
     pub start: Vec<Limit>,
     pub verify: Vec<Limit>,
+    pub sign_up: Vec<Limit>,
 }
 
 impl Default for RateLimitPolicy {
@@ -112,8 +130,31 @@ impl Default for RateLimitPolicy {
                 limit(Scope::Ip, 120, TEN_MINUTES),
                 limit(Scope::Identifier, 30, TEN_MINUTES),
             ],
+            // Servers call it (a secret key): the IP is the app's server, so the IP limit
+            // sits below the tenant's and a leaked key used from one address cannot spend
+            // the whole tenant's budget.
+            sign_up: vec![
+                limit(Scope::Ip, 100, TEN_MINUTES),
+                limit(Scope::Tenant, 1_000, HOUR),
+            ],
         }
     }
+}
+
+/// A limit is split into shards of at most this many requests per window each.
+pub const SHARD_CAPACITY: u32 = 500;
+
+/// … into at most this many.
+pub const MAX_SHARDS: u32 = 64;
+
+/// How many shards count a limit of `max` per window.
+pub fn shard_count(max: u32) -> u32 {
+    max.div_ceil(SHARD_CAPACITY).clamp(1, MAX_SHARDS)
+}
+
+/// Shard `shard`'s share of `max` out of `shards`: the shares add up to `max` exactly.
+pub fn shard_share(max: u32, shards: u32, shard: u32) -> u32 {
+    max / shards + u32::from(shard < max % shards)
 }
 
 /// Who is doing something, as far as rate limits care.
@@ -136,17 +177,20 @@ impl RateLimitPolicy {
         match action {
             Action::Start => &self.start,
             Action::Verify => &self.verify,
+            Action::SignUp => &self.sign_up,
         }
     }
 
-    /// The counters `action` by `subject` is judged by now, one per applicable limit, as
-    /// two tiers to ask in order: the client's own scopes, then the shared ones.
+    /// The counters `action` by `subject` is judged by now, one per applicable limit (for
+    /// a sharded limit, one shard drawn with `random`), as two tiers to ask in order: the
+    /// client's own scopes, then the shared ones.
     pub fn tiers(
         &self,
         action: Action,
         subject: Subject<'_>,
         now: Timestamp,
         pepper: &Pepper,
+        random: &dyn Randomness,
     ) -> [Vec<CountedLimit>; 2] {
         let (shared, own): (Vec<_>, Vec<_>) = self
             .limits(action)
@@ -155,22 +199,30 @@ impl RateLimitPolicy {
                 let value = scope_value(limit.scope, subject, pepper)?;
                 let window = i64::from(limit.window_secs.max(1));
                 let window_start = now.0 - now.0.rem_euclid(window);
-                let key = CounterKey {
-                    key: format!(
-                        "{}#rate#{}#{}#{}#{}",
-                        subject.tenant,
-                        action.as_str(),
-                        limit.scope.as_str(),
-                        value,
-                        window_start
-                    ),
-                    expires_at: Timestamp(window_start + window),
+                let mut key = format!(
+                    "{}#rate#{}#{}#{}#{}",
+                    subject.tenant,
+                    action.as_str(),
+                    limit.scope.as_str(),
+                    value,
+                    window_start
+                );
+                let shards = shard_count(limit.max);
+                let max = if shards > 1 {
+                    let shard = random.below(u64::from(shards)) as u32;
+                    key.push_str(&format!("#s{shard}"));
+                    shard_share(limit.max, shards, shard)
+                } else {
+                    limit.max
                 };
                 Some(CountedLimit {
                     limit: *limit,
                     counter: CounterLimit {
-                        key,
-                        max: u64::from(limit.max),
+                        key: CounterKey {
+                            key,
+                            expires_at: Timestamp(window_start + window),
+                        },
+                        max: u64::from(max),
                     },
                 })
             })
@@ -271,6 +323,7 @@ mod tests {
             subject(&tenant, &email),
             Timestamp(1_000),
             &pepper,
+            &OsRandomness,
         );
         assert_eq!(scopes(&own), vec![Scope::Ip, Scope::Identifier]);
         assert_eq!(scopes(&shared), vec![Scope::Tenant]);
@@ -294,6 +347,7 @@ mod tests {
             subject(&tenant, &phone),
             Timestamp(1_000),
             &pepper,
+            &OsRandomness,
         );
         let keys: Vec<&str> = shared
             .iter()
@@ -317,6 +371,7 @@ mod tests {
             subject(&tenant, &phone),
             Timestamp(1_000),
             &pepper,
+            &OsRandomness,
         );
         let ip = &own[0].counter;
         assert_eq!(ip.key.expires_at, Timestamp(1_200));
@@ -330,12 +385,46 @@ mod tests {
         let phone = Identifier::parse("+447911123456", None).unwrap();
         let pepper = Pepper::generate(&OsRandomness);
         let now = Timestamp(1_000);
-        let [_, shared] =
-            RateLimitPolicy::default().tiers(Action::Start, subject(&tenant, &phone), now, &pepper);
+        let [_, shared] = RateLimitPolicy::default().tiers(
+            Action::Start,
+            subject(&tenant, &phone),
+            now,
+            &pepper,
+            &OsRandomness,
+        );
         let tripped = RateLimitPolicy::refusal(&shared, &[0, 2], now).unwrap();
         assert_eq!(tripped.scope, Scope::Tenant);
         assert_eq!(tripped.retry_after_secs, 3_600 - 1_000);
         assert_eq!(RateLimitPolicy::refusal(&shared, &[], now), None);
+    }
+
+    #[test]
+    fn a_large_limit_is_shared_out_to_shards_that_add_up_to_it() {
+        assert_eq!(shard_count(50), 1);
+        assert_eq!(shard_count(500), 1);
+        assert_eq!(shard_count(501), 2);
+        assert_eq!(shard_count(20_000), 40);
+        assert_eq!(shard_count(36_000_000), MAX_SHARDS);
+        for max in [501, 20_000, 20_007, 36_000_000] {
+            let shards = shard_count(max);
+            let total: u32 = (0..shards).map(|k| shard_share(max, shards, k)).sum();
+            assert_eq!(total, max);
+        }
+        let tenant = TenantId::parse("acme").unwrap();
+        let email = Identifier::parse("a@example.com", None).unwrap();
+        let pepper = Pepper::generate(&OsRandomness);
+        let [own, shared] = RateLimitPolicy::default().tiers(
+            Action::Start,
+            subject(&tenant, &email),
+            Timestamp(1_000),
+            &pepper,
+            &OsRandomness,
+        );
+        let unsharded = |c: &CountedLimit| c.counter.key.key.ends_with("#600");
+        assert!(own.iter().all(unsharded), "small limits are not sharded");
+        let tenant_counter = &shared[0].counter;
+        assert!(tenant_counter.key.key.contains("#tenant#all#0#s"));
+        assert_eq!(tenant_counter.max, 500);
     }
 
     #[test]

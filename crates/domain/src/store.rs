@@ -1,16 +1,22 @@
 //! The storage the domain needs, as traits adapters implement (DynamoDB, embedded).
 //!
-//! Every method that changes state under a condition is one atomic step in the store
-//! (a conditional write in DynamoDB, a critical section in the embedded store), so that
-//! concurrent requests cannot race past a limit. The conditions themselves are defined on
-//! the domain types (`Challenge::accepts_attempt` and friends) so both stores check the same.
+//! Reads and the few single-item writes whose answer the domain needs (counting an answer,
+//! admitting a request) are methods of their own. Every other state change is a
+//! [`Change`]: a set of conditional [`Write`]s and the domain [`Event`]s that record them,
+//! applied as one atomic step (one DynamoDB transaction, one critical section in the
+//! embedded store): every write and every event, or nothing. So an event can never be lost
+//! after its change, nor recorded for a change that did not happen, and a sign-in's
+//! verification, user, session and events cost one round trip. The conditions themselves
+//! are defined on the domain types (`Challenge::accepts_verification` and friends) so both
+//! stores check the same.
 
 use async_trait::async_trait;
 
-use crate::audit::AuditEvent;
 use crate::challenge::{Challenge, ChallengeId};
 use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
+use crate::event::{Event, RefusalReason};
+use crate::identifier::Identifier;
 use crate::secret::SecretHash;
 use crate::tenant::{ApiKeyRecord, Tenant, TenantId};
 use crate::token::{FamilyId, RefreshFamily};
@@ -42,11 +48,131 @@ pub enum AttemptOutcome {
     NotFound,
 }
 
+/// One conditional write of a [`Change`]. Each names the condition it is applied under;
+/// a write whose condition does not hold fails the whole change.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    /// A new challenge; its id must be free.
+    InsertChallenge(Challenge),
+    /// `Pending → Verified` while `Challenge::accepts_verification(now)`, keeping a magic
+    /// link's exchange hash.
+    VerifyChallenge {
+        tenant: TenantId,
+        id: ChallengeId,
+        exchange_hash: Option<SecretHash>,
+        now: Timestamp,
+    },
+    /// `Verified → Consumed` while `Challenge::accepts_consumption(now)`.
+    ConsumeChallenge {
+        tenant: TenantId,
+        id: ChallengeId,
+        now: Timestamp,
+    },
+    /// `Pending → Superseded` while `Challenge::accepts_resend(now)`: a resend replaces it.
+    SupersedeChallenge {
+        tenant: TenantId,
+        id: ChallengeId,
+        now: Timestamp,
+    },
+    /// A pending challenge whose message could not be sent may be resent from `now` on.
+    AllowResend {
+        tenant: TenantId,
+        id: ChallengeId,
+        now: Timestamp,
+    },
+    /// A new user, under its identifier and its id; neither may exist.
+    InsertUser(User),
+    /// Only a condition: the user's identifier still names this user.
+    KeepUser(User),
+    /// A new session (refresh family); its id must be free.
+    InsertSession(RefreshFamily),
+    /// Replaces the current token hash while it is still `expected` and the family is not
+    /// revoked; bumps the generation and sets `rotated_at` to `now`.
+    RotateSession {
+        tenant: TenantId,
+        id: FamilyId,
+        expected: SecretHash,
+        next: SecretHash,
+        now: Timestamp,
+    },
+    /// Sets `revoked_at` (unless already set) on a family that exists.
+    RevokeSession {
+        tenant: TenantId,
+        id: FamilyId,
+        now: Timestamp,
+    },
+    /// A new device; its id must be free.
+    InsertDevice(Device),
+    /// Sets `revoked_at` on a device that exists and is active.
+    RevokeDevice {
+        tenant: TenantId,
+        user: UserId,
+        id: DeviceId,
+        now: Timestamp,
+    },
+    /// On a device that exists and is not revoked: sets `last_seen` and links the session
+    /// it opened, so that revoking the device finds the session.
+    RecordDeviceSignIn(DeviceSignIn),
+    /// Forgets a counter.
+    ResetCounter { key: String },
+    /// One more failure for an identifier, exactly: the counter goes from `seen` (what the
+    /// caller read; 0 for absent or expired) to `seen + 1`, moves its expiry to the key's,
+    /// and fails if another failure was counted in between.
+    CountFailure {
+        key: CounterKey,
+        seen: u64,
+        now: Timestamp,
+    },
+    /// Adds `count` to one minute's refusals for one reason. Its event is the count itself:
+    /// the store records [`Event::refusals`] with the new total.
+    AddRefusals {
+        tenant: TenantId,
+        reason: RefusalReason,
+        minute: Timestamp,
+        count: u64,
+    },
+}
+
+/// Writes and the events that record them, applied atomically.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Change {
+    pub writes: Vec<Write>,
+    pub events: Vec<Event>,
+}
+
+/// What [`ChangeStore::apply`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Applied {
+    /// Every write and every event.
+    Done,
+    /// Nothing: the conditions of the writes at these indexes (never none) did not hold.
+    Refused(Vec<usize>),
+}
+
+impl Applied {
+    /// True when the write at `index` is one whose condition did not hold.
+    pub fn refused(&self, index: usize) -> bool {
+        matches!(self, Applied::Refused(failed) if failed.contains(&index))
+    }
+}
+
+#[async_trait]
+pub trait ChangeStore: Send + Sync {
+    /// Applies every write and records every event of `change`, or nothing. A change never
+    /// writes one item twice.
+    async fn apply(&self, change: &Change) -> Result<Applied, StoreError>;
+
+    /// An event recorded with a change, while the store still holds it (DynamoDB: a day;
+    /// embedded: until it is delivered). For support and the store suite.
+    async fn recorded_event(
+        &self,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<Option<Event>, StoreError>;
+}
+
 #[async_trait]
 pub trait ChallengeStore: Send + Sync {
-    /// Stores a new challenge; `AlreadyExists` if the id is taken.
-    async fn insert(&self, challenge: &Challenge) -> Result<(), StoreError>;
-
     async fn get(
         &self,
         tenant: &TenantId,
@@ -60,37 +186,6 @@ pub trait ChallengeStore: Send + Sync {
         id: &ChallengeId,
         now: Timestamp,
     ) -> Result<AttemptOutcome, StoreError>;
-
-    /// `Pending → Verified` if `Challenge::accepts_verification(now)`; stores the magic-link
-    /// exchange hash when given. False when the condition did not hold.
-    async fn mark_verified(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-        exchange_hash: Option<SecretHash>,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// `Verified → Consumed` if `Challenge::accepts_consumption(now)`.
-    async fn mark_consumed(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// `Pending → Undelivered`, when the message could not be sent.
-    async fn mark_undelivered(&self, tenant: &TenantId, id: &ChallengeId)
-        -> Result<(), StoreError>;
-
-    /// Atomically marks `old` superseded (if `old.accepts_resend(now)` still holds in the
-    /// store) and inserts `new`. False when the condition did not hold; then nothing changed.
-    async fn supersede(
-        &self,
-        old: &Challenge,
-        new: &Challenge,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
 }
 
 /// A counter's key and when it may be forgotten.
@@ -125,38 +220,33 @@ pub struct CounterValue {
 
 #[async_trait]
 pub trait CounterStore: Send + Sync {
-    /// Adds one to each counter atomically (creating it at 1), moves its expiry to the
-    /// key's `expires_at`, and returns the new counts in order. An expired counter counts
-    /// as absent.
-    async fn increment(&self, keys: &[CounterKey], now: Timestamp) -> Result<Vec<u64>, StoreError>;
-
     /// Counts one request in every counter when each is below its max, else in none (a
     /// refused request spends no budget). Exact in one step in the embedded store; the
     /// DynamoDB store writes the counters in parallel and takes back the ones a refusal
     /// left counted, so a refusal can hold a unit of another counter's budget for the
-    /// length of one request (docs/data-model.md).
+    /// length of one request, and it remembers a counter it found full until the counter's
+    /// window ends, so that a flood against a full limit costs no writes
+    /// (docs/data-model.md).
     async fn admit(&self, limits: &[CounterLimit], now: Timestamp)
         -> Result<Admission, StoreError>;
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError>;
-
-    async fn reset(&self, key: &str) -> Result<(), StoreError>;
 }
 
 #[async_trait]
 pub trait UserStore: Send + Sync {
-    /// Returns the user for `candidate`'s (tenant, identifier), creating it from
-    /// `candidate` if there is none; true when created. Two concurrent first sign-ins
-    /// get the same user.
-    async fn find_or_create(&self, candidate: &User) -> Result<(User, bool), StoreError>;
+    /// The user an identifier names in a tenant (matched by its case-folded key).
+    async fn find(
+        &self,
+        tenant: &TenantId,
+        identifier: &Identifier,
+    ) -> Result<Option<User>, StoreError>;
 
     async fn get(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
 }
 
 #[async_trait]
 pub trait DeviceStore: Send + Sync {
-    async fn insert(&self, device: &Device) -> Result<(), StoreError>;
-
     async fn get(
         &self,
         tenant: &TenantId,
@@ -167,22 +257,8 @@ pub trait DeviceStore: Send + Sync {
     /// Active and revoked devices of a user, oldest first.
     async fn list(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Device>, StoreError>;
 
-    /// Sets `revoked_at` if the device exists and is active; false otherwise.
-    async fn revoke(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-        id: &DeviceId,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    /// If the device exists and is not revoked, atomically: sets its `last_seen` to
-    /// `sign_in.at` and links the session it opened to it, so that revoking the device
-    /// finds the session. False otherwise, and nothing changed: a device revoked
-    /// concurrently never gains a session that its revocation missed.
-    async fn record_sign_in(&self, sign_in: &DeviceSignIn) -> Result<bool, StoreError>;
-
-    /// The sessions linked to a device by `record_sign_in` that have not expired.
+    /// The sessions linked to a device by [`Write::RecordDeviceSignIn`] that have not
+    /// expired.
     async fn sessions(
         &self,
         tenant: &TenantId,
@@ -206,32 +282,11 @@ pub struct DeviceSignIn {
 
 #[async_trait]
 pub trait SessionStore: Send + Sync {
-    async fn insert(&self, family: &RefreshFamily) -> Result<(), StoreError>;
-
     async fn get(
         &self,
         tenant: &TenantId,
         id: &FamilyId,
     ) -> Result<Option<RefreshFamily>, StoreError>;
-
-    /// Replaces the current token hash if it still equals `expected` and the family is not
-    /// revoked; bumps the generation and sets `rotated_at` to `now`. False when the
-    /// condition did not hold (a concurrent rotation won, or the family was revoked).
-    async fn rotate(
-        &self,
-        tenant: &TenantId,
-        id: &FamilyId,
-        expected: &SecretHash,
-        next: &SecretHash,
-        now: Timestamp,
-    ) -> Result<bool, StoreError>;
-
-    async fn revoke(
-        &self,
-        tenant: &TenantId,
-        id: &FamilyId,
-        now: Timestamp,
-    ) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -246,17 +301,20 @@ pub trait TenantStore: Send + Sync {
     async fn find_api_key(&self, hash: &SecretHash) -> Result<Option<ApiKeyRecord>, StoreError>;
 }
 
+/// Where the audit consumer keeps events ([`crate::audit`]).
 #[async_trait]
 pub trait AuditLog: Send + Sync {
-    async fn append(&self, event: &AuditEvent) -> Result<(), StoreError>;
+    /// Keeps `events`, idempotently: an event recorded again (same tenant and id) leaves
+    /// one entry, and a refusal count keeps its largest count.
+    async fn record(&self, events: &[Event]) -> Result<(), StoreError>;
 
-    /// The tenant's newest events first, at most `limit`, from the last `days` days.
+    /// The tenant's newest entries first, at most `limit`, from the last 7 days.
     async fn recent(
         &self,
         tenant: &TenantId,
         now: Timestamp,
         limit: usize,
-    ) -> Result<Vec<AuditEvent>, StoreError>;
+    ) -> Result<Vec<Event>, StoreError>;
 
     /// Readiness probe: can the store be reached at all?
     async fn ping(&self) -> Result<(), StoreError>;
@@ -265,6 +323,7 @@ pub trait AuditLog: Send + Sync {
 /// Every store the service uses, chosen together by configuration.
 #[derive(Clone)]
 pub struct Stores {
+    pub changes: std::sync::Arc<dyn ChangeStore>,
     pub challenges: std::sync::Arc<dyn ChallengeStore>,
     pub counters: std::sync::Arc<dyn CounterStore>,
     pub users: std::sync::Arc<dyn UserStore>,

@@ -21,7 +21,8 @@ impl TenantId {
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             && !raw.starts_with('-')
-            && !raw.ends_with('-');
+            && !raw.ends_with('-')
+            && !RESERVED_TENANT_IDS.contains(&raw);
         if ok {
             Ok(TenantId(raw.to_owned()))
         } else {
@@ -53,8 +54,13 @@ impl From<TenantId> for String {
     }
 }
 
+/// Ids a tenant cannot take: the directory table's own partition-key prefixes
+/// (`tenant#…`, `apikey#…`), which IAM denies the sign-in functions writing to; a tenant
+/// named after one would have its users' keys fall under that denial.
+const RESERVED_TENANT_IDS: [&str; 2] = ["tenant", "apikey"];
+
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("a tenant id is 3-40 characters of a-z, 0-9 and '-', not starting or ending with '-'")]
+#[error("a tenant id is 3-40 characters of a-z, 0-9 and '-', not starting or ending with '-', and not `tenant` or `apikey`")]
 pub struct InvalidTenantId;
 
 /// Everything a tenant can tune. Defaults are the documented ones (`docs/configuration.md`).
@@ -260,6 +266,8 @@ mod tests {
             "ac me",
             &"a".repeat(41),
             "acme#1",
+            "tenant",
+            "apikey",
         ] {
             assert!(TenantId::parse(bad).is_err(), "{bad}");
         }

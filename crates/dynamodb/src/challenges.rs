@@ -1,26 +1,28 @@
-//! Challenges: `pk = <tenant>#<challenge id>`, `sk = challenge`.
+//! Challenges: `pk = <tenant>#<challenge id>`, `sk = challenge`. Reads and the counting of
+//! answers; their state moves are writes of a change (`changes`).
 
 use async_trait::async_trait;
-use authkit_domain::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengeState};
+use authkit_domain::challenge::{
+    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ResponseMode,
+};
 use authkit_domain::clock::Timestamp;
 use authkit_domain::identifier::{Channel, Identifier};
+use authkit_domain::pkce::CodeChallenge;
 use authkit_domain::secret::{CodeLength, SecretHash};
 use authkit_domain::store::{AttemptOutcome, ChallengeStore, StoreError};
 use authkit_domain::tenant::TenantId;
-use aws_sdk_dynamodb::types::{
-    Put, ReturnValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::item::{corrupt, key, n, s, Fields, Item};
-use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
+use crate::{store_error, DynamoStore};
 
 const SK: &str = "challenge";
 
-fn challenge_key(tenant: &TenantId, id: &ChallengeId) -> Item {
+pub(crate) fn challenge_key(tenant: &TenantId, id: &ChallengeId) -> Item {
     key(format!("{tenant}#{id}"), SK)
 }
 
-fn to_item(c: &Challenge) -> Item {
+pub(crate) fn to_item(c: &Challenge) -> Item {
     let mut item = challenge_key(&c.tenant, &c.id);
     item.extend([
         ("tenant".to_owned(), s(c.tenant.as_str())),
@@ -48,6 +50,18 @@ fn to_item(c: &Challenge) -> Item {
     if let Some(hash) = &c.exchange_hash {
         item.insert("exchange_hash".to_owned(), s(hash.to_hex()));
     }
+    // No attribute for a sign-in, so items written before purposes existed read as one.
+    if let ChallengePurpose::AddContact { account } = &c.purpose {
+        item.insert("purpose".to_owned(), s("add_contact"));
+        item.insert("purpose_account".to_owned(), s(account.as_str()));
+    }
+    // Both absent on items written before links could be bound: unbound, fragment.
+    if let Some(challenge) = &c.code_challenge {
+        item.insert("code_challenge".to_owned(), s(challenge.to_base64()));
+    }
+    if c.response_mode != ResponseMode::Fragment {
+        item.insert("response_mode".to_owned(), s(c.response_mode.as_str()));
+    }
     item
 }
 
@@ -62,6 +76,13 @@ fn from_item(item: &Item) -> Result<Challenge, StoreError> {
         },
         "magic_link" => ChallengeKind::MagicLink,
         _ => return Err(corrupt("kind")),
+    };
+    let purpose = match f.opt_str("purpose")? {
+        None => ChallengePurpose::SignIn,
+        Some("add_contact") => ChallengePurpose::AddContact {
+            account: f.str("purpose_account")?.to_owned(),
+        },
+        Some(_) => return Err(corrupt("purpose")),
     };
     Ok(Challenge {
         id: f.parsed("id", ChallengeId::parse)?,
@@ -84,6 +105,17 @@ fn from_item(item: &Item) -> Result<Challenge, StoreError> {
             .map(SecretHash::from_hex)
             .transpose()
             .map_err(|_| corrupt("exchange_hash"))?,
+        purpose,
+        code_challenge: f
+            .opt_str("code_challenge")?
+            .map(CodeChallenge::parse)
+            .transpose()
+            .map_err(|_| corrupt("code_challenge"))?,
+        response_mode: f
+            .opt_str("response_mode")?
+            .map(|raw| ResponseMode::parse(raw).ok_or_else(|| corrupt("response_mode")))
+            .transpose()?
+            .unwrap_or_default(),
     })
 }
 
@@ -95,43 +127,12 @@ fn live(item: Option<&Item>, now: Timestamp) -> Result<Option<Challenge>, StoreE
     }
 }
 
-impl DynamoStore {
-    fn now() -> Timestamp {
-        authkit_domain::Clock::now(&authkit_domain::SystemClock)
-    }
-
-    /// One conditional update of a challenge's state. True when the condition held.
-    async fn transition(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-        condition: &str,
-        update: &str,
-        values: Vec<(&str, aws_sdk_dynamodb::types::AttributeValue)>,
-    ) -> Result<bool, StoreError> {
-        let mut request = self
-            .client
-            .update_item()
-            .table_name(&self.tables.challenges)
-            .set_key(Some(challenge_key(tenant, id)))
-            .condition_expression(condition)
-            .update_expression(update)
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#ttl", "ttl");
-        for (name, value) in values {
-            request = request.expression_attribute_values(name, value);
-        }
-        condition_held(request.send().await)
-    }
+fn system_now() -> Timestamp {
+    authkit_domain::Clock::now(&authkit_domain::SystemClock)
 }
 
 #[async_trait]
 impl ChallengeStore for DynamoStore {
-    async fn insert(&self, challenge: &Challenge) -> Result<(), StoreError> {
-        self.insert_new(&self.tables.challenges, to_item(challenge))
-            .await
-    }
-
     async fn get(
         &self,
         tenant: &TenantId,
@@ -146,7 +147,7 @@ impl ChallengeStore for DynamoStore {
             .send()
             .await
             .map_err(store_error)?;
-        live(output.item(), Self::now())
+        live(output.item(), system_now())
     }
 
     /// The heart of the attempt limit: one conditional UpdateItem counts the answer only
@@ -197,119 +198,66 @@ impl ChallengeStore for DynamoStore {
             }
         }
     }
+}
 
-    async fn mark_verified(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-        exchange_hash: Option<SecretHash>,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let mut values = vec![
-            (":pending", s(ChallengeState::Pending.as_str())),
-            (":verified", s(ChallengeState::Verified.as_str())),
-            (":now", n(now.0)),
-        ];
-        let update = match exchange_hash {
-            Some(hash) => {
-                values.push((":exchange", s(hash.to_hex())));
-                "SET #state = :verified, exchange_hash = :exchange"
-            }
-            None => "SET #state = :verified",
-        };
-        self.transition(
-            tenant,
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use authkit_domain::secret::Pepper;
+    use authkit_domain::OsRandomness;
+
+    fn link() -> Challenge {
+        let id = ChallengeId::generate(&OsRandomness);
+        let at = Timestamp(1_700_000_000);
+        Challenge {
+            secret_hash: Pepper::generate(&OsRandomness).hash("challenge", b"x"),
             id,
-            "#state = :pending AND expires_at > :now AND #ttl > :now",
-            update,
-            values,
-        )
-        .await
-    }
-
-    async fn mark_consumed(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let values = vec![
-            (":verified", s(ChallengeState::Verified.as_str())),
-            (":consumed", s(ChallengeState::Consumed.as_str())),
-            (":now", n(now.0)),
-        ];
-        self.transition(
-            tenant,
-            id,
-            "#state = :verified AND expires_at > :now AND #ttl > :now",
-            "SET #state = :consumed",
-            values,
-        )
-        .await
-    }
-
-    async fn mark_undelivered(
-        &self,
-        tenant: &TenantId,
-        id: &ChallengeId,
-    ) -> Result<(), StoreError> {
-        let values = vec![
-            (":pending", s(ChallengeState::Pending.as_str())),
-            (":undelivered", s(ChallengeState::Undelivered.as_str())),
-        ];
-        // Only a pending challenge becomes undelivered; anything else already left that state.
-        self.transition(
-            tenant,
-            id,
-            "#state = :pending AND attribute_exists(#ttl)",
-            "SET #state = :undelivered",
-            values,
-        )
-        .await
-        .map(|_| ())
-    }
-
-    /// One transaction: the old challenge becomes superseded (if a resend is still allowed)
-    /// and the new one is written. Either both happen or neither.
-    async fn supersede(
-        &self,
-        old: &Challenge,
-        new: &Challenge,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let retire = Update::builder()
-            .table_name(&self.tables.challenges)
-            .set_key(Some(challenge_key(&old.tenant, &old.id)))
-            .condition_expression(
-                "#state = :pending AND expires_at > :now AND attempts < max_attempts AND resend_after <= :now AND resends < max_resends AND #ttl > :now",
-            )
-            .update_expression("SET #state = :superseded")
-            .expression_attribute_names("#state", "state")
-            .expression_attribute_names("#ttl", "ttl")
-            .expression_attribute_values(":pending", s(ChallengeState::Pending.as_str()))
-            .expression_attribute_values(":superseded", s(ChallengeState::Superseded.as_str()))
-            .expression_attribute_values(":now", n(now.0))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let insert = Put::builder()
-            .table_name(&self.tables.challenges)
-            .set_item(Some(to_item(new)))
-            .condition_expression("attribute_not_exists(pk)")
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(retire).build())
-            .transact_items(TransactWriteItem::builder().put(insert).build())
-            .send()
-            .await;
-        match transaction_outcome(result)? {
-            TransactionOutcome::Written => Ok(true),
-            TransactionOutcome::ConditionFailed(failed) if failed.contains(&1) => {
-                Err(StoreError::AlreadyExists)
-            }
-            TransactionOutcome::ConditionFailed(_) => Ok(false),
+            tenant: TenantId::parse("acme").unwrap(),
+            identifier: Identifier::parse("a@example.com", None).unwrap(),
+            channel: Channel::Email,
+            kind: ChallengeKind::MagicLink,
+            state: ChallengeState::Pending,
+            attempts: 0,
+            max_attempts: 5,
+            resends: 0,
+            max_resends: 3,
+            created_at: at,
+            expires_at: at.plus_secs(600),
+            resend_after: at.plus_secs(30),
+            redirect_uri: Some("https://app.example.com/cb".into()),
+            exchange_hash: None,
+            purpose: ChallengePurpose::SignIn,
+            code_challenge: None,
+            response_mode: ResponseMode::Fragment,
         }
+    }
+
+    #[test]
+    fn an_item_without_a_binding_reads_as_an_unbound_fragment_link() {
+        let unbound = link();
+        let item = to_item(&unbound);
+        assert!(!item.contains_key("code_challenge") && !item.contains_key("response_mode"));
+        assert_eq!(from_item(&item).unwrap(), unbound);
+    }
+
+    #[test]
+    fn a_binding_round_trips_and_a_corrupt_one_is_an_error() {
+        let bound = Challenge {
+            code_challenge: Some(
+                CodeChallenge::parse("E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM").unwrap(),
+            ),
+            response_mode: ResponseMode::Query,
+            ..link()
+        };
+        let mut item = to_item(&bound);
+        assert_eq!(from_item(&item).unwrap(), bound);
+        item.insert("code_challenge".to_owned(), s("short"));
+        assert!(from_item(&item).is_err());
+        item.insert(
+            "code_challenge".to_owned(),
+            s(bound.code_challenge.unwrap().to_base64()),
+        );
+        item.insert("response_mode".to_owned(), s("form_post"));
+        assert!(from_item(&item).is_err());
     }
 }

@@ -1,5 +1,12 @@
 //! Counters: `pk = <counter key>`, `sk = counter`. Atomic ADD with a TTL at the end of the
-//! counter's window; an expired counter restarts at one.
+//! counter's window; an expired counter restarts at one. A counter found at its max is
+//! remembered by the process until its window ends (a count only grows within its window,
+//! but for the take-back of a refused request), so a flood against a full limit is refused
+//! without a write: otherwise every refused request would still be a write to one item,
+//! the hot key the refusal exists to protect.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
@@ -8,53 +15,40 @@ use authkit_domain::store::{
 };
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{ReturnValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
 
-use crate::item::{corrupt, key, n, Fields};
+use crate::item::{key, n, Fields};
 use crate::{store_error, DynamoStore};
 
-const SK: &str = "counter";
+pub(crate) const SK: &str = "counter";
 
-impl DynamoStore {
-    async fn increment_one(&self, counter: &CounterKey, now: Timestamp) -> Result<u64, StoreError> {
-        // A live counter is added to; an absent one is created. An expired one that
-        // DynamoDB has not deleted yet fails the condition and is restarted below, so a stale
-        // count never leaks into a new window.
-        for _ in 0..3 {
-            let added = self
-                .client
-                .update_item()
-                .table_name(&self.tables.counters)
-                .set_key(Some(key(counter.key.clone(), SK)))
-                .condition_expression("attribute_not_exists(pk) OR #ttl > :now")
-                .update_expression("ADD #count :one SET updated_at = :now, #ttl = :expires")
-                .expression_attribute_names("#count", "count")
-                .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(now.0))
-                .expression_attribute_values(":expires", n(counter.expires_at.0))
-                .return_values(ReturnValue::UpdatedNew)
-                .send()
-                .await;
-            match added {
-                Ok(output) => {
-                    return output
-                        .attributes()
-                        .map(|item| Fields(item).int("count"))
-                        .transpose()?
-                        .map(|c| c as u64)
-                        .ok_or_else(|| corrupt("count"))
-                }
-                Err(error) if !is_condition_failure(&error) => return Err(store_error(error)),
-                Err(_) => {}
-            }
-            if self.restart(counter, now).await? {
-                return Ok(1);
-            }
-        }
-        Err(contention())
+/// How many full counters a process remembers at most; past that it forgets the expired
+/// ones, then all.
+const FULL_COUNTERS_KEPT: usize = 10_000;
+
+/// Counters found at their max, with the end of their window.
+#[derive(Default)]
+pub(crate) struct FullCounters(Mutex<HashMap<String, Timestamp>>);
+
+impl FullCounters {
+    fn known_full(&self, key: &CounterKey, now: Timestamp) -> bool {
+        let full = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        full.get(&key.key).is_some_and(|until| now < *until)
     }
 
+    fn remember(&self, key: &CounterKey, now: Timestamp) {
+        let mut full = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if full.len() >= FULL_COUNTERS_KEPT {
+            full.retain(|_, until| now < *until);
+            if full.len() >= FULL_COUNTERS_KEPT {
+                full.clear();
+            }
+        }
+        full.insert(key.key.clone(), key.expires_at);
+    }
+}
+
+impl DynamoStore {
     /// Counts one if the counter is below `limit.max`; false, counting nothing, if it is at
     /// its max.
     async fn admit_one(&self, limit: &CounterLimit, now: Timestamp) -> Result<bool, StoreError> {
@@ -169,18 +163,27 @@ fn contention() -> StoreError {
 
 #[async_trait]
 impl CounterStore for DynamoStore {
-    async fn increment(&self, keys: &[CounterKey], now: Timestamp) -> Result<Vec<u64>, StoreError> {
-        futures::future::try_join_all(keys.iter().map(|counter| self.increment_one(counter, now)))
-            .await
-    }
-
     async fn admit(
         &self,
         limits: &[CounterLimit],
         now: Timestamp,
     ) -> Result<Admission, StoreError> {
+        let known_full: Vec<usize> = limits
+            .iter()
+            .enumerate()
+            .filter(|(_, limit)| self.full_counters.known_full(&limit.key, now))
+            .map(|(index, _)| index)
+            .collect();
+        if !known_full.is_empty() {
+            return Ok(Admission::Refused(known_full));
+        }
         let decisions =
             futures::future::join_all(limits.iter().map(|limit| self.admit_one(limit, now))).await;
+        for (decision, limit) in decisions.iter().zip(limits) {
+            if matches!(decision, Ok(false)) {
+                self.full_counters.remember(&limit.key, now);
+            }
+        }
         let refused: Vec<usize> = decisions
             .iter()
             .enumerate()
@@ -231,15 +234,28 @@ impl CounterStore for DynamoStore {
             _ => Ok(None),
         }
     }
+}
 
-    async fn reset(&self, counter: &str) -> Result<(), StoreError> {
-        self.client
-            .delete_item()
-            .table_name(&self.tables.counters)
-            .set_key(Some(key(counter.to_owned(), SK)))
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(())
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_counter_is_remembered_until_its_window_ends() {
+        let full = FullCounters::default();
+        let key = CounterKey {
+            key: "acme#rate#start#ip#203.0.113.9#600".into(),
+            expires_at: Timestamp(1_200),
+        };
+        assert!(!full.known_full(&key, Timestamp(700)));
+        full.remember(&key, Timestamp(700));
+        assert!(
+            full.known_full(&key, Timestamp(1_199)),
+            "no write until then"
+        );
+        assert!(
+            !full.known_full(&key, Timestamp(1_200)),
+            "a new window starts afresh"
+        );
     }
 }

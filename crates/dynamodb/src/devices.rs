@@ -3,6 +3,8 @@
 //! (`sk = session#<device id>#<family id>`, expiring with the session), so revoking the
 //! device finds its sessions with one Query too.
 
+use crate::item::{corrupt, key, n, s, to_json, Fields, Item};
+use crate::{store_error, DynamoStore};
 use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
 use authkit_domain::device::{Device, DeviceId, TrustLevel};
@@ -11,16 +13,12 @@ use authkit_domain::store::{DeviceSignIn, DeviceStore, StoreError};
 use authkit_domain::tenant::TenantId;
 use authkit_domain::token::FamilyId;
 use authkit_domain::user::UserId;
-use aws_sdk_dynamodb::types::{Put, TransactWriteItem, Update};
 
-use crate::item::{corrupt, key, n, s, to_json, Fields, Item};
-use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
-
-fn partition(tenant: &TenantId, user: &UserId) -> String {
+pub(crate) fn partition(tenant: &TenantId, user: &UserId) -> String {
     format!("{tenant}#user#{user}")
 }
 
-fn device_key(tenant: &TenantId, user: &UserId, id: &DeviceId) -> Item {
+pub(crate) fn device_key(tenant: &TenantId, user: &UserId, id: &DeviceId) -> Item {
     key(partition(tenant, user), &format!("device#{id}"))
 }
 
@@ -44,33 +42,46 @@ fn from_item(item: &Item) -> Result<Device, StoreError> {
     })
 }
 
+pub(crate) fn device_item(device: &Device) -> Result<Item, StoreError> {
+    let mut item = device_key(&device.tenant, &device.user_id, &device.id);
+    item.extend([
+        ("device_id".to_owned(), s(device.id.as_str())),
+        ("tenant".to_owned(), s(device.tenant.as_str())),
+        ("user_id".to_owned(), s(device.user_id.as_str())),
+        ("secret_hash".to_owned(), s(device.secret_hash.to_hex())),
+        ("fingerprint".to_owned(), s(to_json(&device.fingerprint)?)),
+        (
+            "trust".to_owned(),
+            s(if device.trust == TrustLevel::Trusted {
+                "trusted"
+            } else {
+                "recognised"
+            }),
+        ),
+        ("created_at".to_owned(), n(device.created_at.0)),
+        ("last_seen".to_owned(), n(device.last_seen.0)),
+    ]);
+    if let Some(name) = &device.name {
+        item.insert("name".to_owned(), s(name.as_str()));
+    }
+    Ok(item)
+}
+
+/// The link between a device and a session it signed in, expiring with the session.
+pub(crate) fn session_link(sign_in: &DeviceSignIn) -> Item {
+    let mut link = key(
+        partition(&sign_in.tenant, &sign_in.user),
+        &session_sort_key(&sign_in.device, Some(&sign_in.family)),
+    );
+    link.extend([
+        ("family_id".to_owned(), s(sign_in.family.as_str())),
+        ("ttl".to_owned(), n(sign_in.session_expires_at.0)),
+    ]);
+    link
+}
+
 #[async_trait]
 impl DeviceStore for DynamoStore {
-    async fn insert(&self, device: &Device) -> Result<(), StoreError> {
-        let mut item = device_key(&device.tenant, &device.user_id, &device.id);
-        item.extend([
-            ("device_id".to_owned(), s(device.id.as_str())),
-            ("tenant".to_owned(), s(device.tenant.as_str())),
-            ("user_id".to_owned(), s(device.user_id.as_str())),
-            ("secret_hash".to_owned(), s(device.secret_hash.to_hex())),
-            ("fingerprint".to_owned(), s(to_json(&device.fingerprint)?)),
-            (
-                "trust".to_owned(),
-                s(if device.trust == TrustLevel::Trusted {
-                    "trusted"
-                } else {
-                    "recognised"
-                }),
-            ),
-            ("created_at".to_owned(), n(device.created_at.0)),
-            ("last_seen".to_owned(), n(device.last_seen.0)),
-        ]);
-        if let Some(name) = &device.name {
-            item.insert("name".to_owned(), s(name.as_str()));
-        }
-        self.insert_new(&self.tables.devices, item).await
-    }
-
     async fn get(
         &self,
         tenant: &TenantId,
@@ -115,69 +126,6 @@ impl DeviceStore for DynamoStore {
         }
         devices.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(devices)
-    }
-
-    async fn revoke(
-        &self,
-        tenant: &TenantId,
-        user: &UserId,
-        id: &DeviceId,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.devices)
-            .set_key(Some(device_key(tenant, user, id)))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
-            .update_expression("SET revoked_at = :now")
-            .expression_attribute_values(":now", n(now.0))
-            .send()
-            .await;
-        condition_held(result)
-    }
-
-    /// One transaction: the device's `last_seen` moves (only if it exists and is not
-    /// revoked) and the session's link item is written. A revocation is a conditional
-    /// write on the same device item, so it is ordered before or after this as a whole.
-    async fn record_sign_in(&self, sign_in: &DeviceSignIn) -> Result<bool, StoreError> {
-        let touch = Update::builder()
-            .table_name(&self.tables.devices)
-            .set_key(Some(device_key(
-                &sign_in.tenant,
-                &sign_in.user,
-                &sign_in.device,
-            )))
-            .condition_expression("attribute_exists(pk) AND attribute_not_exists(revoked_at)")
-            .update_expression("SET last_seen = :at")
-            .expression_attribute_values(":at", n(sign_in.at.0))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let mut link = key(
-            partition(&sign_in.tenant, &sign_in.user),
-            &session_sort_key(&sign_in.device, Some(&sign_in.family)),
-        );
-        link.extend([
-            ("family_id".to_owned(), s(sign_in.family.as_str())),
-            ("ttl".to_owned(), n(sign_in.session_expires_at.0)),
-        ]);
-        let link = Put::builder()
-            .table_name(&self.tables.devices)
-            .set_item(Some(link))
-            .build()
-            .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-        let result = self
-            .client
-            .transact_write_items()
-            .transact_items(TransactWriteItem::builder().update(touch).build())
-            .transact_items(TransactWriteItem::builder().put(link).build())
-            .send()
-            .await;
-        // Only the device update has a condition.
-        match transaction_outcome(result)? {
-            TransactionOutcome::Written => Ok(true),
-            TransactionOutcome::ConditionFailed(_) => Ok(false),
-        }
     }
 
     async fn sessions(

@@ -3,7 +3,6 @@
 //! families (`<tenant>#family#<id>`).
 
 use async_trait::async_trait;
-use authkit_domain::clock::Timestamp;
 use authkit_domain::device::DeviceId;
 use authkit_domain::identifier::Identifier;
 use authkit_domain::secret::SecretHash;
@@ -11,24 +10,36 @@ use authkit_domain::store::{SessionStore, StoreError, TenantStore, UserStore};
 use authkit_domain::tenant::{ApiKeyRecord, KeyKind, Tenant, TenantId};
 use authkit_domain::token::{FamilyId, RefreshFamily};
 use authkit_domain::user::{User, UserId};
-use aws_sdk_dynamodb::types::{AttributeValue, Put, TransactWriteItem};
+use aws_sdk_dynamodb::types::AttributeValue;
 
 use crate::item::{corrupt, key, n, s, to_json, Fields, Item};
-use crate::{condition_held, store_error, DynamoStore};
+use crate::{store_error, DynamoStore};
 
-fn identifier_key(tenant: &TenantId, identifier: &Identifier) -> Item {
+pub(crate) fn identifier_key(tenant: &TenantId, identifier: &Identifier) -> Item {
     key(
         format!("{tenant}#identifier#{}", identifier.matching_key()),
         "user",
     )
 }
 
-fn user_key(tenant: &TenantId, id: &UserId) -> Item {
+pub(crate) fn user_key(tenant: &TenantId, id: &UserId) -> Item {
     key(format!("{tenant}#user#{id}"), "user")
 }
 
-fn family_key(tenant: &TenantId, id: &FamilyId) -> Item {
+pub(crate) fn family_key(tenant: &TenantId, id: &FamilyId) -> Item {
     key(format!("{tenant}#family#{id}"), "family")
+}
+
+/// A user's two items: under its identifier and under its id.
+pub(crate) fn user_items(user: &User) -> [Item; 2] {
+    [
+        identifier_key(&user.tenant, &user.identifier),
+        user_key(&user.tenant, &user.id),
+    ]
+    .map(|mut item| {
+        item.extend(user_fields(user));
+        item
+    })
 }
 
 fn user_fields(user: &User) -> [(String, AttributeValue); 4] {
@@ -50,60 +61,23 @@ fn user_from(item: &Item) -> Result<User, StoreError> {
     })
 }
 
-fn conditional_put(table: &str, item: Item) -> Result<TransactWriteItem, StoreError> {
-    let put = Put::builder()
-        .table_name(table)
-        .set_item(Some(item))
-        .condition_expression("attribute_not_exists(pk)")
-        .build()
-        .map_err(|e| StoreError::Corrupt(e.to_string()))?;
-    Ok(TransactWriteItem::builder().put(put).build())
-}
-
 #[async_trait]
 impl UserStore for DynamoStore {
-    /// Both items (by identifier, by id) in one transaction, each only if absent: two
-    /// concurrent first sign-ins create one user, and the loser reads the winner's.
-    async fn find_or_create(&self, candidate: &User) -> Result<(User, bool), StoreError> {
-        let mut by_identifier = identifier_key(&candidate.tenant, &candidate.identifier);
-        by_identifier.extend(user_fields(candidate));
-        let mut by_id = user_key(&candidate.tenant, &candidate.id);
-        by_id.extend(user_fields(candidate));
-        let created = self
+    async fn find(
+        &self,
+        tenant: &TenantId,
+        identifier: &Identifier,
+    ) -> Result<Option<User>, StoreError> {
+        let output = self
             .client
-            .transact_write_items()
-            .transact_items(conditional_put(&self.tables.directory, by_identifier)?)
-            .transact_items(conditional_put(&self.tables.directory, by_id)?)
+            .get_item()
+            .table_name(&self.tables.directory)
+            .set_key(Some(identifier_key(tenant, identifier)))
+            .consistent_read(true)
             .send()
-            .await;
-        match created {
-            Ok(_) => Ok((candidate.clone(), true)),
-            Err(error) => {
-                let cancelled = matches!(
-                    error.as_service_error(),
-                    Some(aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError::TransactionCanceledException(_))
-                );
-                if !cancelled {
-                    return Err(store_error(error));
-                }
-                let existing = self
-                    .client
-                    .get_item()
-                    .table_name(&self.tables.directory)
-                    .set_key(Some(identifier_key(
-                        &candidate.tenant,
-                        &candidate.identifier,
-                    )))
-                    .consistent_read(true)
-                    .send()
-                    .await
-                    .map_err(store_error)?;
-                let item = existing.item().ok_or_else(|| {
-                    StoreError::Throttled("a concurrent sign-in is creating this user".into())
-                })?;
-                Ok((user_from(item)?, false))
-            }
-        }
+            .await
+            .map_err(store_error)?;
+        output.item().map(user_from).transpose()
     }
 
     async fn get(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
@@ -135,34 +109,37 @@ fn family_from(item: &Item) -> Result<RefreshFamily, StoreError> {
         current_hash: f.parsed("current_hash", SecretHash::from_hex)?,
         generation: f.uint("generation")?,
         created_at: f.time("created_at")?,
-        rotated_at: f.time("rotated_at")?,
+        // Families the release before rotation times existed wrote: never rotated since.
+        rotated_at: f
+            .opt_time("rotated_at")?
+            .map_or_else(|| f.time("created_at"), Ok)?,
         expires_at: f.time("expires_at")?,
         revoked_at: f.opt_time("revoked_at")?,
     })
 }
 
+pub(crate) fn family_item(family: &RefreshFamily) -> Result<Item, StoreError> {
+    let mut item = family_key(&family.tenant, &family.id);
+    item.extend([
+        ("family_id".to_owned(), s(family.id.as_str())),
+        ("tenant".to_owned(), s(family.tenant.as_str())),
+        ("user_id".to_owned(), s(family.user_id.as_str())),
+        ("amr".to_owned(), s(to_json(&family.amr)?)),
+        ("current_hash".to_owned(), s(family.current_hash.to_hex())),
+        ("generation".to_owned(), n(family.generation)),
+        ("created_at".to_owned(), n(family.created_at.0)),
+        ("rotated_at".to_owned(), n(family.rotated_at.0)),
+        ("expires_at".to_owned(), n(family.expires_at.0)),
+        ("ttl".to_owned(), n(family.expires_at.0)),
+    ]);
+    if let Some(device) = &family.device_id {
+        item.insert("device_id".to_owned(), s(device.as_str()));
+    }
+    Ok(item)
+}
+
 #[async_trait]
 impl SessionStore for DynamoStore {
-    async fn insert(&self, family: &RefreshFamily) -> Result<(), StoreError> {
-        let mut item = family_key(&family.tenant, &family.id);
-        item.extend([
-            ("family_id".to_owned(), s(family.id.as_str())),
-            ("tenant".to_owned(), s(family.tenant.as_str())),
-            ("user_id".to_owned(), s(family.user_id.as_str())),
-            ("amr".to_owned(), s(to_json(&family.amr)?)),
-            ("current_hash".to_owned(), s(family.current_hash.to_hex())),
-            ("generation".to_owned(), n(family.generation)),
-            ("created_at".to_owned(), n(family.created_at.0)),
-            ("rotated_at".to_owned(), n(family.rotated_at.0)),
-            ("expires_at".to_owned(), n(family.expires_at.0)),
-            ("ttl".to_owned(), n(family.expires_at.0)),
-        ]);
-        if let Some(device) = &family.device_id {
-            item.insert("device_id".to_owned(), s(device.as_str()));
-        }
-        self.insert_new(&self.tables.directory, item).await
-    }
-
     async fn get(
         &self,
         tenant: &TenantId,
@@ -182,52 +159,6 @@ impl SessionStore for DynamoStore {
             Some(item) if !Fields(item).expired(now) => family_from(item).map(Some),
             _ => Ok(None),
         }
-    }
-
-    /// Rotation wins only for the request that still holds the current hash.
-    async fn rotate(
-        &self,
-        tenant: &TenantId,
-        id: &FamilyId,
-        expected: &SecretHash,
-        next: &SecretHash,
-        now: Timestamp,
-    ) -> Result<bool, StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(family_key(tenant, id)))
-            .condition_expression("current_hash = :expected AND attribute_not_exists(revoked_at)")
-            .update_expression(
-                "SET current_hash = :next, generation = generation + :one, rotated_at = :now",
-            )
-            .expression_attribute_values(":expected", s(expected.to_hex()))
-            .expression_attribute_values(":next", s(next.to_hex()))
-            .expression_attribute_values(":one", n(1))
-            .expression_attribute_values(":now", n(now.0))
-            .send()
-            .await;
-        condition_held(result)
-    }
-
-    async fn revoke(
-        &self,
-        tenant: &TenantId,
-        id: &FamilyId,
-        now: Timestamp,
-    ) -> Result<(), StoreError> {
-        let result = self
-            .client
-            .update_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(family_key(tenant, id)))
-            .condition_expression("attribute_exists(pk)")
-            .update_expression("SET revoked_at = if_not_exists(revoked_at, :now)")
-            .expression_attribute_values(":now", n(now.0))
-            .send()
-            .await;
-        condition_held(result).map(|_| ())
     }
 }
 

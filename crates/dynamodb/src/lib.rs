@@ -1,25 +1,32 @@
 //! DynamoDB implementations of AuthKit's store traits, and the table definitions
 //! (`tables.json`, the single source of truth shared with tests, LocalStack and Terraform).
 //!
-//! Every state change that guards a limit is one conditional write; see docs/data-model.md
-//! for keys, items and conditions.
+//! Every state change that guards a limit is one conditional write, and every change with
+//! its events one transaction; see docs/data-model.md for keys, items and conditions.
+//! [`stream`] turns the events table's stream records back into domain events for the
+//! `authkit-events` function.
 
 mod audit;
 mod challenges;
+mod changes;
 mod counters;
 mod devices;
 mod directory;
+mod events;
 mod item;
+mod migrations;
+pub mod stream;
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use authkit_domain::store::{StoreError, Stores};
+use authkit_domain::store::{AuditLog, StoreError, Stores};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    TimeToLiveSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification,
 };
+pub use migrations::{migrate, MigrationReport, CURRENT_VERSION};
 use serde::Deserialize;
 
 /// One table of `tables.json`.
@@ -32,6 +39,9 @@ pub struct TableDefinition {
     pub ttl_attribute: String,
     /// The environment variable that carries the deployed table's name.
     pub env: String,
+    /// The table's stream view type, when it has a stream (`NEW_IMAGE`).
+    #[serde(default)]
+    pub stream: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -54,6 +64,7 @@ pub struct TableNames {
     pub counters: String,
     pub audit: String,
     pub directory: String,
+    pub events: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -93,6 +104,7 @@ impl TableNames {
             counters: name("counters")?,
             audit: name("audit")?,
             directory: name("directory")?,
+            events: name("events")?,
         })
     }
 
@@ -102,6 +114,7 @@ impl TableNames {
             "devices" => &self.devices,
             "counters" => &self.counters,
             "audit" => &self.audit,
+            "events" => &self.events,
             _ => &self.directory,
         }
     }
@@ -110,14 +123,9 @@ impl TableNames {
 /// Every store on DynamoDB, sharing one client. Throttled requests are retried by the SDK
 /// with exponential backoff and jitter before a `StoreError::Throttled` reaches the domain.
 pub fn dynamodb_stores(client: aws_sdk_dynamodb::Client, tables: TableNames) -> Stores {
-    let retry = aws_sdk_dynamodb::config::retry::RetryConfig::standard()
-        .with_max_attempts(5)
-        .with_initial_backoff(Duration::from_millis(25));
-    let client = aws_sdk_dynamodb::Client::from_conf(
-        client.config().to_builder().retry_config(retry).build(),
-    );
-    let store = Arc::new(DynamoStore { client, tables });
+    let store = DynamoStore::new(client, tables);
     Stores {
+        changes: store.clone(),
         challenges: store.clone(),
         counters: store.clone(),
         users: store.clone(),
@@ -128,28 +136,35 @@ pub fn dynamodb_stores(client: aws_sdk_dynamodb::Client, tables: TableNames) -> 
     }
 }
 
-/// One client, five tables; each store trait is implemented in its own module.
+/// The audit log alone (the `authkit-events` function's consumer, and health's probe).
+pub fn dynamodb_audit_log(
+    client: aws_sdk_dynamodb::Client,
+    tables: TableNames,
+) -> Arc<dyn AuditLog> {
+    DynamoStore::new(client, tables)
+}
+
+/// One client, six tables; each store trait is implemented in its own module.
 pub(crate) struct DynamoStore {
     pub(crate) client: aws_sdk_dynamodb::Client,
     pub(crate) tables: TableNames,
+    /// Counters this process found at their max, until their window ends (see `counters`).
+    pub(crate) full_counters: counters::FullCounters,
 }
 
 impl DynamoStore {
-    /// Writes an item that must not exist yet: `AlreadyExists` when its key is taken.
-    pub(crate) async fn insert_new(&self, table: &str, item: item::Item) -> Result<(), StoreError> {
-        let written = self
-            .client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(item))
-            .condition_expression("attribute_not_exists(pk)")
-            .send()
-            .await;
-        if condition_held(written)? {
-            Ok(())
-        } else {
-            Err(StoreError::AlreadyExists)
-        }
+    fn new(client: aws_sdk_dynamodb::Client, tables: TableNames) -> Arc<DynamoStore> {
+        let retry = aws_sdk_dynamodb::config::retry::RetryConfig::standard()
+            .with_max_attempts(5)
+            .with_initial_backoff(Duration::from_millis(25));
+        let client = aws_sdk_dynamodb::Client::from_conf(
+            client.config().to_builder().retry_config(retry).build(),
+        );
+        Arc::new(DynamoStore {
+            client,
+            tables,
+            full_counters: counters::FullCounters::default(),
+        })
     }
 }
 
@@ -191,6 +206,16 @@ pub async fn create_tables(
                 .build()
                 .map_err(|e| failed(Box::new(e)))
         };
+        let stream = match definition.stream.as_deref() {
+            None => None,
+            Some(view) => Some(
+                StreamSpecification::builder()
+                    .stream_enabled(true)
+                    .stream_view_type(StreamViewType::from(view))
+                    .build()
+                    .map_err(|e| failed(Box::new(e)))?,
+            ),
+        };
         let created = client
             .create_table()
             .table_name(&name)
@@ -199,6 +224,7 @@ pub async fn create_tables(
             .key_schema(key(&definition.sort_key, KeyType::Range)?)
             .attribute_definitions(attribute(&definition.partition_key)?)
             .attribute_definitions(attribute(&definition.sort_key)?)
+            .set_stream_specification(stream)
             .send()
             .await;
         match created {
@@ -315,20 +341,33 @@ pub(crate) fn transaction_outcome<O>(
         Ok(_) => return Ok(TransactionOutcome::Written),
         Err(error) => error,
     };
-    let failed: Vec<usize> = match error.as_service_error() {
+    let reasons: Vec<Option<String>> = match error.as_service_error() {
         Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
             .cancellation_reasons()
             .iter()
-            .enumerate()
-            .filter(|(_, reason)| reason.code() == Some("ConditionalCheckFailed"))
-            .map(|(index, _)| index)
+            .map(|reason| reason.code().map(str::to_owned))
             .collect(),
         _ => Vec::new(),
     };
-    if failed.is_empty() {
-        Err(store_error(error))
-    } else {
+    let failed: Vec<usize> = reasons
+        .iter()
+        .enumerate()
+        .filter(|(_, code)| code.as_deref() == Some("ConditionalCheckFailed"))
+        .map(|(index, _)| index)
+        .collect();
+    // Another transaction on one of the items, or throttling: worth retrying shortly.
+    let contended = reasons.iter().any(|code| {
+        matches!(
+            code.as_deref(),
+            Some("TransactionConflict" | "ThrottlingError" | "ProvisionedThroughputExceeded")
+        )
+    });
+    if !failed.is_empty() {
         Ok(TransactionOutcome::ConditionFailed(failed))
+    } else if contended {
+        Err(StoreError::Throttled(Box::new(error)))
+    } else {
+        Err(store_error(error))
     }
 }
 
@@ -362,16 +401,30 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_table_file_defines_five_tables_with_distinct_variables() {
+    fn the_table_file_defines_six_tables_with_distinct_variables_and_one_stream() {
         let tables = table_definitions();
         let names: Vec<&str> = tables.iter().map(|t| t.name.as_str()).collect();
         assert_eq!(
             names,
-            ["challenges", "devices", "counters", "audit", "directory"]
+            [
+                "challenges",
+                "devices",
+                "counters",
+                "audit",
+                "directory",
+                "events"
+            ]
         );
         let mut envs: Vec<&str> = tables.iter().map(|t| t.env.as_str()).collect();
+        envs.sort_unstable();
         envs.dedup();
-        assert_eq!(envs.len(), 5);
+        assert_eq!(envs.len(), 6);
+        let streams: Vec<(&str, Option<&str>)> = tables
+            .iter()
+            .filter(|t| t.stream.is_some())
+            .map(|t| (t.name.as_str(), t.stream.as_deref()))
+            .collect();
+        assert_eq!(streams, [("events", Some("NEW_IMAGE"))]);
     }
 
     #[test]

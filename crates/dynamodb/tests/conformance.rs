@@ -1,29 +1,10 @@
 //! The store behaviour suite against DynamoDB in the emulator at AUTHKIT_TEST_ENDPOINT
 //! (moto, started by scripts/test.sh, or LocalStack), in freshly created tables.
 
-use authkit_dynamodb::{create_tables, dynamodb_stores, TableNames};
+mod emulator;
 
-async fn client() -> Option<aws_sdk_dynamodb::Client> {
-    let endpoint = match std::env::var("AUTHKIT_TEST_ENDPOINT") {
-        Ok(endpoint) if !endpoint.is_empty() => endpoint,
-        _ if std::env::var("AUTHKIT_REQUIRE_EMULATOR").as_deref() == Ok("1") => {
-            panic!("AUTHKIT_TEST_ENDPOINT is not set")
-        }
-        _ => {
-            eprintln!("SKIPPING DynamoDB conformance: AUTHKIT_TEST_ENDPOINT is not set (bash scripts/test.sh sets it)");
-            return None;
-        }
-    };
-    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_dynamodb::config::Credentials::new(
-            "testing", "testing", None, None, "tests",
-        ))
-        .load()
-        .await;
-    Some(aws_sdk_dynamodb::Client::new(&sdk))
-}
+use authkit_dynamodb::{create_tables, dynamodb_stores, TableNames};
+use emulator::client;
 
 #[tokio::test]
 async fn dynamodb_passes_the_store_suite() {

@@ -62,15 +62,43 @@ pub fn read_policy(path: &str, what: &str) -> Result<TenantPolicy, String> {
 }
 
 pub async fn create_tables(config: Config) -> Result<(), String> {
-    if !config.uses_dynamodb() {
-        return Err("create-tables needs AUTHKIT_STORE=dynamodb".to_owned());
-    }
-    let tables = authkit_dynamodb::TableNames::from_env().map_err(|e| e.to_string())?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
-    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let (client, tables) = dynamodb(&config, "create-tables").await?;
     authkit_dynamodb::create_tables(&client, &tables)
         .await
         .map_err(|e| e.to_string())?;
     println!("tables ready");
     Ok(())
+}
+
+/// Brings stored items to this release's version (docs/upgrades.md): idempotent, safe
+/// while the previous release still serves.
+pub async fn migrate(config: Config) -> Result<(), String> {
+    let (client, tables) = dynamodb(&config, "migrate").await?;
+    let report = authkit_dynamodb::migrate(client, tables)
+        .await
+        .map_err(|e| format!("migration stopped: {e}"))?;
+    println!(
+        "tables at version {} (were at {}): {} items written, {} conflicts",
+        report.to_version, report.from_version, report.written, report.conflicts
+    );
+    if report.conflicts > 0 {
+        return Err(format!(
+            "{} identifier items could not be re-keyed because another user holds the new key; see docs/upgrades.md",
+            report.conflicts
+        ));
+    }
+    Ok(())
+}
+
+/// The DynamoDB client and table names an operator command works on.
+async fn dynamodb(
+    config: &Config,
+    command: &str,
+) -> Result<(aws_sdk_dynamodb::Client, authkit_dynamodb::TableNames), String> {
+    if !config.uses_dynamodb() {
+        return Err(format!("{command} needs AUTHKIT_STORE=dynamodb"));
+    }
+    let tables = authkit_dynamodb::TableNames::from_env().map_err(|e| e.to_string())?;
+    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    Ok((aws_sdk_dynamodb::Client::new(&sdk), tables))
 }

@@ -1,7 +1,6 @@
 //! What only the local server has: a demo tenant, the dev outbox route and a callback page
 //! for magic links. Never part of a Lambda function.
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use authkit_app::App;
@@ -26,10 +25,29 @@ pub fn demo_policy() -> Result<TenantPolicy, String> {
     }
 }
 
+/// Redirect URIs the demo tenant allows besides `/dev/callback`: the absolute URLs in
+/// `AUTHKIT_DEMO_REDIRECT_URIS`, separated by commas or spaces, so an app on another
+/// origin (the browser test's, or one being developed) can receive magic links.
+pub fn demo_redirect_uris() -> Result<Vec<String>, String> {
+    parse_redirect_uris(&std::env::var("AUTHKIT_DEMO_REDIRECT_URIS").unwrap_or_default())
+}
+
+fn parse_redirect_uris(raw: &str) -> Result<Vec<String>, String> {
+    raw.split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|uri| !uri.is_empty())
+        .map(|uri| {
+            url::Url::parse(uri)
+                .map(String::from)
+                .map_err(|e| format!("AUTHKIT_DEMO_REDIRECT_URIS: `{uri}`: {e}"))
+        })
+        .collect()
+}
+
 /// Creates the `demo` tenant unless it exists. Its keys can only be shown when created.
 pub async fn ensure_demo_tenant(
     app: &App,
     policy: TenantPolicy,
+    extra_redirect_uris: Vec<String>,
 ) -> Result<Option<CreatedTenant>, String> {
     match app.authkit.tenant(DEMO_TENANT).await {
         Ok(_) => return Ok(None),
@@ -43,7 +61,9 @@ pub async fn ensure_demo_tenant(
     let new = NewTenant {
         id: TenantId::parse(DEMO_TENANT).map_err(|e| e.to_string())?,
         name: "AuthKit Demo".to_owned(),
-        allowed_redirect_uris: vec![callback],
+        allowed_redirect_uris: std::iter::once(callback)
+            .chain(extra_redirect_uris)
+            .collect(),
         policy,
     };
     app.authkit
@@ -121,15 +141,11 @@ const OUTBOX_OFF: &str = "the dev outbox is off (AUTHKIT_DELIVERY is not outbox)
 
 pub fn routes(app: &App) -> Router {
     let outbox = app.outbox.clone();
-    let public_base_url = app.authkit.settings().public_base_url.clone();
     Router::new()
         .route("/dev/outbox", get(outbox_messages))
         .route("/dev/outbox/latest", get(outbox_latest))
         .with_state(outbox)
-        .route(
-            "/dev/callback",
-            get(move |query| callback(public_base_url.clone(), query)),
-        )
+        .route("/dev/callback", get(callback))
 }
 
 type OutboxState = State<Option<Arc<Outbox>>>;
@@ -159,24 +175,38 @@ async fn outbox_latest(State(outbox): OutboxState, Query(query): Query<LatestTo>
     }
 }
 
-/// Where the demo tenant's magic links land: shows the one-time result to exchange.
-async fn callback(
-    public_base_url: String,
-    Query(query): Query<HashMap<String, String>>,
-) -> Response {
-    let result = query
-        .get("authkit_result")
-        .map(String::as_str)
-        .unwrap_or("");
-    let escaped: String = result
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-        .collect();
-    let base = authkit_domain::html::escape_html(&public_base_url);
-    Html(format!(
-        "<!doctype html><meta charset=utf-8><title>AuthKit demo callback</title>\
-         <h1>Magic link confirmed</h1><p>The app now exchanges this one-time result for tokens:</p>\
-         <pre>curl -s {base}/v1/auth/verify -H 'x-api-key: &lt;publishable key&gt;' -H 'content-type: application/json' -d '{{\"result\":\"{escaped}\"}}'</pre>"
-    ))
-    .into_response()
+/// Where the demo tenant's magic links land. The one-time result arrives in the URL's
+/// fragment, which only the page sees, so a small script shows the exchange to run.
+async fn callback() -> Html<&'static str> {
+    Html(CALLBACK_PAGE)
+}
+
+const CALLBACK_PAGE: &str = r#"<!doctype html><meta charset=utf-8><title>AuthKit demo callback</title>
+<h1>Magic link confirmed</h1><p>The app now exchanges this one-time result for tokens:</p>
+<pre id="exchange">(this address carries no result)</pre>
+<p>Started with a <code>code_challenge</code>? Add <code>"code_verifier":"…"</code> to the body.</p>
+<script>
+  const fragment = new URLSearchParams(location.hash.slice(1));
+  const result = fragment.get('authkit_result') ?? new URLSearchParams(location.search).get('authkit_result');
+  history.replaceState(null, '', location.pathname);
+  if (result && /^[A-Za-z0-9_.-]+$/.test(result)) {
+    document.getElementById('exchange').textContent =
+      `curl -s ${location.origin}/v1/auth/verify -H 'x-api-key: <publishable key>' -H 'content-type: application/json' -d '{"result":"${result}"}'`;
+  }
+</script>"#;
+
+#[cfg(test)]
+mod tests {
+    use super::parse_redirect_uris;
+
+    #[test]
+    fn demo_redirect_uris_are_absolute_urls_separated_by_commas_or_spaces() {
+        assert_eq!(
+            parse_redirect_uris("http://localhost:3000/cb, https://app.example.com/cb  ").unwrap(),
+            ["http://localhost:3000/cb", "https://app.example.com/cb"]
+        );
+        assert!(parse_redirect_uris("").unwrap().is_empty());
+        let error = parse_redirect_uris("/relative").unwrap_err();
+        assert!(error.contains("AUTHKIT_DEMO_REDIRECT_URIS"), "{error}");
+    }
 }

@@ -18,6 +18,7 @@ usage:
                                             create a tenant and print its API keys (once);
                                             FILE: JSON tenant policy (limits, lengths, expiry)
   authkit-local create-tables               create the DynamoDB tables (AUTHKIT_STORE=dynamodb)
+  authkit-local migrate                     bring stored items to this release (docs/upgrades.md)
   authkit-local help | --help | -h          this text
 configuration: environment variables, see docs/configuration.md
 ";
@@ -61,6 +62,7 @@ async fn run(args: &[String]) -> Result<(), String> {
         }
         "create-tenant" => admin::create_tenant(config()?, rest).await,
         "create-tables" => admin::create_tables(config()?).await,
+        "migrate" => admin::migrate(config()?).await,
         other => Err(format!("unknown command `{other}`")),
     }
 }
@@ -79,6 +81,7 @@ fn listen_address(args: &[String]) -> Result<SocketAddr, String> {
 /// listens on (port 0 included) before anything can issue a token or send a link.
 async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
     let policy = dev::demo_policy()?;
+    let redirect_uris = dev::demo_redirect_uris()?;
     let listener = tokio::net::TcpListener::bind(address)
         .await
         .map_err(|error| format!("cannot listen on {address}: {error}"))?;
@@ -86,7 +89,7 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
     let app = App::build(config.with_default_base_url(&url))
         .await
         .map_err(|error| error.to_string())?;
-    let demo = dev::ensure_demo_tenant(&app, policy).await?;
+    let demo = dev::ensure_demo_tenant(&app, policy, redirect_uris).await?;
     let router = authkit_local::router(&app);
     dev::print_banner(&url, &app, demo.as_ref());
     axum::serve(

@@ -1,5 +1,6 @@
 # The DynamoDB tables of crates/dynamodb/tables.json: on demand, TTL, point-in-time
-# recovery, encrypted with the stack's customer-managed key.
+# recovery, encrypted with the stack's customer-managed key; a stream where the definition
+# names one (the events table's feeds the events consumer).
 
 variable "name" { type = string }
 variable "tables" {
@@ -11,6 +12,7 @@ variable "tables" {
     sort_key      = string
     ttl_attribute = string
     env           = string
+    stream        = optional(string)
   }))
 }
 variable "kms_key_arn" { type = string }
@@ -24,6 +26,8 @@ resource "aws_dynamodb_table" "this" {
   hash_key                    = each.value.partition_key
   range_key                   = each.value.sort_key
   deletion_protection_enabled = var.deletion_protection
+  stream_enabled              = each.value.stream != null
+  stream_view_type            = each.value.stream
 
   attribute {
     name = each.value.partition_key
@@ -49,8 +53,10 @@ resource "aws_dynamodb_table" "this" {
     kms_key_arn = var.kms_key_arn
   }
 
+  # DynamoDB tag values allow letters, digits, spaces and _ . : / = + - @ only (256 at
+  # most); tables.json's prose has commas and brackets, which would fail CreateTable.
   tags = {
-    Purpose = each.value.purpose
+    Purpose = substr(trimspace(replace(each.value.purpose, "/\\s*[^\\p{L}\\p{Z}\\p{N}_.:/=+@-]+\\s*/", " ")), 0, 256)
   }
 }
 
@@ -60,4 +66,8 @@ output "table_names" {
 
 output "table_arns" {
   value = { for name, table in aws_dynamodb_table.this : name => table.arn }
+}
+
+output "stream_arns" {
+  value = { for name, table in aws_dynamodb_table.this : name => table.stream_arn if table.stream_enabled }
 }

@@ -3,11 +3,19 @@
 
 variable "name" { type = string }
 variable "ses_domain" { type = string }
+variable "manage_sms_preferences" { type = bool }
 variable "sms_monthly_spend_limit" { type = number }
 variable "sms_sender_id" { type = string }
 variable "kms_key_arn" { type = string }
 
+data "aws_caller_identity" "current" {}
+data "aws_region" "current" {}
+
+# One per account and region: only the environment with manage_sms_preferences owns it, so
+# environments sharing an account do not overwrite each other (nor reset it on destroy).
+# AuthKit marks each SMS Transactional itself; this sets the account's spend cap.
 resource "aws_sns_sms_preferences" "this" {
+  count               = var.manage_sms_preferences ? 1 : 0
   default_sms_type    = "Transactional"
   monthly_spend_limit = var.sms_monthly_spend_limit
   default_sender_id   = var.sms_sender_id != "" ? var.sms_sender_id : null
@@ -64,8 +72,9 @@ resource "aws_sesv2_configuration_set_event_destination" "metrics" {
   }
 }
 
+# Built from names, so the functions' policies are known when planned.
 output "ses_identity_arn" {
-  value = aws_sesv2_email_identity.domain.arn
+  value = "arn:aws:ses:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:identity/${aws_sesv2_email_identity.domain.email_identity}"
 }
 
 output "configuration_set_name" {
@@ -73,7 +82,7 @@ output "configuration_set_name" {
 }
 
 output "configuration_set_arn" {
-  value = aws_sesv2_configuration_set.this.arn
+  value = "arn:aws:ses:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:configuration-set/${aws_sesv2_configuration_set.this.configuration_set_name}"
 }
 
 output "feedback_topic_arn" {

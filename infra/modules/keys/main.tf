@@ -1,7 +1,12 @@
 # The stack's customer-managed KMS key (rotation on) and the secrets it encrypts: the JWT
-# signing key set with the code pepper, and delivery-provider credentials.
+# signing key set, the pepper (its own secret: only the functions that hash codes, tokens
+# or API keys may read it), and delivery-provider credentials.
 
 variable "name" { type = string }
+variable "recovery_window_days" {
+  description = "Secrets Manager recovery window; 0 deletes at once (dev, so a teardown can be re-applied)."
+  type        = number
+}
 
 data "aws_caller_identity" "current" {}
 data "aws_region" "current" {}
@@ -63,14 +68,22 @@ resource "aws_kms_alias" "this" {
   target_key_id = aws_kms_key.this.key_id
 }
 
-# The value is written out of band (docs/deploy.md: "first deploy") so private keys never
-# enter Terraform state.
+# Values are written out of band (docs/deploy.md: "first deploy") so private keys and the
+# pepper never enter Terraform state.
 resource "aws_secretsmanager_secret" "keys" {
-  #checkov:skip=CKV2_AWS_57:Signing keys rotate by prepending a key and dropping the old one after the token lifetime (docs/deploy.md); a rotation Lambda would change the pepper, which must never change.
+  #checkov:skip=CKV2_AWS_57:Signing keys rotate by prepending a key and dropping the old one after the token lifetime (docs/runbooks/rotate-keys.md); there is nothing for a rotation Lambda to do.
   name                    = "${var.name}/keys"
-  description             = "AuthKit JWT signing key set and code pepper (JSON)."
+  description             = "AuthKit JWT signing key set (JSON: signing_keys)."
   kms_key_id              = aws_kms_key.this.arn
-  recovery_window_in_days = 30
+  recovery_window_in_days = var.recovery_window_days
+}
+
+resource "aws_secretsmanager_secret" "pepper" {
+  #checkov:skip=CKV2_AWS_57:The pepper keys every stored hash and must never change for the life of a deployment.
+  name                    = "${var.name}/pepper"
+  description             = "AuthKit pepper (JSON: pepper); never changes."
+  kms_key_id              = aws_kms_key.this.arn
+  recovery_window_in_days = var.recovery_window_days
 }
 
 resource "aws_secretsmanager_secret" "delivery" {
@@ -78,7 +91,7 @@ resource "aws_secretsmanager_secret" "delivery" {
   name                    = "${var.name}/delivery-providers"
   description             = "Credentials for non-AWS delivery providers (reserved for WhatsApp and others)."
   kms_key_id              = aws_kms_key.this.arn
-  recovery_window_in_days = 30
+  recovery_window_in_days = var.recovery_window_days
 }
 
 output "kms_key_arn" {
@@ -87,6 +100,18 @@ output "kms_key_arn" {
 
 output "keys_secret_arn" {
   value = aws_secretsmanager_secret.keys.arn
+}
+
+output "keys_secret_name" {
+  value = aws_secretsmanager_secret.keys.name
+}
+
+output "pepper_secret_arn" {
+  value = aws_secretsmanager_secret.pepper.arn
+}
+
+output "pepper_secret_name" {
+  value = aws_secretsmanager_secret.pepper.name
 }
 
 output "delivery_secret_arn" {

@@ -1,4 +1,5 @@
-//! Cognito PreSignUp: confirm passwordless users, verify no contact until a code proves it.
+//! Cognito PreSignUp: refuse public sign-up; confirm users AuthKit's route creates, verify
+//! no contact until a code proves it.
 
 #[tokio::main]
 async fn main() -> Result<(), authkit_lambdas::Error> {

@@ -10,10 +10,11 @@ import json, subprocess, sys
 prefix = sys.argv[1]
 for table in json.load(open("/opt/authkit/tables.json"))["tables"]:
     name = prefix + table["name"]
+    stream = ["--stream-specification", f"StreamEnabled=true,StreamViewType={table['stream']}"] if table.get("stream") else []
     subprocess.run(["awslocal", "dynamodb", "create-table", "--table-name", name,
                     "--billing-mode", "PAY_PER_REQUEST",
                     "--attribute-definitions", f"AttributeName={table['partition_key']},AttributeType=S", f"AttributeName={table['sort_key']},AttributeType=S",
-                    "--key-schema", f"AttributeName={table['partition_key']},KeyType=HASH", f"AttributeName={table['sort_key']},KeyType=RANGE"],
+                    "--key-schema", f"AttributeName={table['partition_key']},KeyType=HASH", f"AttributeName={table['sort_key']},KeyType=RANGE"] + stream,
                    check=False, capture_output=True)
     subprocess.run(["awslocal", "dynamodb", "update-time-to-live", "--table-name", name,
                     "--time-to-live-specification", f"Enabled=true,AttributeName={table['ttl_attribute']}"],

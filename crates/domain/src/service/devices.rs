@@ -3,10 +3,11 @@
 use std::fmt;
 
 use super::{AuthKit, Caller, SignedIn};
-use crate::audit::{AuditKind, Outcome};
 use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
 use crate::error::AuthError;
+use crate::event::{EventKind, Outcome, RefusalReason};
 use crate::secret::{MalformedSecret, OpaqueSecret};
+use crate::store::{Applied, Change, DeviceSignIn, Write};
 use crate::token::AccessClaims;
 use crate::user::UserId;
 
@@ -106,12 +107,15 @@ impl AuthKit {
             last_seen: now,
             revoked_at: None,
         };
-        self.stores.devices.insert(&device).await?;
-        let mut event = self.event(caller.tenant, AuditKind::DeviceBound, Outcome::Success);
-        event.user_id = Some(claims.sub.clone());
-        event.device_id = Some(device.id.clone());
-        event.ip = caller.ip.map(str::to_owned);
-        self.audit(event).await;
+        let mut bound = self.event(caller.tenant, EventKind::DeviceBound, Outcome::Success);
+        bound.user_id = Some(claims.sub.clone());
+        bound.device_id = Some(device.id.clone());
+        bound.ip = caller.ip.map(str::to_owned);
+        self.apply_new(Change {
+            writes: vec![Write::InsertDevice(device.clone())],
+            events: vec![bound],
+        })
+        .await?;
         Ok(BoundDevice { device, credential })
     }
 
@@ -140,10 +144,20 @@ impl AuthKit {
         let id = DeviceId::parse(device_id).map_err(|_| AuthError::DeviceNotFound)?;
         let tenant = &caller.tenant.id;
         let now = self.now();
-        let revoked = self
-            .stores
-            .devices
-            .revoke(tenant, &claims.sub, &id, now)
+        let mut revoked = self.event(caller.tenant, EventKind::DeviceRevoked, Outcome::Success);
+        revoked.user_id = Some(claims.sub.clone());
+        revoked.device_id = Some(id.clone());
+        revoked.ip = caller.ip.map(str::to_owned);
+        let revocation = self
+            .apply(Change {
+                writes: vec![Write::RevokeDevice {
+                    tenant: tenant.clone(),
+                    user: claims.sub.clone(),
+                    id: id.clone(),
+                    now,
+                }],
+                events: vec![revoked],
+            })
             .await?;
         // Read after the revocation is written: a sign-in that linked its session earlier
         // is listed here; one that comes later finds the device revoked.
@@ -152,18 +166,25 @@ impl AuthKit {
             .devices
             .sessions(tenant, &claims.sub, &id, now)
             .await?;
-        for family in &sessions {
-            self.stores.sessions.revoke(tenant, family, now).await?;
+        for family in sessions {
+            let mut ended = self.event(caller.tenant, EventKind::SessionRevoked, Outcome::Success);
+            ended.user_id = Some(claims.sub.clone());
+            ended.device_id = Some(id.clone());
+            ended.detail = Some(format!("session={} device_revoked", family.redacted()));
+            self.apply(Change {
+                writes: vec![Write::RevokeSession {
+                    tenant: tenant.clone(),
+                    id: family,
+                    now,
+                }],
+                events: vec![ended],
+            })
+            .await?;
         }
-        if !revoked {
-            return Err(AuthError::DeviceNotFound);
+        match revocation {
+            Applied::Done => Ok(()),
+            Applied::Refused(_) => Err(AuthError::DeviceNotFound),
         }
-        let mut event = self.event(caller.tenant, AuditKind::DeviceRevoked, Outcome::Success);
-        event.user_id = Some(claims.sub.clone());
-        event.device_id = Some(id);
-        event.detail = Some(format!("{} sessions revoked", sessions.len()));
-        self.audit(event).await;
-        Ok(())
     }
 
     /// Signs in with a trusted device's credential, when the device is active, unexpired,
@@ -198,36 +219,48 @@ impl AuthKit {
                 && device.trust == TrustLevel::Trusted
                 && device.fingerprint.is_same_device(fingerprint)
         });
-        let mut event = self.event(caller.tenant, AuditKind::DeviceSignIn, Outcome::Success);
-        event.user_id = Some(credential.user_id.clone());
-        event.device_id = Some(credential.device_id.clone());
-        event.ip = caller.ip.map(str::to_owned);
-        let opened = if accepted {
-            self.open_session(
-                caller,
-                &credential.user_id,
-                Some(credential.device_id),
-                vec![DEVICE_METHOD.to_owned()],
-            )
-            .await
-        } else {
-            Err(AuthError::DeviceSignInRefused)
+        if !accepted {
+            return Err(self.refuse_device_sign_in(caller).await);
+        }
+        // The session and its link on the device in one change, conditional on the device
+        // still being active: a revocation racing this either lists the session or makes
+        // the sign-in fail.
+        let session = self.new_session(
+            caller,
+            &credential.user_id,
+            Some(credential.device_id.clone()),
+            vec![DEVICE_METHOD.to_owned()],
+        );
+        let linked = DeviceSignIn {
+            tenant: tenant.clone(),
+            user: credential.user_id.clone(),
+            device: credential.device_id.clone(),
+            family: session.family.id.clone(),
+            session_expires_at: session.family.expires_at,
+            at: now,
         };
-        let tokens = match opened {
-            Ok(tokens) => tokens,
-            Err(AuthError::DeviceSignInRefused) => {
-                event.kind = AuditKind::DeviceSignInRefused;
-                event.outcome = Outcome::Refused;
-                self.audit(event).await;
-                return Err(AuthError::DeviceSignInRefused);
-            }
-            Err(other) => return Err(other),
+        let change = Change {
+            writes: vec![
+                Write::InsertSession(session.family.clone()),
+                Write::RecordDeviceSignIn(linked),
+            ],
+            events: vec![session.opened],
         };
-        self.audit(event).await;
+        if let Applied::Refused(_) = self.apply(change).await? {
+            return Err(self.refuse_device_sign_in(caller).await);
+        }
+        let tokens = self.tokens_for(caller.tenant, &session.family, session.refresh);
         Ok(SignedIn {
             tokens,
             user_id: credential.user_id,
             is_new_user: false,
         })
+    }
+
+    /// Every device sign-in refusal looks the same to the caller, and is counted.
+    async fn refuse_device_sign_in(&self, caller: Caller<'_>) -> AuthError {
+        self.count_refusal(&caller.tenant.id, RefusalReason::DeviceSignIn)
+            .await;
+        AuthError::DeviceSignInRefused
     }
 }

@@ -1,25 +1,31 @@
 //! The service: every use case of AuthKit as one method on [`AuthKit`], which holds the
 //! ports (stores, sender, keys, clock, randomness) chosen by the composition root.
 
+mod accounts;
+mod answers;
+mod decoy;
 mod devices;
+mod magic_link;
+mod refusals;
 mod sessions;
 mod sign_in;
 mod tenants;
 
 use std::sync::Arc;
 
-use crate::audit::{AuditEvent, AuditKind, Outcome};
 use crate::clock::{Clock, Randomness, Timestamp};
 use crate::delivery::Sender;
-use crate::store::{AuditLog, Stores};
+use crate::error::AuthError;
+use crate::event::{Event, EventKind, Outcome};
+use crate::store::{Applied, AuditLog, Change, StoreError, Stores};
 use crate::tenant::Tenant;
 use crate::token::{Jwks, KeyMaterial};
 
+pub use answers::{ConfirmedLink, ExpectedResult, VerifiedChallenge};
+pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
 pub use sessions::{SignedIn, Tokens};
-pub use sign_in::{
-    ConfirmedLink, RequestedKind, StartRequest, StartedChallenge, VerifiedChallenge,
-};
+pub use sign_in::{RequestedKind, StartRequest, StartedChallenge};
 pub use tenants::{CreatedTenant, NewTenant};
 
 /// Where the current key material comes from. The AWS adapter refreshes it on a timer;
@@ -77,7 +83,24 @@ pub struct ServiceSettings {
     pub issuer: String,
     /// Where people's browsers reach the API (magic links point here).
     pub public_base_url: String,
+    /// How long a warm process trusts an API key and a tenant it read (0: never): a
+    /// revoked key or a changed policy takes effect within this many seconds.
+    pub tenant_cache_secs: u32,
 }
+
+impl ServiceSettings {
+    /// Settings with the default cache bound ([`DEFAULT_TENANT_CACHE_SECS`]).
+    pub fn new(issuer: impl Into<String>, public_base_url: impl Into<String>) -> ServiceSettings {
+        ServiceSettings {
+            issuer: issuer.into(),
+            public_base_url: public_base_url.into(),
+            tenant_cache_secs: DEFAULT_TENANT_CACHE_SECS,
+        }
+    }
+}
+
+/// How long API keys and tenants are trusted once read, unless configured otherwise.
+pub const DEFAULT_TENANT_CACHE_SECS: u32 = 30;
 
 /// Who is calling: the tenant (from the API key) and the client's address.
 #[derive(Debug, Clone, Copy)]
@@ -93,6 +116,8 @@ pub struct AuthKit {
     clock: Arc<dyn Clock>,
     random: Arc<dyn Randomness>,
     settings: ServiceSettings,
+    tenants: tenants::TenantCache,
+    refusals: refusals::RefusalCounts,
 }
 
 impl AuthKit {
@@ -105,6 +130,8 @@ impl AuthKit {
         settings: ServiceSettings,
     ) -> AuthKit {
         AuthKit {
+            tenants: tenants::TenantCache::new(settings.tenant_cache_secs),
+            refusals: refusals::RefusalCounts::default(),
             stores,
             sender,
             keys,
@@ -127,35 +154,35 @@ impl AuthKit {
         self.clock.now()
     }
 
-    /// Audit is best effort: an unavailable audit table must not stop people signing in,
-    /// but the loss is logged loudly.
-    async fn audit(&self, event: AuditEvent) {
-        if let Err(error) = self.stores.audit.append(&event).await {
-            tracing::error!(tenant = %event.tenant, kind = event.kind.as_str(), error = %error, "audit event lost");
-        }
+    /// A new event about `tenant`, now, with a fresh id.
+    fn event(&self, tenant: &Tenant, kind: EventKind, outcome: Outcome) -> Event {
+        Event::new(&tenant.id, kind, outcome, self.now(), self.random.as_ref())
     }
 
-    fn event(&self, tenant: &Tenant, kind: AuditKind, outcome: Outcome) -> AuditEvent {
-        let mut suffix = [0u8; 6];
-        self.random.fill(&mut suffix);
-        let at = self.now();
-        AuditEvent {
-            id: format!("{}-{}", at.0, hex::encode(suffix)),
-            tenant: tenant.id.clone(),
-            at,
-            kind,
-            outcome,
-            user_id: None,
-            challenge_id: None,
-            device_id: None,
-            ip: None,
-            identifier: None,
-            channel: None,
-            detail: None,
+    /// Applies a change; its events are recorded with it or not at all.
+    async fn apply(&self, change: Change) -> Result<Applied, AuthError> {
+        Ok(self.stores.changes.apply(&change).await?)
+    }
+
+    /// Applies a change whose conditions the caller already knows to hold (new ids); a
+    /// refusal would mean the store and the domain disagree.
+    async fn apply_new(&self, change: Change) -> Result<(), AuthError> {
+        match self.apply(change).await? {
+            Applied::Done => Ok(()),
+            Applied::Refused(_) => Err(StoreError::Corrupt(
+                "a write of new items was refused: their ids are taken".into(),
+            )
+            .into()),
         }
     }
 }
 
+#[cfg(test)]
+mod directory_tests;
+#[cfg(test)]
+mod fault_tests;
+#[cfg(test)]
+mod partition_tests;
 #[cfg(test)]
 mod rate_limit_tests;
 #[cfg(test)]

@@ -15,6 +15,8 @@ fn code_for(identifier: &str) -> StartRequest<'_> {
         channel: None,
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     }
 }
 
@@ -64,6 +66,7 @@ impl Harness {
             },
             self.clock_now(),
             &pepper,
+            &crate::OsRandomness,
         );
         let tenant = shared
             .iter()
@@ -241,14 +244,9 @@ async fn an_address_typed_in_another_case_is_the_same_user_and_the_same_limit() 
         let sent_to = h.sender.sent.lock().unwrap().last().unwrap().to.clone();
         assert_eq!(sent_to.as_str(), typed, "delivered as typed");
         let code = h.sender.last_secret();
-        let verified = h
-            .authkit
-            .verify_answer(h.caller(), started.id.as_str(), &code)
-            .await
-            .unwrap();
         users.push(
             h.authkit
-                .complete_sign_in(h.caller(), verified)
+                .sign_in_with_answer(h.caller(), started.id.as_str(), &code)
                 .await
                 .unwrap()
                 .user_id,

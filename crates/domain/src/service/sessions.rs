@@ -1,15 +1,15 @@
 //! Sessions: access tokens and rotating refresh tokens with reuse detection (decision 35).
 
-use super::{AuthKit, Caller, VerifiedChallenge};
-use crate::audit::{AuditKind, Outcome};
+use super::{AuthKit, Caller};
 use crate::challenge::ChallengeKind;
 use crate::device::DeviceId;
 use crate::error::AuthError;
+use crate::event::{Event, EventKind, Outcome};
 use crate::identifier::Channel;
-use crate::store::DeviceSignIn;
+use crate::store::{Applied, Change, Write};
 use crate::tenant::{Tenant, TenantId};
 use crate::token::{self, AccessClaims, FamilyId, Presented, RefreshFamily, RefreshToken};
-use crate::user::{User, UserId};
+use crate::user::UserId;
 
 /// Tokens handed to a client.
 #[derive(Debug, Clone)]
@@ -27,39 +27,24 @@ pub struct SignedIn {
     pub is_new_user: bool,
 }
 
-impl AuthKit {
-    /// Turns a verified challenge into a user (created on first sign-in) and a session.
-    #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn complete_sign_in(
-        &self,
-        caller: Caller<'_>,
-        verified: VerifiedChallenge,
-    ) -> Result<SignedIn, AuthError> {
-        let challenge = verified.challenge;
-        let candidate = User {
-            id: UserId::generate(self.random.as_ref()),
-            tenant: caller.tenant.id.clone(),
-            identifier: challenge.identifier.clone(),
-            created_at: self.now(),
-        };
-        let (user, is_new_user) = self.stores.users.find_or_create(&candidate).await?;
-        let amr = methods(challenge.kind, challenge.channel);
-        let tokens = self.open_session(caller, &user.id, None, amr).await?;
-        Ok(SignedIn {
-            tokens,
-            user_id: user.id,
-            is_new_user,
-        })
-    }
+/// A session about to be opened: the family to insert, the token it starts with, and the
+/// event that records it.
+pub(super) struct NewSession {
+    pub family: RefreshFamily,
+    pub refresh: RefreshToken,
+    pub opened: Event,
+}
 
-    /// Starts a refresh-token family and issues its first tokens.
-    pub(super) async fn open_session(
+impl AuthKit {
+    /// A new refresh-token family for `user`, not yet stored: the caller writes it in one
+    /// change with what the sign-in proved.
+    pub(super) fn new_session(
         &self,
         caller: Caller<'_>,
         user: &UserId,
         device: Option<DeviceId>,
         amr: Vec<String>,
-    ) -> Result<Tokens, AuthError> {
+    ) -> NewSession {
         let tenant = caller.tenant;
         let now = self.now();
         let refresh = RefreshToken::generate(
@@ -79,43 +64,20 @@ impl AuthKit {
             expires_at: now.plus_secs(i64::from(tenant.policy.refresh_token_ttl_secs)),
             revoked_at: None,
         };
-        self.stores.sessions.insert(&family).await?;
-        if let Some(device) = &family.device_id {
-            self.link_to_device(&family, device).await?;
+        let mut opened = self.event(tenant, EventKind::SessionOpened, Outcome::Success);
+        opened.user_id = Some(user.clone());
+        opened.device_id = family.device_id.clone();
+        opened.ip = caller.ip.map(str::to_owned);
+        opened.detail = Some(format!(
+            "session={} amr={}",
+            family.id.redacted(),
+            family.amr.join(",")
+        ));
+        NewSession {
+            family,
+            refresh,
+            opened,
         }
-        let mut event = self.event(tenant, AuditKind::TokensIssued, Outcome::Success);
-        event.user_id = Some(user.clone());
-        event.device_id = family.device_id.clone();
-        event.ip = caller.ip.map(str::to_owned);
-        event.detail = Some(family.amr.join(","));
-        self.audit(event).await;
-        Ok(self.tokens_for(tenant, &family, refresh))
-    }
-
-    /// Records a device sign-in's session on the device, so that revoking the device ends
-    /// it. The family is written first: a revocation racing this either sees the link or
-    /// makes the link fail, and then the family is revoked here.
-    async fn link_to_device(
-        &self,
-        family: &RefreshFamily,
-        device: &DeviceId,
-    ) -> Result<(), AuthError> {
-        let sign_in = DeviceSignIn {
-            tenant: family.tenant.clone(),
-            user: family.user_id.clone(),
-            device: device.clone(),
-            family: family.id.clone(),
-            session_expires_at: family.expires_at,
-            at: family.created_at,
-        };
-        if self.stores.devices.record_sign_in(&sign_in).await? {
-            return Ok(());
-        }
-        self.stores
-            .sessions
-            .revoke(&family.tenant, &family.id, family.created_at)
-            .await?;
-        Err(AuthError::DeviceSignInRefused)
     }
 
     /// Rotates a refresh token. A retry of the last rotation (within the grace window) gets
@@ -139,37 +101,36 @@ impl AuthKit {
                 Presented::Current => {
                     let next = presented.successor(&pepper);
                     let rotated = self
-                        .stores
-                        .sessions
-                        .rotate(
-                            &tenant.id,
-                            &family.id,
-                            &family.current_hash,
-                            &next.hash(&pepper),
-                            now,
-                        )
+                        .apply(Change {
+                            writes: vec![Write::RotateSession {
+                                tenant: tenant.id.clone(),
+                                id: family.id.clone(),
+                                expected: family.current_hash,
+                                next: next.hash(&pepper),
+                                now,
+                            }],
+                            events: vec![self.session_event(
+                                caller,
+                                &family,
+                                EventKind::SessionRotated,
+                                Outcome::Success,
+                            )],
+                        })
                         .await?;
-                    if rotated {
-                        let mut event =
-                            self.event(tenant, AuditKind::RefreshRotated, Outcome::Success);
-                        event.user_id = Some(family.user_id.clone());
-                        self.audit(event).await;
+                    if rotated == Applied::Done {
                         return Ok(self.tokens_for(tenant, &family, next));
                     }
                 }
                 Presented::Retry(next) => return Ok(self.tokens_for(tenant, &family, next)),
                 Presented::Replayed => {
-                    self.stores
-                        .sessions
-                        .revoke(&tenant.id, &family.id, now)
-                        .await?;
                     tracing::warn!(outcome = "refresh_reuse", family = %family.id.redacted(), "refresh token reuse; family revoked");
-                    let mut event =
-                        self.event(tenant, AuditKind::RefreshReuseDetected, Outcome::Refused);
-                    event.user_id = Some(family.user_id.clone());
-                    event.ip = caller.ip.map(str::to_owned);
-                    event.detail = Some(family.id.redacted());
-                    self.audit(event).await;
+                    let reused = self.session_event(
+                        caller,
+                        &family,
+                        EventKind::SessionReused,
+                        Outcome::Refused,
+                    );
+                    self.revoke_family(&family, reused, now).await?;
                     return Err(AuthError::RefreshTokenReused);
                 }
                 Presented::Unknown => return Err(AuthError::InvalidRefreshToken),
@@ -195,14 +156,45 @@ impl AuthKit {
         if matches!(family.judge(&presented, &pepper, now), Presented::Unknown) {
             return Ok(());
         }
-        self.stores
-            .sessions
-            .revoke(&tenant.id, &family.id, now)
-            .await?;
-        let mut event = self.event(tenant, AuditKind::SessionRevoked, Outcome::Success);
-        event.user_id = Some(family.user_id);
-        self.audit(event).await;
+        let revoked =
+            self.session_event(caller, &family, EventKind::SessionRevoked, Outcome::Success);
+        self.revoke_family(&family, revoked, now).await
+    }
+
+    /// Revokes a session with the event that says why. A family gone in between (expired
+    /// and deleted) has nothing left to revoke.
+    pub(super) async fn revoke_family(
+        &self,
+        family: &RefreshFamily,
+        event: Event,
+        now: crate::clock::Timestamp,
+    ) -> Result<(), AuthError> {
+        self.apply(Change {
+            writes: vec![Write::RevokeSession {
+                tenant: family.tenant.clone(),
+                id: family.id.clone(),
+                now,
+            }],
+            events: vec![event],
+        })
+        .await?;
         Ok(())
+    }
+
+    /// An event about a session: its user, device and (redacted) id.
+    pub(super) fn session_event(
+        &self,
+        caller: Caller<'_>,
+        family: &RefreshFamily,
+        kind: EventKind,
+        outcome: Outcome,
+    ) -> Event {
+        let mut event = self.event(caller.tenant, kind, outcome);
+        event.user_id = Some(family.user_id.clone());
+        event.device_id = family.device_id.clone();
+        event.ip = caller.ip.map(str::to_owned);
+        event.detail = Some(format!("session={}", family.id.redacted()));
+        event
     }
 
     /// A family that is neither revoked nor expired.
@@ -270,7 +262,12 @@ impl AuthKit {
         .map_err(|_| AuthError::InvalidAccessToken)
     }
 
-    fn tokens_for(&self, tenant: &Tenant, family: &RefreshFamily, refresh: RefreshToken) -> Tokens {
+    pub(super) fn tokens_for(
+        &self,
+        tenant: &Tenant,
+        family: &RefreshFamily,
+        refresh: RefreshToken,
+    ) -> Tokens {
         let now = self.now();
         let ttl = tenant.policy.access_token_ttl_secs;
         let mut jti = [0u8; 16];
@@ -299,7 +296,7 @@ impl AuthKit {
 
 /// Authentication method references for a sign-in: RFC 8176's `otp` and `sms`, and
 /// `magic_link`, `email`, `whatsapp` where RFC 8176 has no value (decision 25).
-fn methods(kind: ChallengeKind, channel: Channel) -> Vec<String> {
+pub(super) fn methods(kind: ChallengeKind, channel: Channel) -> Vec<String> {
     let first = match kind {
         ChallengeKind::Code { .. } => "otp",
         ChallengeKind::MagicLink => "magic_link",

@@ -1,18 +1,23 @@
-//! Starting, resending and answering challenges.
+//! Starting and resending challenges, and admitting requests past rate limits and locks.
 
-use url::Url;
+use std::future::Future;
+
 use zeroize::Zeroizing;
 
 use super::{AuthKit, Caller};
-use crate::audit::{AuditKind, Outcome};
-use crate::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengeState, ChallengeStatus};
+use crate::challenge::{
+    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ChallengeStatus,
+    ResponseMode,
+};
 use crate::clock::Timestamp;
 use crate::delivery::{MessageContent, OutgoingMessage};
 use crate::error::AuthError;
+use crate::event::{Event, EventKind, Outcome, RefusalReason};
 use crate::identifier::{Channel, Identifier};
+use crate::pkce::CodeChallenge;
 use crate::rate_limit::{identifier_digest, Action, CountedLimit, RateLimitPolicy, Subject};
 use crate::secret::{OpaqueSecret, OtpCode, Pepper};
-use crate::store::{Admission, AttemptOutcome, CounterKey, CounterLimit, StoreError};
+use crate::store::{Admission, Applied, Change, CounterLimit, CounterValue, StoreError, Write};
 use crate::tenant::Tenant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -27,11 +32,15 @@ pub struct StartRequest<'a> {
     pub channel: Option<Channel>,
     pub kind: RequestedKind,
     pub redirect_uri: Option<&'a str>,
+    /// Magic links only: binds the sign-in to the app holding its verifier (PKCE, S256).
+    pub code_challenge: Option<&'a str>,
+    /// Magic links only: where the result goes in the redirect (query needs a challenge).
+    pub response_mode: ResponseMode,
 }
 
 /// What the client learns about a started challenge. Identical whether or not the
 /// identifier has signed in before.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct StartedChallenge {
     pub id: ChallengeId,
     pub kind: ChallengeKind,
@@ -54,17 +63,14 @@ impl StartedChallenge {
     }
 }
 
-/// A challenge whose answer proved right.
-#[derive(Debug, Clone)]
-pub struct VerifiedChallenge {
-    pub challenge: Challenge,
-}
-
-/// A magic link confirmed from its page: where to send the browser, carrying the one-time
-/// result the app exchanges for tokens.
-#[derive(Debug, Clone)]
-pub struct ConfirmedLink {
-    pub redirect_to: Zeroizing<String>,
+/// A start that passed every check: what its challenge will be.
+pub(super) struct AdmittedStart {
+    pub identifier: Identifier,
+    pub channel: Channel,
+    pub kind: ChallengeKind,
+    pub redirect_uri: Option<String>,
+    pub code_challenge: Option<CodeChallenge>,
+    pub response_mode: ResponseMode,
 }
 
 /// The secret behind a new challenge, in clear only until it is sent.
@@ -84,7 +90,7 @@ impl FreshSecret {
 
 /// How long an identifier stays locked after reaching its failure cap: 15 minutes,
 /// doubling with each further failure, at most a day.
-fn lockout_secs(failures_over_cap: u64) -> u64 {
+pub(super) fn lockout_secs(failures_over_cap: u64) -> u64 {
     const BASE: u64 = 15 * 60;
     const CEILING: u64 = 24 * 3600;
     BASE.saturating_mul(1 << failures_over_cap.min(10))
@@ -92,7 +98,7 @@ fn lockout_secs(failures_over_cap: u64) -> u64 {
 }
 
 /// Consecutive failures are remembered this long after the last one.
-const FAILURE_MEMORY_SECS: i64 = 7 * 24 * 3600;
+pub(super) const FAILURE_MEMORY_SECS: i64 = 7 * 24 * 3600;
 
 impl AuthKit {
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id, kind = ?request.kind))]
@@ -101,6 +107,52 @@ impl AuthKit {
         caller: Caller<'_>,
         request: StartRequest<'_>,
     ) -> Result<StartedChallenge, AuthError> {
+        let admitted = self.admit_start(caller, &request).await?;
+        self.issue(caller, admitted, ChallengePurpose::SignIn).await
+    }
+
+    /// Stores the challenge of an admitted start with its event, in one change, and sends
+    /// it.
+    pub(super) async fn issue(
+        &self,
+        caller: Caller<'_>,
+        admitted: AdmittedStart,
+        purpose: ChallengePurpose,
+    ) -> Result<StartedChallenge, AuthError> {
+        let (challenge, secret) = self.new_challenge(
+            caller.tenant,
+            admitted.identifier,
+            admitted.channel,
+            admitted.kind,
+            admitted.redirect_uri,
+            0,
+            purpose,
+            self.now(),
+        );
+        let challenge = Challenge {
+            code_challenge: admitted.code_challenge,
+            response_mode: admitted.response_mode,
+            ..challenge
+        };
+        let started = self.challenge_event(caller, &challenge, EventKind::ChallengeStarted);
+        self.apply_new(Change {
+            writes: vec![Write::InsertChallenge(challenge.clone())],
+            events: vec![started],
+        })
+        .await?;
+        self.deliver(caller, &challenge, secret).await?;
+        Ok(StartedChallenge::of(&challenge))
+    }
+
+    /// Every check a start makes before anything is stored or sent: the identifier, the
+    /// channel, the redirect, the PKCE binding, rate limits and lockout. Decoys go through
+    /// it too, so a sign-in for an account that does not exist is refused exactly when a
+    /// real one would be.
+    pub(super) async fn admit_start(
+        &self,
+        caller: Caller<'_>,
+        request: &StartRequest<'_>,
+    ) -> Result<AdmittedStart, AuthError> {
         let tenant = caller.tenant;
         let identifier = Identifier::parse(request.identifier, tenant.policy.default_region)?;
         let channel = identifier.channel(request.channel)?;
@@ -111,25 +163,28 @@ impl AuthKit {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
-        self.admit(Action::Start, caller, &identifier).await?;
-
-        let now = self.now();
+        let code_challenge = super::magic_link::binding(request)?;
+        self.admit(Action::Start, caller, &identifier, async {})
+            .await?;
         let kind = match request.kind {
             RequestedKind::Code => ChallengeKind::Code {
                 length: tenant.policy.code_length,
             },
             RequestedKind::MagicLink => ChallengeKind::MagicLink,
         };
-        let (challenge, secret) =
-            self.new_challenge(tenant, identifier, channel, kind, redirect_uri, 0, now);
-        self.stores.challenges.insert(&challenge).await?;
-        self.deliver(caller, &challenge, secret, AuditKind::ChallengeStarted)
-            .await?;
-        Ok(StartedChallenge::of(&challenge))
+        Ok(AdmittedStart {
+            identifier,
+            channel,
+            kind,
+            redirect_uri,
+            code_challenge,
+            response_mode: request.response_mode,
+        })
     }
 
     /// Replaces a pending challenge with a new one carrying a new secret: the old secret
-    /// stops working at once. Cooldown and the resend cap carry over from the old one.
+    /// stops working at once. Cooldown and the resend cap carry over from the old one, and
+    /// so do its purpose and a magic link's binding.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn resend(
         &self,
@@ -138,10 +193,10 @@ impl AuthKit {
     ) -> Result<StartedChallenge, AuthError> {
         let tenant = caller.tenant;
         let old = self.load_challenge(&tenant.id, challenge_id).await?;
-        let id = old.id.clone();
         let now = self.now();
         check_resend(&old, now)?;
-        self.admit(Action::Start, caller, &old.identifier).await?;
+        self.admit(Action::Start, caller, &old.identifier, async {})
+            .await?;
 
         let (new, secret) = self.new_challenge(
             tenant,
@@ -150,21 +205,45 @@ impl AuthKit {
             old.kind,
             old.redirect_uri.clone(),
             old.resends + 1,
+            old.purpose.clone(),
             now,
         );
-        if !self.stores.challenges.supersede(&old, &new, now).await? {
-            // Another request changed the old challenge first; report its state now.
-            let current = self
-                .stores
-                .challenges
-                .get(&tenant.id, &id)
-                .await?
-                .ok_or(AuthError::ChallengeNotFound)?;
-            check_resend(&current, now)?;
-            return Err(AuthError::ChallengeUsed);
+        let new = Challenge {
+            code_challenge: old.code_challenge,
+            response_mode: old.response_mode,
+            ..new
+        };
+        let mut resent = self.challenge_event(caller, &new, EventKind::ChallengeResent);
+        resent.detail = Some(format!("replaces={}", old.id));
+        let change = Change {
+            writes: vec![
+                Write::SupersedeChallenge {
+                    tenant: tenant.id.clone(),
+                    id: old.id.clone(),
+                    now,
+                },
+                Write::InsertChallenge(new.clone()),
+            ],
+            events: vec![resent],
+        };
+        match self.apply(change).await? {
+            Applied::Done => {}
+            Applied::Refused(failed) if failed.contains(&1) => {
+                return Err(StoreError::AlreadyExists.into())
+            }
+            Applied::Refused(_) => {
+                // Another request changed the old challenge first; report its state now.
+                let current = self
+                    .stores
+                    .challenges
+                    .get(&tenant.id, &old.id)
+                    .await?
+                    .ok_or(AuthError::ChallengeNotFound)?;
+                check_resend(&current, now)?;
+                return Err(AuthError::ChallengeUsed);
+            }
         }
-        self.deliver(caller, &new, secret, AuditKind::ChallengeResent)
-            .await?;
+        self.deliver(caller, &new, secret).await?;
         Ok(StartedChallenge::of(&new))
     }
 
@@ -184,128 +263,8 @@ impl AuthKit {
         }
     }
 
-    /// Checks an answer (a code, or a magic-link token) against a challenge. Each answer is
-    /// counted atomically before it is judged, so parallel guesses cannot exceed the limit.
-    #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn verify_answer(
-        &self,
-        caller: Caller<'_>,
-        challenge_id: &str,
-        answer: &str,
-    ) -> Result<VerifiedChallenge, AuthError> {
-        let tenant = caller.tenant;
-        let challenge = self.load_challenge(&tenant.id, challenge_id).await?;
-        let answer = parse_answer(&challenge, answer)?;
-        self.admit(Action::Verify, caller, &challenge.identifier)
-            .await?;
-        self.judge_answer(caller, &challenge, answer.as_bytes(), None)
-            .await?;
-        Ok(VerifiedChallenge {
-            challenge: Challenge {
-                state: ChallengeState::Verified,
-                ..challenge
-            },
-        })
-    }
-
-    /// The POST from a magic link's confirmation page. The page is opened from an email,
-    /// so there is no API key: the tenant comes from the link itself.
-    #[tracing::instrument(skip_all, fields(tenant = %tenant.id))]
-    pub async fn confirm_magic_link(
-        &self,
-        tenant: &Tenant,
-        ip: Option<&str>,
-        challenge_id: &str,
-        token: &str,
-    ) -> Result<ConfirmedLink, AuthError> {
-        let caller = Caller { tenant, ip };
-        let challenge = self.load_challenge(&tenant.id, challenge_id).await?;
-        let id = challenge.id.clone();
-        if challenge.kind != ChallengeKind::MagicLink {
-            return Err(AuthError::MalformedAnswer);
-        }
-        let token = OpaqueSecret::parse(token).map_err(|_| AuthError::MalformedAnswer)?;
-        self.admit(Action::Verify, caller, &challenge.identifier)
-            .await?;
-
-        let result = OpaqueSecret::generate(self.random.as_ref());
-        let pepper = self.keys.current().pepper.clone();
-        let exchange_hash = pepper.hash(
-            &Challenge::exchange_context(&id),
-            result.expose().as_bytes(),
-        );
-        self.judge_answer(
-            caller,
-            &challenge,
-            token.expose().as_bytes(),
-            Some(exchange_hash),
-        )
-        .await?;
-
-        let mut redirect = Url::parse(
-            challenge
-                .redirect_uri
-                .as_deref()
-                .ok_or(AuthError::RedirectRequired)?,
-        )
-        .map_err(|_| AuthError::RedirectNotAllowed)?;
-        redirect
-            .query_pairs_mut()
-            .append_pair("authkit_result", &format!("{id}.{}", result.expose()));
-        Ok(ConfirmedLink {
-            redirect_to: Zeroizing::new(redirect.into()),
-        })
-    }
-
-    /// Exchanges a confirmed magic link's one-time result (`<challenge id>.<secret>`) for
-    /// the verified challenge. Works once.
-    #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
-    pub async fn exchange_result(
-        &self,
-        caller: Caller<'_>,
-        result: &str,
-    ) -> Result<VerifiedChallenge, AuthError> {
-        let tenant = caller.tenant;
-        let (id, secret) = result
-            .split_once('.')
-            .ok_or(AuthError::InvalidSignInResult)?;
-        let id = ChallengeId::parse(id).map_err(|_| AuthError::InvalidSignInResult)?;
-        let secret = OpaqueSecret::parse(secret).map_err(|_| AuthError::InvalidSignInResult)?;
-        let challenge = self
-            .stores
-            .challenges
-            .get(&tenant.id, &id)
-            .await?
-            .ok_or(AuthError::InvalidSignInResult)?;
-        let now = self.now();
-        let presented = self.keys.current().pepper.hash(
-            &Challenge::exchange_context(&id),
-            secret.expose().as_bytes(),
-        );
-        let matches = challenge
-            .exchange_hash
-            .is_some_and(|stored| stored.matches(&presented));
-        if !matches || !challenge.accepts_consumption(now) {
-            return Err(AuthError::InvalidSignInResult);
-        }
-        if !self
-            .stores
-            .challenges
-            .mark_consumed(&tenant.id, &id, now)
-            .await?
-        {
-            return Err(AuthError::InvalidSignInResult);
-        }
-        Ok(VerifiedChallenge {
-            challenge: Challenge {
-                state: ChallengeState::Consumed,
-                ..challenge
-            },
-        })
-    }
-
     /// The challenge a client names, in this tenant.
-    async fn load_challenge(
+    pub(super) async fn load_challenge(
         &self,
         tenant: &crate::tenant::TenantId,
         challenge_id: &str,
@@ -318,91 +277,19 @@ impl AuthKit {
             .ok_or(AuthError::ChallengeNotFound)
     }
 
-    /// Counts the answer, judges it in constant time, and moves the challenge to Verified
-    /// when right. Keeps the identifier's consecutive-failure count.
-    async fn judge_answer(
+    /// An event about `challenge`, from `caller`: the masked identifier, never a secret.
+    pub(super) fn challenge_event(
         &self,
         caller: Caller<'_>,
         challenge: &Challenge,
-        answer: &[u8],
-        exchange_hash: Option<crate::secret::SecretHash>,
-    ) -> Result<(), AuthError> {
-        let tenant = caller.tenant;
-        let now = self.now();
-        let counted = match self
-            .stores
-            .challenges
-            .record_attempt(&tenant.id, &challenge.id, now)
-            .await?
-        {
-            AttemptOutcome::Counted(counted) => counted,
-            AttemptOutcome::Refused(current) => return Err(closed_error(&current, now)),
-            AttemptOutcome::NotFound => return Err(AuthError::ChallengeNotFound),
-        };
-        let keys = self.keys.current();
-        let presented = keys
-            .pepper
-            .hash(&Challenge::secret_context(&counted.id), answer);
-        let mut event = self.event(tenant, AuditKind::ChallengeVerified, Outcome::Success);
-        event.challenge_id = Some(counted.id.clone());
-        event.identifier = Some(counted.identifier.masked());
-        event.channel = Some(counted.channel);
+        kind: EventKind,
+    ) -> Event {
+        let mut event = self.event(caller.tenant, kind, Outcome::Success);
+        event.challenge_id = Some(challenge.id.clone());
+        event.identifier = Some(challenge.identifier.masked());
+        event.channel = Some(challenge.channel);
         event.ip = caller.ip.map(str::to_owned);
-
-        if counted.secret_hash.matches(&presented) {
-            if !self
-                .stores
-                .challenges
-                .mark_verified(&tenant.id, &counted.id, exchange_hash, now)
-                .await?
-            {
-                // A parallel right answer won, or the challenge expired in between.
-                let current = self
-                    .stores
-                    .challenges
-                    .get(&tenant.id, &counted.id)
-                    .await?
-                    .ok_or(AuthError::ChallengeNotFound)?;
-                return Err(closed_error(&current, now));
-            }
-            self.stores
-                .counters
-                .reset(&failure_key(tenant, &counted.identifier, &keys.pepper))
-                .await?;
-            tracing::info!(outcome = "verified", "challenge verified");
-            if exchange_hash.is_some() {
-                event.kind = AuditKind::MagicLinkConfirmed;
-            }
-            self.audit(event).await;
-            return Ok(());
-        }
-
-        let failure = CounterKey {
-            key: failure_key(tenant, &counted.identifier, &keys.pepper),
-            expires_at: now.plus_secs(FAILURE_MEMORY_SECS),
-        };
-        self.stores
-            .counters
-            .increment(std::slice::from_ref(&failure), now)
-            .await?;
-        let remaining = counted.remaining_attempts();
-        let (kind, outcome) = if remaining == 0 {
-            (AuditKind::ChallengeExhausted, "exhausted")
-        } else {
-            (AuditKind::VerificationFailed, "wrong_code")
-        };
-        tracing::info!(outcome, remaining, "wrong answer");
-        event.kind = kind;
-        event.outcome = Outcome::Failure;
-        event.detail = Some(outcome.to_owned());
-        self.audit(event).await;
-        Err(if remaining == 0 {
-            AuthError::ChallengeExhausted
-        } else {
-            AuthError::WrongAnswer {
-                remaining_attempts: remaining,
-            }
-        })
+        event
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -414,6 +301,7 @@ impl AuthKit {
         kind: ChallengeKind,
         redirect_uri: Option<String>,
         resends: u32,
+        purpose: ChallengePurpose,
         now: Timestamp,
     ) -> (Challenge, FreshSecret) {
         let random = self.random.as_ref();
@@ -444,18 +332,22 @@ impl AuthKit {
             resend_after: now.plus_secs(i64::from(policy.resend_cooldown_secs)),
             redirect_uri,
             exchange_hash: None,
+            purpose,
+            code_challenge: None,
+            response_mode: ResponseMode::Fragment,
         };
         (challenge, secret)
     }
 
-    /// Sends the secret. A failed send marks the challenge undelivered, so it can never be
-    /// answered, and reports the failure: nothing is left half-done.
+    /// Sends the secret. A failed send leaves the challenge pending and resendable at once
+    /// (the provider may still deliver late, and a resend should not wait out a cooldown
+    /// for a message that never left), records the failure, and says which challenge to
+    /// resend.
     async fn deliver(
         &self,
         caller: Caller<'_>,
         challenge: &Challenge,
         secret: FreshSecret,
-        started: AuditKind,
     ) -> Result<(), AuthError> {
         let tenant = caller.tenant;
         let content = match secret {
@@ -472,32 +364,40 @@ impl AuthKit {
             content,
             expires_in_secs: tenant.policy.challenge_ttl_secs,
         };
-        let mut event = self.event(tenant, started, Outcome::Success);
-        event.challenge_id = Some(challenge.id.clone());
-        event.identifier = Some(challenge.identifier.masked());
-        event.channel = Some(challenge.channel);
-        event.ip = caller.ip.map(str::to_owned);
-        self.audit(event.clone()).await;
-
-        match self.sender.send(&message).await {
+        let error = match self.sender.send(&message).await {
             Ok(receipt) => {
                 tracing::info!(outcome = "delivered", channel = %challenge.channel, provider_message_id = %receipt.provider_message_id, "challenge delivered");
-                event.kind = AuditKind::ChallengeDelivered;
-                self.audit(event).await;
-                Ok(())
+                return Ok(());
             }
-            Err(error) => {
-                tracing::warn!(outcome = "delivery_failed", channel = %challenge.channel, error = %error, "delivery failed");
-                self.stores
-                    .challenges
-                    .mark_undelivered(&tenant.id, &challenge.id)
-                    .await?;
-                event.kind = AuditKind::DeliveryFailed;
-                event.outcome = Outcome::Failure;
-                self.audit(event).await;
-                Err(AuthError::DeliveryFailed(error))
+            Err(error) => error,
+        };
+        tracing::warn!(outcome = "delivery_failed", channel = %challenge.channel, error = %error, "delivery failed");
+        let now = self.now();
+        let mut failed = self.challenge_event(caller, challenge, EventKind::DeliveryFailed);
+        failed.outcome = Outcome::Failure;
+        let reopened = self
+            .apply(Change {
+                writes: vec![Write::AllowResend {
+                    tenant: tenant.id.clone(),
+                    id: challenge.id.clone(),
+                    now,
+                }],
+                events: vec![failed],
+            })
+            .await;
+        let retry_after_secs = match reopened {
+            Ok(Applied::Done) => 0,
+            Ok(Applied::Refused(_)) => now.secs_until(challenge.resend_after),
+            Err(store) => {
+                tracing::error!(error = %store, "a failed delivery could not be recorded; the resend waits for the cooldown");
+                now.secs_until(challenge.resend_after)
             }
-        }
+        };
+        Err(AuthError::DeliveryFailed {
+            challenge_id: challenge.id.clone(),
+            retry_after_secs,
+            source: error,
+        })
     }
 
     /// `{public base}/v1/auth/link?tenant=…&challenge_id=…&token=…`: opening it shows a
@@ -512,16 +412,19 @@ impl AuthKit {
         )
     }
 
-    /// Lets a request through, or refuses it because the identifier is locked or a rate
-    /// limit is reached. The client's own limits and the identifier's lock are read in one
-    /// round trip; the shared limits are asked only when both let the request through, so
-    /// a refused request never spends what the tenant or a country shares.
-    async fn admit(
+    /// Lets a request through, or refuses it because the identifier is locked (for actions
+    /// that respect the lock) or a rate limit is reached. The client's own limits, the identifier's lock state and
+    /// `alongside` (the request's own first step, so it costs no round trip of its own)
+    /// share one round trip; the shared limits are asked only when the client's own and the
+    /// lock let the request through, so a refused request never spends what the tenant or
+    /// a country shares. Returns `alongside`'s output and the identifier's live failures.
+    pub(super) async fn admit<T>(
         &self,
         action: Action,
         caller: Caller<'_>,
         identifier: &Identifier,
-    ) -> Result<(), AuthError> {
+        alongside: impl Future<Output = T>,
+    ) -> Result<Admitted<T>, AuthError> {
         let tenant = caller.tenant;
         let now = self.now();
         let pepper = self.keys.current().pepper.clone();
@@ -530,23 +433,34 @@ impl AuthKit {
             ip: caller.ip,
             identifier: Some(identifier),
         };
-        let [own, shared] = tenant
-            .policy
-            .rate_limits
-            .tiers(action, subject, now, &pepper);
-        let (own_admitted, unlocked) = futures::join!(
-            self.admit_tier(caller, identifier, &own, now),
-            self.refuse_if_locked(tenant, identifier, &pepper),
-        );
-        unlocked?;
+        let [own, shared] =
+            tenant
+                .policy
+                .rate_limits
+                .tiers(action, subject, now, &pepper, self.random.as_ref());
+        let failure_key = failure_key(tenant, identifier, &pepper);
+        let failures = async {
+            match action.respects_lockout() {
+                true => self.stores.counters.get(&failure_key, now).await,
+                false => Ok(None),
+            }
+        };
+        let (own_admitted, failures, alongside) =
+            futures::join!(self.admit_tier(caller, &own, now), failures, alongside,);
+        let failures = failures?;
+        self.refuse_if_locked(tenant, failures, now).await?;
         own_admitted?;
-        self.admit_tier(caller, identifier, &shared, now).await
+        self.admit_tier(caller, &shared, now).await?;
+        Ok(Admitted {
+            alongside,
+            failures,
+            failure_key,
+        })
     }
 
     async fn admit_tier(
         &self,
         caller: Caller<'_>,
-        identifier: &Identifier,
         tier: &[CountedLimit],
         now: Timestamp,
     ) -> Result<(), AuthError> {
@@ -561,11 +475,8 @@ impl AuthKit {
             .ok_or_else(|| StoreError::Corrupt("a refusal named no counter".into()))?;
         let tenant = caller.tenant;
         tracing::info!(tenant = %tenant.id, scope = tripped.scope.as_str(), outcome = "rate_limited", "rate limit tripped");
-        let mut event = self.event(tenant, AuditKind::RateLimited, Outcome::Refused);
-        event.identifier = Some(identifier.masked());
-        event.ip = caller.ip.map(str::to_owned);
-        event.detail = Some(format!("scope={}", tripped.scope.as_str()));
-        self.audit(event).await;
+        self.count_refusal(&tenant.id, RefusalReason::RateLimited(tripped.scope))
+            .await;
         Err(AuthError::RateLimited(tripped))
     }
 
@@ -575,38 +486,48 @@ impl AuthKit {
     async fn refuse_if_locked(
         &self,
         tenant: &Tenant,
-        identifier: &Identifier,
-        pepper: &Pepper,
+        failures: Option<CounterValue>,
+        now: Timestamp,
     ) -> Result<(), AuthError> {
-        let now = self.now();
-        let Some(failures) = self
-            .stores
-            .counters
-            .get(&failure_key(tenant, identifier, pepper), now)
-            .await?
-        else {
+        let Some(failures) = failures else {
             return Ok(());
         };
-        let cap = u64::from(tenant.policy.identifier_failure_cap);
-        if failures.count < cap {
+        let Some(unlock_at) = locked_until(tenant, failures) else {
             return Ok(());
-        }
-        let unlock_at = failures
-            .updated_at
-            .plus_secs(lockout_secs(failures.count - cap) as i64);
+        };
         if now >= unlock_at {
             return Ok(());
         }
-        let mut event = self.event(tenant, AuditKind::IdentifierLocked, Outcome::Refused);
-        event.identifier = Some(identifier.masked());
-        self.audit(event).await;
+        tracing::info!(tenant = %tenant.id, outcome = "identifier_locked", "identifier locked");
+        self.count_refusal(&tenant.id, RefusalReason::IdentifierLocked)
+            .await;
         Err(AuthError::IdentifierLocked {
             retry_after_secs: now.secs_until(unlock_at),
         })
     }
 }
 
-fn failure_key(tenant: &Tenant, identifier: &Identifier, pepper: &crate::secret::Pepper) -> String {
+/// What admission read on its way.
+pub(super) struct Admitted<T> {
+    /// What ran alongside the first round trip.
+    pub alongside: T,
+    /// The identifier's live consecutive failures, if any.
+    pub failures: Option<CounterValue>,
+    /// Where they are counted.
+    pub failure_key: String,
+}
+
+/// When an identifier with these failures is unlocked, if they reach its tenant's cap.
+pub(super) fn locked_until(tenant: &Tenant, failures: CounterValue) -> Option<Timestamp> {
+    let cap = u64::from(tenant.policy.identifier_failure_cap);
+    (failures.count >= cap).then(|| {
+        failures
+            .updated_at
+            .plus_secs(lockout_secs(failures.count - cap) as i64)
+    })
+}
+
+fn failure_key(tenant: &Tenant, identifier: &Identifier, pepper: &Pepper) -> String {
     format!(
         "{}#failures#{}",
         tenant.id,
@@ -634,34 +555,38 @@ fn allowed_redirect(tenant: &Tenant, requested: Option<&str>) -> Result<String, 
     }
 }
 
-fn parse_answer(challenge: &Challenge, raw: &str) -> Result<Zeroizing<String>, AuthError> {
-    match challenge.kind {
-        ChallengeKind::Code { length } => OtpCode::parse(raw, length)
-            .map(|code| Zeroizing::new(code.expose().to_owned()))
-            .map_err(|_| AuthError::MalformedAnswer),
-        ChallengeKind::MagicLink => OpaqueSecret::parse(raw)
-            .map(|token| Zeroizing::new(token.expose().to_owned()))
-            .map_err(|_| AuthError::MalformedAnswer),
-    }
-}
-
 fn check_resend(challenge: &Challenge, now: Timestamp) -> Result<(), AuthError> {
-    if challenge.accepts_resend(now) {
-        return Ok(());
-    }
     match challenge.status(now) {
-        ChallengeStatus::Pending if challenge.resends >= challenge.max_resends => {
-            Err(AuthError::ResendLimitReached)
-        }
-        ChallengeStatus::Pending => Err(AuthError::ResendTooSoon {
-            retry_after_secs: now.secs_until(challenge.resend_after),
-        }),
+        ChallengeStatus::Pending => check_cooldown_and_cap(
+            challenge.resend_after,
+            challenge.resends,
+            challenge.max_resends,
+            now,
+        ),
         _ => Err(closed_error(challenge, now)),
     }
 }
 
+/// The resend rules of a live challenge (decoys keep them too).
+pub(super) fn check_cooldown_and_cap(
+    resend_after: Timestamp,
+    resends: u32,
+    max_resends: u32,
+    now: Timestamp,
+) -> Result<(), AuthError> {
+    if resends >= max_resends {
+        Err(AuthError::ResendLimitReached)
+    } else if now < resend_after {
+        Err(AuthError::ResendTooSoon {
+            retry_after_secs: now.secs_until(resend_after),
+        })
+    } else {
+        Ok(())
+    }
+}
+
 /// Why a challenge no longer takes answers.
-fn closed_error(challenge: &Challenge, now: Timestamp) -> AuthError {
+pub(super) fn closed_error(challenge: &Challenge, now: Timestamp) -> AuthError {
     match challenge.status(now) {
         ChallengeStatus::Expired => AuthError::ChallengeExpired,
         ChallengeStatus::Exhausted => AuthError::ChallengeExhausted,

@@ -7,14 +7,16 @@ use async_trait::async_trait;
 use super::{
     AuthKit, Caller, NewTenant, RequestedKind, ServiceSettings, SignedIn, StartRequest, StaticKeys,
 };
-use crate::audit::AuditEvent;
+use crate::audit::AuditConsumer;
 use crate::clock::{ManualClock, OsRandomness};
 use crate::delivery::{DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender};
 use crate::device::Fingerprint;
+use crate::event::{drain, Event, EventPipeline};
 use crate::identifier::Channel;
 use crate::memory::MemoryStore;
+use crate::secret::Pepper;
 use crate::store::Stores;
-use crate::tenant::{Tenant, TenantId, TenantPolicy};
+use crate::tenant::{ApiKey, Tenant, TenantId, TenantPolicy};
 use crate::token::KeyMaterial;
 
 /// Records what would have been sent; can be told to fail. Like the AWS sender, it does
@@ -73,9 +75,12 @@ impl RecordingSender {
 pub struct Harness {
     pub authkit: AuthKit,
     pub stores: Stores,
+    pub memory: Arc<MemoryStore>,
     pub clock: Arc<ManualClock>,
     pub sender: Arc<RecordingSender>,
     pub tenant: Tenant,
+    pub publishable_key: ApiKey,
+    keys: Arc<KeyMaterial>,
 }
 
 pub const REDIRECT: &str = "https://app.example.com/callback";
@@ -87,18 +92,17 @@ impl Harness {
 
     pub async fn with_policy(policy: TenantPolicy) -> Harness {
         let clock = Arc::new(ManualClock::at(1_700_000_000));
-        let stores = MemoryStore::with_clock(clock.clone()).into_stores();
+        let memory = Arc::new(MemoryStore::with_clock(clock.clone()));
+        let stores = memory.clone().stores();
         let sender = Arc::new(RecordingSender::default());
+        let keys = Arc::new(KeyMaterial::generate(&OsRandomness));
         let authkit = AuthKit::new(
             stores.clone(),
             sender.clone(),
-            Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
+            Arc::new(StaticKeys(keys.clone())),
             clock.clone(),
             Arc::new(OsRandomness),
-            ServiceSettings {
-                issuer: "https://auth.example.com".into(),
-                public_base_url: "https://auth.example.com".into(),
-            },
+            ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
         );
         let created = authkit
             .create_tenant(NewTenant {
@@ -112,18 +116,41 @@ impl Harness {
         Harness {
             authkit,
             stores,
+            memory,
             clock,
             sender,
             tenant: created.tenant,
+            publishable_key: created.publishable_key,
+            keys,
         }
+    }
+
+    pub fn pepper(&self) -> Pepper {
+        self.keys.pepper.clone()
+    }
+
+    /// Another service over `stores` (this one's, some replaced), sharing this harness's
+    /// keys, clock, sender and tenant.
+    pub fn service_over(&self, stores: Stores) -> AuthKit {
+        AuthKit::new(
+            stores,
+            self.sender.clone(),
+            Arc::new(StaticKeys(self.keys.clone())),
+            self.clock.clone(),
+            Arc::new(OsRandomness),
+            ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
+        )
     }
 
     pub fn clock_now(&self) -> crate::clock::Timestamp {
         crate::clock::Clock::now(self.clock.as_ref())
     }
 
-    /// The tenant's newest audit events, newest first.
-    pub async fn recent_audit(&self, limit: usize) -> Vec<AuditEvent> {
+    /// The tenant's newest audit entries, newest first, after the events recorded so far
+    /// went through the pipeline (as the local server's drain task does).
+    pub async fn recent_audit(&self, limit: usize) -> Vec<Event> {
+        let pipeline = EventPipeline::new(vec![Arc::new(AuditConsumer(self.stores.audit.clone()))]);
+        drain(self.memory.as_ref(), &pipeline, 100).await.unwrap();
         self.stores
             .audit
             .recent(&self.tenant.id, self.clock_now(), limit)
@@ -145,17 +172,12 @@ impl Harness {
             .start_sign_in(self.caller(), code_for(identifier))
             .await
             .unwrap();
-        let verified = self
-            .authkit
-            .verify_answer(
+        self.authkit
+            .sign_in_with_answer(
                 self.caller(),
                 started.id.as_str(),
                 &self.sender.last_secret(),
             )
-            .await
-            .unwrap();
-        self.authkit
-            .complete_sign_in(self.caller(), verified)
             .await
             .unwrap()
     }
@@ -167,6 +189,8 @@ pub fn code_for(identifier: &str) -> StartRequest<'_> {
         channel: None,
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     }
 }
 

@@ -2,9 +2,9 @@
 
 use super::testing::{code_for, laptop, Harness, REDIRECT};
 use super::{RequestedKind, StartRequest};
-use crate::audit::AuditKind;
 use crate::device::Fingerprint;
 use crate::error::AuthError;
+use crate::event::EventKind;
 use crate::identifier::Channel;
 use crate::rate_limit::Scope;
 use crate::tenant::{KeyKind, TenantPolicy};
@@ -21,14 +21,9 @@ async fn a_code_signs_a_new_user_in_and_the_same_user_again_later() {
     assert_eq!(started.masked_destination, "J***@example.com");
     let code = h.sender.last_secret();
     assert_eq!(code.len(), 6);
-    let verified = h
-        .authkit
-        .verify_answer(h.caller(), started.id.as_str(), &code)
-        .await
-        .unwrap();
     let first = h
         .authkit
-        .complete_sign_in(h.caller(), verified)
+        .sign_in_with_answer(h.caller(), started.id.as_str(), &code)
         .await
         .unwrap();
     assert!(first.is_new_user);
@@ -44,14 +39,9 @@ async fn a_code_signs_a_new_user_in_and_the_same_user_again_later() {
         .start_sign_in(h.caller(), code_for("Jane@example.com"))
         .await
         .unwrap();
-    let verified = h
-        .authkit
-        .verify_answer(h.caller(), again.id.as_str(), &h.sender.last_secret())
-        .await
-        .unwrap();
     let second = h
         .authkit
-        .complete_sign_in(h.caller(), verified)
+        .sign_in_with_answer(h.caller(), again.id.as_str(), &h.sender.last_secret())
         .await
         .unwrap();
     assert!(!second.is_new_user);
@@ -210,7 +200,7 @@ async fn a_resend_waits_replaces_the_secret_and_is_capped() {
 }
 
 #[tokio::test]
-async fn a_failed_delivery_leaves_a_challenge_that_cannot_be_answered() {
+async fn a_failed_delivery_keeps_the_challenge_resendable_at_once_and_says_which() {
     let h = Harness::new().await;
     h.sender
         .fail
@@ -219,21 +209,35 @@ async fn a_failed_delivery_leaves_a_challenge_that_cannot_be_answered() {
         .authkit
         .start_sign_in(h.caller(), code_for("a@example.com"))
         .await;
-    assert!(
-        matches!(result, Err(AuthError::DeliveryFailed(_))),
-        "{result:?}"
-    );
+    let Err(AuthError::DeliveryFailed {
+        challenge_id,
+        retry_after_secs: 0,
+        ..
+    }) = result
+    else {
+        panic!("{result:?}")
+    };
     let events = h.recent_audit(10).await;
-    assert_eq!(events[0].kind, AuditKind::DeliveryFailed);
-    let challenge_id = events[0].challenge_id.clone().unwrap();
-    let stored = h
-        .stores
-        .challenges
-        .get(&h.tenant.id, &challenge_id)
+    let kinds: Vec<EventKind> = events.iter().map(|e| e.kind).collect();
+    assert_eq!(
+        kinds,
+        vec![EventKind::DeliveryFailed, EventKind::ChallengeStarted]
+    );
+    assert_eq!(events[0].challenge_id.as_ref(), Some(&challenge_id));
+
+    // The provider is back: the resend goes out at once, without waiting for the cooldown.
+    h.sender
+        .fail
+        .store(false, std::sync::atomic::Ordering::SeqCst);
+    let resent = h
+        .authkit
+        .resend(h.caller(), challenge_id.as_str())
         .await
-        .unwrap()
         .unwrap();
-    assert!(!stored.accepts_attempt(h.clock_now()));
+    h.authkit
+        .sign_in_with_answer(h.caller(), resent.id.as_str(), &h.sender.last_secret())
+        .await
+        .unwrap();
 }
 
 #[tokio::test]
@@ -244,6 +248,8 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         channel: None,
         kind: RequestedKind::MagicLink,
         redirect_uri: Some(REDIRECT),
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     let started = h.authkit.start_sign_in(h.caller(), request).await.unwrap();
     let link = h.sender.last_link();
@@ -261,19 +267,13 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
     let redirect = url::Url::parse(&confirmed.redirect_to).unwrap();
     assert!(confirmed.redirect_to.starts_with(REDIRECT));
     let result = redirect
-        .query_pairs()
-        .find(|(k, _)| k == "authkit_result")
+        .fragment()
+        .and_then(|fragment| fragment.strip_prefix("authkit_result="))
         .unwrap()
-        .1
         .to_string();
-    let verified = h
-        .authkit
-        .exchange_result(h.caller(), &result)
-        .await
-        .unwrap();
     let signed_in = h
         .authkit
-        .complete_sign_in(h.caller(), verified)
+        .sign_in_with_result(h.caller(), &result, None)
         .await
         .unwrap();
     let claims = h
@@ -282,7 +282,15 @@ async fn a_magic_link_page_post_returns_a_result_the_app_exchanges_once() {
         .unwrap();
     assert_eq!(claims.amr, vec!["magic_link", "email"]);
     assert!(matches!(
-        h.authkit.exchange_result(h.caller(), &result).await,
+        h.authkit
+            .sign_in_with_result(h.caller(), &result, None)
+            .await,
+        Err(AuthError::InvalidSignInResult)
+    ));
+    assert!(matches!(
+        h.authkit
+            .exchange_result(h.caller(), &result, None, None)
+            .await,
         Err(AuthError::InvalidSignInResult)
     ));
 }
@@ -295,6 +303,8 @@ async fn magic_links_only_return_to_allowed_redirects() {
         channel: None,
         kind: RequestedKind::MagicLink,
         redirect_uri: Some("https://evil.example/cb"),
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     assert!(matches!(
         h.authkit.start_sign_in(h.caller(), request).await,
@@ -567,14 +577,13 @@ async fn audit_events_carry_masked_identifiers_and_no_secrets() {
         .await
         .unwrap();
     let events = h.recent_audit(50).await;
-    let kinds: Vec<AuditKind> = events.iter().rev().map(|e| e.kind).collect();
+    let kinds: Vec<EventKind> = events.iter().rev().map(|e| e.kind).collect();
     assert_eq!(
         kinds,
         vec![
-            AuditKind::ChallengeStarted,
-            AuditKind::ChallengeDelivered,
-            AuditKind::VerificationFailed,
-            AuditKind::ChallengeVerified
+            EventKind::ChallengeStarted,
+            EventKind::AnswerWrong,
+            EventKind::ChallengeVerified
         ]
     );
     let dump = format!("{events:?}");
@@ -611,6 +620,8 @@ async fn a_channel_the_deployment_does_not_deliver_on_is_refused_before_anything
         channel: Some(Channel::Whatsapp),
         kind: RequestedKind::Code,
         redirect_uri: None,
+        code_challenge: None,
+        response_mode: Default::default(),
     };
     let refused = h.authkit.start_sign_in(h.caller(), request).await;
     assert!(matches!(
@@ -620,7 +631,7 @@ async fn a_channel_the_deployment_does_not_deliver_on_is_refused_before_anything
     assert_eq!(h.sender.count(), 0);
     let events = h.recent_audit(10).await;
     assert!(
-        events.iter().all(|e| e.kind != AuditKind::ChallengeStarted),
+        events.iter().all(|e| e.kind != EventKind::ChallengeStarted),
         "no challenge was started"
     );
 }
