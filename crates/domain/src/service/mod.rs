@@ -161,7 +161,39 @@ impl AuthKit {
 
     /// Applies a change; its events are recorded with it or not at all.
     async fn apply(&self, change: Change) -> Result<Applied, AuthError> {
-        Ok(self.stores.changes.apply(&change).await?)
+        match self.stores.changes.apply(&change).await {
+            Ok(applied) => Ok(applied),
+            Err(error @ (StoreError::Throttled(_) | StoreError::Unavailable(_))) => {
+                self.applied_all_the_same(&change, error).await
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A store that failed may have applied the change anyway: DynamoDB commits a
+    /// transaction whose answer, and every retry's, can still be lost. Its first event was
+    /// recorded with it or not at all, so one read tells which (decision 87). Only a
+    /// failure pays for that read, and a failing read leaves the first error standing.
+    async fn applied_all_the_same(
+        &self,
+        change: &Change,
+        error: StoreError,
+    ) -> Result<Applied, AuthError> {
+        let Some(event) = change.events.first() else {
+            return Err(error.into());
+        };
+        match self
+            .stores
+            .changes
+            .recorded_event(&event.tenant, &event.id)
+            .await
+        {
+            Ok(Some(_)) => {
+                tracing::warn!(error = %error, event = %event.id, "the store failed after applying a change; it counts as applied");
+                Ok(Applied::Done)
+            }
+            _ => Err(error.into()),
+        }
     }
 
     /// Applies a change whose conditions the caller already knows to hold (new ids); a
