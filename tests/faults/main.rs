@@ -98,6 +98,21 @@ fn policy() -> TenantPolicy {
     policy
 }
 
+/// A run whose faults never hit a transaction (a verify's sign-in, a resend, a failed
+/// delivery) would prove nothing about the paths that write a change and its events
+/// together.
+fn transactions_faulted(proxy: &FaultProxy) -> Vec<String> {
+    let report = proxy.report();
+    let faulted = report.dynamodb_faults.get("TransactWriteItems");
+    match faulted {
+        Some(n) if *n > 0 => Vec::new(),
+        _ => vec![format!(
+            "no TransactWriteItems was faulted (operations: {:?})",
+            report.dynamodb_operations
+        )],
+    }
+}
+
 /// A named check and what broke it, if anything.
 struct Check {
     name: &'static str,
@@ -189,6 +204,10 @@ async fn sign_ins_survive_injected_faults() {
             failures: journey::stuck_after_delivery_failure(&journeys),
         },
     ];
+    checks.push(Check {
+        name: "the transactional write path was faulted (TransactWriteItems)",
+        failures: transactions_faulted(&proxy),
+    });
     let store = store_checks::read(&app, &endpoint).await;
     checks.push(Check {
         name: "5. no challenge is verified without a session for its user",
@@ -215,6 +234,11 @@ async fn sign_ins_survive_injected_faults() {
     println!("requests forwarded:");
     for (service, count) in &report.forwarded {
         println!("  {:<9} {count}", service.as_str());
+    }
+    println!("DynamoDB requests by operation (of them faulted):");
+    for (operation, count) in &report.dynamodb_operations {
+        let faulted = report.dynamodb_faults.get(operation).copied().unwrap_or(0);
+        println!("  {operation:<20} {count} ({faulted})");
     }
     println!(
         "  forwarded answers slower than {HOLD:?} (client may have timed out): {}",

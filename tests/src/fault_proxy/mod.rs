@@ -26,6 +26,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::future::{BoxFuture, FutureExt, Shared};
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::{Request, Response, StatusCode};
@@ -153,6 +154,7 @@ struct Tally {
     injected: BTreeMap<(Service, Fault), u64>,
     forwarded: BTreeMap<Service, u64>,
     dynamodb_operations: BTreeMap<String, u64>,
+    dynamodb_faults: BTreeMap<String, u64>,
     /// Forwarded requests whose answer took longer than the hold: the client may have
     /// timed out on its own, so a fault happened that the proxy did not inject.
     slow: u64,
@@ -164,7 +166,9 @@ struct Tally {
 struct Transaction {
     request: Bytes,
     at: Instant,
-    answer: Upstream,
+    /// The emulator's answer, shared by every request with the token; `None` when no
+    /// answer came.
+    answer: Shared<BoxFuture<'static, Option<Upstream>>>,
 }
 
 /// What the emulator answered.
@@ -218,7 +222,10 @@ impl Drop for FaultProxy {
 pub struct ProxyReport {
     pub injected: BTreeMap<(Service, Fault), u64>,
     pub forwarded: BTreeMap<Service, u64>,
+    /// DynamoDB requests by operation (`GetItem`, `TransactWriteItems`, …), and how many
+    /// of each were answered with a fault.
     pub dynamodb_operations: BTreeMap<String, u64>,
+    pub dynamodb_faults: BTreeMap<String, u64>,
     pub slow: u64,
 }
 
@@ -299,6 +306,7 @@ impl FaultProxy {
             injected: tally.injected.clone(),
             forwarded: tally.forwarded.clone(),
             dynamodb_operations: tally.dynamodb_operations.clone(),
+            dynamodb_faults: tally.dynamodb_faults.clone(),
             slow: tally.slow,
         }
     }
@@ -327,29 +335,21 @@ impl ProxyState {
         };
         let target = header(&parts.headers, "x-amz-target");
         let service = classify(&parts.method, parts.uri.path(), target, &body);
-        if service == Service::DynamoDb {
-            let operation = target
-                .and_then(|t| t.rsplit('.').next())
-                .unwrap_or("?")
-                .to_owned();
+        let operation = (service == Service::DynamoDb)
+            .then(|| target.and_then(|t| t.rsplit('.').next()).unwrap_or("?"));
+        if let Some(operation) = operation {
             *self
                 .tally
                 .lock()
                 .expect("tally lock")
                 .dynamodb_operations
-                .entry(operation)
+                .entry(operation.to_owned())
                 .or_default() += 1;
         }
 
         let fault = self.roll(service);
         if let Some(fault) = fault {
-            *self
-                .tally
-                .lock()
-                .expect("tally lock")
-                .injected
-                .entry((service, fault))
-                .or_default() += 1;
+            self.count_fault(service, operation, fault);
             match fault {
                 Fault::ConnectionReset => return Err(Reset),
                 Fault::Timeout => {
@@ -361,17 +361,9 @@ impl ProxyState {
             }
         }
 
-        let token = transaction_token(target, &body);
-        let replayed = token.as_deref().and_then(|token| self.replay(token, &body));
-        let answer = match replayed {
-            Some(answer) => answer,
-            None => {
-                let answer = self.forward(service, &parts, body.clone()).await?;
-                if let Some(token) = token {
-                    self.remember(token, &body, &answer);
-                }
-                answer
-            }
+        let answer = match transaction_token(target, &body) {
+            Some(token) => self.transact(token, &parts, body.clone()).await?,
+            None => self.forward(service, &parts, body.clone()).await?,
         };
         if fault == Some(Fault::ResponseLost) {
             return Err(Reset);
@@ -390,35 +382,73 @@ impl ProxyState {
         Ok(answer.response())
     }
 
-    /// DynamoDB's answer to a transaction whose token it has seen: the first answer again,
-    /// or `IdempotentParameterMismatchException` if the request changed.
-    fn replay(&self, token: &str, request: &Bytes) -> Option<Upstream> {
-        let tally = self.tally.lock().expect("tally lock");
-        let seen = tally
-            .transactions
-            .get(token)
-            .filter(|seen| seen.at.elapsed() < IDEMPOTENCY_WINDOW)?;
-        if seen.request != *request {
-            return Some(dynamodb_error(
-                400,
-                "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
-                "Request parameters do not match the previous request with the same idempotency token.",
-            ));
+    fn count_fault(&self, service: Service, operation: Option<&str>, fault: Fault) {
+        let mut tally = self.tally.lock().expect("tally lock");
+        *tally.injected.entry((service, fault)).or_default() += 1;
+        if let Some(operation) = operation {
+            *tally
+                .dynamodb_faults
+                .entry(operation.to_owned())
+                .or_default() += 1;
         }
-        Some(seen.answer.clone())
     }
 
-    fn remember(&self, token: String, request: &Bytes, answer: &Upstream) {
-        if answer.status.is_success() {
-            self.tally.lock().expect("tally lock").transactions.insert(
-                token,
-                Transaction {
-                    request: request.clone(),
-                    at: Instant::now(),
-                    answer: answer.clone(),
-                },
-            );
-        }
+    /// A `TransactWriteItems` goes to the emulator once per client token, as DynamoDB
+    /// applies it once: the same token again (the SDK's retry after a lost or timed-out
+    /// answer) gets that first answer, also while the first is still being applied — the
+    /// emulator is serialised and can be slower than the client's attempt timeout, so the
+    /// first attempt's forward runs on even when its client has gone. Only an applied
+    /// transaction is remembered (a failed one may be retried); a changed request with a
+    /// known token is `IdempotentParameterMismatchException`.
+    async fn transact(
+        self: &Arc<Self>,
+        token: String,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> Result<Upstream, Reset> {
+        let answer = {
+            let mut tally = self.tally.lock().expect("tally lock");
+            let seen = tally
+                .transactions
+                .get(&token)
+                .filter(|seen| seen.at.elapsed() < IDEMPOTENCY_WINDOW);
+            match seen {
+                Some(seen) if seen.request != body => {
+                    return Ok(dynamodb_error(
+                        400,
+                        "com.amazonaws.dynamodb.v20120810#IdempotentParameterMismatchException",
+                        "Request parameters do not match the previous request with the same idempotency token.",
+                    ))
+                }
+                Some(seen) => seen.answer.clone(),
+                None => {
+                    let request = self.upstream_request(parts, body.clone());
+                    let (state, key) = (self.clone(), token.clone());
+                    let applying = tokio::spawn(async move {
+                        let answer = state.send(Service::DynamoDb, request).await.ok();
+                        if !answer.as_ref().is_some_and(|a| a.status.is_success()) {
+                            let mut tally = state.tally.lock().expect("tally lock");
+                            tally.transactions.remove(&key);
+                        }
+                        answer
+                    });
+                    let answer = applying
+                        .map(|joined| joined.ok().flatten())
+                        .boxed()
+                        .shared();
+                    tally.transactions.insert(
+                        token,
+                        Transaction {
+                            request: body,
+                            at: Instant::now(),
+                            answer: answer.clone(),
+                        },
+                    );
+                    answer
+                }
+            }
+        };
+        answer.await.ok_or(Reset)
     }
 
     /// The fault for this request, if one is due: a seeded splitmix64 draw, so a run's
@@ -465,6 +495,15 @@ impl ProxyState {
         parts: &http::request::Parts,
         body: Bytes,
     ) -> Result<Upstream, Reset> {
+        self.send(service, self.upstream_request(parts, body)).await
+    }
+
+    /// The request as it goes on to the emulator.
+    fn upstream_request(
+        &self,
+        parts: &http::request::Parts,
+        body: Bytes,
+    ) -> reqwest::RequestBuilder {
         let path = parts
             .uri
             .path_and_query()
@@ -479,6 +518,14 @@ impl ProxyState {
                 request = request.header(name, value);
             }
         }
+        request
+    }
+
+    async fn send(
+        &self,
+        service: Service,
+        request: reqwest::RequestBuilder,
+    ) -> Result<Upstream, Reset> {
         let started = Instant::now();
         let upstream = request.send().await.map_err(|_| Reset)?;
         let status = upstream.status();
