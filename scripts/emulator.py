@@ -76,9 +76,12 @@ def _transact_write_items(original):
                     if item is not None:
                         table.items[hash_key] = item
                 else:
-                    table.items[hash_key].pop(range_key, None)
+                    partition = table.items.get(hash_key, {})
+                    partition.pop(range_key, None)
                     if item is not None:
                         table.items[hash_key][range_key] = item
+                    elif not partition:
+                        table.items.pop(hash_key, None)
                 if streamed is not None:
                     del table.stream_shard.items[streamed:]
             raise
