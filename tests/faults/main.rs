@@ -11,15 +11,21 @@
 //! 4. a failed delivery names its challenge, which can be resent and then answered;
 //! 5. no challenge in the table is verified without a session for its user;
 //! 6. every challenge has exactly one started event, every verified challenge exactly one
-//!    verified event, every session exactly one issued event.
+//!    verified event, every session exactly one opened event (in the events table, where
+//!    each is written with its change);
+//! 7. the events table's stream, fed to the audit consumer as Lambda would (batches,
+//!    partial batch responses) while its writes are faulted, leaves every event in the
+//!    audit log exactly once.
 //!
 //! Run by scripts/test.sh (a short run) and bench/faults.sh (a long one). Settings, from
 //! the environment: AUTHKIT_FAULT_SIGN_INS (150), AUTHKIT_FAULT_CONCURRENCY (8),
 //! AUTHKIT_FAULT_DYNAMODB_RATE (0.3), AUTHKIT_FAULT_DELIVERY_RATE (0.35),
+//! AUTHKIT_FAULT_PIPELINE_RATE (0.6, DynamoDB while the events go to the audit log),
 //! AUTHKIT_FAULT_KINDS (all; comma-separated names from `Fault::as_str`),
 //! AUTHKIT_FAULT_SEED (12), AUTHKIT_FAULT_DEADLINE_SECS (240).
 
 mod journey;
+mod pipeline;
 mod store_checks;
 
 use std::time::{Duration, Instant};
@@ -34,6 +40,9 @@ use journey::{Journey, Ledger};
 
 struct Settings {
     sign_ins: usize,
+    /// The DynamoDB fault rate while the events are fed to the audit consumer: higher than
+    /// the sign-ins', so that some deliveries fail after the SDK's retries and are repeated.
+    pipeline_rate: f64,
     concurrency: usize,
     plan: FaultPlan,
     deadline: Duration,
@@ -62,6 +71,7 @@ impl Settings {
         };
         Settings {
             sign_ins: setting("AUTHKIT_FAULT_SIGN_INS", 150),
+            pipeline_rate: setting("AUTHKIT_FAULT_PIPELINE_RATE", 0.6),
             concurrency: setting("AUTHKIT_FAULT_CONCURRENCY", 8),
             plan: FaultPlan {
                 dynamodb_rate: setting("AUTHKIT_FAULT_DYNAMODB_RATE", 0.3),
@@ -217,6 +227,14 @@ async fn sign_ins_survive_injected_faults() {
         name: "6. every state change has exactly one event (started, verified, session)",
         failures: store.event_failures(),
     });
+    proxy.set_dynamodb_rate(settings.pipeline_rate);
+    proxy.set_faults(true);
+    let delivery = pipeline::deliver(&app, &endpoint, &proxy).await;
+    proxy.set_faults(false);
+    checks.push(Check {
+        name: "7. every event reaches the audit log exactly once through faulted consumer writes",
+        failures: pipeline::audit_failures(&app, &endpoint, &delivery).await,
+    });
 
     println!("\n=== fault suite: {} sign-ins ===", settings.sign_ins);
     println!(
@@ -252,6 +270,11 @@ async fn sign_ins_survive_injected_faults() {
         "sign-ins completed: {} of {attempted}; {}",
         journeys.iter().filter(|j| j.signed_in()).count(),
         store.summary()
+    );
+    println!(
+        "event pipeline under faults (dynamodb rate {}): {}",
+        settings.pipeline_rate,
+        delivery.summary()
     );
     println!("checks:");
     for check in &checks {

@@ -7,6 +7,7 @@ pub mod fault_proxy;
 pub mod lambda_runtime_api;
 pub mod logs;
 pub mod round_trips;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::future::Future;

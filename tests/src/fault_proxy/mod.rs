@@ -200,6 +200,8 @@ struct ProxyState {
     http: reqwest::Client,
     plan: FaultPlan,
     enabled: AtomicBool,
+    /// The plan's DynamoDB rate, until [`FaultProxy::set_dynamodb_rate`] changes it.
+    dynamodb_rate: AtomicU64,
     rng: AtomicU64,
     tally: Mutex<Tally>,
 }
@@ -244,6 +246,7 @@ impl FaultProxy {
                 .build()
                 .expect("an HTTP client"),
             rng: AtomicU64::new(plan.seed),
+            dynamodb_rate: AtomicU64::new(plan.dynamodb_rate.to_bits()),
             plan,
             enabled: AtomicBool::new(false),
             tally: Mutex::new(Tally::default()),
@@ -277,6 +280,13 @@ impl FaultProxy {
     /// Starts or stops injecting faults.
     pub fn set_faults(&self, enabled: bool) {
         self.state.enabled.store(enabled, Ordering::SeqCst);
+    }
+
+    /// Faults this share of DynamoDB calls from now on.
+    pub fn set_dynamodb_rate(&self, rate: f64) {
+        self.state
+            .dynamodb_rate
+            .store(rate.to_bits(), Ordering::SeqCst);
     }
 
     /// Every message SES or SNS accepted for `to`, oldest first.
@@ -458,7 +468,7 @@ impl ProxyState {
             return None;
         }
         let rate = match service {
-            Service::DynamoDb => self.plan.dynamodb_rate,
+            Service::DynamoDb => f64::from_bits(self.dynamodb_rate.load(Ordering::SeqCst)),
             _ => self.plan.delivery_rate,
         };
         let kinds: Vec<Fault> = self
