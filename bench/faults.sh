@@ -5,7 +5,7 @@
 # retried; then the events table's stream goes to the audit consumer while its writes are
 # faulted. Prints the requests, the faults injected by kind, the outcomes and the checks
 # (docs/performance.md, "Reliability"). Needs the venv scripts/test.sh makes.
-#   SIGN_INS=2000 DYNAMODB_RATE=0.3 DELIVERY_RATE=0.35 PIPELINE_RATE=0.6 SEED=12 bash bench/faults.sh
+#   SIGN_INS=2000 DYNAMODB_RATE=0.3 DELIVERY_RATE=0.35 PIPELINE_RATE=0.3 SEED=12 bash bench/faults.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
 venv=${AUTHKIT_VENV:-.venv}
@@ -22,7 +22,7 @@ export AUTHKIT_FAULT_SIGN_INS=${SIGN_INS:-2000}
 export AUTHKIT_FAULT_CONCURRENCY=${CONCURRENCY:-8}
 export AUTHKIT_FAULT_DYNAMODB_RATE=${DYNAMODB_RATE:-0.3}
 export AUTHKIT_FAULT_DELIVERY_RATE=${DELIVERY_RATE:-0.35}
-export AUTHKIT_FAULT_PIPELINE_RATE=${PIPELINE_RATE:-0.6}
+export AUTHKIT_FAULT_PIPELINE_RATE=${PIPELINE_RATE:-0.3}
 export AUTHKIT_FAULT_SEED=${SEED:-12}
 export AUTHKIT_FAULT_DEADLINE_SECS=${DEADLINE_SECS:-1800}
 if [ -n "${KINDS:-}" ]; then export AUTHKIT_FAULT_KINDS=$KINDS; fi

@@ -65,18 +65,20 @@ struct LosingTheAnswer {
     inner: Arc<dyn ChangeStore>,
     lost: AtomicUsize,
     matches: fn(&Change) -> bool,
+    /// Reads of a recorded event that fail first, as a store that is still failing would.
+    unreadable: AtomicUsize,
+}
+
+fn count_down(n: &AtomicUsize) -> bool {
+    n.fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
+        .is_ok()
 }
 
 #[async_trait]
 impl ChangeStore for LosingTheAnswer {
     async fn apply(&self, change: &Change) -> Result<Applied, StoreError> {
         let applied = self.inner.apply(change).await?;
-        if (self.matches)(change)
-            && self
-                .lost
-                .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| n.checked_sub(1))
-                .is_ok()
-        {
+        if (self.matches)(change) && count_down(&self.lost) {
             return Err(StoreError::Unavailable("the answer was lost".into()));
         }
         Ok(applied)
@@ -87,6 +89,9 @@ impl ChangeStore for LosingTheAnswer {
         tenant: &TenantId,
         id: &str,
     ) -> Result<Option<Event>, StoreError> {
+        if count_down(&self.unreadable) {
+            return Err(StoreError::Throttled("still failing".into()));
+        }
         self.inner.recorded_event(tenant, id).await
     }
 }
@@ -228,18 +233,23 @@ async fn an_exchange_whose_write_fails_can_be_retried_with_the_same_result() {
         .unwrap();
 }
 
-#[tokio::test]
-async fn a_verify_whose_transaction_committed_but_whose_answer_was_lost_signs_in() {
-    let h = Harness::new().await;
-    let losing = Stores {
+fn losing_the_answer(h: &Harness, unreadable: usize) -> Stores {
+    Stores {
         changes: Arc::new(LosingTheAnswer {
             inner: h.stores.changes.clone(),
             lost: AtomicUsize::new(1),
             matches: opens_a_session,
+            unreadable: AtomicUsize::new(unreadable),
         }),
         ..h.stores.clone()
-    };
-    let authkit = h.service_over(losing);
+    }
+}
+
+#[tokio::test]
+async fn a_verify_whose_transaction_committed_but_whose_answer_was_lost_signs_in() {
+    let h = Harness::new().await;
+    // The store also fails the first two reads that ask whether the change happened.
+    let authkit = h.service_over(losing_the_answer(&h, 2));
     let started = h
         .authkit
         .start_sign_in(h.caller(), code_for("a@example.com"))
@@ -283,5 +293,26 @@ async fn a_change_that_failed_without_recording_its_events_stays_an_error() {
     assert!(
         matches!(failed, Err(AuthError::Unavailable(_))),
         "asking afterwards does not turn a failure into a success: {failed:?}"
+    );
+}
+
+#[tokio::test]
+async fn when_the_store_never_says_whether_the_change_happened_the_failure_stands() {
+    let h = Harness::new().await;
+    let authkit = h.service_over(losing_the_answer(&h, usize::MAX));
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("a@example.com"))
+        .await
+        .unwrap();
+    let failed = authkit
+        .sign_in_with_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await;
+    assert!(
+        matches!(
+            failed,
+            Err(AuthError::Unavailable(StoreError::Unavailable(_)))
+        ),
+        "the change's own error, not the read's: {failed:?}"
     );
 }

@@ -172,28 +172,34 @@ impl AuthKit {
 
     /// A store that failed may have applied the change anyway: DynamoDB commits a
     /// transaction whose answer, and every retry's, can still be lost. Its first event was
-    /// recorded with it or not at all, so one read tells which (decision 87). Only a
-    /// failure pays for that read, and a failing read leaves the first error standing.
+    /// recorded with it or not at all, so a read tells which (decision 87). Only a failure
+    /// pays for that read, asked up to three times since the store has just failed; if it
+    /// never answers, the first error stands.
     async fn applied_all_the_same(
         &self,
         change: &Change,
         error: StoreError,
     ) -> Result<Applied, AuthError> {
+        const READS: usize = 3;
         let Some(event) = change.events.first() else {
             return Err(error.into());
         };
-        match self
-            .stores
-            .changes
-            .recorded_event(&event.tenant, &event.id)
-            .await
-        {
-            Ok(Some(_)) => {
-                tracing::warn!(error = %error, event = %event.id, "the store failed after applying a change; it counts as applied");
-                Ok(Applied::Done)
+        for _ in 0..READS {
+            match self
+                .stores
+                .changes
+                .recorded_event(&event.tenant, &event.id)
+                .await
+            {
+                Ok(Some(_)) => {
+                    tracing::warn!(error = %error, event = %event.id, "the store failed after applying a change; it counts as applied");
+                    return Ok(Applied::Done);
+                }
+                Ok(None) => break,
+                Err(_) => continue,
             }
-            _ => Err(error.into()),
         }
+        Err(error.into())
     }
 
     /// Applies a change whose conditions the caller already knows to hold (new ids); a
