@@ -17,4 +17,5 @@ mod logs;
 mod magic_link;
 mod round_trips;
 mod sign_in;
+mod store_faults;
 mod tokens;

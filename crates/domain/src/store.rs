@@ -155,7 +155,9 @@ pub trait ChangeStore: Send + Sync {
     async fn apply(&self, change: &Change) -> Result<Applied, StoreError>;
 
     /// An event recorded with a change, while the store still holds it (DynamoDB: a day;
-    /// embedded: until it is delivered). For support and the store suite.
+    /// embedded: until it is delivered), read strongly consistent. The service asks it
+    /// whether a change the store reported failed was applied all the same; also for
+    /// support and the store suite.
     async fn recorded_event(
         &self,
         tenant: &TenantId,
