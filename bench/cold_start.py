@@ -1,10 +1,12 @@
 #!/usr/bin/env python3
-"""Cold start and per-invocation time of AuthKit's Lambda binaries, measured the way Lambda
-sees them: a minimal Runtime API on loopback, the binary started with AWS_LAMBDA_RUNTIME_API
-pointing at it. Cold start = process spawn until its first `GET /invocation/next` (Lambda's
-init phase: configuration, SDK clients, key material, the Cognito tenant); invocation =
-event handed out until the response is posted. Configuration comes from the environment
-bench/cold_start.sh sets up (moto, tables, a tenant and its key in AUTHKIT_BENCH_KEY).
+"""Cold start, per-invocation time and peak memory of AuthKit's Lambda binaries, measured
+the way Lambda sees them: a minimal Runtime API on loopback, the binary started with
+AWS_LAMBDA_RUNTIME_API pointing at it. Cold start = process spawn until its first
+`GET /invocation/next` (Lambda's init phase: configuration, SDK clients, key material);
+invocation = event handed out until the response is posted; peak RSS = the process's
+VmHWM (/proc/<pid>/status) after the invocations, what Lambda reports as "Max Memory
+Used". Configuration comes from the environment bench/cold_start.sh sets up (moto, tables,
+a tenant and its key in AUTHKIT_BENCH_KEY).
 
     bash bench/cold_start.sh
 """
@@ -85,23 +87,50 @@ def run_once(binary, event, budget):
     started = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     server.state["done"].wait(60)
+    peak_rss_kb = vm_hwm_kb(process.pid)
     process.kill()
     process.wait()
     server.shutdown()
     state = server.state
     if state["first_poll"] is None:
         raise SystemExit(f"{binary} never polled for an event")
-    return state["first_poll"] - started, state["latencies"], state["errors"], state["last_response"]
+    return state["first_poll"] - started, state["latencies"], state["errors"], state["last_response"], peak_rss_kb
+
+
+def vm_hwm_kb(pid):
+    """The process's peak resident set size so far, in kB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+# What each HTTP function is asked: real work where one request can do it over and over
+# (start sends a code each time; health and discovery answer fully), else a request the
+# function refuses after its store or key lookups (an unknown challenge, a bad token).
+HTTP_EVENTS = {
+    "authkit-health": ("GET", "/ready", None),
+    "authkit-discovery": ("GET", "/.well-known/jwks.json", None),
+    "authkit-start": ("POST", "/v1/auth/start", {"identifier": "bench@example.com"}),
+    "authkit-verify": ("POST", "/v1/auth/verify", {"challenge_id": "ch_" + "0" * 32, "code": "000000"}),
+    "authkit-resend": ("POST", "/v1/auth/resend", {"challenge_id": "ch_" + "0" * 32}),
+    "authkit-token": ("POST", "/v1/token/refresh", {"refresh_token": "rt_bench"}),
+    "authkit-devices": ("GET", "/v1/devices", None),
+    "authkit-cognito-sign-up": ("POST", "/v1/cognito/users", {"identifier": "bench@example.com"}),
+}
 
 
 def event_for(binary):
     name = pathlib.Path(binary).name
-    if name == "authkit-health":
-        return http_event("GET", "/health")
-    if name == "authkit-start":
-        return http_event("POST", "/v1/auth/start", {"identifier": "bench@example.com"})
+    if name in HTTP_EVENTS:
+        return http_event(*HTTP_EVENTS[name])
     if name == "authkit-define-auth-challenge":
         return cognito_event("define-auth-challenge")
+    if name == "authkit-pre-sign-up":
+        event = json.loads((COGNITO / "example-cognito-event-userpools-presignup.json").read_text())
+        event["request"]["userAttributes"] = {"email": "bench@example.com"}
+        return event
     if name == "authkit-create-auth-challenge":
         return cognito_event("create-auth-challenge")
     if name == "authkit-verify-auth-challenge":
@@ -117,17 +146,17 @@ def event_for(binary):
 
 
 def main():
-    print(f"{'binary':<32} {'cold start p50':>14} {'p90':>8} {'invoke p50':>11} {'p99':>8}  {'size':>7}  outcome")
+    print(f"{'binary':<32} {'cold start p50':>14} {'p90':>8} {'invoke p50':>11} {'p99':>8} {'peak RSS':>9}  {'size':>7}  outcome")
     for binary in sys.argv[1:]:
         name = pathlib.Path(binary).name
         event = event_for(binary)
         colds = sorted(run_once(binary, event, 1)[0] for _ in range(RUNS))
-        _, latencies, errors, last = run_once(binary, event, INVOCATIONS)
+        _, latencies, errors, last, peak_rss_kb = run_once(binary, event, INVOCATIONS)
         latencies.sort()
         p = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
         size = os.path.getsize(binary) / 1e6
         outcome = f"{errors} errors" if errors else summary(last)
-        print(f"{name:<32} {statistics.median(colds) * 1000:>11.1f} ms {p(colds, 0.9):>5.1f} ms {p(latencies, 0.5):>8.2f} ms {p(latencies, 0.99):>5.2f} ms  {size:>4.1f} MB  {outcome}")
+        print(f"{name:<32} {statistics.median(colds) * 1000:>11.1f} ms {p(colds, 0.9):>5.1f} ms {p(latencies, 0.5):>8.2f} ms {p(latencies, 0.99):>5.2f} ms {peak_rss_kb / 1024:>6.1f} MB  {size:>4.1f} MB  {outcome}")
 
 
 def summary(raw):

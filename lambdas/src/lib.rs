@@ -11,6 +11,7 @@ use std::sync::Arc;
 use authkit_api::PeerAddr;
 use authkit_app::{App, Config, DeliveryChoice};
 use authkit_cognito::{CognitoDirectory, Triggers, UserDirectory};
+use authkit_domain::tenant::TenantId;
 use authkit_domain::{AuthError, AuthKit};
 use authkit_dynamodb::stream::{BatchResponse, StreamBatch};
 use lambda_http::request::RequestContext;
@@ -46,7 +47,7 @@ pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), 
 pub async fn serve_health() -> Result<(), Error> {
     let (config, probe) = initialize(async {
         let config = Config::from_env()?;
-        let probe = authkit_app::readiness_probe(&config).await;
+        let probe = authkit_app::readiness_probe(&config).await?;
         Ok((config, probe))
     })
     .await?;
@@ -139,39 +140,74 @@ pub async fn serve_cognito_routes() -> Result<(), Error> {
     lambda_http::run(behind_edge(routes, &app.config)).await
 }
 
-/// Serves a Cognito trigger whose handler needs AuthKit (create, verify).
+/// Serves a Cognito trigger whose handler needs AuthKit (create, verify). Init builds the
+/// service; the tenant is read at the first invocation and then comes from the service's
+/// tenant cache (`AUTHKIT_TENANT_CACHE_SECS`), so the cold start pays no DynamoDB read and
+/// a policy change reaches warm functions within that bound (decision 83).
 pub async fn serve_trigger<E, F, Fut>(handler: F) -> Result<(), Error>
 where
     E: DeserializeOwned + Serialize + Send + 'static,
-    F: Fn(Arc<Triggers>, E) -> Fut,
+    F: Fn(Arc<Triggers>, E) -> Fut + Clone,
     Fut: Future<Output = Result<E, authkit_cognito::TriggerError>>,
 {
-    let triggers = Arc::new(initialize(triggers()).await?);
+    let source = Arc::new(initialize(trigger_source()).await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let handled = parse_event(event.payload).map(|event| handler(triggers.clone(), event));
-        async move { Ok::<E, FunctionError>(handled?.await?) }
+        let (source, handler) = (source.clone(), handler.clone());
+        async move {
+            let event = parse_event(event.payload)?;
+            let triggers = source.triggers().await?;
+            Ok::<E, FunctionError>(handler(triggers, event).await?)
+        }
     }))
     .await
 }
 
-async fn triggers() -> Result<Triggers, FunctionError> {
+/// The service, built at init, and the Cognito tenant it serves, read when needed.
+struct TriggerSource {
+    app: App,
+    directory: Option<Arc<dyn UserDirectory>>,
+    tenant_id: TenantId,
+}
+
+async fn trigger_source() -> Result<TriggerSource, FunctionError> {
     let app = cold_start().await?;
-    let tenant_id = app.config.cognito.tenant.clone().ok_or_else(|| {
+    let tenant_id = app.config.cognito.tenant.as_deref().ok_or_else(|| {
         FunctionError::configuration("AUTHKIT_COGNITO_TENANT is required for Cognito triggers")
     })?;
-    let tenant = app.authkit.tenant(&tenant_id).await.map_err(|error| {
-        let error_type = match error {
-            AuthError::Unavailable(_) => "Store",
-            _ => "Configuration",
-        };
-        FunctionError::with_causes(error_type, &error)
-            .context(format_args!("AUTHKIT_COGNITO_TENANT `{tenant_id}`"))
+    let tenant_id = TenantId::parse(tenant_id).map_err(|error| {
+        FunctionError::configuration(format!("AUTHKIT_COGNITO_TENANT `{tenant_id}`: {error}"))
     })?;
-    Ok(Triggers {
+    Ok(TriggerSource {
         directory: user_directory(&app),
-        authkit: app.authkit,
-        tenant,
+        app,
+        tenant_id,
     })
+}
+
+impl TriggerSource {
+    /// The triggers with the tenant as the service's cache holds it (read from the store
+    /// when the cache has none younger than its bound). A tenant that does not exist is
+    /// this function's configuration error; a store that fails is a `Store` error.
+    async fn triggers(&self) -> Result<Arc<Triggers>, FunctionError> {
+        let tenant = self
+            .app
+            .authkit
+            .tenant(self.tenant_id.as_str())
+            .await
+            .map_err(|error| {
+                let error_type = match error {
+                    AuthError::Unavailable(_) => "Store",
+                    _ => "Configuration",
+                };
+                FunctionError::with_causes(error_type, &error)
+                    .context(format_args!("AUTHKIT_COGNITO_TENANT `{}`", self.tenant_id))
+            })?;
+        Ok(Arc::new(Triggers {
+            directory: self.directory.clone(),
+            authkit: self.app.authkit.clone(),
+            tenant,
+        }))
+    }
 }
 
 /// Serves the events table's stream (DynamoDB Streams → Lambda): each batch goes to the

@@ -17,5 +17,6 @@ mod logs;
 mod magic_link;
 mod round_trips;
 mod sign_in;
+mod store_faults;
 mod tokens;
 mod users;

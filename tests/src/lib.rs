@@ -3,9 +3,11 @@
 //! emulator, its own DynamoDB tables), so tests run in parallel without sharing state.
 
 pub mod cognito_driver;
+pub mod fault_proxy;
 pub mod lambda_runtime_api;
 pub mod logs;
 pub mod round_trips;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -92,6 +94,15 @@ impl TestApp {
     /// An app with extra configuration variables (docs/configuration.md) on top of the
     /// backend's.
     pub async fn spawn_with(backend: Backend, extra: &[(&'static str, &str)]) -> TestApp {
+        TestApp::spawn_with_policy(backend, extra, Default::default()).await
+    }
+
+    /// An app with extra configuration and a tenant with this policy.
+    pub async fn spawn_with_policy(
+        backend: Backend,
+        extra: &[(&'static str, &str)],
+        policy: authkit_domain::tenant::TenantPolicy,
+    ) -> TestApp {
         let scratch = tempfile::tempdir().expect("a temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -127,7 +138,7 @@ impl TestApp {
                 id: authkit_domain::tenant::TenantId::parse(&tenant).expect("valid tenant id"),
                 name: "Test Tenant".into(),
                 allowed_redirect_uris: vec![REDIRECT_URI.into()],
-                policy: Default::default(),
+                policy,
             })
             .await
             .expect("tenant created");

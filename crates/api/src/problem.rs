@@ -130,6 +130,8 @@ impl From<AuthError> for Problem {
             AuthError::InvalidParameter(_) => problem(S::BAD_REQUEST, "invalid_parameter"),
             AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),
             AuthError::TenantExists => problem(S::CONFLICT, "tenant_exists"),
+            // The SDK has already retried with backoff; the client may try again shortly.
+            // Every 503 says when, so a retrying client neither hammers nor gives up.
             AuthError::Unavailable(_) => {
                 log_cause(&error);
                 Problem::new(
@@ -250,6 +252,23 @@ mod tests {
     }
 
     #[test]
+    fn a_throttled_or_unreachable_store_answers_503_with_retry_after() {
+        use authkit_domain::store::StoreError;
+        for cause in [
+            StoreError::Throttled("ProvisionedThroughputExceededException".into()),
+            StoreError::Unavailable("connection reset".into()),
+        ] {
+            let response = Problem::from(AuthError::Unavailable(cause)).into_response();
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "application/problem+json"
+            );
+        }
+    }
+
+    #[test]
     fn a_failed_delivery_is_retryable_and_names_the_challenge_to_resend() {
         let id = challenge_id();
         let error = AuthError::DeliveryFailed {
@@ -261,14 +280,6 @@ mod tests {
         assert_eq!((problem.status, problem.code), (503, "delivery_failed"));
         assert_eq!(problem.challenge_id.as_deref(), Some(id.as_str()));
         let response = problem.into_response();
-        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-    }
-
-    #[test]
-    fn throttling_is_a_503_to_retry_after_a_second() {
-        let store = authkit_domain::store::StoreError::Throttled("slow down".into());
-        let response = Problem::from(AuthError::Unavailable(store)).into_response();
-        assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 

@@ -2,7 +2,7 @@
 //! tenant's retention, 90 days by default (identifiers masked, no secrets) and is idempotent by event id, so a batch delivered
 //! twice leaves one entry per event, and a refusal count delivered again leaves its
 //! largest count. A user's erasure reaches it as an event too ([`EventKind::UserErased`]):
-//! the consumer then pseudonymises the user's entries (decision 112).
+//! the consumer then pseudonymises the user's entries (decision 91).
 
 use std::sync::Arc;
 

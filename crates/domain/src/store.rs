@@ -142,14 +142,6 @@ pub enum Write {
     RecordDeviceSignIn(DeviceSignIn),
     /// Forgets a counter.
     ResetCounter { key: String },
-    /// One more failure for an identifier, exactly: the counter goes from `seen` (what the
-    /// caller read; 0 for absent or expired) to `seen + 1`, moves its expiry to the key's,
-    /// and fails if another failure was counted in between.
-    CountFailure {
-        key: CounterKey,
-        seen: u64,
-        now: Timestamp,
-    },
     /// Adds `count` to one minute's refusals for one reason. Its event is the count itself:
     /// the store records [`Event::refusals`] with the new total.
     AddRefusals {
@@ -190,7 +182,9 @@ pub trait ChangeStore: Send + Sync {
     async fn apply(&self, change: &Change) -> Result<Applied, StoreError>;
 
     /// An event recorded with a change, while the store still holds it (DynamoDB: a day;
-    /// embedded: until it is delivered). For support and the store suite.
+    /// embedded: until it is delivered), read strongly consistent. The service asks it
+    /// whether a change the store reported failed was applied all the same; also for
+    /// support and the store suite.
     async fn recorded_event(
         &self,
         tenant: &TenantId,
@@ -245,6 +239,42 @@ pub struct CounterValue {
     pub updated_at: Timestamp,
 }
 
+/// When an identifier's consecutive failures let one more answer be judged: below `cap`,
+/// or past it once the lock has run out. A count of `cap + k` is unlocked when its last
+/// failure was at or before `unlocked_if_counted_by[k]`; the last entry holds for every
+/// higher count (the lock's ceiling).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureGate {
+    /// Where the failures are counted, and until when a new count is remembered.
+    pub key: CounterKey,
+    pub cap: u64,
+    pub unlocked_if_counted_by: Vec<Timestamp>,
+    pub now: Timestamp,
+}
+
+impl FailureGate {
+    /// Whether `failures` (live ones) let another answer through.
+    pub fn admits(&self, failures: CounterValue) -> bool {
+        let Some(past_cap) = failures.count.checked_sub(self.cap) else {
+            return true;
+        };
+        let last = self.unlocked_if_counted_by.len().saturating_sub(1);
+        let index = usize::try_from(past_cap).map_or(last, |k| k.min(last));
+        self.unlocked_if_counted_by
+            .get(index)
+            .is_some_and(|by| failures.updated_at <= *by)
+    }
+}
+
+/// What reserving a failure found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReservation {
+    /// Counted, before the answer is judged: the failures including this answer.
+    Reserved(CounterValue),
+    /// The identifier is locked: its failures as they are, nothing counted.
+    Locked(CounterValue),
+}
+
 #[async_trait]
 pub trait CounterStore: Send + Sync {
     /// Counts one request in every counter when each is below its max, else in none (a
@@ -258,6 +288,15 @@ pub trait CounterStore: Send + Sync {
         -> Result<Admission, StoreError>;
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError>;
+
+    /// Counts one more failure for an answer about to be judged, if `gate` admits it, in
+    /// one atomic step: answers arriving together one short of the cap cannot all pass,
+    /// and none is lost to contention. A count past its expiry starts again at one.
+    async fn reserve_failure(&self, gate: &FailureGate) -> Result<FailureReservation, StoreError>;
+
+    /// Gives back a reserved failure whose answer was not judged after all (refused by a
+    /// rate limit or by its challenge). Nothing to give back (reset meanwhile) is fine.
+    async fn release_failure(&self, key: &str, now: Timestamp) -> Result<(), StoreError>;
 }
 
 #[async_trait]

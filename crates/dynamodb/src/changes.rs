@@ -363,46 +363,6 @@ impl DynamoStore {
                 key(counter.clone(), COUNTER_SK),
                 None,
             )),
-            // From what was read to one more, exactly: a failure counted in between, or an
-            // expired count not yet deleted by TTL, fails the condition.
-            Write::CountFailure {
-                key: counter,
-                seen: 0,
-                now,
-            } => {
-                let mut item = key(counter.key.clone(), COUNTER_SK);
-                item.extend([
-                    ("count".to_owned(), n(1)),
-                    ("updated_at".to_owned(), n(now.0)),
-                    ("ttl".to_owned(), n(counter.expires_at.0)),
-                ]);
-                let put = built(
-                    Put::builder()
-                        .table_name(&t.counters)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
-                        .expression_attribute_names("#ttl", "ttl")
-                        .expression_attribute_values(":now", n(now.0))
-                        .build(),
-                )?;
-                Ok(vec![TransactWriteItem::builder().put(put).build()])
-            }
-            Write::CountFailure {
-                key: counter,
-                seen,
-                now,
-            } => one(update(
-                &t.counters,
-                key(counter.key.clone(), COUNTER_SK),
-                "SET #count = :next, updated_at = :now, #ttl = :expires",
-                Some("#count = :seen AND #ttl > :now"),
-                vec![
-                    (":seen", n(*seen)),
-                    (":next", n(seen + 1)),
-                    (":now", n(now.0)),
-                    (":expires", n(counter.expires_at.0)),
-                ],
-            )),
             Write::AddRefusals {
                 tenant,
                 reason,

@@ -8,7 +8,7 @@ use super::{sweep, MemoryStore, Tables};
 use crate::challenge::ChallengeState;
 use crate::clock::Timestamp;
 use crate::event::Event;
-use crate::store::{Applied, Change, ChangeStore, CounterValue, StoreError, Write};
+use crate::store::{Applied, Change, ChangeStore, StoreError, Write};
 use crate::tenant::TenantId;
 use crate::user::User;
 
@@ -171,9 +171,6 @@ impl Tables {
                     sign_in.device.clone(),
                 ))
                 .is_some_and(|device| device.is_active()),
-            Write::CountFailure { key, seen, now } => {
-                self.live_counter(&key.key, *now).map_or(0, |v| v.count) == *seen
-            }
             Write::ResetCounter { .. } | Write::AddRefusals { .. } => true,
         }
     }
@@ -349,18 +346,6 @@ impl Tables {
             Write::ResetCounter { key } => {
                 self.counters.remove(key);
             }
-            Write::CountFailure { key, seen, now } => {
-                self.counters.insert(
-                    key.key.clone(),
-                    (
-                        CounterValue {
-                            count: seen + 1,
-                            updated_at: *now,
-                        },
-                        key.expires_at,
-                    ),
-                );
-            }
             Write::AddRefusals {
                 tenant,
                 reason,
@@ -374,43 +359,46 @@ impl Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::OsRandomness;
+    use crate::device::DeviceId;
     use crate::event::{EventKind, Outcome};
-    use crate::store::CounterKey;
+    use crate::user::UserId;
 
     #[tokio::test]
     async fn a_change_whose_condition_fails_writes_nothing_and_records_no_event() {
         let store = MemoryStore::new();
         let tenant = TenantId::parse("acme").unwrap();
-        let key = CounterKey {
-            key: "acme#failures#x".into(),
-            expires_at: Timestamp(i64::MAX),
-        };
         let event = Event::new(
             &tenant,
             EventKind::AnswerWrong,
             Outcome::Failure,
             Timestamp(1),
-            &crate::clock::OsRandomness,
+            &OsRandomness,
         );
-        let change = |seen| Change {
-            writes: vec![
-                Write::ResetCounter {
-                    key: "acme#other".into(),
-                },
-                Write::CountFailure {
-                    key: key.clone(),
-                    seen,
+        // Revoking a device that does not exist fails its condition.
+        let change = |revoke_a_stranger: bool| {
+            let mut writes = vec![Write::ResetCounter {
+                key: "acme#other".into(),
+            }];
+            if revoke_a_stranger {
+                writes.push(Write::RevokeDevice {
+                    tenant: tenant.clone(),
+                    user: UserId::generate(&OsRandomness),
+                    id: DeviceId::generate(&OsRandomness),
                     now: Timestamp(1),
-                },
-            ],
-            events: vec![event.clone()],
+                });
+            }
+            Change {
+                writes,
+                events: vec![event.clone()],
+            }
         };
         assert_eq!(
-            store.apply(&change(3)).await.unwrap(),
+            store.apply(&change(true)).await.unwrap(),
             Applied::Refused(vec![1])
         );
         assert!(store.lock().outbox.is_empty());
-        assert_eq!(store.apply(&change(0)).await.unwrap(), Applied::Done);
+        assert_eq!(store.apply(&change(false)).await.unwrap(), Applied::Done);
         assert_eq!(
             store.recorded_event(&tenant, &event.id).await.unwrap(),
             Some(event)

@@ -20,7 +20,8 @@ use crate::identifier::Identifier;
 use crate::secret::SecretHash;
 use crate::store::{
     Admission, AttemptOutcome, ChallengeStore, CounterKey, CounterLimit, CounterStore,
-    CounterValue, DeviceStore, SessionStore, StoreError, TenantStore, UserStore,
+    CounterValue, DeviceStore, FailureGate, FailureReservation, SessionStore, StoreError,
+    TenantStore, UserStore,
 };
 use crate::tenant::{ApiKeyRecord, Tenant, TenantId};
 use crate::token::{FamilyId, RefreshFamily};
@@ -231,6 +232,30 @@ impl CounterStore for MemoryStore {
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
         Ok(self.lock().live_counter(key, now))
+    }
+
+    async fn reserve_failure(&self, gate: &FailureGate) -> Result<FailureReservation, StoreError> {
+        let mut tables = self.lock();
+        if let Some(failures) = tables.live_counter(&gate.key.key, gate.now) {
+            if !gate.admits(failures) {
+                return Ok(FailureReservation::Locked(failures));
+            }
+        }
+        tables.count_in(std::slice::from_ref(&gate.key), gate.now);
+        let reserved = tables
+            .live_counter(&gate.key.key, gate.now)
+            .ok_or_else(|| StoreError::Corrupt("a counted failure is not live".into()))?;
+        Ok(FailureReservation::Reserved(reserved))
+    }
+
+    async fn release_failure(&self, key: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        if let Some((value, expires_at)) = tables.counters.get_mut(key) {
+            if now < *expires_at {
+                value.count = value.count.saturating_sub(1);
+            }
+        }
+        Ok(())
     }
 }
 

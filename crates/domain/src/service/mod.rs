@@ -170,7 +170,45 @@ impl AuthKit {
 
     /// Applies a change; its events are recorded with it or not at all.
     async fn apply(&self, change: Change) -> Result<Applied, AuthError> {
-        Ok(self.stores.changes.apply(&change).await?)
+        match self.stores.changes.apply(&change).await {
+            Ok(applied) => Ok(applied),
+            Err(error @ (StoreError::Throttled(_) | StoreError::Unavailable(_))) => {
+                self.applied_all_the_same(&change, error).await
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A store that failed may have applied the change anyway: DynamoDB commits a
+    /// transaction whose answer, and every retry's, can still be lost. Its first event was
+    /// recorded with it or not at all, so a read tells which (decision 87). Only a failure
+    /// pays for that read, asked up to three times since the store has just failed; if it
+    /// never answers, the first error stands.
+    async fn applied_all_the_same(
+        &self,
+        change: &Change,
+        error: StoreError,
+    ) -> Result<Applied, AuthError> {
+        const READS: usize = 3;
+        let Some(event) = change.events.first() else {
+            return Err(error.into());
+        };
+        for _ in 0..READS {
+            match self
+                .stores
+                .changes
+                .recorded_event(&event.tenant, &event.id)
+                .await
+            {
+                Ok(Some(_)) => {
+                    tracing::warn!(error = %error, event = %event.id, "the store failed after applying a change; it counts as applied");
+                    return Ok(Applied::Done);
+                }
+                Ok(None) => break,
+                Err(_) => continue,
+            }
+        }
+        Err(error.into())
     }
 
     /// Applies a change whose conditions the caller already knows to hold (new ids); a

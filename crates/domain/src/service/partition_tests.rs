@@ -15,8 +15,8 @@ use crate::identifier::Identifier;
 use crate::rate_limit::{Action, Limit, RateLimitPolicy, Scope, Subject, SHARD_CAPACITY};
 use crate::secret::Pepper;
 use crate::store::{
-    Admission, Applied, Change, ChangeStore, CounterLimit, CounterStore, CounterValue, StoreError,
-    Stores, Write,
+    Admission, Applied, Change, ChangeStore, CounterLimit, CounterStore, CounterValue, FailureGate,
+    FailureReservation, StoreError, Stores, Write,
 };
 use crate::tenant::{TenantId, TenantPolicy};
 
@@ -96,7 +96,6 @@ fn keys_of(write: &Write) -> Vec<String> {
             format!("link {}", sign_in.family),
         ],
         Write::ResetCounter { key } => vec![format!("counter {key}")],
-        Write::CountFailure { key, .. } => vec![format!("counter {}", key.key)],
         Write::AddRefusals {
             tenant,
             reason,
@@ -140,6 +139,16 @@ impl CounterStore for Counting {
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
         self.stores.counters.get(key, now).await
+    }
+
+    async fn reserve_failure(&self, gate: &FailureGate) -> Result<FailureReservation, StoreError> {
+        self.count([format!("counter {}", gate.key.key)]);
+        self.stores.counters.reserve_failure(gate).await
+    }
+
+    async fn release_failure(&self, key: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.count([format!("counter {key}")]);
+        self.stores.counters.release_failure(key, now).await
     }
 }
 

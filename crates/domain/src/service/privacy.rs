@@ -2,7 +2,7 @@
 //! everything AuthKit holds about them, and erase them. Erasure deletes the user, their
 //! identifier, devices and sessions, and records a `user_erased` event; the audit log, a
 //! consumer of that event, pseudonymises their entries instead of deleting them
-//! (docs/privacy.md, decision 112).
+//! (docs/privacy.md, decision 91).
 
 use super::{AuthKit, Caller};
 use crate::audit::{erasure_detail, AuditQuery, AUDIT_RETENTION_SECS};

@@ -45,7 +45,7 @@ impl AuthKit {
         let reassign_after = caller.tenant.policy.phone_reassignment_after_days;
         Ok(match found {
             // A phone number silent for longer than the tenant allows is likely a recycled
-            // one: its new holder gets a new user, never the old account (decision 117).
+            // one: its new holder gets a new user, never the old account (decision 96).
             // Checked first: the old account's state is not theirs.
             Some(existing) if existing.phone_looks_reassigned(reassign_after, now) => {
                 let created = new_user();
@@ -65,7 +65,7 @@ impl AuthKit {
                 }
             }
             // Only someone who just proved the identifier learns that its account is
-            // disabled; nothing is written (decision 110).
+            // disabled; nothing is written (decision 89).
             Some(existing) if existing.is_disabled() => return Err(AuthError::UserDisabled),
             Some(existing) => SigningIn {
                 write: Write::KeepUser {

@@ -37,7 +37,7 @@ impl AuthKit {
 
     /// Disables a user and revokes their sessions. The flag is written first, so a sign-in
     /// racing this either finished before (its session is then listed and revoked) or is
-    /// refused by its condition on the flag (decision 110).
+    /// refused by its condition on the flag (decision 89).
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn disable_user(&self, caller: Caller<'_>, id: &str) -> Result<User, AuthError> {
         let mut user = self.user(caller, id).await?;
