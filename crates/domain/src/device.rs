@@ -271,6 +271,24 @@ mod tests {
     }
 
     #[test]
+    fn fields_the_bound_fingerprint_has_and_the_presented_one_lacks_count_as_mismatches() {
+        let one_field = Fingerprint {
+            color_depth: laptop().color_depth,
+            ..Fingerprint::default()
+        };
+        let score = laptop().similarity(&one_field);
+        assert!(score < SAME_DEVICE_THRESHOLD, "score {score}");
+    }
+
+    #[test]
+    fn a_client_reporting_more_than_it_was_bound_with_still_matches() {
+        let mut bound = laptop();
+        bound.hardware_concurrency = None;
+        bound.color_depth = None;
+        assert!((bound.similarity(&laptop()) - 1.0).abs() < 1e-9);
+    }
+
+    #[test]
     fn oversized_fields_are_refused() {
         let mut big = laptop();
         big.user_agent = Some("x".repeat(513));

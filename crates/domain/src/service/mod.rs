@@ -178,6 +178,8 @@ impl AuthKit {
 }
 
 #[cfg(test)]
+mod device_tests;
+#[cfg(test)]
 mod directory_tests;
 #[cfg(test)]
 mod fault_tests;
