@@ -184,6 +184,8 @@ mod directory_tests;
 #[cfg(test)]
 mod fault_tests;
 #[cfg(test)]
+mod magic_link_tests;
+#[cfg(test)]
 mod partition_tests;
 #[cfg(test)]
 mod rate_limit_tests;
