@@ -432,6 +432,7 @@ impl AuthKit {
             tenant: &tenant.id,
             ip: caller.ip,
             identifier: Some(identifier),
+            device: None,
         };
         let [own, shared] =
             tenant
@@ -458,7 +459,7 @@ impl AuthKit {
         })
     }
 
-    async fn admit_tier(
+    pub(super) async fn admit_tier(
         &self,
         caller: Caller<'_>,
         tier: &[CountedLimit],
