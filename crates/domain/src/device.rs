@@ -166,7 +166,10 @@ impl Fingerprint {
 
 /// A field the device was bound with, paired with what is presented for it (empty when
 /// the client left it out, which matches nothing).
-fn bound<'a>(bound: &'a Option<String>, presented: &'a Option<String>) -> Option<(&'a str, &'a str)> {
+fn bound<'a>(
+    bound: &'a Option<String>,
+    presented: &'a Option<String>,
+) -> Option<(&'a str, &'a str)> {
     Some((bound.as_deref()?, presented.as_deref().unwrap_or_default()))
 }
 

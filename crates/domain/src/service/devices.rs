@@ -3,15 +3,13 @@
 use std::fmt;
 
 use super::{AuthKit, Caller, SignedIn};
+use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
 use crate::error::AuthError;
 use crate::event::{EventKind, Outcome, RefusalReason};
-use crate::secret::{MalformedSecret, OpaqueSecret};
-use crate::clock::Timestamp;
 use crate::rate_limit::{Action, Subject};
-use crate::store::{
-    Admission, Applied, Change, CounterKey, CounterLimit, DeviceSignIn, Write,
-};
+use crate::secret::{MalformedSecret, OpaqueSecret};
+use crate::store::{Admission, Applied, Change, CounterKey, CounterLimit, DeviceSignIn, Write};
 use crate::token::AccessClaims;
 use crate::user::UserId;
 
