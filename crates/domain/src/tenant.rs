@@ -85,6 +85,21 @@ pub struct TenantPolicy {
     /// … and this long after it was bound, however often it is used.
     pub device_max_age_secs: u32,
     pub rate_limits: RateLimitPolicy,
+    /// Whether a magic link must be bound to the app that started it (decision 131).
+    pub magic_link_pkce: MagicLinkPkce,
+}
+
+/// Whether starting a magic link needs a PKCE `code_challenge`. `optional` (the default,
+/// and what stored tenants without the field read as) keeps apps without PKCE working;
+/// `required` is the recommended setting: an unbound link's result is a bearer credential
+/// an attacker can confirm for their own address and plant in a victim's browser (login
+/// CSRF), and only PKCE ties a result to the app session that started the link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MagicLinkPkce {
+    #[default]
+    Optional,
+    Required,
 }
 
 impl Default for TenantPolicy {
@@ -102,6 +117,7 @@ impl Default for TenantPolicy {
             device_idle_ttl_secs: 90 * 24 * 3600,
             device_max_age_secs: 365 * 24 * 3600,
             rate_limits: RateLimitPolicy::default(),
+            magic_link_pkce: MagicLinkPkce::Optional,
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::testing::{Harness, REDIRECT};
 use super::{RequestedKind, StartRequest};
+use crate::error::AuthError;
 use crate::tenant::TenantPolicy;
 
 /// BASE64URL(SHA-256("dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk")), RFC 7636 appendix B.
@@ -28,7 +29,10 @@ fn requiring_pkce() -> TenantPolicy {
 async fn a_tenant_requiring_pkce_refuses_an_unbound_magic_link() {
     let h = Harness::with_policy(requiring_pkce()).await;
     let unbound = h.authkit.start_sign_in(h.caller(), link_for(None)).await;
-    assert!(unbound.is_err(), "{unbound:?}");
+    assert!(
+        matches!(unbound, Err(AuthError::CodeChallengeRequired)),
+        "{unbound:?}"
+    );
     assert_eq!(h.sender.count(), 0, "nothing is sent");
     h.authkit
         .start_sign_in(h.caller(), link_for(Some(CODE_CHALLENGE)))

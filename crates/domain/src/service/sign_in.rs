@@ -163,7 +163,7 @@ impl AuthKit {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
-        let code_challenge = super::magic_link::binding(request)?;
+        let code_challenge = super::magic_link::binding(request, tenant.policy.magic_link_pkce)?;
         self.admit(Action::Start, caller, &identifier, async {})
             .await?;
         let kind = match request.kind {
