@@ -80,10 +80,7 @@ async fn the_dev_outbox_answers_only_to_a_loopback_host() {
     let app = TestApp::spawn(Backend::Embedded).await;
     let port = app.base_url.rsplit(':').next().unwrap().to_owned();
     let outbox = |host: String| {
-        let request = app
-            .http
-            .get(app.url("/dev/outbox"))
-            .header("host", host);
+        let request = app.http.get(app.url("/dev/outbox")).header("host", host);
         async move { request.send().await.unwrap().status().as_u16() }
     };
     for host in [
