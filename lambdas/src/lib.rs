@@ -8,7 +8,7 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use authkit_api::PeerAddr;
+use authkit_api::{PeerAddr, PlatformRequestId};
 use authkit_app::{App, Config, DeliveryChoice};
 use authkit_cognito::{CognitoDirectory, Triggers, UserDirectory};
 use authkit_domain::tenant::TenantId;
@@ -67,17 +67,30 @@ pub async fn serve_discovery() -> Result<(), Error> {
     lambda_http::run(behind_edge(routes, &config)).await
 }
 /// Routes behind the deployment's edge (origin secret, client address), with the caller's
-/// address taken from the event's request context: never from a header a client can set.
+/// address and the request id taken from the event's request context: never from a
+/// header a client can set.
 fn behind_edge(routes: axum::Router, config: &Config) -> axum::Router {
     authkit_api::with_edge(routes, config.edge.clone())
-        .layer(axum::middleware::map_request(with_peer_address))
+        .layer(axum::middleware::map_request(with_platform_context))
 }
 
-async fn with_peer_address(mut request: axum::extract::Request) -> axum::extract::Request {
+async fn with_platform_context(mut request: axum::extract::Request) -> axum::extract::Request {
     if let Some(ip) = peer_address(&request) {
         request.extensions_mut().insert(PeerAddr(ip));
     }
+    if let Some(id) = platform_request_id(&request) {
+        request.extensions_mut().insert(PlatformRequestId(id));
+    }
     request
+}
+
+/// API Gateway's id for the request (an ALB gives none; the log line then makes one).
+fn platform_request_id(request: &axum::extract::Request) -> Option<String> {
+    match request.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+        RequestContext::ApiGatewayV1(context) => context.request_id.clone(),
+        _ => None,
+    }
 }
 
 /// The address API Gateway saw the request come from, or the one an ALB appended as the
@@ -287,6 +300,33 @@ mod tests {
             Some("192.168.196.186".parse().unwrap()),
             "REST API: requestContext.identity.sourceIp"
         );
+    }
+
+    #[test]
+    fn the_request_id_is_api_gateways_never_a_client_header() {
+        for (fixture, expected) in [
+            (
+                "example-apigw-v2-request-no-authorizer.json",
+                "LV7fzho-PHcEJPw=",
+            ),
+            (
+                "example-apigw-request.json",
+                "deef4878-7910-11e6-8f14-25afc3e9ae33",
+            ),
+        ] {
+            let mut request = event(fixture);
+            request
+                .headers_mut()
+                .insert("x-amzn-requestid", "spoofed".parse().unwrap());
+            request
+                .headers_mut()
+                .insert("x-request-id", "spoofed".parse().unwrap());
+            assert_eq!(
+                platform_request_id(&request).as_deref(),
+                Some(expected),
+                "{fixture}"
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ mod devices;
 mod edge;
 mod errors;
 mod events;
+mod headers;
 mod introspection;
 mod key_rotation;
 mod lambda;

@@ -113,7 +113,9 @@ STREAM_ACTIONS = {"dynamodb:DescribeStream", "dynamodb:GetRecords", "dynamodb:Ge
 EVENTS_DEAD_LETTERS = "authkit-{env}-events-dead-letters"
 OPERATOR_RECORDS = {"tenant#*", "apikey#*"}
 # Headers the Rust code reads that the front adds itself (or API Gateway does).
-HEADERS_ADDED_BY_AWS = {"x-forwarded-for", "x-amzn-requestid", "x-amz-apigw-id", "x-request-id", "host", "x-authkit-origin"}
+# content-length: CloudFront and API Gateway set it from the body they pass on.
+HEADERS_ADDED_BY_AWS = {"x-forwarded-for", "x-amzn-requestid", "x-amz-apigw-id", "x-request-id", "host", "x-authkit-origin",
+                        "content-length"}
 CONTACT_ATTRIBUTES = {"email", "phone_number", "email_verified", "phone_number_verified"}
 RUNBOOKS = ["rotate-keys", "sms-pumping", "dynamodb-throttling", "ses-bounces", "leaked-credentials",
             "scale-up", "troubleshoot-sign-in", "events-pipeline"]

@@ -145,14 +145,11 @@ impl TestApp {
 
         let authkit = app.authkit.clone();
         let router = authkit_local::router(&app);
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .expect("server runs");
-        });
+        tokio::spawn(authkit_local::serve(
+            listener,
+            router,
+            std::future::pending(),
+        ));
         TestApp {
             backend,
             issuer: base_url.clone(),

@@ -20,7 +20,8 @@
 //!
 //! Every response of a route that hands out or reveals tokens or credentials (verify,
 //! device sign-in, the token and device routes) carries `Cache-Control: no-store` and
-//! `Pragma: no-cache`.
+//! `Pragma: no-cache`; every other response carries `no-store` too unless its route sets
+//! its own caching, and every response carries `X-Content-Type-Options: nosniff`.
 
 mod admin_dto;
 mod auth;
@@ -48,6 +49,8 @@ pub use auth::{bearer, SecretKeyCaller, TenantCaller};
 pub use body::JsonBody;
 pub use dto::ChallengeResponse;
 pub use edge::{with_edge, ClientIpSource, Edge, PeerAddr, ORIGIN_SECRET_HEADER};
+pub use no_store::secure_headers;
+pub use observability::PlatformRequestId;
 pub use problem::Problem;
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
@@ -190,12 +193,14 @@ fn discovery() -> Router<Arc<PublishedKeys>> {
 }
 
 /// Layers every router shares: problem JSON for unknown routes and methods, the body
-/// limit, and one log line per request. Public so that routes outside this crate (Cognito
-/// sign-up) behave the same.
+/// limit (a declared length over it is refused before the body is read), and one log
+/// line per request. Public so that routes outside this crate
+/// (Cognito sign-up) behave the same.
 pub fn finish(routes: Router) -> Router {
     routes
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(body::refuse_declared_oversize))
         .layer(axum::middleware::from_fn(observability::log_request))
 }

@@ -70,6 +70,7 @@ impl From<AuthError> for Problem {
             AuthError::RedirectNotAllowed => problem(S::BAD_REQUEST, "redirect_not_allowed"),
             AuthError::RedirectRequired => problem(S::BAD_REQUEST, "redirect_required"),
             AuthError::InvalidCodeChallenge(_) => problem(S::BAD_REQUEST, "invalid_code_challenge"),
+            AuthError::CodeChallengeRequired => problem(S::BAD_REQUEST, "code_challenge_required"),
             AuthError::InvalidFingerprint(_) => problem(S::BAD_REQUEST, "invalid_fingerprint"),
             AuthError::ChallengeNotFound => problem(S::NOT_FOUND, "challenge_not_found"),
             AuthError::ChallengeExpired => problem(S::BAD_REQUEST, "challenge_expired"),

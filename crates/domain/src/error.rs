@@ -22,6 +22,8 @@ pub enum AuthError {
     RedirectRequired,
     #[error("{0}")]
     InvalidCodeChallenge(&'static str),
+    #[error("this tenant requires magic links to be bound with a code_challenge (PKCE)")]
+    CodeChallengeRequired,
     #[error("the device fingerprint is not acceptable: {0}")]
     InvalidFingerprint(#[from] InvalidFingerprint),
 

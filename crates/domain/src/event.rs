@@ -144,12 +144,13 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
-    const ALL: [RefusalReason; 7] = [
+    const ALL: [RefusalReason; 8] = [
         RefusalReason::RateLimited(Scope::Ip),
         RefusalReason::RateLimited(Scope::Identifier),
         RefusalReason::RateLimited(Scope::Tenant),
         RefusalReason::RateLimited(Scope::PhoneCountry),
         RefusalReason::RateLimited(Scope::PhonePrefix),
+        RefusalReason::RateLimited(Scope::Device),
         RefusalReason::IdentifierLocked,
         RefusalReason::DeviceSignIn,
     ];
@@ -161,6 +162,7 @@ impl RefusalReason {
             RefusalReason::RateLimited(Scope::Tenant) => "rate_limited_tenant",
             RefusalReason::RateLimited(Scope::PhoneCountry) => "rate_limited_phone_country",
             RefusalReason::RateLimited(Scope::PhonePrefix) => "rate_limited_phone_prefix",
+            RefusalReason::RateLimited(Scope::Device) => "rate_limited_device",
             RefusalReason::IdentifierLocked => "identifier_locked",
             RefusalReason::DeviceSignIn => "device_sign_in_refused",
         }

@@ -96,6 +96,21 @@ pub struct TenantPolicy {
     /// Days the audit log keeps this tenant's entries (DynamoDB TTL, set as each entry is
     /// written: a change applies to entries recorded after it).
     pub audit_retention_days: u32,
+    /// Whether a magic link must be bound to the app that started it (decision 99).
+    pub magic_link_pkce: MagicLinkPkce,
+}
+
+/// Whether starting a magic link needs a PKCE `code_challenge`. `optional` (the default,
+/// and what stored tenants without the field read as) keeps apps without PKCE working;
+/// `required` is the recommended setting: an unbound link's result is a bearer credential
+/// an attacker can confirm for their own address and plant in a victim's browser (login
+/// CSRF), and only PKCE ties a result to the app session that started the link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MagicLinkPkce {
+    #[default]
+    Optional,
+    Required,
 }
 
 impl Default for TenantPolicy {
@@ -115,6 +130,7 @@ impl Default for TenantPolicy {
             rate_limits: RateLimitPolicy::default(),
             phone_reassignment_after_days: Some(DEFAULT_PHONE_REASSIGNMENT_AFTER_DAYS),
             audit_retention_days: crate::audit::DEFAULT_AUDIT_RETENTION_DAYS,
+            magic_link_pkce: MagicLinkPkce::Optional,
         }
     }
 }

@@ -92,13 +92,9 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
     let demo = dev::ensure_demo_tenant(&app, policy, redirect_uris).await?;
     let router = authkit_local::router(&app);
     dev::print_banner(&url, &app, demo.as_ref());
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    authkit_local::serve(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await
-    .map_err(|error| error.to_string())
+    .await;
+    Ok(())
 }

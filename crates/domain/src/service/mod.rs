@@ -225,9 +225,13 @@ impl AuthKit {
 }
 
 #[cfg(test)]
+mod device_tests;
+#[cfg(test)]
 mod directory_tests;
 #[cfg(test)]
 mod fault_tests;
+#[cfg(test)]
+mod magic_link_tests;
 #[cfg(test)]
 mod partition_tests;
 #[cfg(test)]

@@ -244,6 +244,7 @@ async fn a_sharded_limit_admits_at_most_its_max_and_refuses_early_only_near_it()
         tenant: &h.tenant.id,
         ip: None,
         identifier: Some(&identifier),
+        device: None,
     };
     let now = h.clock_now();
     let mut admitted = 0u32;

@@ -166,7 +166,7 @@ impl AuthKit {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
-        let code_challenge = super::magic_link::binding(request)?;
+        let code_challenge = super::magic_link::binding(request, tenant.policy.magic_link_pkce)?;
         self.admit(Action::Start, caller, &identifier, async {})
             .await?;
         let kind = match request.kind {
@@ -435,6 +435,7 @@ impl AuthKit {
             tenant: &tenant.id,
             ip: caller.ip,
             identifier: Some(identifier),
+            device: None,
         };
         let [own, shared] =
             tenant
@@ -497,7 +498,7 @@ impl AuthKit {
         }
     }
 
-    async fn admit_tier(
+    pub(super) async fn admit_tier(
         &self,
         caller: Caller<'_>,
         tier: &[CountedLimit],
