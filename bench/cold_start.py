@@ -1,10 +1,15 @@
 #!/usr/bin/env python3
-"""Cold start and per-invocation time of AuthKit's Lambda binaries, measured the way Lambda
-sees them: a minimal Runtime API on loopback, the binary started with AWS_LAMBDA_RUNTIME_API
-pointing at it. Cold start = process spawn until its first `GET /invocation/next` (Lambda's
-init phase: configuration, SDK clients, key material, the Cognito tenant); invocation =
-event handed out until the response is posted. Configuration comes from the environment
-bench/cold_start.sh sets up (moto, tables, a tenant and its key in AUTHKIT_BENCH_KEY).
+"""Cold start, per-invocation time and peak memory of AuthKit's Lambda binaries, measured
+the way Lambda sees them: a minimal Runtime API on loopback, the binary started with
+AWS_LAMBDA_RUNTIME_API pointing at it. Cold start = process spawn until its first
+`GET /invocation/next` (Lambda's init phase: configuration, SDK clients, key material);
+invocation = event handed out until the response is posted; peak RSS = the process's
+VmHWM (/proc/<pid>/status) after the invocations, what Lambda reports as "Max Memory
+Used". Cold start is reported as min, p50 and p90 over RUNS starts, and beside it the
+CPU time the process ran during init (its threads' /proc schedstat at the first poll),
+which a loaded machine does not inflate the way it inflates the wall clock.
+Configuration comes from the environment bench/cold_start.sh sets up (moto, tables, a
+tenant and its key in AUTHKIT_BENCH_KEY).
 
     bash bench/cold_start.sh
 """
@@ -48,6 +53,7 @@ class Runtime(http.server.BaseHTTPRequestHandler):
         now = time.perf_counter()
         if state["first_poll"] is None:
             state["first_poll"] = now
+            state["init_cpu"] = cpu_seconds(state.get("pid"))
         if state["served"] >= state["budget"]:
             state["done"].set()
             time.sleep(5)  # hold the poll: the test kills the process
@@ -84,26 +90,70 @@ def run_once(binary, event, budget):
                AWS_LAMBDA_FUNCTION_MEMORY_SIZE="128", AWS_LAMBDA_FUNCTION_VERSION="$LATEST", AWS_LAMBDA_LOG_FORMAT="JSON", AWS_LAMBDA_LOG_LEVEL="WARN")
     started = time.perf_counter()
     process = subprocess.Popen([binary], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server.state["pid"] = process.pid
     server.state["done"].wait(60)
+    peak_rss_kb = vm_hwm_kb(process.pid)
     process.kill()
     process.wait()
     server.shutdown()
     state = server.state
     if state["first_poll"] is None:
         raise SystemExit(f"{binary} never polled for an event")
-    return state["first_poll"] - started, state["latencies"], state["errors"], state["last_response"]
+    return state["first_poll"] - started, state["latencies"], state["errors"], state["last_response"], peak_rss_kb, state["init_cpu"]
+
+
+def cpu_seconds(pid):
+    """CPU time the process's threads have run so far (ns precision, /proc/<pid>/task/*/schedstat):
+    unlike the wall clock, it does not grow while the process waits for a core on a loaded
+    machine. None when it cannot be read."""
+    if pid is None:
+        return None
+    try:
+        return sum(int(pathlib.Path(task, "schedstat").read_text().split()[0])
+                   for task in pathlib.Path(f"/proc/{pid}/task").iterdir()) / 1e9
+    except (OSError, ValueError):
+        return None
+
+
+def vm_hwm_kb(pid):
+    """The process's peak resident set size so far, in kB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
+# What each HTTP function is asked: real work where one request can do it over and over
+# (start sends a code each time; health and discovery answer fully), else a request the
+# function refuses after its store or key lookups (an unknown challenge, a bad token).
+HTTP_EVENTS = {
+    "authkit-health": ("GET", "/ready", None),
+    "authkit-discovery": ("GET", "/.well-known/jwks.json", None),
+    "authkit-start": ("POST", "/v1/auth/start", {"identifier": "bench@example.com"}),
+    "authkit-verify": ("POST", "/v1/auth/verify", {"challenge_id": "ch_" + "0" * 32, "code": "000000"}),
+    "authkit-resend": ("POST", "/v1/auth/resend", {"challenge_id": "ch_" + "0" * 32}),
+    "authkit-token": ("POST", "/v1/token/refresh", {"refresh_token": "rt_bench"}),
+    "authkit-devices": ("GET", "/v1/devices", None),
+    "authkit-cognito-sign-up": ("POST", "/v1/cognito/users", {"identifier": "bench@example.com"}),
+}
 
 
 def event_for(binary):
     name = pathlib.Path(binary).name
-    if name == "authkit-health":
-        return http_event("GET", "/health")
-    if name == "authkit-start":
-        return http_event("POST", "/v1/auth/start", {"identifier": "bench@example.com"})
+    if name in HTTP_EVENTS:
+        return http_event(*HTTP_EVENTS[name])
     if name == "authkit-define-auth-challenge":
         return cognito_event("define-auth-challenge")
+    if name == "authkit-pre-sign-up":
+        event = json.loads((COGNITO / "example-cognito-event-userpools-presignup.json").read_text())
+        event["request"]["userAttributes"] = {"email": "bench@example.com"}
+        event["triggerSource"] = "PreSignUp_AdminCreateUser"  # how AuthKit's route creates users
+        return event
     if name == "authkit-create-auth-challenge":
         return cognito_event("create-auth-challenge")
+    if name == "authkit-events":
+        return stream_batch()
     if name == "authkit-verify-auth-challenge":
         # Answers a real challenge (made by one CreateAuthChallenge round) with a wrong code:
         # each invocation is one atomic conditional update in DynamoDB.
@@ -116,18 +166,35 @@ def event_for(binary):
     raise SystemExit(f"no event for {name}")
 
 
+def stream_batch():
+    """A DynamoDB Streams batch as Lambda hands it to the consumer: the events the functions
+    measured before this one wrote (up to 10, as INSERT records with their new image), each
+    invocation delivering them to the audit log again."""
+    import boto3
+    events = boto3.client("dynamodb", endpoint_url=os.environ["AWS_ENDPOINT_URL"], region_name="us-east-1")
+    items = events.scan(TableName=os.environ["AUTHKIT_TABLE_EVENTS"], Limit=10)["Items"]
+    return {"Records": [{"eventName": "INSERT", "eventSource": "aws:dynamodb",
+                         "dynamodb": {"NewImage": item, "SequenceNumber": str(100 + i)}}
+                        for i, item in enumerate(items)]}
+
+
 def main():
-    print(f"{'binary':<32} {'cold start p50':>14} {'p90':>8} {'invoke p50':>11} {'p99':>8}  {'size':>7}  outcome")
-    for binary in sys.argv[1:]:
+    print(f"{'binary':<32} {'cold start min':>14} {'p50':>8} {'p90':>8} {'init CPU p50':>12} {'invoke p50':>11} {'p99':>8} {'peak RSS':>9}  {'size':>7}  outcome")
+    # The events consumer last: its batch is the events the other functions wrote.
+    for binary in sorted(sys.argv[1:], key=lambda binary: pathlib.Path(binary).name == "authkit-events"):
         name = pathlib.Path(binary).name
         event = event_for(binary)
-        colds = sorted(run_once(binary, event, 1)[0] for _ in range(RUNS))
-        _, latencies, errors, last = run_once(binary, event, INVOCATIONS)
+        runs = [run_once(binary, event, 1) for _ in range(RUNS)]
+        colds = sorted(run[0] for run in runs)
+        cpus = sorted(run[5] for run in runs if run[5] is not None) or [float("nan")]
+        _, latencies, errors, last, peak_rss_kb, _ = run_once(binary, event, INVOCATIONS)
         latencies.sort()
-        p = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))] * 1000
+        p = lambda xs, q: xs[min(len(xs) - 1, int(q * len(xs)))] * 1000 if xs else float("nan")
         size = os.path.getsize(binary) / 1e6
         outcome = f"{errors} errors" if errors else summary(last)
-        print(f"{name:<32} {statistics.median(colds) * 1000:>11.1f} ms {p(colds, 0.9):>5.1f} ms {p(latencies, 0.5):>8.2f} ms {p(latencies, 0.99):>5.2f} ms  {size:>4.1f} MB  {outcome}")
+        if "Records" in event:
+            outcome += f" ({len(event['Records'])} records a batch)"
+        print(f"{name:<32} {colds[0] * 1000:>11.1f} ms {statistics.median(colds) * 1000:>5.1f} ms {p(colds, 0.9):>5.1f} ms {statistics.median(cpus) * 1000:>9.1f} ms {p(latencies, 0.5):>8.2f} ms {p(latencies, 0.99):>5.2f} ms {peak_rss_kb / 1024:>6.1f} MB  {size:>4.1f} MB  {outcome}")
 
 
 def summary(raw):
@@ -135,6 +202,8 @@ def summary(raw):
     response = json.loads(raw)
     if "statusCode" in response:
         return f"HTTP {response['statusCode']}"
+    if "batchItemFailures" in response:
+        return f"{len(response['batchItemFailures'])} batch item failures"
     return json.dumps(response.get("response"), sort_keys=True)[:90]
 
 

@@ -15,6 +15,7 @@ locals {
   #   ping              read the audit table's readiness item only
   #   streams           read these tables' change streams
   #   appends           put items into these tables, nothing else (no reads, no updates)
+  #   reads             query these tables, nothing else
   #   dead_letters      send to these queues (an event source mapping's failed batches)
   #   secrets           keys (JWT signing keys), pepper: the secrets it reads
   #   send              SMS through SNS, email through SES
@@ -28,13 +29,14 @@ locals {
   sign_in_tables = ["challenges", "counters", "events", "directory"]
   sending        = ["rate_limited", "delivery_failed"]
   answering      = ["verified", "wrong_code", "exhausted", "rate_limited"]
-  no_access      = { tables = [], ping = false, streams = [], appends = [], dead_letters = [], secrets = [], send = false, user_pool_actions = [], outcomes = [], registry = false }
+  no_access      = { tables = [], ping = false, streams = [], appends = [], reads = [], dead_letters = [], secrets = [], send = false, user_pool_actions = [], outcomes = [], registry = false }
   functions = {
-    "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
-    "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
+    "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start", "POST /v1/me/identifier"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
+    "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link", "POST /v1/me/identifier/verify"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
     "authkit-resend"                = merge(local.no_access, { routes = ["POST /v1/auth/resend"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
     "authkit-token"                 = merge(local.no_access, { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"] })
     "authkit-devices"               = merge(local.no_access, { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "events"], secrets = ["keys", "pepper"] })
+    "authkit-users"                 = merge(local.no_access, { routes = ["GET /v1/users", "GET /v1/users/{id}", "DELETE /v1/users/{id}", "POST /v1/users/{id}/disable", "POST /v1/users/{id}/enable", "GET /v1/users/{id}/devices", "GET /v1/users/{id}/sessions", "POST /v1/users/{id}/sessions/revoke", "GET /v1/users/{id}/export", "GET /v1/audit-events", "GET /v1/audit-events/export"], memory = 256, timeout = 30, tables = ["directory", "devices", "events"], reads = ["audit"], secrets = ["keys", "pepper"] })
     "authkit-health"                = merge(local.no_access, { routes = ["GET /health", "GET /live", "GET /ready"], memory = 128, timeout = 5, ping = true })
     "authkit-discovery"             = merge(local.no_access, { routes = ["GET /.well-known/jwks.json", "GET /.well-known/openid-configuration", "GET /openapi.json"], memory = 128, timeout = 5, secrets = ["keys"] })
     "authkit-cognito-sign-up"       = merge(local.no_access, { routes = ["POST /v1/cognito/users", "POST /v1/cognito/contacts", "POST /v1/cognito/contacts/verify"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, user_pool_actions = ["AdminCreateUser", "AdminSetUserPassword", "AdminUpdateUserAttributes"], outcomes = distinct(concat(local.answering, local.sending)) })
@@ -42,7 +44,7 @@ locals {
     "authkit-create-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
     "authkit-verify-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], user_pool_actions = ["AdminUpdateUserAttributes"], outcomes = local.answering })
     "authkit-pre-sign-up"           = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
-    "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], dead_letters = [local.events_dead_letters] })
+    "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], reads = ["audit"], dead_letters = [local.events_dead_letters] })
     "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
     # The operator API: no public route; its own HTTP API with IAM authorization (below).
     "authkit-admin" = merge(local.no_access, { routes = [], memory = 256, timeout = 30, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
@@ -137,7 +139,7 @@ module "delivery" {
 # issuer; routes and integrations (which need the functions) live in the api module.
 # With a custom domain and no CloudFront front, the execute-api endpoint is switched off;
 # behind CloudFront it is the origin, guarded by the origin secret. No cors_configuration:
-# it would replace the functions' CORS headers, which depend on the tenant (decision 90).
+# it would replace the functions' CORS headers, which depend on the tenant (decision 104).
 resource "aws_apigatewayv2_api" "this" {
   name                         = local.name
   protocol_type                = "HTTP"

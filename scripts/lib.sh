@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034  # sets variables for the script that sources it
 # Helpers the scripts share; sourced (`. scripts/lib.sh` from the repository root), not run.
 
 # Where cargo puts this workspace's build output: CARGO_TARGET_DIR, a cargo config's
@@ -20,4 +21,21 @@ read_local_banner() {
   AUTHKIT_URL=$(awk '/AuthKit is running at/ {print $5; exit}' "$out")
   AUTHKIT_PUBLISHABLE_KEY=$(awk '/publishable key:/ {print $3; exit}' "$out")
   [ -n "$AUTHKIT_URL" ] || { echo "no URL in the banner:"; cat "$out"; return 1; }
+}
+
+# Starts the test emulator (scripts/emulator.py: moto, one request at a time) from the venv
+# in $1 on a free loopback port, logging to $2; sets EMULATOR_URL and EMULATOR_PID and
+# returns once it answers. The caller stops it (kill "$EMULATOR_PID").
+start_emulator() {
+  local venv=$1 log=$2 port
+  port=$("$venv/bin/python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  "$venv/bin/python" scripts/emulator.py 127.0.0.1 "$port" >"$log" 2>&1 &
+  EMULATOR_PID=$!
+  EMULATOR_URL="http://127.0.0.1:$port"
+  for _ in $(seq 100); do
+    curl -fs "$EMULATOR_URL/moto-api/" >/dev/null 2>&1 && return 0
+    kill -0 "$EMULATOR_PID" 2>/dev/null || { cat "$log"; return 1; }
+    sleep 0.2
+  done
+  echo "the emulator did not answer on $EMULATOR_URL"; return 1
 }

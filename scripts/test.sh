@@ -46,9 +46,13 @@ cargo fmt --all -- --check
 
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --all-features --quiet -- -D warnings
+cargo clippy -p authkit-tests --test faults --quiet -- -D warnings  # not in --all-targets: test = false
 
 step "building the Lambda binaries the integration tests run"
 cargo build --workspace --bins --quiet
+# Last, on their own: the Lambda binaries as they ship, without the features the local
+# server adds to a workspace build (the SDK's whole credential chain, the dev outbox).
+cargo build -p authkit-lambdas --bins --quiet
 
 step "cargo test (unit, property, integration against the emulator)"
 cargo test --workspace --all-features
@@ -68,5 +72,10 @@ if command -v cargo-fuzz >/dev/null 2>&1; then
   step "fuzz targets still build"
   (cd fuzz && RUSTC_BOOTSTRAP=1 cargo fuzz build -O >/dev/null)
 fi
+
+# Last and alone with the emulator: a short run (150 sign-ins, about a minute) of the suite
+# bench/faults.sh runs long. Its figures print whether it passes or not.
+step "fault injection: sign-ins through throttling, 500s, resets, lost answers and timeouts"
+cargo test -p authkit-tests --test faults -- --nocapture
 
 step "all tests passed"

@@ -8,9 +8,10 @@ use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use authkit_api::{IamCaller, OperatorAuth, PeerAddr};
+use authkit_api::{IamCaller, OperatorAuth, PeerAddr, PlatformRequestId};
 use authkit_app::{App, Config, DeliveryChoice};
 use authkit_cognito::{CognitoDirectory, Triggers, UserDirectory};
+use authkit_domain::tenant::TenantId;
 use authkit_domain::{AuthError, AuthKit};
 use authkit_dynamodb::stream::{BatchResponse, StreamBatch};
 use lambda_http::request::RequestContext;
@@ -46,7 +47,7 @@ pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), 
 pub async fn serve_health() -> Result<(), Error> {
     let (config, probe) = initialize(async {
         let config = Config::from_env()?;
-        let probe = authkit_app::readiness_probe(&config).await;
+        let probe = authkit_app::readiness_probe(&config).await?;
         Ok((config, probe))
     })
     .await?;
@@ -65,6 +66,7 @@ pub async fn serve_discovery() -> Result<(), Error> {
     let routes = authkit_api::discovery_routes(Arc::new(published));
     lambda_http::run(behind_edge(routes, &config)).await
 }
+
 /// Serves the operator API. It sits on its own HTTP API with IAM authorization, not behind
 /// the public front: the caller is the IAM principal API Gateway authenticated, taken from
 /// the event's request context (never from a header), and no origin secret applies.
@@ -72,7 +74,7 @@ pub async fn serve_admin() -> Result<(), Error> {
     let app = initialize(cold_start()).await?;
     let routes = authkit_api::admin_routes(app.authkit.clone(), OperatorAuth::Iam)
         .layer(axum::middleware::map_request(with_iam_caller))
-        .layer(axum::middleware::map_request(with_peer_address));
+        .layer(axum::middleware::map_request(with_platform_context));
     lambda_http::run(routes).await
 }
 
@@ -100,17 +102,30 @@ fn iam_caller(request: &axum::extract::Request) -> Option<IamCaller> {
 }
 
 /// Routes behind the deployment's edge (origin secret, client address), with the caller's
-/// address taken from the event's request context: never from a header a client can set.
+/// address and the request id taken from the event's request context: never from a
+/// header a client can set.
 fn behind_edge(routes: axum::Router, config: &Config) -> axum::Router {
     authkit_api::with_edge(routes, config.edge.clone())
-        .layer(axum::middleware::map_request(with_peer_address))
+        .layer(axum::middleware::map_request(with_platform_context))
 }
 
-async fn with_peer_address(mut request: axum::extract::Request) -> axum::extract::Request {
+async fn with_platform_context(mut request: axum::extract::Request) -> axum::extract::Request {
     if let Some(ip) = peer_address(&request) {
         request.extensions_mut().insert(PeerAddr(ip));
     }
+    if let Some(id) = platform_request_id(&request) {
+        request.extensions_mut().insert(PlatformRequestId(id));
+    }
     request
+}
+
+/// API Gateway's id for the request (an ALB gives none; the log line then makes one).
+fn platform_request_id(request: &axum::extract::Request) -> Option<String> {
+    match request.extensions().get::<RequestContext>()? {
+        RequestContext::ApiGatewayV2(context) => context.request_id.clone(),
+        RequestContext::ApiGatewayV1(context) => context.request_id.clone(),
+        _ => None,
+    }
 }
 
 /// The address API Gateway saw the request come from, or the one an ALB appended as the
@@ -173,39 +188,74 @@ pub async fn serve_cognito_routes() -> Result<(), Error> {
     lambda_http::run(behind_edge(routes, &app.config)).await
 }
 
-/// Serves a Cognito trigger whose handler needs AuthKit (create, verify).
+/// Serves a Cognito trigger whose handler needs AuthKit (create, verify). Init builds the
+/// service; the tenant is read at the first invocation and then comes from the service's
+/// tenant cache (`AUTHKIT_TENANT_CACHE_SECS`), so the cold start pays no DynamoDB read and
+/// a policy change reaches warm functions within that bound (decision 83).
 pub async fn serve_trigger<E, F, Fut>(handler: F) -> Result<(), Error>
 where
     E: DeserializeOwned + Serialize + Send + 'static,
-    F: Fn(Arc<Triggers>, E) -> Fut,
+    F: Fn(Arc<Triggers>, E) -> Fut + Clone,
     Fut: Future<Output = Result<E, authkit_cognito::TriggerError>>,
 {
-    let triggers = Arc::new(initialize(triggers()).await?);
+    let source = Arc::new(initialize(trigger_source()).await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
-        let handled = parse_event(event.payload).map(|event| handler(triggers.clone(), event));
-        async move { Ok::<E, FunctionError>(handled?.await?) }
+        let (source, handler) = (source.clone(), handler.clone());
+        async move {
+            let event = parse_event(event.payload)?;
+            let triggers = source.triggers().await?;
+            Ok::<E, FunctionError>(handler(triggers, event).await?)
+        }
     }))
     .await
 }
 
-async fn triggers() -> Result<Triggers, FunctionError> {
+/// The service, built at init, and the Cognito tenant it serves, read when needed.
+struct TriggerSource {
+    app: App,
+    directory: Option<Arc<dyn UserDirectory>>,
+    tenant_id: TenantId,
+}
+
+async fn trigger_source() -> Result<TriggerSource, FunctionError> {
     let app = cold_start().await?;
-    let tenant_id = app.config.cognito.tenant.clone().ok_or_else(|| {
+    let tenant_id = app.config.cognito.tenant.as_deref().ok_or_else(|| {
         FunctionError::configuration("AUTHKIT_COGNITO_TENANT is required for Cognito triggers")
     })?;
-    let tenant = app.authkit.tenant(&tenant_id).await.map_err(|error| {
-        let error_type = match error {
-            AuthError::Unavailable(_) => "Store",
-            _ => "Configuration",
-        };
-        FunctionError::with_causes(error_type, &error)
-            .context(format_args!("AUTHKIT_COGNITO_TENANT `{tenant_id}`"))
+    let tenant_id = TenantId::parse(tenant_id).map_err(|error| {
+        FunctionError::configuration(format!("AUTHKIT_COGNITO_TENANT `{tenant_id}`: {error}"))
     })?;
-    Ok(Triggers {
+    Ok(TriggerSource {
         directory: user_directory(&app),
-        authkit: app.authkit,
-        tenant,
+        app,
+        tenant_id,
     })
+}
+
+impl TriggerSource {
+    /// The triggers with the tenant as the service's cache holds it (read from the store
+    /// when the cache has none younger than its bound). A tenant that does not exist is
+    /// this function's configuration error; a store that fails is a `Store` error.
+    async fn triggers(&self) -> Result<Arc<Triggers>, FunctionError> {
+        let tenant = self
+            .app
+            .authkit
+            .tenant(self.tenant_id.as_str())
+            .await
+            .map_err(|error| {
+                let error_type = match error {
+                    AuthError::Unavailable(_) => "Store",
+                    _ => "Configuration",
+                };
+                FunctionError::with_causes(error_type, &error)
+                    .context(format_args!("AUTHKIT_COGNITO_TENANT `{}`", self.tenant_id))
+            })?;
+        Ok(Arc::new(Triggers {
+            directory: self.directory.clone(),
+            authkit: self.app.authkit.clone(),
+            tenant,
+        }))
+    }
 }
 
 /// Serves the events table's stream (DynamoDB Streams → Lambda): each batch goes to the
@@ -302,6 +352,33 @@ mod tests {
             None,
             "no IAM authorizer, no operator"
         );
+    }
+
+    #[test]
+    fn the_request_id_is_api_gateways_never_a_client_header() {
+        for (fixture, expected) in [
+            (
+                "example-apigw-v2-request-no-authorizer.json",
+                "LV7fzho-PHcEJPw=",
+            ),
+            (
+                "example-apigw-request.json",
+                "deef4878-7910-11e6-8f14-25afc3e9ae33",
+            ),
+        ] {
+            let mut request = event(fixture);
+            request
+                .headers_mut()
+                .insert("x-amzn-requestid", "spoofed".parse().unwrap());
+            request
+                .headers_mut()
+                .insert("x-request-id", "spoofed".parse().unwrap());
+            assert_eq!(
+                platform_request_id(&request).as_deref(),
+                Some(expected),
+                "{fixture}"
+            );
+        }
     }
 
     #[test]

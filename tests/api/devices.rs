@@ -212,3 +212,37 @@ async fn a_device_sign_in_cannot_bind_another_device() {
     })
     .await;
 }
+
+/// Security review finding 4: a thief holding the credential but not the fingerprint
+/// sends one guessable field, then floods; neither signs in, and the flood is throttled.
+#[tokio::test]
+async fn a_stolen_credential_with_a_partial_fingerprint_is_refused_and_throttled() {
+    for_each_backend(|app: TestApp| async move {
+        let (_, credential, _) = bound_laptop(&app).await;
+        let mut statuses = Vec::new();
+        for guess in [24, 32, 30, 48, 16] {
+            let response = app
+                .post(
+                    "/v1/auth/device",
+                    Some(&app.publishable_key),
+                    json!({"credential": credential, "fingerprint": {"color_depth": guess}}),
+                )
+                .await;
+            statuses.push(response.status().as_u16());
+        }
+        assert!(statuses.iter().all(|s| *s == 401), "{statuses:?}");
+        for _ in 0..10 {
+            let response = app
+                .post(
+                    "/v1/auth/device",
+                    Some(&app.publishable_key),
+                    json!({"credential": credential, "fingerprint": laptop()}),
+                )
+                .await;
+            statuses.push(response.status().as_u16());
+        }
+        assert_eq!(statuses.last(), Some(&429), "{statuses:?}");
+        assert!(!statuses.contains(&200), "{statuses:?}");
+    })
+    .await;
+}

@@ -12,82 +12,9 @@ use std::time::Duration;
 use authkit_domain::tenant::TenantId;
 use authkit_tests::lambda_runtime_api::{binary_path, LambdaFunction};
 use authkit_tests::round_trips::Meter;
+use authkit_tests::streams::stream_records;
 use authkit_tests::{emulator_endpoint, emulator_sdk, Backend, TestApp};
 use serde_json::{json, Value};
-
-/// A DynamoDB Streams call, as any client makes it (moto routes by the signing scope).
-async fn streams(http: &reqwest::Client, endpoint: &str, operation: &str, body: Value) -> Value {
-    http.post(endpoint)
-        .header("x-amz-target", format!("DynamoDBStreams_20120810.{operation}"))
-        .header("content-type", "application/x-amz-json-1.0")
-        .header(
-            "authorization",
-            "AWS4-HMAC-SHA256 Credential=testing/20260101/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=0",
-        )
-        .json(&body)
-        .send()
-        .await
-        .expect("the streams API answers")
-        .json()
-        .await
-        .expect("a JSON answer")
-}
-
-/// Every record the table's stream holds, oldest first, each as Lambda would hand it over.
-async fn stream_records(endpoint: &str, table: &str) -> Vec<Value> {
-    let sdk = emulator_sdk(endpoint).await;
-    let stream_arn = aws_sdk_dynamodb::Client::new(&sdk)
-        .describe_table()
-        .table_name(table)
-        .send()
-        .await
-        .expect("the table is described")
-        .table
-        .and_then(|t| t.latest_stream_arn)
-        .expect("the events table has a stream");
-    let http = reqwest::Client::new();
-    let described = streams(
-        &http,
-        endpoint,
-        "DescribeStream",
-        json!({"StreamArn": stream_arn}),
-    )
-    .await;
-    let mut records = Vec::new();
-    for shard in described["StreamDescription"]["Shards"]
-        .as_array()
-        .into_iter()
-        .flatten()
-    {
-        let iterator = streams(
-            &http,
-            endpoint,
-            "GetShardIterator",
-            json!({"StreamArn": stream_arn, "ShardId": shard["ShardId"], "ShardIteratorType": "TRIM_HORIZON"}),
-        )
-        .await;
-        let mut iterator = iterator["ShardIterator"].clone();
-        while iterator.is_string() {
-            let page = streams(
-                &http,
-                endpoint,
-                "GetRecords",
-                json!({"ShardIterator": iterator}),
-            )
-            .await;
-            let got = page["Records"].as_array().cloned().unwrap_or_default();
-            if got.is_empty() {
-                break;
-            }
-            records.extend(got.into_iter().map(|mut record| {
-                record["eventSourceARN"] = json!(stream_arn);
-                record
-            }));
-            iterator = page["NextShardIterator"].clone();
-        }
-    }
-    records
-}
 
 fn batch(records: &[Value]) -> Value {
     json!({ "Records": records })
@@ -107,6 +34,25 @@ fn event_ids(records: &[Value]) -> BTreeSet<String> {
             event["id"].as_str().expect("an id").to_owned()
         })
         .collect()
+}
+
+/// Hands every event the app recorded so far to the real `authkit-events` binary, as
+/// Lambda's event source mapping would (at least once: earlier ones come again).
+pub(crate) async fn run_events_consumer(app: &TestApp, endpoint: &str) {
+    let env: HashMap<String, String> = app.env.iter().cloned().collect();
+    let records = stream_records(endpoint, &env["AUTHKIT_TABLE_EVENTS"]).await;
+    let mut deployed: Vec<(String, String)> = app.env.clone();
+    for (name, value) in [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+    ] {
+        deployed = with(&deployed, name, value);
+    }
+    let consumer = LambdaFunction::start(&binary_path("authkit-events"), &deployed).await;
+    let answer = consumer.invoke(batch(&records)).await;
+    assert_eq!(answer, Ok(json!({"batchItemFailures": []})));
+    consumer.stop().await;
 }
 
 fn with(env: &[(String, String)], name: &str, value: &str) -> Vec<(String, String)> {

@@ -300,22 +300,71 @@ async fn a_cold_start_that_fails_reports_a_configuration_error_naming_the_settin
         "{bad_number}"
     );
 
-    // The embedded store of a fresh process holds no tenant.
-    let unknown_tenant = init_error(
+    // A tenant id that cannot exist is this function's configuration, found at init.
+    let malformed_tenant = init_error(
         "authkit-create-auth-challenge",
-        &with_issuer(&[("AUTHKIT_COGNITO_TENANT", "nobody")]),
+        &with_issuer(&[("AUTHKIT_COGNITO_TENANT", "Not A Tenant")]),
     )
     .await;
     assert_eq!(
-        unknown_tenant["errorType"], "Configuration",
-        "{unknown_tenant}"
+        malformed_tenant["errorType"], "Configuration",
+        "{malformed_tenant}"
     );
     assert!(
-        unknown_tenant["errorMessage"]
+        malformed_tenant["errorMessage"]
             .as_str()
-            .is_some_and(|m| m.contains("AUTHKIT_COGNITO_TENANT `nobody`")),
-        "{unknown_tenant}"
+            .is_some_and(|m| m.contains("AUTHKIT_COGNITO_TENANT `Not A Tenant`")),
+        "{malformed_tenant}"
     );
+}
+
+#[tokio::test]
+async fn an_unknown_cognito_tenant_fails_each_invocation_not_the_cold_start() {
+    // The triggers read their tenant when invoked, not at init (decision 83: a cold start
+    // pays no store read), so a tenant nobody created is found by the first invocation,
+    // which fails as the function's configuration; the embedded store of a fresh process
+    // holds no tenant.
+    let scratch = tempfile::tempdir().expect("a temp dir");
+    let env = as_deployed(vec![
+        (
+            "AUTHKIT_KEY_FILE".to_string(),
+            scratch.path().join("keys.json").display().to_string(),
+        ),
+        ("AUTHKIT_DELIVERY".to_string(), "aws".to_string()),
+        (
+            "AUTHKIT_SES_FROM".to_string(),
+            "no-reply@example.com".to_string(),
+        ),
+        (
+            "AUTHKIT_ISSUER".to_string(),
+            "https://auth.example.com".to_string(),
+        ),
+        ("AUTHKIT_COGNITO_TENANT".to_string(), "nobody".to_string()),
+    ]);
+    for (binary, event) in [
+        ("authkit-create-auth-challenge", "create-auth-challenge"),
+        ("authkit-verify-auth-challenge", "verify-auth-challenge"),
+    ] {
+        let trigger = LambdaFunction::try_start(&binary_path(binary), &env)
+            .await
+            .unwrap_or_else(|error| panic!("{binary} failed its cold start: {error}"));
+        for invocation in ["first", "second"] {
+            let unknown_tenant = trigger
+                .invoke(cognito_event(event))
+                .await
+                .expect_err("no such tenant");
+            assert_eq!(
+                unknown_tenant["errorType"], "Configuration",
+                "{binary}, {invocation} invocation: {unknown_tenant}"
+            );
+            let message = unknown_tenant["errorMessage"].as_str().expect("a message");
+            assert!(
+                message.contains("AUTHKIT_COGNITO_TENANT `nobody`") && message.contains("tenant"),
+                "{binary}, {invocation} invocation: {message}"
+            );
+        }
+        trigger.stop().await;
+    }
 }
 
 #[tokio::test]

@@ -142,3 +142,78 @@ async fn help_prints_usage_without_reading_configuration_or_serving() {
         );
     }
 }
+
+async fn connect(server: &LocalServer) -> tokio::net::TcpStream {
+    let address = server.url.trim_start_matches("http://");
+    tokio::net::TcpStream::connect(address)
+        .await
+        .expect("connects")
+}
+
+/// Reads until the server answers and closes, or `limit` passes: what was read, and
+/// whether the connection ended.
+async fn read_until_closed(stream: &mut tokio::net::TcpStream, limit: Duration) -> (String, bool) {
+    use tokio::io::AsyncReadExt;
+    let mut read = Vec::new();
+    let ended = tokio::time::timeout(limit, async {
+        let mut buffer = [0u8; 4096];
+        loop {
+            match stream.read(&mut buffer).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => read.extend_from_slice(&buffer[..n]),
+            }
+        }
+    })
+    .await
+    .is_ok();
+    (String::from_utf8_lossy(&read).into_owned(), ended)
+}
+
+/// Security review finding 7: a declared body over the limit is refused from its headers,
+/// before any of it arrives.
+#[tokio::test]
+async fn a_declared_body_over_the_limit_is_refused_before_it_arrives() {
+    use tokio::io::AsyncWriteExt;
+    let server = LocalServer::start("127.0.0.1:0").await;
+    let mut stream = connect(&server).await;
+    let head = format!(
+        "POST /v1/auth/start HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 20000\r\n\
+         content-type: application/json\r\nx-api-key: {}\r\n\r\n{{",
+        server.publishable_key
+    );
+    stream.write_all(head.as_bytes()).await.unwrap();
+    let (answer, _) = read_until_closed(&mut stream, Duration::from_secs(5)).await;
+    assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
+    assert!(answer.contains("body_too_large"), "{answer}");
+}
+
+/// Security review finding 7: connections that send nothing, never finish their headers,
+/// or never send the body they declared are closed, not held open for ever.
+#[tokio::test]
+async fn stalled_connections_are_closed() {
+    use tokio::io::AsyncWriteExt;
+    let server = LocalServer::start("127.0.0.1:0").await;
+    let mut silent = connect(&server).await;
+    let mut half_headers = connect(&server).await;
+    half_headers
+        .write_all(b"POST /v1/auth/start HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .unwrap();
+    let mut half_body = connect(&server).await;
+    let head = format!(
+        "POST /v1/auth/start HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\
+         content-type: application/json\r\nx-api-key: {}\r\n\r\n{{\"ident",
+        server.publishable_key
+    );
+    half_body.write_all(head.as_bytes()).await.unwrap();
+    let limit = Duration::from_secs(40);
+    let (silent, half_headers, half_body) = tokio::join!(
+        read_until_closed(&mut silent, limit),
+        read_until_closed(&mut half_headers, limit),
+        read_until_closed(&mut half_body, limit),
+    );
+    assert!(silent.1, "a silent connection stays open");
+    assert!(half_headers.1, "unfinished headers keep the connection");
+    assert!(half_body.1, "an unfinished body keeps the connection");
+    assert!(half_body.0.starts_with("HTTP/1.1 408"), "{}", half_body.0);
+}

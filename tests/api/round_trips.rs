@@ -16,7 +16,7 @@ const BUDGETS: [(&str, usize, usize); 6] = [
     ("refresh", 2, 2),
     ("magic link: confirm", 3, 6),
     ("magic link: exchange", 3, 3),
-    ("device sign-in", 2, 2),
+    ("device sign-in", 2, 4),
 ];
 
 #[tokio::test]

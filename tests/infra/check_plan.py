@@ -92,7 +92,7 @@ DOCUMENTED = {
 # IAM: what each function may read. The pepper goes only to the functions that hash codes,
 # tokens or API keys; discovery reads the signing keys; health, define-auth-challenge and
 # pre-sign-up read no secret at all (docs/deploy.md "What each function may do").
-PEPPER_READERS = {"authkit-start", "authkit-verify", "authkit-resend", "authkit-token", "authkit-devices",
+PEPPER_READERS = {"authkit-start", "authkit-verify", "authkit-resend", "authkit-token", "authkit-devices", "authkit-users",
                   "authkit-cognito-sign-up", "authkit-create-auth-challenge", "authkit-verify-auth-challenge",
                   "authkit-tenant-api", "authkit-admin"}
 EXPECTED_SECRETS = {fn: {"keys", "pepper"} for fn in PEPPER_READERS}
@@ -119,7 +119,9 @@ REGISTRY_FUNCTIONS = {"authkit-admin", "authkit-tenant-api"}
 REGISTRY_RECORDS = OPERATOR_RECORDS | {"*#keyuse"}
 ADMIN_FUNCTION = "authkit-admin"
 # Headers the Rust code reads that the front adds itself (or API Gateway does).
-HEADERS_ADDED_BY_AWS = {"x-forwarded-for", "x-amzn-requestid", "x-amz-apigw-id", "x-request-id", "host", "x-authkit-origin"}
+# content-length: CloudFront and API Gateway set it from the body they pass on.
+HEADERS_ADDED_BY_AWS = {"x-forwarded-for", "x-amzn-requestid", "x-amz-apigw-id", "x-request-id", "host", "x-authkit-origin",
+                        "content-length"}
 CONTACT_ATTRIBUTES = {"email", "phone_number", "email_verified", "phone_number_verified"}
 RUNBOOKS = ["rotate-keys", "sms-pumping", "dynamodb-throttling", "ses-bounces", "leaked-credentials",
             "scale-up", "troubleshoot-sign-in", "events-pipeline"]
@@ -454,8 +456,8 @@ def check_iam(plan):
         if key == EVENTS_CONSUMER:
             check(f"{plan.label}: {key}: reads the events table's stream, and no other",
                   streams == {"events": STREAM_ACTIONS} and list_streams, streams)
-            check(f"{plan.label}: {key}: writes the audit log (puts only) and touches no other table",
-                  tables == {"audit": {"dynamodb:PutItem", "dynamodb:BatchWriteItem"}}, tables)
+            check(f"{plan.label}: {key}: writes the audit log (puts only, queries to find an erased user's entries) and touches no other table",
+                  tables == {"audit": {"dynamodb:PutItem", "dynamodb:BatchWriteItem", "dynamodb:Query"}}, tables)
         else:
             check(f"{plan.label}: {key}: reads no stream", not streams and not list_streams, streams)
             audit_writes = sorted(DIRECTORY_WRITES & tables.get("audit", set()))

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # Offline infrastructure checks: terraform fmt, checkov, the stack-vs-code checks in
 # check_stack.py, `terraform plan` of every environment with the checks in check_plan.py
-# (plan.sh), scripts/rollback.py against Lambda in moto, and actionlint and zizmor over
+# (plan.sh), scripts/rollback.py against Lambda in moto, the dry run and shellcheck of the
+# code-only deploy script (check_deploy_code.py), and actionlint and zizmor over
 # .github/workflows. Uses the virtualenv in
 # AUTHKIT_VENV (default .venv) and the emulator at AUTHKIT_TEST_ENDPOINT, or starts one.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 venv=${AUTHKIT_VENV:-.venv}
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
-if ! "$venv/bin/python" -c 'import hcl2, checkov' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import hcl2, checkov' 2>/dev/null || [ ! -x "$venv/bin/shellcheck" ]; then
   "$venv/bin/pip" install --quiet --disable-pip-version-check -r tests/infra/requirements.txt
 fi
 if ! "$venv/bin/python" -c 'import moto, boto3' 2>/dev/null; then
@@ -44,5 +45,6 @@ echo "actionlint: ok"
 "$venv/bin/zizmor" --offline --quiet .github/workflows
 "$venv/bin/checkov" --directory infra --framework terraform --quiet --compact --skip-download
 "$venv/bin/python" tests/infra/check_stack.py
+AUTHKIT_VENV_BIN="$venv/bin" "$venv/bin/python" tests/infra/check_deploy_code.py
 "$venv/bin/python" tests/infra/test_rollback.py
 AUTHKIT_VENV="$venv" bash tests/infra/plan.sh

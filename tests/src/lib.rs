@@ -3,11 +3,13 @@
 //! emulator, its own DynamoDB tables), so tests run in parallel without sharing state.
 
 pub mod cognito_driver;
+pub mod fault_proxy;
 pub mod lambda_runtime_api;
 pub mod local_server;
 pub mod logs;
 pub mod operator;
 pub mod round_trips;
+pub mod streams;
 
 use std::collections::HashMap;
 use std::future::Future;
@@ -41,6 +43,9 @@ pub struct TestApp {
     pub http: reqwest::Client,
     /// The configuration the app was built from, for starting Lambda binaries alike.
     pub env: Vec<(String, String)>,
+    /// The service behind the router, for setting up what no route does yet (a second
+    /// tenant).
+    pub authkit: std::sync::Arc<authkit_domain::AuthKit>,
     emulator: Option<String>,
     _scratch: tempfile::TempDir,
 }
@@ -93,6 +98,15 @@ impl TestApp {
     /// An app with extra configuration variables (docs/configuration.md) on top of the
     /// backend's.
     pub async fn spawn_with(backend: Backend, extra: &[(&'static str, &str)]) -> TestApp {
+        TestApp::spawn_with_policy(backend, extra, Default::default()).await
+    }
+
+    /// An app with extra configuration and a tenant with this policy.
+    pub async fn spawn_with_policy(
+        backend: Backend,
+        extra: &[(&'static str, &str)],
+        policy: authkit_domain::tenant::TenantPolicy,
+    ) -> TestApp {
         let scratch = tempfile::tempdir().expect("a temp dir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -128,21 +142,19 @@ impl TestApp {
                 id: authkit_domain::tenant::TenantId::parse(&tenant).expect("valid tenant id"),
                 name: "Test Tenant".into(),
                 allowed_redirect_uris: vec![REDIRECT_URI.into()],
-                policy: Default::default(),
+                policy,
             })
             .await
             .expect("tenant created");
 
         let operator_token = format!("akop_test{suffix}");
+        let authkit = app.authkit.clone();
         let router = authkit_local::router(&app, authkit_api::OperatorAuth::token(&operator_token));
-        tokio::spawn(async move {
-            axum::serve(
-                listener,
-                router.into_make_service_with_connect_info::<SocketAddr>(),
-            )
-            .await
-            .expect("server runs");
-        });
+        tokio::spawn(authkit_local::serve(
+            listener,
+            router,
+            std::future::pending(),
+        ));
         TestApp {
             backend,
             issuer: base_url.clone(),
@@ -161,6 +173,7 @@ impl TestApp {
                 .map(|(k, v)| (k.to_string(), v.clone()))
                 .collect(),
             emulator,
+            authkit,
             _scratch: scratch,
         }
     }

@@ -6,7 +6,9 @@ use axum::body::Bytes;
 use axum::extract::rejection::FormRejection;
 use axum::extract::{FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
-use axum::http::StatusCode;
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use serde::de::DeserializeOwned;
 
 use crate::problem::Problem;
@@ -180,6 +182,21 @@ where
                 rejection.body_text(),
             )),
         }
+    }
+}
+
+/// Refuses a request whose `Content-Length` is over [`crate::MAX_BODY_BYTES`] from its
+/// headers: the extractors' limit only trips once that much has arrived, and a client that
+/// declares a large body and sends it slowly would hold the connection until then.
+pub(crate) async fn refuse_declared_oversize(request: Request, next: Next) -> Response {
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.trim().parse::<u64>().ok());
+    match declared {
+        Some(length) if length > crate::MAX_BODY_BYTES as u64 => too_large().into_response(),
+        _ => next.run(request).await,
     }
 }
 

@@ -358,3 +358,19 @@ pub struct DeviceSignInRequest {
 pub struct Health {
     pub status: &'static str,
 }
+
+/// A new identifier for the signed-in user: a code is sent to it.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangeIdentifierRequest {
+    /// An email address or an E.164 phone number.
+    pub identifier: String,
+}
+
+/// The code sent to the new identifier.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyIdentifierChangeRequest {
+    pub challenge_id: String,
+    pub code: String,
+}

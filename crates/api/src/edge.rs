@@ -48,11 +48,15 @@ pub struct PeerAddr(pub IpAddr);
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct ClientIp(pub Option<IpAddr>);
 
+/// Every entry point's outermost layers: the edge's admission, and the headers every
+/// response carries ([`crate::secure_headers`]), refusals included.
 pub fn with_edge(router: Router, edge: Edge) -> Router {
-    router.layer(axum::middleware::from_fn(move |request, next| {
-        let edge = edge.clone();
-        async move { admit(&edge, request, next).await }
-    }))
+    router
+        .layer(axum::middleware::from_fn(move |request, next| {
+            let edge = edge.clone();
+            async move { admit(&edge, request, next).await }
+        }))
+        .layer(axum::middleware::map_response(crate::secure_headers))
 }
 
 async fn admit(edge: &Edge, mut request: Request, next: Next) -> Response {

@@ -4,13 +4,14 @@
 //!
 //! | route group (Lambda)  | routes                                                        | credentials                      |
 //! |-----------------------|---------------------------------------------------------------|----------------------------------|
-//! | `start_routes`        | `POST /v1/auth/start`                                         | API key (publishable or secret)  |
-//! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link` | API key; the link page needs none (the tenant is in the link) |
+//! | `start_routes`        | `POST /v1/auth/start`; `POST /v1/me/identifier`               | API key (publishable or secret); changing the identifier: + access token |
+//! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link`, `POST /v1/me/identifier/verify` | API key; the link page needs none (the tenant is in the link) |
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
 //! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
 //! | `tenant_api_routes`   | `GET/PATCH /v1/tenant`, `GET/POST /v1/api_keys`, `GET /v1/api_keys/{id}`, `POST /v1/api_keys/{id}/revoke`, `…/rotate` | secret key |
 //! | `admin_routes`        | `/admin/v1/tenants…`: create, list, get, update, suspend, reactivate, delete; a tenant's keys | operator: IAM (SigV4) in AWS, the local operator token |
+//! | `user_routes`         | `GET /v1/users`, `GET/DELETE /v1/users/{id}`, `POST /v1/users/{id}/disable` and `/enable`, `GET /v1/users/{id}/devices`, `/sessions`, `/export`, `POST /v1/users/{id}/sessions/revoke`, `GET /v1/audit-events`, `/v1/audit-events/export` | secret key |
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
 //! | `discovery_routes`    | `GET /.well-known/jwks.json`, `/.well-known/openid-configuration`, `/openapi.json` | none |
 //!
@@ -23,8 +24,10 @@
 //!
 //! Every response of a route that hands out or reveals tokens or credentials (verify,
 //! device sign-in, the token and device routes) carries `Cache-Control: no-store` and
-//! `Pragma: no-cache`.
+//! `Pragma: no-cache`; every other response carries `no-store` too unless its route sets
+//! its own caching, and every response carries `X-Content-Type-Options: nosniff`.
 
+mod admin_dto;
 mod auth;
 mod body;
 mod cors;
@@ -55,6 +58,8 @@ pub use auth::{bearer, SecretKeyCaller, TenantCaller};
 pub use body::JsonBody;
 pub use dto::ChallengeResponse;
 pub use edge::{with_edge, ClientIpSource, Edge, PeerAddr, ORIGIN_SECRET_HEADER};
+pub use no_store::secure_headers;
+pub use observability::PlatformRequestId;
 pub use operator::{IamCaller, OperatorAuth};
 pub use problem::Problem;
 
@@ -65,7 +70,7 @@ type State = Arc<AuthKit>;
 
 /// Every route on one router, the operator API included: the local server and tests.
 pub fn router(authkit: Arc<AuthKit>, operator: OperatorAuth) -> Router {
-    let signing_in = [start, verify, resend, tokens, devices, tenant_api]
+    let signing_in = [start, verify, resend, tokens, devices, tenant_api, users]
         .into_iter()
         .fold(Router::new(), |merged, group| merged.merge(group()))
         .with_state(authkit.clone());
@@ -109,6 +114,10 @@ pub fn admin_routes(authkit: Arc<AuthKit>, operator: OperatorAuth) -> Router {
     finish(admin().with_state(AdminState { authkit, operator }))
 }
 
+pub fn user_routes(authkit: Arc<AuthKit>) -> Router {
+    finish(users().with_state(authkit))
+}
+
 /// Health needs only a store to probe: the health function holds no keys.
 pub fn health_routes(store: Arc<dyn AuditLog>) -> Router {
     finish(health().with_state(store))
@@ -121,7 +130,9 @@ pub fn discovery_routes(published: Arc<PublishedKeys>) -> Router {
 }
 
 fn start() -> Router<State> {
-    Router::new().route("/v1/auth/start", post(routes::sign_in::start))
+    Router::new()
+        .route("/v1/auth/start", post(routes::sign_in::start))
+        .route("/v1/me/identifier", post(routes::me::change_identifier))
 }
 
 fn verify() -> Router<State> {
@@ -139,6 +150,10 @@ fn verify() -> Router<State> {
         .route(
             "/v1/auth/link",
             get(link_page::show).post(link_page::confirm),
+        )
+        .route(
+            "/v1/me/identifier/verify",
+            post(routes::me::verify_identifier_change).layer(no_store()),
         )
 }
 
@@ -214,6 +229,25 @@ fn admin() -> Router<AdminState> {
         .route_layer(map_response(no_store::forbid_caching))
 }
 
+fn users() -> Router<State> {
+    use routes::{audit, users};
+    Router::new()
+        .route("/v1/users", get(users::find))
+        .route("/v1/users/{id}", get(users::get).delete(users::erase))
+        .route("/v1/users/{id}/disable", post(users::disable))
+        .route("/v1/users/{id}/enable", post(users::enable))
+        .route("/v1/users/{id}/devices", get(users::devices))
+        .route("/v1/users/{id}/sessions", get(users::sessions))
+        .route(
+            "/v1/users/{id}/sessions/revoke",
+            post(users::revoke_sessions),
+        )
+        .route("/v1/users/{id}/export", get(users::export))
+        .route("/v1/audit-events", get(audit::list))
+        .route("/v1/audit-events/export", get(audit::export))
+        .route_layer(map_response(no_store::forbid_caching))
+}
+
 fn health() -> Router<Arc<dyn AuditLog>> {
     Router::new()
         .route("/health", get(routes::health::health))
@@ -232,13 +266,15 @@ fn discovery() -> Router<Arc<PublishedKeys>> {
 }
 
 /// Layers every router shares: problem JSON for unknown routes and methods, the body
-/// limit, CORS, and one log line per request. Public so that routes outside this crate (Cognito
-/// sign-up) behave the same.
+/// limit (a declared length over it is refused before the body is read), CORS, and one log
+/// line per request. Public so that routes outside this crate
+/// (Cognito sign-up) behave the same.
 pub fn finish(routes: Router) -> Router {
     routes
         .fallback(problem::not_found)
         .method_not_allowed_fallback(problem::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(cors::cors))
+        .layer(axum::middleware::from_fn(body::refuse_declared_oversize))
         .layer(axum::middleware::from_fn(observability::log_request))
 }

@@ -192,12 +192,17 @@ fn error_page(problem: Problem) -> Response {
     response
         .extensions_mut()
         .insert(crate::problem::ProblemCode(problem.code));
+    if let Some(secs) = problem.retry_after {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+    }
     response
 }
 
 #[cfg(test)]
 mod tests {
-    use super::confirm_page_policy;
+    use super::*;
 
     fn form_action(destination: &str) -> String {
         let policy = confirm_page_policy(destination).expect("a policy");
@@ -224,5 +229,13 @@ mod tests {
             "form-action 'self' com.example.app:"
         );
         assert!(confirm_page_policy("not a url").is_none());
+    }
+
+    #[test]
+    fn the_link_page_tells_when_to_retry_an_unavailable_store() {
+        let throttled = authkit_domain::store::StoreError::Throttled("throttled".into());
+        let response = error_page(AuthError::Unavailable(throttled).into());
+        assert_eq!(response.status(), 503);
+        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 }

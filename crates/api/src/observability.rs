@@ -49,16 +49,38 @@ pub(crate) async fn log_request(mut request: Request, next: Next) -> Response {
     response
 }
 
-/// API Gateway's request id when there is one (so logs join up), else a fresh one.
+/// The request id the platform assigned (API Gateway's, from the event's request
+/// context), set by the Lambda adapter: it joins AuthKit's log line to the platform's.
+#[derive(Debug, Clone)]
+pub struct PlatformRequestId(pub String);
+
+/// The longest request id a client may choose.
+const MAX_CLIENT_REQUEST_ID: usize = 64;
+
+/// The platform's request id; else the client's `x-request-id` when it is short and plain
+/// (letters, digits, `.`, `_`, `-`), so it can name a request across services but cannot
+/// forge log fields or carry data; else a fresh one. Headers that look like the platform's
+/// (`x-amzn-requestid`) are the client's too, and are not read.
 fn request_id(request: &Request) -> String {
-    ["x-amzn-requestid", "x-amz-apigw-id", "x-request-id"]
-        .iter()
-        .find_map(|name| request.headers().get(*name).and_then(|v| v.to_str().ok()))
-        .filter(|id| id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+    if let Some(PlatformRequestId(id)) = request.extensions().get::<PlatformRequestId>() {
+        return id.clone();
+    }
+    request
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .filter(|id| is_plain(id))
         .map(str::to_owned)
         .unwrap_or_else(|| {
             let mut bytes = [0u8; 12];
             authkit_domain::Randomness::fill(&authkit_domain::OsRandomness, &mut bytes);
             hex::encode(bytes)
         })
+}
+
+fn is_plain(id: &str) -> bool {
+    (1..=MAX_CLIENT_REQUEST_ID).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }

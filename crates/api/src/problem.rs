@@ -92,6 +92,7 @@ impl From<AuthError> for Problem {
             AuthError::RedirectNotAllowed => problem(S::BAD_REQUEST, "redirect_not_allowed"),
             AuthError::RedirectRequired => problem(S::BAD_REQUEST, "redirect_required"),
             AuthError::InvalidCodeChallenge(_) => problem(S::BAD_REQUEST, "invalid_code_challenge"),
+            AuthError::CodeChallengeRequired => problem(S::BAD_REQUEST, "code_challenge_required"),
             AuthError::InvalidFingerprint(_) => problem(S::BAD_REQUEST, "invalid_fingerprint"),
             AuthError::ChallengeNotFound => problem(S::NOT_FOUND, "challenge_not_found"),
             AuthError::ChallengeExpired => problem(S::BAD_REQUEST, "challenge_expired"),
@@ -146,6 +147,10 @@ impl From<AuthError> for Problem {
             AuthError::SignInBound => problem(S::BAD_REQUEST, "sign_in_bound"),
             AuthError::DeviceNotFound => problem(S::NOT_FOUND, "device_not_found"),
             AuthError::DeviceSignInRefused => problem(S::UNAUTHORIZED, "device_sign_in_refused"),
+            AuthError::UserNotFound => problem(S::NOT_FOUND, "user_not_found"),
+            AuthError::IdentifierTaken => problem(S::CONFLICT, "identifier_taken"),
+            AuthError::UserDisabled => problem(S::FORBIDDEN, "user_disabled"),
+            AuthError::InvalidParameter(_) => problem(S::BAD_REQUEST, "invalid_parameter"),
             AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),
             AuthError::TenantExists => problem(S::CONFLICT, "tenant_exists"),
             AuthError::TenantSuspended => problem(S::FORBIDDEN, "tenant_suspended"),
@@ -164,6 +169,8 @@ impl From<AuthError> for Problem {
             AuthError::ApiKeyNotFound => problem(S::NOT_FOUND, "api_key_not_found"),
             AuthError::ApiKeyNotLive => problem(S::CONFLICT, "api_key_revoked"),
             AuthError::InvalidRequest(_) => problem(S::BAD_REQUEST, "invalid_request"),
+            // The SDK has already retried with backoff; the client may try again shortly.
+            // Every 503 says when, so a retrying client neither hammers nor gives up.
             AuthError::Unavailable(_) => {
                 log_cause(&error);
                 Problem::new(
@@ -284,6 +291,23 @@ mod tests {
     }
 
     #[test]
+    fn a_throttled_or_unreachable_store_answers_503_with_retry_after() {
+        use authkit_domain::store::StoreError;
+        for cause in [
+            StoreError::Throttled("ProvisionedThroughputExceededException".into()),
+            StoreError::Unavailable("connection reset".into()),
+        ] {
+            let response = Problem::from(AuthError::Unavailable(cause)).into_response();
+            assert_eq!(response.status(), 503);
+            assert_eq!(response.headers()[header::RETRY_AFTER], "1");
+            assert_eq!(
+                response.headers()[header::CONTENT_TYPE],
+                "application/problem+json"
+            );
+        }
+    }
+
+    #[test]
     fn a_failed_delivery_is_retryable_and_names_the_challenge_to_resend() {
         let id = challenge_id();
         let error = AuthError::DeliveryFailed {
@@ -295,14 +319,6 @@ mod tests {
         assert_eq!((problem.status, problem.code), (503, "delivery_failed"));
         assert_eq!(problem.challenge_id.as_deref(), Some(id.as_str()));
         let response = problem.into_response();
-        assert_eq!(response.headers()[header::RETRY_AFTER], "1");
-    }
-
-    #[test]
-    fn throttling_is_a_503_to_retry_after_a_second() {
-        let store = authkit_domain::store::StoreError::Throttled("slow down".into());
-        let response = Problem::from(AuthError::Unavailable(store)).into_response();
-        assert_eq!(response.status(), 503);
         assert_eq!(response.headers()[header::RETRY_AFTER], "1");
     }
 

@@ -68,9 +68,21 @@ pub struct Config {
     pub aws_endpoint_url: Option<String>,
     /// AWS_REGION; unset, the SDK's own chain decides (Lambda always sets it).
     pub aws_region: Option<String>,
+    /// How long one AWS call may take, so a service that stops answering ends in a
+    /// typed 503 rather than in the function's own timeout.
+    pub aws_timeouts: AwsTimeouts,
     /// AUTHKIT_TENANT_CACHE_SECS: how long a warm process trusts an API key and a tenant
     /// it read; a revoked key stops working within this bound.
     pub tenant_cache_secs: u32,
+}
+
+/// Bounds on every AWS SDK call (docs/configuration.md).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AwsTimeouts {
+    /// One attempt, connecting included (AUTHKIT_AWS_ATTEMPT_TIMEOUT_MS).
+    pub attempt: Duration,
+    /// All attempts and the backoff between them (AUTHKIT_AWS_OPERATION_TIMEOUT_MS).
+    pub operation: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -81,9 +93,15 @@ pub struct ConfigError {
 }
 
 fn error(variable: &str, problem: impl Into<String>) -> ConfigError {
-    ConfigError {
-        variable: variable.to_owned(),
-        problem: problem.into(),
+    ConfigError::new(variable, problem)
+}
+
+impl ConfigError {
+    pub(crate) fn new(variable: &str, problem: impl Into<String>) -> ConfigError {
+        ConfigError {
+            variable: variable.to_owned(),
+            problem: problem.into(),
+        }
     }
 }
 
@@ -169,6 +187,7 @@ impl Config {
         let aws_endpoint_url = get("AWS_ENDPOINT_URL")
             .map(|raw| base_url(&raw, "AWS_ENDPOINT_URL"))
             .transpose()?;
+        let aws_timeouts = aws_timeouts(&get)?;
         Ok(Config {
             store,
             delivery,
@@ -180,6 +199,7 @@ impl Config {
             default_allowed_origins,
             aws_endpoint_url,
             aws_region: get("AWS_REGION"),
+            aws_timeouts,
             tenant_cache_secs: number(
                 &get,
                 "AUTHKIT_TENANT_CACHE_SECS",
@@ -254,6 +274,23 @@ fn edge(get: &impl Fn(&str) -> Option<String>) -> Result<Edge, ConfigError> {
     Ok(Edge {
         client_ip,
         origin_secret_sha256,
+    })
+}
+
+/// DynamoDB answers in milliseconds and SES in a few hundred; 1.5 s per attempt leaves room
+/// for a slow one, and 3.5 s for all of them keeps a call inside a Cognito trigger's 5 s.
+fn aws_timeouts(get: &impl Fn(&str) -> Option<String>) -> Result<AwsTimeouts, ConfigError> {
+    let attempt = number(get, "AUTHKIT_AWS_ATTEMPT_TIMEOUT_MS", 1_500, 50..=30_000)?;
+    let operation = number(get, "AUTHKIT_AWS_OPERATION_TIMEOUT_MS", 3_500, 50..=60_000)?;
+    if operation < attempt {
+        return Err(error(
+            "AUTHKIT_AWS_OPERATION_TIMEOUT_MS",
+            format!("{operation} is shorter than one attempt (AUTHKIT_AWS_ATTEMPT_TIMEOUT_MS = {attempt})"),
+        ));
+    }
+    Ok(AwsTimeouts {
+        attempt: Duration::from_millis(attempt),
+        operation: Duration::from_millis(operation),
     })
 }
 
@@ -338,6 +375,13 @@ mod tests {
         );
         assert!(config.public_urls().is_err());
         assert_eq!(config.cognito.max_attempts, 3);
+        assert_eq!(
+            config.aws_timeouts,
+            AwsTimeouts {
+                attempt: Duration::from_millis(1_500),
+                operation: Duration::from_millis(3_500),
+            }
+        );
         assert_eq!(config.tenant_cache_secs, 30);
         assert!(!config.needs_aws());
     }
@@ -359,6 +403,17 @@ mod tests {
             (
                 vec![("AUTHKIT_COGNITO_MAX_ATTEMPTS", "0")],
                 "AUTHKIT_COGNITO_MAX_ATTEMPTS",
+            ),
+            (
+                vec![("AUTHKIT_AWS_ATTEMPT_TIMEOUT_MS", "0")],
+                "AUTHKIT_AWS_ATTEMPT_TIMEOUT_MS",
+            ),
+            (
+                vec![
+                    ("AUTHKIT_AWS_ATTEMPT_TIMEOUT_MS", "2000"),
+                    ("AUTHKIT_AWS_OPERATION_TIMEOUT_MS", "1000"),
+                ],
+                "AUTHKIT_AWS_OPERATION_TIMEOUT_MS",
             ),
             (
                 vec![

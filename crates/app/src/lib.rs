@@ -14,7 +14,9 @@ use authkit_domain::service::{KeySource, PublicKeys, PublishedKeys, ServiceSetti
 use authkit_domain::store::{AuditLog, Stores};
 use authkit_domain::{AuthKit, OsRandomness, SystemClock};
 
-pub use config::{CognitoConfig, Config, ConfigError, DeliveryChoice, KeysChoice, StoreChoice};
+pub use config::{
+    AwsTimeouts, CognitoConfig, Config, ConfigError, DeliveryChoice, KeysChoice, StoreChoice,
+};
 
 /// Everything a binary needs, built once per process.
 pub struct App {
@@ -39,15 +41,62 @@ pub enum BuildError {
 }
 
 /// The AWS SDK configuration, loaded once per process.
-async fn aws_sdk_config(config: &Config) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+async fn aws_sdk_config(config: &Config) -> Result<aws_config::SdkConfig, BuildError> {
+    let timeouts = aws_config::timeout::TimeoutConfig::builder()
+        .connect_timeout(config.aws_timeouts.attempt)
+        .operation_attempt_timeout(config.aws_timeouts.attempt)
+        .operation_timeout(config.aws_timeouts.operation)
+        .build();
+    sdk_config(config, timeouts).await
+}
+
+/// The SDK's whole default chain (profiles, SSO, web identity, container and instance
+/// credentials): what a developer's machine or an admin command may need.
+#[cfg(feature = "aws-credential-chain")]
+async fn sdk_config(
+    config: &Config,
+    timeouts: aws_config::timeout::TimeoutConfig,
+) -> Result<aws_config::SdkConfig, BuildError> {
+    let mut loader =
+        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
     if let Some(endpoint) = &config.aws_endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
     if let Some(region) = &config.aws_region {
         loader = loader.region(aws_config::Region::new(region.clone()));
     }
-    loader.load().await
+    Ok(loader.load().await)
+}
+
+/// What a Lambda function needs: Lambda puts the region and the role's credentials in the
+/// environment, so the default chain's other providers (and the STS, SSO and
+/// instance-metadata clients they bring) stay out of the binary and out of the cold start.
+#[cfg(not(feature = "aws-credential-chain"))]
+async fn sdk_config(
+    config: &Config,
+    timeouts: aws_config::timeout::TimeoutConfig,
+) -> Result<aws_config::SdkConfig, BuildError> {
+    use aws_config::environment::EnvironmentVariableCredentialsProvider;
+    let region = config.aws_region.clone().ok_or_else(|| {
+        ConfigError::new(
+            "AWS_REGION",
+            "required to reach AWS (Lambda always sets it)",
+        )
+    })?;
+    let mut builder = aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new(region))
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                EnvironmentVariableCredentialsProvider::new(),
+            ),
+        )
+        .retry_config(aws_config::retry::RetryConfig::standard())
+        .timeout_config(timeouts);
+    if let Some(endpoint) = &config.aws_endpoint_url {
+        builder = builder.endpoint_url(endpoint);
+    }
+    Ok(builder.build())
 }
 
 impl App {
@@ -60,7 +109,7 @@ impl App {
             tenant_cache_secs: config.tenant_cache_secs,
         };
         let sdk = if config.needs_aws() {
-            Some(aws_sdk_config(&config).await)
+            Some(aws_sdk_config(&config).await?)
         } else {
             None
         };
@@ -133,13 +182,13 @@ impl App {
 
 /// What the health function needs: the store to probe, and nothing else (no keys, no
 /// delivery).
-pub async fn readiness_probe(config: &Config) -> Arc<dyn AuditLog> {
+pub async fn readiness_probe(config: &Config) -> Result<Arc<dyn AuditLog>, BuildError> {
     let sdk = if config.uses_dynamodb() {
-        Some(aws_sdk_config(config).await)
+        Some(aws_sdk_config(config).await?)
     } else {
         None
     };
-    stores(config, sdk.as_ref()).audit
+    Ok(stores(config, sdk.as_ref()).audit)
 }
 
 /// What the discovery function needs: the issuer and the public signing keys. It never
@@ -155,7 +204,7 @@ pub async fn published_keys(config: &Config) -> Result<PublishedKeys, BuildError
             refresh_every,
             ..
         } => {
-            let sdk = aws_sdk_config(config).await;
+            let sdk = aws_sdk_config(config).await?;
             authkit_keys::published_keys(
                 secrets_client(Some(&sdk)),
                 secret_id.clone(),
@@ -180,7 +229,7 @@ pub async fn event_pipeline(config: &Config) -> Result<EventPipeline, BuildError
             problem: "the events function reads DynamoDB's stream: it must be `dynamodb`".into(),
         }));
     };
-    let sdk = aws_sdk_config(config).await;
+    let sdk = aws_sdk_config(config).await?;
     let audit =
         authkit_dynamodb::dynamodb_audit_log(aws_sdk_dynamodb::Client::new(&sdk), tables.clone());
     Ok(consumers(audit))

@@ -116,17 +116,20 @@ impl Fingerprint {
         Ok(())
     }
 
-    /// A weighted similarity in `[0, 1]`. Each field scores 1 when equal and 0 when
+    /// A weighted similarity in `[0, 1]` of `other` (what a client presents) to `self`
+    /// (what the device was bound with). Each field scores 1 when equal and 0 when
     /// different (the user agent and languages score their token overlap instead). A field
-    /// missing on either side does not count, and its weight is left out of the total, so
-    /// a client that reports less is neither helped nor punished. No field in common → 0.
+    /// the bound fingerprint has and the presented one lacks scores 0: leaving fields out
+    /// must not help, or a thief holding the credential sends one guessable field (security
+    /// review, decision 98). A field the bound fingerprint lacks does not count, so a
+    /// client that now reports more is neither helped nor punished. Nothing bound → 0.
     pub fn similarity(&self, other: &Fingerprint) -> f64 {
         let scores = [
-            both(&self.user_agent, &other.user_agent).map(|(a, b)| jaccard(tokens(a), tokens(b))),
-            both(&self.platform, &other.platform).map(|(a, b)| exact(a.eq_ignore_ascii_case(b))),
-            both(&self.screen, &other.screen).map(|(a, b)| exact(same_screen(a, b))),
-            both(&self.timezone, &other.timezone).map(|(a, b)| exact(a == b)),
-            (!self.languages.is_empty() && !other.languages.is_empty()).then(|| {
+            bound(&self.user_agent, &other.user_agent).map(|(a, b)| jaccard(tokens(a), tokens(b))),
+            bound(&self.platform, &other.platform).map(|(a, b)| exact(a.eq_ignore_ascii_case(b))),
+            bound(&self.screen, &other.screen).map(|(a, b)| exact(same_screen(a, b))),
+            bound(&self.timezone, &other.timezone).map(|(a, b)| exact(a == b)),
+            (!self.languages.is_empty()).then(|| {
                 jaccard(
                     self.languages
                         .iter()
@@ -140,11 +143,9 @@ impl Fingerprint {
                 )
             }),
             self.color_depth
-                .zip(other.color_depth)
-                .map(|(a, b)| exact(a == b)),
+                .map(|a| exact(other.color_depth == Some(a))),
             self.hardware_concurrency
-                .zip(other.hardware_concurrency)
-                .map(|(a, b)| exact(a == b)),
+                .map(|a| exact(other.hardware_concurrency == Some(a))),
         ];
         let (weighted, total_weight) = scores
             .iter()
@@ -163,8 +164,13 @@ impl Fingerprint {
     }
 }
 
-fn both<'a>(a: &'a Option<String>, b: &'a Option<String>) -> Option<(&'a str, &'a str)> {
-    Some((a.as_deref()?, b.as_deref()?))
+/// A field the device was bound with, paired with what is presented for it (empty when
+/// the client left it out, which matches nothing).
+fn bound<'a>(
+    bound: &'a Option<String>,
+    presented: &'a Option<String>,
+) -> Option<(&'a str, &'a str)> {
+    Some((bound.as_deref()?, presented.as_deref().unwrap_or_default()))
 }
 
 fn exact(equal: bool) -> f64 {
@@ -268,6 +274,24 @@ mod tests {
     #[test]
     fn nothing_in_common_scores_zero() {
         assert_eq!(Fingerprint::default().similarity(&laptop()), 0.0);
+    }
+
+    #[test]
+    fn fields_the_bound_fingerprint_has_and_the_presented_one_lacks_count_as_mismatches() {
+        let one_field = Fingerprint {
+            color_depth: laptop().color_depth,
+            ..Fingerprint::default()
+        };
+        let score = laptop().similarity(&one_field);
+        assert!(score < SAME_DEVICE_THRESHOLD, "score {score}");
+    }
+
+    #[test]
+    fn a_client_reporting_more_than_it_was_bound_with_still_matches() {
+        let mut bound = laptop();
+        bound.hardware_concurrency = None;
+        bound.color_depth = None;
+        assert!((bound.similarity(&laptop()) - 1.0).abs() < 1e-9);
     }
 
     #[test]

@@ -23,6 +23,8 @@ pub enum AuthError {
     RedirectRequired,
     #[error("{0}")]
     InvalidCodeChallenge(&'static str),
+    #[error("this tenant requires magic links to be bound with a code_challenge (PKCE)")]
+    CodeChallengeRequired,
     #[error("the device fingerprint is not acceptable: {0}")]
     InvalidFingerprint(#[from] InvalidFingerprint),
 
@@ -79,6 +81,14 @@ pub enum AuthError {
     DeviceNotFound,
     #[error("the device cannot sign in: unknown, revoked, untrusted or changed")]
     DeviceSignInRefused,
+    #[error("no such user")]
+    UserNotFound,
+    #[error("another user of this tenant signs in with this identifier")]
+    IdentifierTaken,
+    #[error("this account is disabled")]
+    UserDisabled,
+    #[error("the parameter `{0}` is not acceptable")]
+    InvalidParameter(&'static str),
     #[error("no such tenant")]
     TenantNotFound,
     #[error("the tenant id is taken (tenant ids of deleted tenants are never given out again)")]

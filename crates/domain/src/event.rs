@@ -42,6 +42,17 @@ pub enum EventKind {
     /// (an outside directory's user, named in the challenge's purpose). Nobody signed in.
     ContactProven,
     UserCreated,
+    /// The tenant disabled a user: no sign-in opens a session for them until enabled.
+    UserDisabled,
+    UserEnabled,
+    /// A phone number unused for longer than the tenant allows signed in: it was given to
+    /// a new user (`detail`: `to=<new user id>`); the event names the previous one.
+    IdentifierReassigned,
+    /// A signed-in user proved a new identifier and now signs in with it (`identifier`: the
+    /// new one, masked; `detail`: `from=<the old one, masked>`).
+    IdentifierChanged,
+    /// The tenant erased a user (`detail`: the pseudonym their audit entries now carry).
+    UserErased,
     SessionOpened,
     SessionRotated,
     /// A replaced refresh token came back: the session was revoked.
@@ -66,6 +77,36 @@ pub enum EventKind {
 }
 
 impl EventKind {
+    pub const ALL: [EventKind; 23] = [
+        EventKind::ChallengeStarted,
+        EventKind::ChallengeResent,
+        EventKind::DeliveryFailed,
+        EventKind::AnswerWrong,
+        EventKind::ChallengeExhausted,
+        EventKind::ChallengeVerified,
+        EventKind::MagicLinkConfirmed,
+        EventKind::ChallengeConsumed,
+        EventKind::ContactProven,
+        EventKind::UserCreated,
+        EventKind::UserDisabled,
+        EventKind::UserEnabled,
+        EventKind::UserErased,
+        EventKind::IdentifierReassigned,
+        EventKind::IdentifierChanged,
+        EventKind::SessionOpened,
+        EventKind::SessionRotated,
+        EventKind::SessionReused,
+        EventKind::SessionRevoked,
+        EventKind::DeviceBound,
+        EventKind::DeviceRevoked,
+        EventKind::IdentifierLocked,
+        EventKind::RequestsRefused,
+    ];
+
+    pub fn parse(raw: &str) -> Option<EventKind> {
+        EventKind::ALL.into_iter().find(|kind| kind.as_str() == raw)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             EventKind::ChallengeStarted => "challenge_started",
@@ -78,6 +119,11 @@ impl EventKind {
             EventKind::ChallengeConsumed => "challenge_consumed",
             EventKind::ContactProven => "contact_proven",
             EventKind::UserCreated => "user_created",
+            EventKind::UserDisabled => "user_disabled",
+            EventKind::UserEnabled => "user_enabled",
+            EventKind::UserErased => "user_erased",
+            EventKind::IdentifierReassigned => "identifier_reassigned",
+            EventKind::IdentifierChanged => "identifier_changed",
             EventKind::SessionOpened => "session_opened",
             EventKind::SessionRotated => "session_rotated",
             EventKind::SessionReused => "session_reused",
@@ -115,12 +161,13 @@ pub enum RefusalReason {
 }
 
 impl RefusalReason {
-    const ALL: [RefusalReason; 7] = [
+    const ALL: [RefusalReason; 8] = [
         RefusalReason::RateLimited(Scope::Ip),
         RefusalReason::RateLimited(Scope::Identifier),
         RefusalReason::RateLimited(Scope::Tenant),
         RefusalReason::RateLimited(Scope::PhoneCountry),
         RefusalReason::RateLimited(Scope::PhonePrefix),
+        RefusalReason::RateLimited(Scope::Device),
         RefusalReason::IdentifierLocked,
         RefusalReason::DeviceSignIn,
     ];
@@ -132,6 +179,7 @@ impl RefusalReason {
             RefusalReason::RateLimited(Scope::Tenant) => "rate_limited_tenant",
             RefusalReason::RateLimited(Scope::PhoneCountry) => "rate_limited_phone_country",
             RefusalReason::RateLimited(Scope::PhonePrefix) => "rate_limited_phone_prefix",
+            RefusalReason::RateLimited(Scope::Device) => "rate_limited_device",
             RefusalReason::IdentifierLocked => "identifier_locked",
             RefusalReason::DeviceSignIn => "device_sign_in_refused",
         }
@@ -171,6 +219,10 @@ pub struct Event {
     /// How many requests a [`EventKind::RequestsRefused`] event counts.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub count: Option<u64>,
+    /// How many days the audit log keeps this event: the tenant's policy when the event
+    /// was recorded (absent: the default, [`crate::audit::DEFAULT_AUDIT_RETENTION_DAYS`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention_days: Option<u32>,
 }
 
 impl Event {
@@ -197,6 +249,7 @@ impl Event {
             channel: None,
             detail: None,
             count: None,
+            retention_days: None,
         }
     }
 
@@ -222,6 +275,7 @@ impl Event {
             channel: None,
             detail: Some(reason.as_str().to_owned()),
             count: Some(count),
+            retention_days: None,
         }
     }
 }

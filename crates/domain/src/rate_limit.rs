@@ -40,6 +40,8 @@ pub enum Scope {
     /// The calling code and the next three digits (`+44791`): the lever against SMS
     /// pumping, which cycles through numbers of one premium range.
     PhonePrefix,
+    /// A trusted device, by its id: device sign-ins with one credential, from anywhere.
+    Device,
 }
 
 impl Scope {
@@ -58,6 +60,7 @@ impl Scope {
             Scope::Tenant => "tenant",
             Scope::PhoneCountry => "phone_country",
             Scope::PhonePrefix => "phone_prefix",
+            Scope::Device => "device",
         }
     }
 }
@@ -71,13 +74,15 @@ pub enum Action {
     Verify,
     /// Creating an account in an outside user directory (Cognito sign-up).
     SignUp,
+    /// Signing in with a trusted device's credential.
+    Device,
 }
 
 impl Action {
     /// Whether an identifier locked by consecutive wrong answers is refused: it is for
     /// everything that sends or checks a code, not for creating an account.
     pub fn respects_lockout(self) -> bool {
-        !matches!(self, Action::SignUp)
+        !matches!(self, Action::SignUp | Action::Device)
     }
 
     fn as_str(self) -> &'static str {
@@ -85,6 +90,7 @@ impl Action {
             Action::Start => "start",
             Action::Verify => "verify",
             Action::SignUp => "sign_up",
+            Action::Device => "device",
         }
     }
 }
@@ -112,6 +118,8 @@ pub struct RateLimitPolicy {
     pub start: Vec<Limit>,
     pub verify: Vec<Limit>,
     pub sign_up: Vec<Limit>,
+    /// Device sign-ins (`POST /v1/auth/device`), per IP and per device (decision 98).
+    pub device: Vec<Limit>,
 }
 
 impl Default for RateLimitPolicy {
@@ -136,6 +144,12 @@ impl Default for RateLimitPolicy {
             sign_up: vec![
                 limit(Scope::Ip, 100, TEN_MINUTES),
                 limit(Scope::Tenant, 1_000, HOUR),
+            ],
+            // A device signs in when its session has lapsed, a few times a day; the
+            // per-device limit bounds a stolen credential tried from many addresses.
+            device: vec![
+                limit(Scope::Ip, 30, TEN_MINUTES),
+                limit(Scope::Device, 10, TEN_MINUTES),
             ],
         }
     }
@@ -163,6 +177,8 @@ pub struct Subject<'a> {
     pub tenant: &'a TenantId,
     pub ip: Option<&'a str>,
     pub identifier: Option<&'a Identifier>,
+    /// The device id, for device sign-ins.
+    pub device: Option<&'a str>,
 }
 
 /// Which scope tripped and when the caller may try again.
@@ -178,6 +194,7 @@ impl RateLimitPolicy {
             Action::Start => &self.start,
             Action::Verify => &self.verify,
             Action::SignUp => &self.sign_up,
+            Action::Device => &self.device,
         }
     }
 
@@ -268,6 +285,7 @@ fn scope_value(scope: Scope, subject: Subject<'_>, pepper: &Pepper) -> Option<St
             .identifier
             .and_then(Identifier::phone)
             .map(|phone| phone.prefix(3)),
+        Scope::Device => subject.device.map(str::to_owned),
     }
 }
 
@@ -306,6 +324,7 @@ mod tests {
             tenant,
             ip: Some("203.0.113.9"),
             identifier: Some(identifier),
+            device: None,
         }
     }
 

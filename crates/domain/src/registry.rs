@@ -45,7 +45,7 @@ pub struct IdempotencyRecord {
     /// request is refused rather than answered with the first request's outcome.
     pub fingerprint: String,
     /// 32 random bytes, hex, from which the created keys' secrets were derived with the
-    /// pepper (decision 92).
+    /// pepper (decision 106).
     pub seed: String,
     /// What it created: the tenant's id and then its keys' ids, or the one key's id.
     pub created: Vec<String>,

@@ -12,6 +12,7 @@
 
 use async_trait::async_trait;
 
+use crate::audit::{AuditPage, AuditQuery};
 use crate::challenge::{Challenge, ChallengeId};
 use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
@@ -82,8 +83,34 @@ pub enum Write {
     },
     /// A new user, under its identifier and its id; neither may exist.
     InsertUser(User),
-    /// Only a condition: the user's identifier still names this user.
-    KeepUser(User),
+    /// The user's identifier still names this user, who is not disabled: then records the
+    /// sign-in (`last_sign_in_at`) on both of the user's items.
+    KeepUser { user: User, at: Timestamp },
+    /// A recycled phone number: its identifier item moves from `previous` (who must still
+    /// hold it) to the new user `next` (whose id must be free); `previous` keeps its item
+    /// by id, marked `identifier_reassigned_at`.
+    ReassignIdentifier {
+        previous: User,
+        next: User,
+        at: Timestamp,
+    },
+    /// Only a condition: the user (by id) exists and is not disabled.
+    KeepUserEnabled { tenant: TenantId, user: UserId },
+    /// Sets (`Some`) or clears (`None`) `disabled_at` on a user that exists, under its id
+    /// and under its identifier, which must still name it.
+    SetUserDisabled {
+        user: User,
+        disabled_at: Option<Timestamp>,
+    },
+    /// Removes a user that exists, under its id and its identifier.
+    DeleteUser(User),
+    /// Gives a user a new identifier: its item must be free, the old one must still name
+    /// the user (and is removed); the user's item by id takes the new identifier.
+    ChangeIdentifier {
+        user: User,
+        identifier: Identifier,
+        at: Timestamp,
+    },
     /// A new session (refresh family); its id must be free.
     InsertSession(RefreshFamily),
     /// Replaces the current token hash while it is still `expected` and the family is not
@@ -115,14 +142,6 @@ pub enum Write {
     RecordDeviceSignIn(DeviceSignIn),
     /// Forgets a counter.
     ResetCounter { key: String },
-    /// One more failure for an identifier, exactly: the counter goes from `seen` (what the
-    /// caller read; 0 for absent or expired) to `seen + 1`, moves its expiry to the key's,
-    /// and fails if another failure was counted in between.
-    CountFailure {
-        key: CounterKey,
-        seen: u64,
-        now: Timestamp,
-    },
     /// Adds `count` to one minute's refusals for one reason. Its event is the count itself:
     /// the store records [`Event::refusals`] with the new total.
     AddRefusals {
@@ -163,7 +182,9 @@ pub trait ChangeStore: Send + Sync {
     async fn apply(&self, change: &Change) -> Result<Applied, StoreError>;
 
     /// An event recorded with a change, while the store still holds it (DynamoDB: a day;
-    /// embedded: until it is delivered). For support and the store suite.
+    /// embedded: until it is delivered), read strongly consistent. The service asks it
+    /// whether a change the store reported failed was applied all the same; also for
+    /// support and the store suite.
     async fn recorded_event(
         &self,
         tenant: &TenantId,
@@ -218,6 +239,42 @@ pub struct CounterValue {
     pub updated_at: Timestamp,
 }
 
+/// When an identifier's consecutive failures let one more answer be judged: below `cap`,
+/// or past it once the lock has run out. A count of `cap + k` is unlocked when its last
+/// failure was at or before `unlocked_if_counted_by[k]`; the last entry holds for every
+/// higher count (the lock's ceiling).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureGate {
+    /// Where the failures are counted, and until when a new count is remembered.
+    pub key: CounterKey,
+    pub cap: u64,
+    pub unlocked_if_counted_by: Vec<Timestamp>,
+    pub now: Timestamp,
+}
+
+impl FailureGate {
+    /// Whether `failures` (live ones) let another answer through.
+    pub fn admits(&self, failures: CounterValue) -> bool {
+        let Some(past_cap) = failures.count.checked_sub(self.cap) else {
+            return true;
+        };
+        let last = self.unlocked_if_counted_by.len().saturating_sub(1);
+        let index = usize::try_from(past_cap).map_or(last, |k| k.min(last));
+        self.unlocked_if_counted_by
+            .get(index)
+            .is_some_and(|by| failures.updated_at <= *by)
+    }
+}
+
+/// What reserving a failure found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureReservation {
+    /// Counted, before the answer is judged: the failures including this answer.
+    Reserved(CounterValue),
+    /// The identifier is locked: its failures as they are, nothing counted.
+    Locked(CounterValue),
+}
+
 #[async_trait]
 pub trait CounterStore: Send + Sync {
     /// Counts one request in every counter when each is below its max, else in none (a
@@ -231,6 +288,15 @@ pub trait CounterStore: Send + Sync {
         -> Result<Admission, StoreError>;
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError>;
+
+    /// Counts one more failure for an answer about to be judged, if `gate` admits it, in
+    /// one atomic step: answers arriving together one short of the cap cannot all pass,
+    /// and none is lost to contention. A count past its expiry starts again at one.
+    async fn reserve_failure(&self, gate: &FailureGate) -> Result<FailureReservation, StoreError>;
+
+    /// Gives back a reserved failure whose answer was not judged after all (refused by a
+    /// rate limit or by its challenge). Nothing to give back (reset meanwhile) is fine.
+    async fn release_failure(&self, key: &str, now: Timestamp) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -243,6 +309,11 @@ pub trait UserStore: Send + Sync {
     ) -> Result<Option<User>, StoreError>;
 
     async fn get(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError>;
+
+    /// Removes everything kept about a user beside the user itself: their devices (with
+    /// their session links) and their sessions. Idempotent; the user goes with
+    /// [`Write::DeleteUser`], whose change records the erasure.
+    async fn erase_belongings(&self, tenant: &TenantId, user: &UserId) -> Result<(), StoreError>;
 }
 
 #[async_trait]
@@ -287,6 +358,14 @@ pub trait SessionStore: Send + Sync {
         tenant: &TenantId,
         id: &FamilyId,
     ) -> Result<Option<RefreshFamily>, StoreError>;
+
+    /// A user's sessions that have not expired, revoked ones included, oldest first.
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<Vec<RefreshFamily>, StoreError>;
 }
 
 #[async_trait]
@@ -308,13 +387,42 @@ pub trait AuditLog: Send + Sync {
     /// one entry, and a refusal count keeps its largest count.
     async fn record(&self, events: &[Event]) -> Result<(), StoreError>;
 
+    /// One page of the tenant's entries that `query` selects, newest first: at most
+    /// `query.limit`, and whether more follow.
+    async fn query(
+        &self,
+        tenant: &TenantId,
+        query: &AuditQuery,
+        now: Timestamp,
+    ) -> Result<AuditPage, StoreError>;
+
+    /// Rewrites every entry about `user` recorded since `since`: the user id becomes
+    /// `pseudonym`, the masked identifier and the address are dropped. Idempotent.
+    async fn pseudonymise(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        pseudonym: &UserId,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError>;
+
     /// The tenant's newest entries first, at most `limit`, from the last 7 days.
     async fn recent(
         &self,
         tenant: &TenantId,
         now: Timestamp,
         limit: usize,
-    ) -> Result<Vec<Event>, StoreError>;
+    ) -> Result<Vec<Event>, StoreError> {
+        let query = AuditQuery::between(now.plus_secs(-7 * 86_400), now, limit);
+        Ok(self
+            .query(tenant, &query, now)
+            .await?
+            .entries
+            .into_iter()
+            .map(|(_, event)| event)
+            .collect())
+    }
 
     /// Readiness probe: can the store be reached at all?
     async fn ping(&self) -> Result<(), StoreError>;

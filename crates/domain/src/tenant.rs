@@ -70,6 +70,11 @@ const RESERVED_TENANT_IDS: [&str; 2] = ["tenant", "apikey"];
 #[error("a tenant id is 3-40 characters of a-z, 0-9 and '-', not starting or ending with '-', and not `tenant` or `apikey`")]
 pub struct InvalidTenantId;
 
+/// Carriers hand a cancelled number to a new subscriber after some months of silence
+/// (commonly 45-90 days): a number silent for half a year is treated as possibly someone
+/// else's.
+pub const DEFAULT_PHONE_REASSIGNMENT_AFTER_DAYS: u32 = 180;
+
 /// Everything a tenant can tune. Defaults are the documented ones (`docs/configuration.md`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
@@ -92,6 +97,27 @@ pub struct TenantPolicy {
     /// … and this long after it was bound, however often it is used.
     pub device_max_age_secs: u32,
     pub rate_limits: RateLimitPolicy,
+    /// A phone number that has not signed in for this many days starts a new user when it
+    /// signs in again (carriers give silent numbers to new subscribers); `null`: never.
+    pub phone_reassignment_after_days: Option<u32>,
+    /// Days the audit log keeps this tenant's entries (DynamoDB TTL, set as each entry is
+    /// written: a change applies to entries recorded after it).
+    pub audit_retention_days: u32,
+    /// Whether a magic link must be bound to the app that started it (decision 99).
+    pub magic_link_pkce: MagicLinkPkce,
+}
+
+/// Whether starting a magic link needs a PKCE `code_challenge`. `optional` (the default,
+/// and what stored tenants without the field read as) keeps apps without PKCE working;
+/// `required` is the recommended setting: an unbound link's result is a bearer credential
+/// an attacker can confirm for their own address and plant in a victim's browser (login
+/// CSRF), and only PKCE ties a result to the app session that started the link.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MagicLinkPkce {
+    #[default]
+    Optional,
+    Required,
 }
 
 impl Default for TenantPolicy {
@@ -109,6 +135,9 @@ impl Default for TenantPolicy {
             device_idle_ttl_secs: 90 * 24 * 3600,
             device_max_age_secs: 365 * 24 * 3600,
             rate_limits: RateLimitPolicy::default(),
+            phone_reassignment_after_days: Some(DEFAULT_PHONE_REASSIGNMENT_AFTER_DAYS),
+            audit_retention_days: crate::audit::DEFAULT_AUDIT_RETENTION_DAYS,
+            magic_link_pkce: MagicLinkPkce::Optional,
         }
     }
 }
@@ -170,16 +199,32 @@ impl TenantPolicy {
         )?;
         let limits = &self.rate_limits;
         check(
-            [&limits.start, &limits.verify, &limits.sign_up]
-                .iter()
-                .all(|action| {
-                    action.len() <= 10
-                        && action
-                            .iter()
-                            .all(|limit| (1..=31 * 86_400).contains(&limit.window_secs))
-                }),
+            [
+                &limits.start,
+                &limits.verify,
+                &limits.sign_up,
+                &limits.device,
+            ]
+            .iter()
+            .all(|action| {
+                action.len() <= 10
+                    && action
+                        .iter()
+                        .all(|limit| (1..=31 * 86_400).contains(&limit.window_secs))
+            }),
             "rate_limits",
             "at most 10 limits per action, windows of 1-2678400 seconds",
+        )?;
+        check(
+            self.phone_reassignment_after_days
+                .is_none_or(|days| (30..=3_650).contains(&days)),
+            "phone_reassignment_after_days",
+            "30-3650, or null",
+        )?;
+        check(
+            (1..=crate::audit::MAX_AUDIT_RETENTION_DAYS).contains(&self.audit_retention_days),
+            "audit_retention_days",
+            "1-365",
         )?;
         Ok(())
     }
@@ -217,7 +262,7 @@ impl TenantStatus {
 }
 
 /// A tenant as stored. Fields added after the first release default when absent, so
-/// tenants stored before them read as they always behaved (decision 91).
+/// tenants stored before them read as they always behaved (decision 105).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Tenant {
     pub id: TenantId,
@@ -367,7 +412,7 @@ impl ApiKey {
 
     /// A key derived from a stored random seed with the pepper, so that a retried request
     /// (the same idempotency key) shows the key it created again without the key ever
-    /// being stored (decision 92). `index` tells apart the keys one request creates.
+    /// being stored (decision 106). `index` tells apart the keys one request creates.
     pub fn derive(kind: KeyKind, pepper: &Pepper, seed: &[u8], index: u8) -> ApiKey {
         let mut input = seed.to_vec();
         input.extend_from_slice(kind.prefix().as_bytes());

@@ -6,28 +6,24 @@
 //! event again (a stream batch retried) overwrites the same item: one entry per event.
 
 use std::collections::HashMap;
-use std::time::Duration;
 
 use async_trait::async_trait;
-use authkit_domain::audit::purge_at;
+use authkit_domain::audit::{
+    pseudonymised, purge_at, AuditPage, AuditPosition, AuditQuery, AUDIT_RETENTION_SECS,
+};
 use authkit_domain::clock::Timestamp;
 use authkit_domain::event::Event;
 use authkit_domain::store::{AuditLog, StoreError};
 use authkit_domain::tenant::TenantId;
+use authkit_domain::user::UserId;
 use aws_sdk_dynamodb::types::{PutRequest, WriteRequest};
 
 use crate::item::{key, n, s, to_json, Fields, Item};
 use crate::{condition_held, store_error, DynamoStore};
 
 const DAY: i64 = 86_400;
-/// How far back `recent` looks.
-const RECENT_DAYS: i64 = 7;
 /// Partition keys per tenant and day.
 pub const SHARDS: u64 = 64;
-/// `BatchWriteItem` takes at most 25 items.
-const BATCH: usize = 25;
-/// Rounds of resending what `BatchWriteItem` left unprocessed (throttled) before failing.
-const UNPROCESSED_ROUNDS: u32 = 6;
 
 /// Which of the tenant's day partitions an event lives in: FNV-1a of its id, so stable
 /// across releases and platforms.
@@ -47,7 +43,7 @@ fn partition(tenant: &TenantId, day: i64, shard: u64) -> String {
 fn entry(event: &Event) -> Result<Item, StoreError> {
     let mut item = key(
         partition(&event.tenant, event.at.0.div_euclid(DAY), shard(&event.id)),
-        &format!("{:012}#{}", event.at.0, event.id),
+        &AuditPosition::of(event).encode(),
     );
     item.insert("event".to_owned(), s(to_json(event)?));
     item.insert("ttl".to_owned(), n(purge_at(event).0));
@@ -60,7 +56,7 @@ fn entry(event: &Event) -> Result<Item, StoreError> {
 impl DynamoStore {
     /// Puts entries, 25 to a request, resending what DynamoDB left unprocessed.
     async fn put_entries(&self, items: Vec<Item>) -> Result<(), StoreError> {
-        let requests: Vec<WriteRequest> = items
+        let requests = items
             .into_iter()
             .map(|item| {
                 let put = PutRequest::builder()
@@ -70,31 +66,7 @@ impl DynamoStore {
                 Ok(WriteRequest::builder().put_request(put).build())
             })
             .collect::<Result<_, StoreError>>()?;
-        let batches = requests.chunks(BATCH).map(|batch| async move {
-            let mut pending = batch.to_vec();
-            for round in 0..UNPROCESSED_ROUNDS {
-                let output = self
-                    .client
-                    .batch_write_item()
-                    .request_items(self.tables.audit.clone(), pending)
-                    .send()
-                    .await
-                    .map_err(store_error)?;
-                pending = output
-                    .unprocessed_items()
-                    .and_then(|tables| tables.get(&self.tables.audit))
-                    .cloned()
-                    .unwrap_or_default();
-                if pending.is_empty() {
-                    return Ok(());
-                }
-                tokio::time::sleep(Duration::from_millis(25 << round)).await;
-            }
-            Err(StoreError::Throttled(
-                "audit entries stayed unprocessed".into(),
-            ))
-        });
-        futures::future::try_join_all(batches).await.map(|_| ())
+        self.write_batches(&self.tables.audit, requests).await
     }
 
     /// Sets a refusal count's entry unless it already holds a larger count.
@@ -145,50 +117,85 @@ impl AuditLog for DynamoStore {
         counted.map(|_| ())
     }
 
-    async fn recent(
+    async fn query(
         &self,
         tenant: &TenantId,
+        query: &AuditQuery,
         now: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Event>, StoreError> {
-        let mut found: Vec<(String, Event)> = Vec::new();
-        let today = now.0.div_euclid(DAY);
-        for day in (today - RECENT_DAYS..=today).rev() {
-            if found.len() >= limit {
+    ) -> Result<AuditPage, StoreError> {
+        let need = query.limit.saturating_add(1);
+        // Older entries have expired: no day before the retention is read.
+        let from = query.from.max(now.plus_secs(-AUDIT_RETENTION_SECS));
+        let to = match &query.starting_after {
+            Some(after) => query.to.min(after.at),
+            None => query.to,
+        };
+        let range = SortKeyRange {
+            low: format!("{:012}#", from.0),
+            // The cursor's own entry is in the range; `selects` leaves it out.
+            high: match &query.starting_after {
+                Some(after) if after.at <= query.to => after.encode(),
+                _ => format!("{:012}#~", query.to.0),
+            },
+        };
+        let filter = Filter::of(query);
+        let mut found: Vec<Event> = Vec::new();
+        for day in (from.0.div_euclid(DAY)..=to.0.div_euclid(DAY)).rev() {
+            if found.len() >= need {
                 break;
             }
-            let queries = (0..SHARDS).map(|shard| async move {
-                let output = self
-                    .client
-                    .query()
-                    .table_name(&self.tables.audit)
-                    .key_condition_expression("pk = :pk")
-                    .expression_attribute_values(":pk", s(partition(tenant, day, shard)))
-                    .scan_index_forward(false)
-                    .limit(i32::try_from(limit).unwrap_or(i32::MAX))
-                    .send()
-                    .await
-                    .map_err(store_error)?;
-                output
-                    .items()
-                    .iter()
-                    .filter(|item| !Fields(item).expired(now))
-                    .map(|item| {
-                        let f = Fields(item);
-                        Ok((f.str("sk")?.to_owned(), f.json("event")?))
-                    })
-                    .collect::<Result<Vec<_>, StoreError>>()
+            let shards = (0..SHARDS).map(|shard| {
+                self.query_shard(partition(tenant, day, shard), &range, &filter, need, now)
             });
-            let mut day_entries: Vec<(String, Event)> = futures::future::try_join_all(queries)
+            let mut day_entries: Vec<Event> = futures::future::try_join_all(shards)
                 .await?
                 .into_iter()
                 .flatten()
+                .filter(|event| query.selects(event))
                 .collect();
-            day_entries.sort_by(|a, b| b.0.cmp(&a.0));
+            day_entries.sort_by_key(|event| std::cmp::Reverse(AuditPosition::of(event)));
+            day_entries.truncate(need - found.len());
             found.extend(day_entries);
         }
-        found.truncate(limit);
-        Ok(found.into_iter().map(|(_, event)| event).collect())
+        Ok(query.page(found))
+    }
+
+    /// Scans the user's days since `since` (at most the retention), 64 partitions at a
+    /// time, for entries naming them, and puts each back pseudonymised under its own key.
+    async fn pseudonymise(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        pseudonym: &UserId,
+        since: Timestamp,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let since = since.max(now.plus_secs(-AUDIT_RETENTION_SECS));
+        let range = SortKeyRange {
+            low: format!("{:012}#", since.0),
+            high: format!("{:012}#~", now.0),
+        };
+        let filter = Filter::user(user);
+        for day in since.0.div_euclid(DAY)..=now.0.div_euclid(DAY) {
+            let shards = (0..SHARDS).map(|shard| {
+                self.query_shard(
+                    partition(tenant, day, shard),
+                    &range,
+                    &filter,
+                    usize::MAX,
+                    now,
+                )
+            });
+            let items = futures::future::try_join_all(shards)
+                .await?
+                .into_iter()
+                .flatten()
+                .filter(|event| event.user_id.as_ref() == Some(user))
+                .map(|event| entry(&pseudonymised(&event, pseudonym)))
+                .collect::<Result<Vec<_>, _>>()?;
+            self.put_entries(items).await?;
+        }
+        Ok(())
     }
 
     /// A key lookup on the audit table: proves the endpoint, credentials and table.
@@ -201,6 +208,89 @@ impl AuditLog for DynamoStore {
             .await
             .map_err(store_error)?;
         Ok(())
+    }
+}
+
+/// An inclusive range of sort keys (positions) within one partition.
+struct SortKeyRange {
+    low: String,
+    high: String,
+}
+
+/// A filter expression that narrows a query to entries whose event JSON holds each
+/// needle (`"kind":"…"`, `"user_id":"…"`); the caller still checks the decoded event, as
+/// a needle could match inside another field.
+struct Filter {
+    needles: Vec<String>,
+}
+
+impl Filter {
+    fn of(query: &AuditQuery) -> Filter {
+        let mut needles = Vec::new();
+        if let Some(kind) = query.kind {
+            needles.push(format!("\"kind\":\"{}\"", kind.as_str()));
+        }
+        if let Some(user) = &query.user {
+            needles.extend(Filter::user(user).needles);
+        }
+        Filter { needles }
+    }
+
+    fn user(user: &UserId) -> Filter {
+        Filter {
+            needles: vec![format!("\"user_id\":\"{user}\"")],
+        }
+    }
+}
+
+impl DynamoStore {
+    /// Up to `need` unexpired entries of one partition within `range` that pass `filter`,
+    /// newest first (more pages while fewer were found: a filter applies after `Limit`).
+    async fn query_shard(
+        &self,
+        pk: String,
+        range: &SortKeyRange,
+        filter: &Filter,
+        need: usize,
+        now: Timestamp,
+    ) -> Result<Vec<Event>, StoreError> {
+        let mut found = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let mut request = self
+                .client
+                .query()
+                .table_name(&self.tables.audit)
+                .key_condition_expression("pk = :pk AND sk BETWEEN :low AND :high")
+                .expression_attribute_values(":pk", s(pk.as_str()))
+                .expression_attribute_values(":low", s(range.low.as_str()))
+                .expression_attribute_values(":high", s(range.high.as_str()))
+                .scan_index_forward(false)
+                .limit(i32::try_from(need).unwrap_or(i32::MAX).min(1_000))
+                .set_exclusive_start_key(start.take());
+            if !filter.needles.is_empty() {
+                let conditions: Vec<String> = (0..filter.needles.len())
+                    .map(|i| format!("contains(#event, :needle{i})"))
+                    .collect();
+                request = request
+                    .filter_expression(conditions.join(" AND "))
+                    .expression_attribute_names("#event", "event");
+                for (i, needle) in filter.needles.iter().enumerate() {
+                    request = request
+                        .expression_attribute_values(format!(":needle{i}"), s(needle.as_str()));
+                }
+            }
+            let output = request.send().await.map_err(store_error)?;
+            for item in output.items() {
+                if !Fields(item).expired(now) {
+                    found.push(Fields(item).json("event")?);
+                }
+            }
+            match output.last_evaluated_key() {
+                Some(last) if !last.is_empty() && found.len() < need => start = Some(last.clone()),
+                _ => return Ok(found),
+            }
+        }
     }
 }
 

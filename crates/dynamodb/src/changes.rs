@@ -8,6 +8,7 @@ use authkit_domain::challenge::ChallengeState;
 use authkit_domain::event::Event;
 use authkit_domain::store::{Applied, Change, ChangeStore, StoreError, Write};
 use authkit_domain::tenant::TenantId;
+use authkit_domain::user::User;
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
@@ -15,7 +16,9 @@ use aws_sdk_dynamodb::types::{
 use crate::challenges::{challenge_key, to_item as challenge_item};
 use crate::counters::SK as COUNTER_SK;
 use crate::devices::{device_item, device_key, session_link};
-use crate::directory::{family_item, family_key, identifier_key, user_items};
+use crate::directory::{
+    family_item, family_key, family_link, identifier_key, user_copies, user_items, user_key,
+};
 use crate::events::{event_from_item, event_item, event_key, refusals_key, refusals_ttl};
 use crate::item::{key, n, s, Item};
 use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
@@ -44,6 +47,40 @@ fn put(table: &str, item: Item, condition: Option<&str>) -> Result<TransactWrite
             .build(),
     )?;
     Ok(TransactWriteItem::builder().put(put).build())
+}
+
+fn delete(
+    table: &str,
+    key: Item,
+    condition: Option<&str>,
+) -> Result<TransactWriteItem, StoreError> {
+    let delete = built(
+        Delete::builder()
+            .table_name(table)
+            .set_key(Some(key))
+            .set_condition_expression(condition.map(str::to_owned))
+            .build(),
+    )?;
+    Ok(TransactWriteItem::builder().delete(delete).build())
+}
+
+/// A condition on an item the change does not write.
+fn check(
+    table: &str,
+    key: Item,
+    condition: &str,
+    value: Option<(&str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let mut check = ConditionCheck::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .condition_expression(condition);
+    if let Some((placeholder, value)) = value {
+        check = check.expression_attribute_values(placeholder, value);
+    }
+    Ok(TransactWriteItem::builder()
+        .condition_check(built(check.build())?)
+        .build())
 }
 
 /// An `UpdateItem` action. `#state`, `#ttl`, `#count`, `#minute`, `#reason` and `#tenant`
@@ -153,22 +190,122 @@ impl DynamoStore {
                 .into_iter()
                 .map(|item| put(&t.directory, item, Some(NOT_EXISTS)))
                 .collect(),
-            Write::KeepUser(user) => {
-                let check = built(
-                    ConditionCheck::builder()
+            Write::KeepUser { user, at } => Ok(vec![
+                update(
+                    &t.directory,
+                    identifier_key(&user.tenant, &user.identifier),
+                    "SET last_sign_in_at = :at",
+                    Some("user_id = :user AND attribute_not_exists(disabled_at)"),
+                    vec![(":user", s(user.id.as_str())), (":at", n(at.0))],
+                )?,
+                update(
+                    &t.directory,
+                    user_key(&user.tenant, &user.id),
+                    "SET last_sign_in_at = :at",
+                    Some("user_id = :user"),
+                    vec![(":user", s(user.id.as_str())), (":at", n(at.0))],
+                )?,
+            ]),
+            Write::ReassignIdentifier { previous, next, at } => {
+                let [by_identifier, by_id] = user_items(next);
+                let moved = built(
+                    Put::builder()
+                        .table_name(&t.directory)
+                        .set_item(Some(by_identifier))
+                        .condition_expression("user_id = :previous")
+                        .expression_attribute_values(":previous", s(previous.id.as_str()))
+                        .build(),
+                )?;
+                Ok(vec![
+                    TransactWriteItem::builder().put(moved).build(),
+                    update(
+                        &t.directory,
+                        user_key(&previous.tenant, &previous.id),
+                        "SET identifier_reassigned_at = :at",
+                        Some("user_id = :previous"),
+                        vec![(":previous", s(previous.id.as_str())), (":at", n(at.0))],
+                    )?,
+                    put(&t.directory, by_id, Some(NOT_EXISTS))?,
+                ])
+            }
+            Write::KeepUserEnabled { tenant, user } => one(check(
+                &t.directory,
+                user_key(tenant, user),
+                "attribute_exists(pk) AND attribute_not_exists(disabled_at)",
+                None,
+            )),
+            // Both items, each conditional on existing (an update would create it).
+            Write::SetUserDisabled { user, disabled_at } => {
+                let (expression, mut values) = match disabled_at {
+                    Some(at) => ("SET disabled_at = :at", vec![(":at", n(at.0))]),
+                    None => ("REMOVE disabled_at", vec![]),
+                };
+                values.push((":user", s(user.id.as_str())));
+                user_copies(user)
+                    .into_iter()
+                    .map(|key| {
+                        update(
+                            &t.directory,
+                            key,
+                            expression,
+                            Some("user_id = :user"),
+                            values.clone(),
+                        )
+                    })
+                    .collect()
+            }
+            // The new identifier's item must be free; the old one, and the item by id, must
+            // still be this enabled user's.
+            Write::ChangeIdentifier {
+                user,
+                identifier,
+                at,
+            } => {
+                let changed = User {
+                    identifier: identifier.clone(),
+                    last_sign_in_at: Some(*at),
+                    ..user.clone()
+                };
+                let [by_identifier, by_id] = user_items(&changed);
+                let still_theirs = "user_id = :user AND attribute_not_exists(disabled_at)";
+                let old = built(
+                    Delete::builder()
                         .table_name(&t.directory)
                         .set_key(Some(identifier_key(&user.tenant, &user.identifier)))
-                        .condition_expression("user_id = :user")
+                        .condition_expression(still_theirs)
                         .expression_attribute_values(":user", s(user.id.as_str()))
                         .build(),
                 )?;
-                Ok(vec![TransactWriteItem::builder()
-                    .condition_check(check)
-                    .build()])
+                let by_id = built(
+                    Put::builder()
+                        .table_name(&t.directory)
+                        .set_item(Some(by_id))
+                        .condition_expression(still_theirs)
+                        .expression_attribute_values(":user", s(user.id.as_str()))
+                        .build(),
+                )?;
+                Ok(vec![
+                    TransactWriteItem::builder().delete(old).build(),
+                    put(&t.directory, by_identifier, Some(NOT_EXISTS))?,
+                    TransactWriteItem::builder().put(by_id).build(),
+                ])
             }
-            Write::InsertSession(family) => {
-                one(put(&t.directory, family_item(family)?, Some(NOT_EXISTS)))
-            }
+            // The item by id holds the condition; the one by identifier goes with it while
+            // it still names the user.
+            Write::DeleteUser(user) => user_copies(user)
+                .into_iter()
+                .enumerate()
+                .map(|(index, key)| {
+                    let condition = (index == 0).then_some("attribute_exists(pk)");
+                    delete(&t.directory, key, condition)
+                })
+                .collect(),
+            // The session, and its link beside the user's devices (how a user's sessions
+            // are listed): one more action in the same transaction, no round trip.
+            Write::InsertSession(family) => Ok(vec![
+                put(&t.directory, family_item(family)?, Some(NOT_EXISTS))?,
+                put(&t.devices, family_link(family), None)?,
+            ]),
             Write::RotateSession {
                 tenant,
                 id,
@@ -221,54 +358,10 @@ impl DynamoStore {
                 )?,
                 put(&t.devices, session_link(sign_in), None)?,
             ]),
-            Write::ResetCounter { key: counter } => {
-                let delete = built(
-                    Delete::builder()
-                        .table_name(&t.counters)
-                        .set_key(Some(key(counter.clone(), COUNTER_SK)))
-                        .build(),
-                )?;
-                Ok(vec![TransactWriteItem::builder().delete(delete).build()])
-            }
-            // From what was read to one more, exactly: a failure counted in between, or an
-            // expired count not yet deleted by TTL, fails the condition.
-            Write::CountFailure {
-                key: counter,
-                seen: 0,
-                now,
-            } => {
-                let mut item = key(counter.key.clone(), COUNTER_SK);
-                item.extend([
-                    ("count".to_owned(), n(1)),
-                    ("updated_at".to_owned(), n(now.0)),
-                    ("ttl".to_owned(), n(counter.expires_at.0)),
-                ]);
-                let put = built(
-                    Put::builder()
-                        .table_name(&t.counters)
-                        .set_item(Some(item))
-                        .condition_expression("attribute_not_exists(pk) OR #ttl <= :now")
-                        .expression_attribute_names("#ttl", "ttl")
-                        .expression_attribute_values(":now", n(now.0))
-                        .build(),
-                )?;
-                Ok(vec![TransactWriteItem::builder().put(put).build()])
-            }
-            Write::CountFailure {
-                key: counter,
-                seen,
-                now,
-            } => one(update(
+            Write::ResetCounter { key: counter } => one(delete(
                 &t.counters,
-                key(counter.key.clone(), COUNTER_SK),
-                "SET #count = :next, updated_at = :now, #ttl = :expires",
-                Some("#count = :seen AND #ttl > :now"),
-                vec![
-                    (":seen", n(*seen)),
-                    (":next", n(seen + 1)),
-                    (":now", n(now.0)),
-                    (":expires", n(counter.expires_at.0)),
-                ],
+                key(counter.clone(), COUNTER_SK),
+                None,
             )),
             Write::AddRefusals {
                 tenant,

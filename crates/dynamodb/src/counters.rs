@@ -11,11 +11,12 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
 use authkit_domain::store::{
-    Admission, CounterKey, CounterLimit, CounterStore, CounterValue, StoreError,
+    Admission, CounterKey, CounterLimit, CounterStore, CounterValue, FailureGate,
+    FailureReservation, StoreError,
 };
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::ReturnValuesOnConditionCheckFailure;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue, ReturnValuesOnConditionCheckFailure};
 
 use crate::item::{key, n, Fields};
 use crate::{store_error, DynamoStore};
@@ -52,29 +53,60 @@ impl DynamoStore {
     /// Counts one if the counter is below `limit.max`; false, counting nothing, if it is at
     /// its max.
     async fn admit_one(&self, limit: &CounterLimit, now: Timestamp) -> Result<bool, StoreError> {
-        let counter = &limit.key;
+        let counted = self
+            .count_if(
+                &limit.key,
+                now,
+                "#count < :max",
+                vec![(":max".to_owned(), n(limit.max))],
+            )
+            .await?;
+        Ok(counted.is_ok())
+    }
+
+    /// Adds one to a live counter when `open` (a condition on `#count` and `updated_at`)
+    /// holds, or restarts an expired one at one, in one conditional write (two when an
+    /// expired item is still there). `Ok(Err(old))`, counting nothing, when `open` does
+    /// not hold: the live counter as it was.
+    async fn count_if(
+        &self,
+        counter: &CounterKey,
+        now: Timestamp,
+        open: &str,
+        values: Vec<(String, AttributeValue)>,
+    ) -> Result<Result<CounterValue, CounterValue>, StoreError> {
         for _ in 0..3 {
             let added = self
                 .client
                 .update_item()
                 .table_name(&self.tables.counters)
                 .set_key(Some(key(counter.key.clone(), SK)))
-                .condition_expression("attribute_not_exists(pk) OR (#ttl > :now AND #count < :max)")
+                .condition_expression(format!(
+                    "attribute_not_exists(pk) OR (#ttl > :now AND ({open}))"
+                ))
                 .update_expression("ADD #count :one SET updated_at = :now, #ttl = :expires")
                 .expression_attribute_names("#count", "count")
                 .expression_attribute_names("#ttl", "ttl")
-                .expression_attribute_values(":one", n(1))
-                .expression_attribute_values(":now", n(now.0))
-                .expression_attribute_values(":max", n(limit.max))
-                .expression_attribute_values(":expires", n(counter.expires_at.0))
-                // Tells "at its max" from "expired but not yet deleted" without a read.
+                .set_expression_attribute_values(Some(
+                    values
+                        .iter()
+                        .cloned()
+                        .chain([
+                            (":one".to_owned(), n(1)),
+                            (":now".to_owned(), n(now.0)),
+                            (":expires".to_owned(), n(counter.expires_at.0)),
+                        ])
+                        .collect(),
+                ))
+                .return_values(ReturnValue::AllNew)
+                // Tells "not open" from "expired but not yet deleted" without a read.
                 .return_values_on_condition_check_failure(
                     ReturnValuesOnConditionCheckFailure::AllOld,
                 )
                 .send()
                 .await;
             let old = match added {
-                Ok(_) => return Ok(true),
+                Ok(output) => return Ok(Ok(counter_value(output.attributes())?)),
                 Err(error) if is_condition_failure(&error) => match error.into_service_error() {
                     UpdateItemError::ConditionalCheckFailedException(failed) => {
                         failed.item().cloned()
@@ -83,34 +115,41 @@ impl DynamoStore {
                 },
                 Err(error) => return Err(store_error(error)),
             };
-            let live = old.as_ref().is_some_and(|item| !Fields(item).expired(now));
-            if live {
-                return Ok(false);
+            match old {
+                Some(item) if !Fields(&item).expired(now) => {
+                    return Ok(Err(counter_value(Some(&item))?))
+                }
+                _ => {}
             }
             if self.restart(counter, now).await? {
-                return Ok(true);
+                return Ok(Ok(CounterValue {
+                    count: 1,
+                    updated_at: now,
+                }));
             }
         }
         Err(contention())
     }
 
     /// Takes back one count that a refused admission left behind.
-    async fn release_one(&self, counter: &CounterKey) -> Result<(), StoreError> {
+    async fn release_one(&self, counter: &str, now: Timestamp) -> Result<(), StoreError> {
         let released = self
             .client
             .update_item()
             .table_name(&self.tables.counters)
-            .set_key(Some(key(counter.key.clone(), SK)))
-            .condition_expression("attribute_exists(pk) AND #count > :zero")
+            .set_key(Some(key(counter.to_owned(), SK)))
+            .condition_expression("attribute_exists(pk) AND #count > :zero AND #ttl > :now")
             .update_expression("ADD #count :minus_one")
             .expression_attribute_names("#count", "count")
+            .expression_attribute_names("#ttl", "ttl")
+            .expression_attribute_values(":now", n(now.0))
             .expression_attribute_values(":zero", n(0))
             .expression_attribute_values(":minus_one", n(-1))
             .send()
             .await;
         match released {
             Ok(_) => Ok(()),
-            // Gone or already zero: nothing left to take back.
+            // Gone, expired or already zero: nothing left to take back.
             Err(error) if is_condition_failure(&error) => Ok(()),
             Err(error) => Err(store_error(error)),
         }
@@ -157,6 +196,17 @@ fn is_condition_failure<E: ProvideErrorMetadata, R>(error: &SdkError<E, R>) -> b
         == Some("ConditionalCheckFailedException")
 }
 
+fn counter_value(
+    item: Option<&HashMap<String, AttributeValue>>,
+) -> Result<CounterValue, StoreError> {
+    let item = item.ok_or_else(|| StoreError::Corrupt("a counter came back empty".into()))?;
+    let f = Fields(item);
+    Ok(CounterValue {
+        count: f.int("count")? as u64,
+        updated_at: f.time("updated_at")?,
+    })
+}
+
 fn contention() -> StoreError {
     StoreError::Throttled("counter kept changing under contention".into())
 }
@@ -199,7 +249,7 @@ impl CounterStore for DynamoStore {
                 .iter()
                 .zip(limits)
                 .filter(|(decision, _)| matches!(decision, Ok(true)))
-                .map(|(_, limit)| self.release_one(&limit.key)),
+                .map(|(_, limit)| self.release_one(&limit.key.key, now)),
         )
         .await?;
         let mut at_limit = Vec::with_capacity(refused.len());
@@ -224,15 +274,34 @@ impl CounterStore for DynamoStore {
             .await
             .map_err(store_error)?;
         match output.item() {
-            Some(item) if !Fields(item).expired(now) => {
-                let f = Fields(item);
-                Ok(Some(CounterValue {
-                    count: f.int("count")? as u64,
-                    updated_at: f.time("updated_at")?,
-                }))
-            }
+            Some(item) if !Fields(item).expired(now) => counter_value(Some(item)).map(Some),
             _ => Ok(None),
         }
+    }
+
+    async fn reserve_failure(&self, gate: &FailureGate) -> Result<FailureReservation, StoreError> {
+        // Below the cap, or at `cap + k` with the k-th lock run out (the last clause for
+        // every higher count): the same rule as `FailureGate::admits`, as a condition.
+        let mut open = vec!["#count < :cap".to_owned()];
+        let mut values = vec![(":cap".to_owned(), n(gate.cap))];
+        let last = gate.unlocked_if_counted_by.len().saturating_sub(1);
+        for (k, by) in gate.unlocked_if_counted_by.iter().enumerate() {
+            let compare = if k == last { ">=" } else { "=" };
+            open.push(format!("(#count {compare} :c{k} AND updated_at <= :u{k})"));
+            values.push((format!(":c{k}"), n(gate.cap + k as u64)));
+            values.push((format!(":u{k}"), n(by.0)));
+        }
+        let counted = self
+            .count_if(&gate.key, gate.now, &open.join(" OR "), values)
+            .await?;
+        Ok(match counted {
+            Ok(reserved) => FailureReservation::Reserved(reserved),
+            Err(seen) => FailureReservation::Locked(seen),
+        })
+    }
+
+    async fn release_failure(&self, counter: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.release_one(counter, now).await
     }
 }
 

@@ -101,29 +101,12 @@ impl DeviceStore for DynamoStore {
     }
 
     async fn list(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Device>, StoreError> {
-        let mut devices = Vec::new();
-        let mut start: Option<Item> = None;
-        loop {
-            let output = self
-                .client
-                .query()
-                .table_name(&self.tables.devices)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :device)")
-                .expression_attribute_values(":pk", s(partition(tenant, user)))
-                .expression_attribute_values(":device", s("device#"))
-                .consistent_read(true)
-                .set_exclusive_start_key(start.take())
-                .send()
-                .await
-                .map_err(store_error)?;
-            for item in output.items() {
-                devices.push(from_item(item)?);
-            }
-            match output.last_evaluated_key() {
-                Some(last) if !last.is_empty() => start = Some(last.clone()),
-                _ => break,
-            }
-        }
+        let mut devices = self
+            .user_partition(tenant, user, Some("device#"))
+            .await?
+            .iter()
+            .map(from_item)
+            .collect::<Result<Vec<_>, _>>()?;
         devices.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
         Ok(devices)
     }
@@ -135,32 +118,51 @@ impl DeviceStore for DynamoStore {
         id: &DeviceId,
         now: Timestamp,
     ) -> Result<Vec<FamilyId>, StoreError> {
-        let mut families = Vec::new();
+        self.user_partition(tenant, user, Some(&session_sort_key(id, None)))
+            .await?
+            .iter()
+            .filter(|item| !Fields(item).expired(now))
+            .map(|item| Fields(item).parsed("family_id", FamilyId::parse))
+            .collect()
+    }
+}
+
+impl DynamoStore {
+    /// Every item of a user's partition of the devices table whose sort key starts with
+    /// `prefix` (devices, their session links, the user's session links; None: all), all
+    /// pages.
+    pub(crate) async fn user_partition(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        prefix: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
         let mut start: Option<Item> = None;
         loop {
-            let output = self
+            let query = self
                 .client
                 .query()
                 .table_name(&self.tables.devices)
-                .key_condition_expression("pk = :pk AND begins_with(sk, :sessions)")
-                .expression_attribute_values(":pk", s(partition(tenant, user)))
-                .expression_attribute_values(":sessions", s(session_sort_key(id, None)))
+                .expression_attribute_values(":pk", s(partition(tenant, user)));
+            let query = match prefix {
+                Some(prefix) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", s(prefix)),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let output = query
                 .consistent_read(true)
                 .set_exclusive_start_key(start.take())
                 .send()
                 .await
                 .map_err(store_error)?;
-            for item in output.items() {
-                if !Fields(item).expired(now) {
-                    families.push(Fields(item).parsed("family_id", FamilyId::parse)?);
-                }
-            }
+            items.extend(output.items().iter().cloned());
             match output.last_evaluated_key() {
                 Some(last) if !last.is_empty() => start = Some(last.clone()),
-                _ => break,
+                _ => return Ok(items),
             }
         }
-        Ok(families)
     }
 }
 

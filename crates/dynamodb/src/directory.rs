@@ -3,6 +3,7 @@
 //! families (`<tenant>#family#<id>`).
 
 use async_trait::async_trait;
+use authkit_domain::clock::Timestamp;
 use authkit_domain::device::DeviceId;
 use authkit_domain::identifier::Identifier;
 use authkit_domain::secret::SecretHash;
@@ -42,13 +43,32 @@ pub(crate) fn user_items(user: &User) -> [Item; 2] {
     })
 }
 
-fn user_fields(user: &User) -> [(String, AttributeValue); 4] {
-    [
+/// The keys of the items that hold a user: by id, and by identifier while it names them.
+pub(crate) fn user_copies(user: &User) -> Vec<Item> {
+    let mut keys = vec![user_key(&user.tenant, &user.id)];
+    if user.holds_identifier() {
+        keys.push(identifier_key(&user.tenant, &user.identifier));
+    }
+    keys
+}
+
+fn user_fields(user: &User) -> Vec<(String, AttributeValue)> {
+    let mut fields = vec![
         ("tenant".to_owned(), s(user.tenant.as_str())),
         ("user_id".to_owned(), s(user.id.as_str())),
         ("identifier".to_owned(), s(user.identifier.as_str())),
         ("created_at".to_owned(), n(user.created_at.0)),
-    ]
+    ];
+    for (name, at) in [
+        ("disabled_at", user.disabled_at),
+        ("last_sign_in_at", user.last_sign_in_at),
+        ("identifier_reassigned_at", user.identifier_reassigned_at),
+    ] {
+        if let Some(at) = at {
+            fields.push((name.to_owned(), n(at.0)));
+        }
+    }
+    fields
 }
 
 fn user_from(item: &Item) -> Result<User, StoreError> {
@@ -58,6 +78,9 @@ fn user_from(item: &Item) -> Result<User, StoreError> {
         tenant: f.parsed("tenant", TenantId::parse)?,
         identifier: f.parsed("identifier", |raw| Identifier::parse(raw, None))?,
         created_at: f.time("created_at")?,
+        disabled_at: f.opt_time("disabled_at")?,
+        last_sign_in_at: f.opt_time("last_sign_in_at")?,
+        identifier_reassigned_at: f.opt_time("identifier_reassigned_at")?,
     })
 }
 
@@ -91,6 +114,27 @@ impl UserStore for DynamoStore {
             .await
             .map_err(store_error)?;
         output.item().map(user_from).transpose()
+    }
+
+    async fn erase_belongings(&self, tenant: &TenantId, user: &UserId) -> Result<(), StoreError> {
+        let belongings = self.user_partition(tenant, user, None).await?;
+        let mut families = std::collections::BTreeSet::new();
+        for item in &belongings {
+            if let Some(family) = Fields(item).opt_str("family_id")? {
+                families.insert(FamilyId::parse(family).map_err(|_| corrupt("family_id"))?);
+            }
+        }
+        let families = families.iter().map(|id| family_key(tenant, id)).collect();
+        let keys = belongings
+            .iter()
+            .map(|item| {
+                let f = Fields(item);
+                Ok(key(f.str("pk")?.to_owned(), f.str("sk")?))
+            })
+            .collect::<Result<Vec<_>, StoreError>>()?;
+        // The sessions first: a failure leaves the links that find them for a retry.
+        self.delete_items(&self.tables.directory, families).await?;
+        self.delete_items(&self.tables.devices, keys).await
     }
 }
 
@@ -160,6 +204,47 @@ impl SessionStore for DynamoStore {
             _ => Ok(None),
         }
     }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        let links = self.user_partition(tenant, user, Some(FAMILY_LINK)).await?;
+        let reads = links
+            .iter()
+            .filter(|link| !Fields(link).expired(now))
+            .map(|link| async move {
+                let id = Fields(link).parsed("family_id", FamilyId::parse)?;
+                SessionStore::get(self, tenant, &id).await
+            });
+        let mut families: Vec<RefreshFamily> = futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .filter(|family| now < family.expires_at)
+            .collect();
+        families.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(families)
+    }
+}
+
+/// The sort key prefix of the links from a user to their sessions, beside their devices
+/// in the devices table: found by one Query, written with the session.
+pub(crate) const FAMILY_LINK: &str = "family#";
+
+/// The link from a user to a session, expiring with it.
+pub(crate) fn family_link(family: &RefreshFamily) -> Item {
+    let mut link = key(
+        crate::devices::partition(&family.tenant, &family.user_id),
+        &format!("{FAMILY_LINK}{}", family.id),
+    );
+    link.extend([
+        ("family_id".to_owned(), s(family.id.as_str())),
+        ("ttl".to_owned(), n(family.expires_at.0)),
+    ]);
+    link
 }
 
 #[async_trait]

@@ -21,11 +21,13 @@ mod tenants;
 use std::sync::Arc;
 use std::time::Duration;
 
+use item::Item;
+
 use authkit_domain::store::{AuditLog, StoreError, Stores};
 use aws_sdk_dynamodb::error::ProvideErrorMetadata;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
-    StreamSpecification, StreamViewType, TimeToLiveSpecification,
+    StreamSpecification, StreamViewType, TimeToLiveSpecification, WriteRequest,
 };
 pub use migrations::{migrate, MigrationReport, CURRENT_VERSION};
 use serde::Deserialize;
@@ -167,6 +169,66 @@ impl DynamoStore {
             tables,
             full_counters: counters::FullCounters::default(),
         })
+    }
+}
+
+/// `BatchWriteItem` takes at most 25 requests.
+const BATCH: usize = 25;
+/// Rounds of resending what `BatchWriteItem` left unprocessed (throttled) before failing.
+const UNPROCESSED_ROUNDS: u32 = 6;
+
+impl DynamoStore {
+    /// Sends `requests` to `table`, 25 to a request and the batches in parallel, resending
+    /// what DynamoDB left unprocessed.
+    pub(crate) async fn write_batches(
+        &self,
+        table: &str,
+        requests: Vec<WriteRequest>,
+    ) -> Result<(), StoreError> {
+        let batches = requests.chunks(BATCH).map(|batch| async move {
+            let mut pending = batch.to_vec();
+            for round in 0..UNPROCESSED_ROUNDS {
+                let output = self
+                    .client
+                    .batch_write_item()
+                    .request_items(table, pending)
+                    .send()
+                    .await
+                    .map_err(store_error)?;
+                pending = output
+                    .unprocessed_items()
+                    .and_then(|tables| tables.get(table))
+                    .cloned()
+                    .unwrap_or_default();
+                if pending.is_empty() {
+                    return Ok(());
+                }
+                tokio::time::sleep(Duration::from_millis(25 << round)).await;
+            }
+            Err(StoreError::Throttled(
+                format!("writes to {table} stayed unprocessed").into(),
+            ))
+        });
+        futures::future::try_join_all(batches).await.map(|_| ())
+    }
+
+    /// Deletes the items with these keys from `table` (absent ones are no error), one
+    /// DeleteItem each, in parallel: the functions' roles allow single-item writes only.
+    pub(crate) async fn delete_items(
+        &self,
+        table: &str,
+        keys: Vec<Item>,
+    ) -> Result<(), StoreError> {
+        let deletes = keys.into_iter().map(|key| async move {
+            self.client
+                .delete_item()
+                .table_name(table)
+                .set_key(Some(key))
+                .send()
+                .await
+                .map_err(store_error)
+        });
+        futures::future::try_join_all(deletes).await.map(|_| ())
     }
 }
 

@@ -8,8 +8,9 @@ use authkit_delivery::Outbox;
 use authkit_domain::service::{Actor, CreatedTenant};
 use authkit_domain::tenant::{TenantId, TenantPolicy, TenantSettings, WebOrigin};
 use authkit_domain::AuthError;
-use axum::extract::{Query, State};
-use axum::http::StatusCode;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::middleware::Next;
 use axum::response::{Html, IntoResponse, Json, Response};
 use axum::routing::get;
 use axum::Router;
@@ -166,11 +167,50 @@ const OUTBOX_OFF: &str = "the dev outbox is off (AUTHKIT_DELIVERY is not outbox)
 
 pub fn routes(app: &App) -> Router {
     let outbox = app.outbox.clone();
+    let own_host = url::Url::parse(&app.authkit.settings().public_base_url)
+        .ok()
+        .and_then(|url| url.host_str().map(str::to_owned));
     Router::new()
         .route("/dev/outbox", get(outbox_messages))
         .route("/dev/outbox/latest", get(outbox_latest))
         .with_state(outbox)
         .route("/dev/callback", get(callback))
+        .route_layer(axum::middleware::from_fn(move |request, next| {
+            let own_host = own_host.clone();
+            async move { only_for_this_machine(own_host.as_deref(), request, next).await }
+        }))
+}
+
+/// The dev routes answer only requests addressed to this machine by name: a loopback name
+/// or address, or the host of the server's own URL. A page on another origin whose name
+/// its owner re-points at 127.0.0.1 (DNS rebinding) sends its own name as `Host`, so it
+/// cannot read the outbox, which holds every code and link sent.
+async fn only_for_this_machine(own_host: Option<&str>, request: Request, next: Next) -> Response {
+    let host = request
+        .headers()
+        .get(header::HOST)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| url::Url::parse(&format!("http://{value}/")).ok())
+        .and_then(|url| url.host_str().map(str::to_owned));
+    let allowed = host.as_deref().is_some_and(|host| {
+        host == "localhost"
+            || own_host == Some(host)
+            || host
+                .trim_start_matches('[')
+                .trim_end_matches(']')
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    });
+    if allowed {
+        next.run(request).await
+    } else {
+        authkit_api::Problem::new(
+            StatusCode::FORBIDDEN,
+            "host_not_allowed",
+            "the dev routes answer only requests to localhost or this server's own address",
+        )
+        .into_response()
+    }
 }
 
 type OutboxState = State<Option<Arc<Outbox>>>;

@@ -103,13 +103,9 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
         file: &token_file,
     };
     dev::print_banner(&url, &app, demo.as_ref(), &banner);
-    axum::serve(
-        listener,
-        router.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(async {
+    authkit_local::serve(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
     })
-    .await
-    .map_err(|error| error.to_string())
+    .await;
+    Ok(())
 }

@@ -13,6 +13,7 @@ variable "functions" {
     ping              = bool
     streams           = list(string)
     appends           = list(string)
+    reads             = list(string)
     dead_letters      = list(string)
     secrets           = list(string)
     send              = bool
@@ -132,7 +133,7 @@ data "aws_iam_policy_document" "function" {
   # Reading or writing a table encrypted with the stack's key needs kms:Decrypt of its
   # table key, through DynamoDB only. GenerateDataKey is never needed by a caller.
   dynamic "statement" {
-    for_each = length(each.value.tables) > 0 || each.value.ping || length(each.value.streams) > 0 || length(each.value.appends) > 0 ? [1] : []
+    for_each = length(each.value.tables) > 0 || each.value.ping || length(each.value.streams) > 0 || length(each.value.appends) > 0 || length(each.value.reads) > 0 ? [1] : []
     content {
       sid       = "DecryptTables"
       actions   = ["kms:Decrypt"]
@@ -229,6 +230,17 @@ data "aws_iam_policy_document" "function" {
       sid       = "AppendOnly"
       actions   = ["dynamodb:PutItem", "dynamodb:BatchWriteItem"]
       resources = [for table in each.value.appends : local.table_arns[table]]
+    }
+  }
+
+  # Query only: a reader of the audit log (the tenant's audit API, the consumer finding an
+  # erased user's entries) lists entries and changes none through this statement.
+  dynamic "statement" {
+    for_each = length(each.value.reads) > 0 ? [1] : []
+    content {
+      sid       = "QueryOnly"
+      actions   = ["dynamodb:Query"]
+      resources = [for table in each.value.reads : local.table_arns[table]]
     }
   }
 

@@ -1,8 +1,11 @@
 pub(crate) mod admin;
+pub(crate) mod audit;
 pub(crate) mod devices;
 pub(crate) mod discovery;
 pub(crate) mod health;
+pub(crate) mod me;
 pub(crate) mod sign_in;
 pub(crate) mod tenancy;
 pub(crate) mod tenant;
 pub(crate) mod tokens;
+pub(crate) mod users;

@@ -5,7 +5,7 @@ use crate::challenge::ChallengeState;
 use crate::clock::{OsRandomness, Timestamp};
 use crate::event::{minute_of, Event, EventKind, Outcome, RefusalReason};
 use crate::rate_limit::Scope;
-use crate::store::{Applied, Change, CounterKey, Stores, Write};
+use crate::store::{Applied, Change, Stores, Write};
 
 fn event(tenant: &crate::tenant::TenantId, kind: EventKind, at: Timestamp) -> Event {
     let mut event = Event::new(tenant, kind, Outcome::Success, at, &OsRandomness);
@@ -19,13 +19,13 @@ pub async fn a_change_is_applied_whole_with_its_events_or_not_at_all(stores: &St
     let tenant = tenant();
     let c = challenge(&tenant, at);
     insert(stores, &c).await;
-    let failures = CounterKey {
-        key: format!("{tenant}#failures#whole"),
-        expires_at: at.plus_secs(600),
-    };
+    // Inserting a challenge whose id is taken fails its condition.
+    let taken = challenge(&tenant, at);
+    insert(stores, &taken).await;
+    let fresh = challenge(&tenant, at);
     let verified = event(&tenant, EventKind::ChallengeVerified, at);
     let counted = event(&tenant, EventKind::AnswerWrong, at);
-    let change = |seen| Change {
+    let change = |second: &crate::challenge::Challenge| Change {
         writes: vec![
             Write::VerifyChallenge {
                 tenant: tenant.clone(),
@@ -33,16 +33,16 @@ pub async fn a_change_is_applied_whole_with_its_events_or_not_at_all(stores: &St
                 exchange_hash: None,
                 now: at,
             },
-            Write::CountFailure {
-                key: failures.clone(),
-                seen,
-                now: at,
-            },
+            Write::InsertChallenge(second.clone()),
         ],
         events: vec![verified.clone(), counted.clone()],
     };
     assert_eq!(
-        stores.changes.apply(&change(5)).await.expect("answers"),
+        stores
+            .changes
+            .apply(&change(&taken))
+            .await
+            .expect("answers"),
         Applied::Refused(vec![1]),
         "the write whose condition failed is named"
     );
@@ -69,7 +69,11 @@ pub async fn a_change_is_applied_whole_with_its_events_or_not_at_all(stores: &St
         );
     }
     assert_eq!(
-        stores.changes.apply(&change(0)).await.expect("answers"),
+        stores
+            .changes
+            .apply(&change(&fresh))
+            .await
+            .expect("answers"),
         Applied::Done
     );
     for recorded in [&verified, &counted] {
@@ -84,14 +88,14 @@ pub async fn a_change_is_applied_whole_with_its_events_or_not_at_all(stores: &St
             "an applied change records its events as they were"
         );
     }
-    assert_eq!(
+    assert!(
         stores
-            .counters
-            .get(&failures.key, at)
+            .challenges
+            .get(&tenant, &fresh.id)
             .await
             .expect("read")
-            .map(|v| v.count),
-        Some(1)
+            .is_some(),
+        "and its writes"
     );
 }
 

@@ -2,7 +2,10 @@
 
 use super::{apply, now, tenant};
 use crate::clock::Timestamp;
-use crate::store::{Admission, Applied, CounterKey, CounterLimit, Stores, Write};
+use crate::store::{
+    Admission, Applied, CounterKey, CounterLimit, CounterValue, FailureGate, FailureReservation,
+    Stores, Write,
+};
 
 async fn count(stores: &Stores, key: &str, at: Timestamp) -> Option<u64> {
     stores
@@ -13,63 +16,65 @@ async fn count(stores: &Stores, key: &str, at: Timestamp) -> Option<u64> {
         .map(|value| value.count)
 }
 
-fn count_failure(key: &CounterKey, seen: u64, at: Timestamp) -> Write {
-    Write::CountFailure {
+/// A gate with a cap of `cap`, whose first lock lasts 60 s and every later one 120 s.
+fn gate(key: &CounterKey, cap: u64, at: Timestamp) -> FailureGate {
+    FailureGate {
         key: key.clone(),
-        seen,
+        cap,
+        unlocked_if_counted_by: vec![at.plus_secs(-60), at.plus_secs(-120)],
         now: at,
     }
 }
 
-pub async fn failures_are_counted_exactly_expire_and_reset(stores: &Stores) {
+async fn reserve(stores: &Stores, gate: &FailureGate) -> FailureReservation {
+    stores
+        .counters
+        .reserve_failure(gate)
+        .await
+        .expect("reserve")
+}
+
+fn counted(count: u64, updated_at: Timestamp) -> CounterValue {
+    CounterValue { count, updated_at }
+}
+
+pub async fn failures_are_reserved_up_to_the_cap_released_expire_and_reset(stores: &Stores) {
     let at = now();
     let key = CounterKey {
         key: format!("{}#failures#a", tenant()),
-        expires_at: at.plus_secs(10),
+        expires_at: at.plus_secs(600),
     };
+    let first = gate(&key, 2, at);
     assert_eq!(
-        apply(stores, vec![count_failure(&key, 0, at)]).await,
-        Applied::Done
+        reserve(stores, &first).await,
+        FailureReservation::Reserved(counted(1, at))
     );
-    let value = stores
+    assert_eq!(
+        reserve(stores, &first).await,
+        FailureReservation::Reserved(counted(2, at))
+    );
+    assert_eq!(
+        reserve(stores, &first).await,
+        FailureReservation::Locked(counted(2, at)),
+        "at the cap the identifier is locked and nothing more is counted"
+    );
+    let later = at.plus_secs(61);
+    assert_eq!(
+        reserve(stores, &gate(&key, 2, later)).await,
+        FailureReservation::Reserved(counted(3, later)),
+        "once the lock has run out, one more answer is let through"
+    );
+    assert_eq!(
+        reserve(stores, &gate(&key, 2, later.plus_secs(61))).await,
+        FailureReservation::Locked(counted(3, later)),
+        "and the next lock is longer"
+    );
+    stores
         .counters
-        .get(&key.key, at)
+        .release_failure(&key.key, later)
         .await
-        .expect("read")
-        .expect("counted");
-    assert_eq!((value.count, value.updated_at), (1, at));
-    assert_eq!(
-        apply(stores, vec![count_failure(&key, 0, at)]).await,
-        Applied::Refused(vec![0]),
-        "a failure counted from a stale reading is refused"
-    );
-    assert_eq!(
-        apply(stores, vec![count_failure(&key, 1, at)]).await,
-        Applied::Done
-    );
-    assert_eq!(count(stores, &key.key, at).await, Some(2));
-
-    let later = at.plus_secs(20);
-    assert_eq!(
-        count(stores, &key.key, later).await,
-        None,
-        "an expired counter reads as absent"
-    );
-    let renewed = CounterKey {
-        expires_at: later.plus_secs(10),
-        ..key.clone()
-    };
-    assert_eq!(
-        apply(stores, vec![count_failure(&renewed, 2, later)]).await,
-        Applied::Refused(vec![0]),
-        "an expired count is not continued"
-    );
-    assert_eq!(
-        apply(stores, vec![count_failure(&renewed, 0, later)]).await,
-        Applied::Done,
-        "an expired counter restarts at one"
-    );
-    assert_eq!(count(stores, &key.key, later).await, Some(1));
+        .expect("release");
+    assert_eq!(count(stores, &key.key, later).await, Some(2));
     assert_eq!(
         apply(
             stores,
@@ -81,23 +86,59 @@ pub async fn failures_are_counted_exactly_expire_and_reset(stores: &Stores) {
         Applied::Done
     );
     assert_eq!(count(stores, &key.key, later).await, None);
+    stores
+        .counters
+        .release_failure(&key.key, later)
+        .await
+        .expect("nothing to give back is fine");
+    assert_eq!(count(stores, &key.key, later).await, None);
+
+    let short = CounterKey {
+        key: format!("{}#failures#b", tenant()),
+        expires_at: at.plus_secs(10),
+    };
+    for _ in 0..2 {
+        reserve(stores, &gate(&short, 2, at)).await;
+    }
+    let after_expiry = at.plus_secs(20);
+    assert_eq!(
+        count(stores, &short.key, after_expiry).await,
+        None,
+        "an expired counter reads as absent"
+    );
+    let renewed = CounterKey {
+        expires_at: after_expiry.plus_secs(10),
+        ..short
+    };
+    assert_eq!(
+        reserve(stores, &gate(&renewed, 2, after_expiry)).await,
+        FailureReservation::Reserved(counted(1, after_expiry)),
+        "an expired count restarts at one, lock and all"
+    );
 }
 
-pub async fn parallel_failures_are_each_counted_once(stores: &Stores) {
+pub async fn parallel_reservations_stop_exactly_at_the_cap(stores: &Stores) {
     let at = now();
     let key = CounterKey {
         key: format!("{}#failures#parallel", tenant()),
-        expires_at: at.plus_secs(60),
+        expires_at: at.plus_secs(600),
     };
-    let outcomes =
-        futures::future::join_all((0..20).map(|_| apply(stores, vec![count_failure(&key, 0, at)])))
-            .await;
+    let gate = gate(&key, 5, at);
+    let outcomes = futures::future::join_all((0..20).map(|_| reserve(stores, &gate))).await;
+    let mut reserved: Vec<u64> = outcomes
+        .iter()
+        .filter_map(|o| match o {
+            FailureReservation::Reserved(value) => Some(value.count),
+            FailureReservation::Locked(_) => None,
+        })
+        .collect();
+    reserved.sort_unstable();
     assert_eq!(
-        outcomes.iter().filter(|o| **o == Applied::Done).count(),
-        1,
-        "20 parallel failures from the same reading: one counts, the others read again"
+        reserved,
+        vec![1, 2, 3, 4, 5],
+        "20 answers at once: five are counted, each once, and the rest find the lock"
     );
-    assert_eq!(count(stores, &key.key, at).await, Some(1));
+    assert_eq!(count(stores, &key.key, at).await, Some(5));
 }
 
 pub async fn admission_counts_in_every_counter_or_in_none(stores: &Stores) {

@@ -17,6 +17,9 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
         tenant: tenant.clone(),
         identifier: Identifier::parse(typed, None).expect("valid"),
         created_at: now(),
+        disabled_at: None,
+        last_sign_in_at: None,
+        identifier_reassigned_at: None,
     };
     let first = user("Dave@example.com");
     assert_eq!(
@@ -38,14 +41,27 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
         "a second user for the same person is refused"
     );
     assert_eq!(
-        apply(stores, vec![Write::KeepUser(first.clone())]).await,
+        apply(
+            stores,
+            vec![Write::KeepUser {
+                user: first.clone(),
+                at: now()
+            }]
+        )
+        .await,
         Applied::Done,
         "the identifier still names the user"
     );
     assert!(
-        apply(stores, vec![Write::KeepUser(user("dave@example.com"))])
-            .await
-            .refused(0),
+        apply(
+            stores,
+            vec![Write::KeepUser {
+                user: user("dave@example.com"),
+                at: now()
+            }]
+        )
+        .await
+        .refused(0),
         "… and no other"
     );
 }
@@ -59,6 +75,9 @@ pub async fn concurrent_first_sign_ins_create_one_user(stores: &Stores) {
             tenant: tenant.clone(),
             identifier: identifier.clone(),
             created_at: now(),
+            disabled_at: None,
+            last_sign_in_at: None,
+            identifier_reassigned_at: None,
         })
         .collect();
     let outcomes = futures::future::join_all(

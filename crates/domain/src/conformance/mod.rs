@@ -9,6 +9,7 @@ mod counters;
 mod directory;
 mod service;
 mod tenant_registry;
+mod users;
 
 use crate::challenge::{
     Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ResponseMode,
@@ -24,6 +25,7 @@ pub use changes::*;
 pub use counters::*;
 pub use directory::*;
 pub use service::*;
+pub use users::*;
 
 /// Every check, one after another.
 pub async fn check_all(stores: &Stores) {
@@ -34,8 +36,8 @@ pub async fn check_all(stores: &Stores) {
     a_failed_delivery_allows_a_resend_at_once(stores).await;
     a_resend_supersedes_atomically_within_cooldown_and_cap(stores).await;
     a_challenge_keeps_its_purpose_through_a_resend(stores).await;
-    failures_are_counted_exactly_expire_and_reset(stores).await;
-    parallel_failures_are_each_counted_once(stores).await;
+    failures_are_reserved_up_to_the_cap_released_expire_and_reset(stores).await;
+    parallel_reservations_stop_exactly_at_the_cap(stores).await;
     admission_counts_in_every_counter_or_in_none(stores).await;
     parallel_admissions_never_exceed_the_limit(stores).await;
     concurrent_first_sign_ins_create_one_user(stores).await;
@@ -47,8 +49,14 @@ pub async fn check_all(stores: &Stores) {
     refusals_add_up_per_tenant_reason_and_minute(stores).await;
     audit_entries_come_back_newest_first_once_each(stores).await;
     tenant_registry::check_all(stores).await;
+    a_disabled_user_is_kept_from_new_sessions_until_enabled(stores).await;
+    a_recycled_phone_number_moves_to_a_new_user_and_the_old_one_stays(stores).await;
+    an_identifier_changes_only_to_a_free_one_and_moves_whole(stores).await;
+    a_users_sessions_are_listed_and_erased_with_their_devices(stores).await;
+    the_audit_log_is_read_by_filter_and_page_and_pseudonymised(stores).await;
     parallel_answers_never_exceed_the_attempt_limit(stores.clone()).await;
     the_right_answer_after_the_limit_is_refused(stores.clone()).await;
+    parallel_wrong_answers_are_all_counted_and_the_cap_judges_no_more(stores.clone()).await;
     parallel_first_sign_ins_by_code_share_one_user(stores.clone()).await;
     concurrent_refreshes_of_one_token_rotate_it_once(stores.clone()).await;
 }

@@ -36,12 +36,23 @@ async fn service_with_challenge(
     stores: Stores,
     max_attempts: u32,
 ) -> (AuthKit, Tenant, String, String) {
-    let (authkit, sender, tenant) = service(stores, max_attempts).await;
+    let (authkit, sender, tenant) = service(stores, policy(max_attempts)).await;
     let (challenge_id, code) = start(&authkit, &sender, &tenant, "racer@example.com").await;
     (authkit, tenant, challenge_id, code)
 }
 
-async fn service(stores: Stores, max_attempts: u32) -> (AuthKit, Arc<LastCode>, Tenant) {
+/// A policy allowing `max_attempts` per challenge, with no verify rate limits (the races
+/// below are about what the answers' own writes settle).
+fn policy(max_attempts: u32) -> TenantPolicy {
+    let mut policy = TenantPolicy {
+        max_attempts,
+        ..TenantPolicy::default()
+    };
+    policy.rate_limits.verify.clear();
+    policy
+}
+
+async fn service(stores: Stores, policy: TenantPolicy) -> (AuthKit, Arc<LastCode>, Tenant) {
     let sender = Arc::new(LastCode::default());
     let authkit = AuthKit::new(
         stores,
@@ -51,11 +62,6 @@ async fn service(stores: Stores, max_attempts: u32) -> (AuthKit, Arc<LastCode>, 
         Arc::new(OsRandomness),
         ServiceSettings::new("https://auth.example.com", "https://auth.example.com"),
     );
-    let mut policy = TenantPolicy {
-        max_attempts,
-        ..TenantPolicy::default()
-    };
-    policy.rate_limits.verify.clear();
     let created = authkit
         .create_tenant(NewTenant {
             id: tenant(),
@@ -193,10 +199,69 @@ pub async fn the_right_answer_after_the_limit_is_refused(stores: Stores) {
     );
 }
 
+/// Wrong answers in parallel to several challenges of one identifier: every judged one is
+/// counted against the identifier's failure cap (none lost to contention), and at the cap
+/// no more are judged than it allows, however many arrive at once.
+pub async fn parallel_wrong_answers_are_all_counted_and_the_cap_judges_no_more(stores: Stores) {
+    let mut policy = policy(5);
+    policy.rate_limits.start.clear();
+    policy.identifier_failure_cap = 21;
+    let (authkit, sender, tenant) = service(stores, policy).await;
+    let identifier = "guesser@example.com";
+    let mut challenges = Vec::new();
+    for _ in 0..5 {
+        challenges.push(start(&authkit, &sender, &tenant, identifier).await);
+    }
+    let caller = Caller {
+        tenant: &tenant,
+        ip: None,
+    };
+    let wrong = |code: &str| if code == "000000" { "111111" } else { "000000" }.to_owned();
+    // 20 at once, five to each of four challenges: each is judged and counted.
+    let answers: Vec<(String, String)> = challenges[..4]
+        .iter()
+        .flat_map(|(id, code)| std::iter::repeat_n((id.clone(), wrong(code)), 5))
+        .collect();
+    let outcomes = futures::future::join_all(
+        answers
+            .iter()
+            .map(|(id, answer)| authkit.verify_answer(caller, id, answer)),
+    )
+    .await;
+    for outcome in &outcomes {
+        assert!(
+            matches!(
+                outcome,
+                Err(AuthError::WrongAnswer { .. } | AuthError::ChallengeExhausted)
+            ),
+            "every wrong answer is judged and counted, got {outcome:?}"
+        );
+    }
+    // 20 failures counted of a cap of 21: of four answers at once, exactly one is judged.
+    let (last_id, last_code) = &challenges[4];
+    let last = wrong(last_code);
+    let outcomes =
+        futures::future::join_all((0..4).map(|_| authkit.verify_answer(caller, last_id, &last)))
+            .await;
+    let judged = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(AuthError::WrongAnswer { .. })))
+        .count();
+    let locked = outcomes
+        .iter()
+        .filter(|o| matches!(o, Err(AuthError::IdentifierLocked { .. })))
+        .count();
+    assert_eq!(
+        (judged, locked),
+        (1, 3),
+        "one answer reaches the cap and the rest find the identifier locked: {outcomes:?}"
+    );
+}
+
 /// Two first sign-ins of one new identifier at once (two challenges, both answered right):
 /// both succeed, as one user, created once.
 pub async fn parallel_first_sign_ins_by_code_share_one_user(stores: Stores) {
-    let (authkit, sender, tenant) = service(stores, 5).await;
+    let (authkit, sender, tenant) = service(stores, policy(5)).await;
     let identifier = "twins@example.com";
     let first = start(&authkit, &sender, &tenant, identifier).await;
     let second = start(&authkit, &sender, &tenant, identifier).await;

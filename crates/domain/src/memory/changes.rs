@@ -8,8 +8,9 @@ use super::{sweep, MemoryStore, Tables};
 use crate::challenge::ChallengeState;
 use crate::clock::Timestamp;
 use crate::event::Event;
-use crate::store::{Applied, Change, ChangeStore, CounterValue, StoreError, Write};
+use crate::store::{Applied, Change, ChangeStore, StoreError, Write};
 use crate::tenant::TenantId;
+use crate::user::User;
 
 #[async_trait]
 impl ChangeStore for MemoryStore {
@@ -48,6 +49,31 @@ impl ChangeStore for MemoryStore {
 }
 
 impl Tables {
+    /// Whether the user's identifier names this user.
+    fn names(&self, user: &User) -> bool {
+        self.users_by_identifier
+            .get(&(
+                user.tenant.clone(),
+                user.identifier.matching_key().to_owned(),
+            ))
+            .is_some_and(|stored| stored.id == user.id)
+    }
+
+    /// The stored copies of a user: by id, and by identifier while it names them.
+    fn copies_of(&mut self, user: &User) -> Vec<&mut User> {
+        let by_id = self
+            .users_by_id
+            .get_mut(&(user.tenant.clone(), user.id.clone()));
+        let by_identifier = self
+            .users_by_identifier
+            .get_mut(&(
+                user.tenant.clone(),
+                user.identifier.matching_key().to_owned(),
+            ))
+            .filter(|stored| stored.id == user.id);
+        by_id.into_iter().chain(by_identifier).collect()
+    }
+
     /// Whether `write`'s condition holds now. `now` is the store's clock, for expiry of
     /// whole items (DynamoDB's TTL); a write's own `now` is the service's, for the domain's
     /// conditions.
@@ -78,13 +104,39 @@ impl Tables {
                     .users_by_id
                     .contains_key(&(user.tenant.clone(), user.id.clone()))
             }
-            Write::KeepUser(user) => self
+            Write::KeepUser { user, .. } => self
                 .users_by_identifier
                 .get(&(
                     user.tenant.clone(),
                     user.identifier.matching_key().to_owned(),
                 ))
-                .is_some_and(|stored| stored.id == user.id),
+                .is_some_and(|stored| stored.id == user.id && !stored.is_disabled()),
+            Write::KeepUserEnabled { tenant, user } => self
+                .users_by_id
+                .get(&(tenant.clone(), user.clone()))
+                .is_some_and(|stored| !stored.is_disabled()),
+            Write::SetUserDisabled { user, .. } => {
+                self.users_by_id
+                    .contains_key(&(user.tenant.clone(), user.id.clone()))
+                    && (!user.holds_identifier() || self.names(user))
+            }
+            Write::ReassignIdentifier { previous, next, .. } => {
+                self.names(previous)
+                    && !self
+                        .users_by_id
+                        .contains_key(&(next.tenant.clone(), next.id.clone()))
+            }
+            Write::DeleteUser(user) => self
+                .users_by_id
+                .contains_key(&(user.tenant.clone(), user.id.clone())),
+            Write::ChangeIdentifier {
+                user, identifier, ..
+            } => {
+                self.names(user)
+                    && !self
+                        .users_by_identifier
+                        .contains_key(&(user.tenant.clone(), identifier.matching_key().to_owned()))
+            }
             Write::InsertSession(family) => !self
                 .sessions
                 .contains_key(&(family.tenant.clone(), family.id.clone())),
@@ -119,9 +171,6 @@ impl Tables {
                     sign_in.device.clone(),
                 ))
                 .is_some_and(|device| device.is_active()),
-            Write::CountFailure { key, seen, now } => {
-                self.live_counter(&key.key, *now).map_or(0, |v| v.count) == *seen
-            }
             Write::ResetCounter { .. } | Write::AddRefusals { .. } => true,
         }
     }
@@ -175,7 +224,64 @@ impl Tables {
                 self.users_by_id
                     .insert((user.tenant.clone(), user.id.clone()), user.clone());
             }
-            Write::KeepUser(_) => {}
+            Write::KeepUserEnabled { .. } => {}
+            Write::KeepUser { user, at } => {
+                for stored in self.copies_of(user) {
+                    stored.last_sign_in_at = Some(*at);
+                }
+            }
+            Write::SetUserDisabled { user, disabled_at } => {
+                for stored in self.copies_of(user) {
+                    stored.disabled_at = *disabled_at;
+                }
+            }
+            Write::ReassignIdentifier { previous, next, at } => {
+                if let Some(stored) = self
+                    .users_by_id
+                    .get_mut(&(previous.tenant.clone(), previous.id.clone()))
+                {
+                    stored.identifier_reassigned_at = Some(*at);
+                }
+                self.users_by_identifier.insert(
+                    (
+                        next.tenant.clone(),
+                        next.identifier.matching_key().to_owned(),
+                    ),
+                    next.clone(),
+                );
+                self.users_by_id
+                    .insert((next.tenant.clone(), next.id.clone()), next.clone());
+            }
+            Write::ChangeIdentifier {
+                user,
+                identifier,
+                at,
+            } => {
+                let tenant = user.tenant.clone();
+                let Some(mut moved) = self
+                    .users_by_identifier
+                    .remove(&(tenant.clone(), user.identifier.matching_key().to_owned()))
+                else {
+                    return;
+                };
+                moved.identifier = identifier.clone();
+                moved.last_sign_in_at = Some(*at);
+                self.users_by_identifier.insert(
+                    (tenant.clone(), identifier.matching_key().to_owned()),
+                    moved.clone(),
+                );
+                self.users_by_id.insert((tenant, user.id.clone()), moved);
+            }
+            Write::DeleteUser(user) => {
+                if user.holds_identifier() {
+                    self.users_by_identifier.remove(&(
+                        user.tenant.clone(),
+                        user.identifier.matching_key().to_owned(),
+                    ));
+                }
+                self.users_by_id
+                    .remove(&(user.tenant.clone(), user.id.clone()));
+            }
             Write::InsertSession(family) => {
                 self.sessions
                     .insert((family.tenant.clone(), family.id.clone()), family.clone());
@@ -240,18 +346,6 @@ impl Tables {
             Write::ResetCounter { key } => {
                 self.counters.remove(key);
             }
-            Write::CountFailure { key, seen, now } => {
-                self.counters.insert(
-                    key.key.clone(),
-                    (
-                        CounterValue {
-                            count: seen + 1,
-                            updated_at: *now,
-                        },
-                        key.expires_at,
-                    ),
-                );
-            }
             Write::AddRefusals {
                 tenant,
                 reason,
@@ -265,43 +359,46 @@ impl Tables {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::clock::OsRandomness;
+    use crate::device::DeviceId;
     use crate::event::{EventKind, Outcome};
-    use crate::store::CounterKey;
+    use crate::user::UserId;
 
     #[tokio::test]
     async fn a_change_whose_condition_fails_writes_nothing_and_records_no_event() {
         let store = MemoryStore::new();
         let tenant = TenantId::parse("acme").unwrap();
-        let key = CounterKey {
-            key: "acme#failures#x".into(),
-            expires_at: Timestamp(i64::MAX),
-        };
         let event = Event::new(
             &tenant,
             EventKind::AnswerWrong,
             Outcome::Failure,
             Timestamp(1),
-            &crate::clock::OsRandomness,
+            &OsRandomness,
         );
-        let change = |seen| Change {
-            writes: vec![
-                Write::ResetCounter {
-                    key: "acme#other".into(),
-                },
-                Write::CountFailure {
-                    key: key.clone(),
-                    seen,
+        // Revoking a device that does not exist fails its condition.
+        let change = |revoke_a_stranger: bool| {
+            let mut writes = vec![Write::ResetCounter {
+                key: "acme#other".into(),
+            }];
+            if revoke_a_stranger {
+                writes.push(Write::RevokeDevice {
+                    tenant: tenant.clone(),
+                    user: UserId::generate(&OsRandomness),
+                    id: DeviceId::generate(&OsRandomness),
                     now: Timestamp(1),
-                },
-            ],
-            events: vec![event.clone()],
+                });
+            }
+            Change {
+                writes,
+                events: vec![event.clone()],
+            }
         };
         assert_eq!(
-            store.apply(&change(3)).await.unwrap(),
+            store.apply(&change(true)).await.unwrap(),
             Applied::Refused(vec![1])
         );
         assert!(store.lock().outbox.is_empty());
-        assert_eq!(store.apply(&change(0)).await.unwrap(), Applied::Done);
+        assert_eq!(store.apply(&change(false)).await.unwrap(), Applied::Done);
         assert_eq!(
             store.recorded_event(&tenant, &event.id).await.unwrap(),
             Some(event)

@@ -6,11 +6,12 @@ use std::collections::{BTreeMap, HashMap};
 use async_trait::async_trait;
 
 use super::{MemoryStore, Tables};
-use crate::audit::purge_at;
+use crate::audit::{pseudonymised, purge_at, AuditPage, AuditPosition, AuditQuery};
 use crate::clock::Timestamp;
 use crate::event::{Event, PendingEvents, RefusalReason};
 use crate::store::{AuditLog, StoreError};
 use crate::tenant::TenantId;
+use crate::user::UserId;
 
 /// How many audit entries per tenant the embedded store keeps (DynamoDB keeps 90 days).
 pub const AUDIT_EVENTS_KEPT: usize = 10_000;
@@ -67,73 +68,94 @@ impl PendingEvents for MemoryStore {
     }
 }
 
-/// One tenant's audit entries in the order they were first recorded (within a second,
-/// DynamoDB orders them by id instead), found again by id.
+/// One tenant's audit entries in the log's order (time, then event id, as DynamoDB sorts
+/// them), found again by id.
 #[derive(Default)]
 pub(super) struct AuditEntries {
-    by_time: BTreeMap<(Timestamp, u64), Event>,
-    by_id: HashMap<String, (Timestamp, u64)>,
-    recorded: u64,
+    by_position: BTreeMap<AuditPosition, Event>,
+    by_id: HashMap<String, AuditPosition>,
 }
 
 impl AuditEntries {
     fn record(&mut self, event: &Event) {
-        if let Some(key) = self.by_id.get(&event.id) {
+        if let Some(position) = self.by_id.get(&event.id) {
             let kept = self
-                .by_time
-                .get_mut(key)
+                .by_position
+                .get_mut(position)
                 .expect("both maps hold every entry");
             if event.count >= kept.count {
                 *kept = event.clone();
             }
             return;
         }
-        self.recorded += 1;
-        let key = (event.at, self.recorded);
-        self.by_time.insert(key, event.clone());
-        self.by_id.insert(event.id.clone(), key);
-        if self.by_time.len() > AUDIT_EVENTS_KEPT {
-            if let Some((_, oldest)) = self.by_time.pop_first() {
+        let position = AuditPosition::of(event);
+        self.by_position.insert(position.clone(), event.clone());
+        self.by_id.insert(event.id.clone(), position);
+        if self.by_position.len() > AUDIT_EVENTS_KEPT {
+            if let Some((_, oldest)) = self.by_position.pop_first() {
                 self.by_id.remove(&oldest.id);
             }
         }
     }
 }
 
+impl MemoryStore {
+    fn audit_entries(&self) -> std::sync::MutexGuard<'_, HashMap<TenantId, AuditEntries>> {
+        self.audit
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
 #[async_trait]
 impl AuditLog for MemoryStore {
     async fn record(&self, events: &[Event]) -> Result<(), StoreError> {
-        let mut audit = self
-            .audit
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut audit = self.audit_entries();
         for event in events {
             audit.entry(event.tenant.clone()).or_default().record(event);
         }
         Ok(())
     }
 
-    async fn recent(
+    async fn query(
         &self,
         tenant: &TenantId,
+        query: &AuditQuery,
         now: Timestamp,
-        limit: usize,
-    ) -> Result<Vec<Event>, StoreError> {
-        let audit = self
-            .audit
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
+    ) -> Result<AuditPage, StoreError> {
+        let audit = self.audit_entries();
         let Some(entries) = audit.get(tenant) else {
-            return Ok(Vec::new());
+            return Ok(AuditPage::default());
         };
-        Ok(entries
-            .by_time
+        let selected = entries
+            .by_position
             .values()
             .rev()
-            .filter(|e| now < purge_at(e))
-            .take(limit)
+            .filter(|e| now < purge_at(e) && query.selects(e))
+            .take(query.limit.saturating_add(1))
             .cloned()
-            .collect())
+            .collect();
+        Ok(query.page(selected))
+    }
+
+    async fn pseudonymise(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        pseudonym: &UserId,
+        since: Timestamp,
+        _now: Timestamp,
+    ) -> Result<(), StoreError> {
+        let mut audit = self.audit_entries();
+        let Some(entries) = audit.get_mut(tenant) else {
+            return Ok(());
+        };
+        for event in entries.by_position.values_mut() {
+            if event.at >= since && event.user_id.as_ref() == Some(user) {
+                *event = pseudonymised(event, pseudonym);
+            }
+        }
+        Ok(())
     }
 
     async fn ping(&self) -> Result<(), StoreError> {

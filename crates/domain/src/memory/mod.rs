@@ -22,7 +22,8 @@ use crate::registry::{IdempotencyRecord, IdempotencyScope};
 use crate::secret::SecretHash;
 use crate::store::{
     Admission, AttemptOutcome, ChallengeStore, CounterKey, CounterLimit, CounterStore,
-    CounterValue, DeviceStore, SessionStore, StoreError, TenantStore, UserStore,
+    CounterValue, DeviceStore, FailureGate, FailureReservation, SessionStore, StoreError,
+    TenantStore, UserStore,
 };
 use crate::tenant::{ApiKeyEntry, ApiKeyId, ApiKeyRecord, Tenant, TenantId};
 use crate::token::{FamilyId, RefreshFamily};
@@ -241,6 +242,30 @@ impl CounterStore for MemoryStore {
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
         Ok(self.lock().live_counter(key, now))
     }
+
+    async fn reserve_failure(&self, gate: &FailureGate) -> Result<FailureReservation, StoreError> {
+        let mut tables = self.lock();
+        if let Some(failures) = tables.live_counter(&gate.key.key, gate.now) {
+            if !gate.admits(failures) {
+                return Ok(FailureReservation::Locked(failures));
+            }
+        }
+        tables.count_in(std::slice::from_ref(&gate.key), gate.now);
+        let reserved = tables
+            .live_counter(&gate.key.key, gate.now)
+            .ok_or_else(|| StoreError::Corrupt("a counted failure is not live".into()))?;
+        Ok(FailureReservation::Reserved(reserved))
+    }
+
+    async fn release_failure(&self, key: &str, now: Timestamp) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        if let Some((value, expires_at)) = tables.counters.get_mut(key) {
+            if now < *expires_at {
+                value.count = value.count.saturating_sub(1);
+            }
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -260,6 +285,17 @@ impl UserStore for MemoryStore {
             .users_by_id
             .get(&(tenant.clone(), id.clone()))
             .cloned())
+    }
+
+    async fn erase_belongings(&self, tenant: &TenantId, user: &UserId) -> Result<(), StoreError> {
+        let mut tables = self.lock();
+        let theirs = |(t, u, _): &(TenantId, UserId, DeviceId)| t == tenant && u == user;
+        tables.devices.retain(|key, _| !theirs(key));
+        tables.device_sessions.retain(|key, _| !theirs(key));
+        tables
+            .sessions
+            .retain(|(t, _), family| !(t == tenant && &family.user_id == user));
+        Ok(())
     }
 }
 
@@ -324,6 +360,27 @@ impl SessionStore for MemoryStore {
             .get(&(tenant.clone(), id.clone()))
             .filter(|family| now < family.expires_at)
             .cloned())
+    }
+
+    async fn list(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        now: Timestamp,
+    ) -> Result<Vec<RefreshFamily>, StoreError> {
+        // A scan under the lock: the tenant's admin reads are rare, and the embedded store
+        // serves one machine.
+        let mut families: Vec<RefreshFamily> = self
+            .lock()
+            .sessions
+            .iter()
+            .filter(|((t, _), family)| {
+                t == tenant && &family.user_id == user && now < family.expires_at
+            })
+            .map(|(_, family)| family.clone())
+            .collect();
+        families.sort_by(|a, b| (a.created_at, &a.id).cmp(&(b.created_at, &b.id)));
+        Ok(families)
     }
 }
 

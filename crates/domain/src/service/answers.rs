@@ -12,7 +12,7 @@
 
 use zeroize::Zeroizing;
 
-use super::sign_in::{closed_error, locked_until, FAILURE_MEMORY_SECS};
+use super::sign_in::{closed_error, locked_until};
 use super::{AuthKit, Caller, SignedIn};
 use crate::challenge::{Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState};
 use crate::clock::Timestamp;
@@ -21,9 +21,9 @@ use crate::event::{Event, EventKind, Outcome};
 use crate::identifier::Identifier;
 use crate::rate_limit::Action;
 use crate::secret::{OpaqueSecret, OtpCode, SecretHash};
-use crate::store::{Applied, AttemptOutcome, Change, CounterKey, CounterValue, StoreError, Write};
+use crate::store::{Applied, AttemptOutcome, Change, CounterValue, StoreError, Write};
 use crate::tenant::Tenant;
-use crate::user::{User, UserId};
+use crate::user::User;
 
 /// A challenge whose answer proved right.
 #[derive(Debug, Clone)]
@@ -355,10 +355,15 @@ impl AuthKit {
             .admit(Action::Verify, caller, &challenge.identifier, counting)
             .await?;
         let (attempt, user) = admitted.alongside;
-        let counted = match attempt? {
-            AttemptOutcome::Counted(counted) => counted,
-            AttemptOutcome::Refused(current) => return Err(closed_error(&current, now)),
-            AttemptOutcome::NotFound => return Err(AuthError::ChallengeNotFound),
+        let counted = match attempt {
+            Ok(AttemptOutcome::Counted(counted)) => counted,
+            not_judged => {
+                self.release_failure(&admitted.failure_key).await;
+                return Err(match not_judged? {
+                    AttemptOutcome::Refused(current) => closed_error(&current, now),
+                    _ => AuthError::ChallengeNotFound,
+                });
+            }
         };
         let user = user?.flatten();
         let presented = self
@@ -375,18 +380,17 @@ impl AuthKit {
             });
         }
         Err(self
-            .record_wrong_answer(caller, &counted, admitted.failures, admitted.failure_key)
+            .record_wrong_answer(caller, &counted, admitted.failures)
             .await)
     }
 
-    /// Counts a wrong answer against the identifier, with its event. Returns what the
-    /// caller is told.
+    /// Records a wrong answer (its failure was counted before it was judged). Returns what
+    /// the caller is told.
     async fn record_wrong_answer(
         &self,
         caller: Caller<'_>,
         counted: &Challenge,
         failures: Option<CounterValue>,
-        failure_key: String,
     ) -> AuthError {
         let remaining = counted.remaining_attempts();
         let (kind, outcome, refused) = if remaining == 0 {
@@ -409,57 +413,37 @@ impl AuthKit {
         wrong.outcome = Outcome::Failure;
         wrong.detail = Some(outcome.to_owned());
         let locked = self.challenge_event(caller, counted, EventKind::IdentifierLocked);
-        match self
-            .count_failure(caller, wrong, locked, failures, &failure_key)
-            .await
-        {
+        match self.record_failure(caller, wrong, locked, failures).await {
             Ok(()) => refused,
             Err(error) => error,
         }
     }
 
-    /// Counts one more failure for an identifier, exactly (a failure counted in parallel
-    /// makes this one read again and retry), in one change with `wrong` and, when the count
-    /// reaches the tenant's cap, `locked` (with how long). `failures` is what admission
-    /// read under `failure_key`.
-    pub(super) async fn count_failure(
+    /// Records a failure counted before its answer was judged: `wrong`, and `locked` (with
+    /// how long) when this failure reached the tenant's cap or renewed its lock.
+    pub(super) async fn record_failure(
         &self,
         caller: Caller<'_>,
         wrong: Event,
         mut locked: Event,
-        mut failures: Option<CounterValue>,
-        failure_key: &str,
+        failures: Option<CounterValue>,
     ) -> Result<(), AuthError> {
-        locked.outcome = Outcome::Refused;
-        for _ in 0..RACE_RETRIES {
-            let now = self.now();
-            let seen = failures.map_or(0, |f| f.count);
-            let key = CounterKey {
-                key: failure_key.to_owned(),
-                expires_at: now.plus_secs(FAILURE_MEMORY_SECS),
-            };
-            let mut events = vec![wrong.clone()];
-            let after = CounterValue {
-                count: seen + 1,
-                updated_at: now,
-            };
-            if let Some(unlock_at) = locked_until(caller.tenant, after) {
-                let mut locked = locked.clone();
-                locked.detail = Some(format!("for={}s", now.secs_until(unlock_at)));
-                events.push(locked);
-            }
-            let change = Change {
-                writes: vec![Write::CountFailure { key, seen, now }],
-                events,
-            };
-            match self.apply(change).await? {
-                Applied::Done => return Ok(()),
-                Applied::Refused(_) => {
-                    failures = self.stores.counters.get(failure_key, now).await?;
-                }
+        let mut events = vec![wrong];
+        if let Some(unlock_at) = failures.and_then(|f| locked_until(caller.tenant, f)) {
+            locked.outcome = Outcome::Refused;
+            locked.detail = Some(format!("for={}s", self.now().secs_until(unlock_at)));
+            events.push(locked);
+        }
+        let change = Change {
+            writes: Vec::new(),
+            events,
+        };
+        match self.apply(change).await? {
+            Applied::Done => Ok(()),
+            Applied::Refused(_) => {
+                Err(StoreError::Corrupt("events alone were refused".into()).into())
             }
         }
-        Err(StoreError::Throttled("an identifier's failure count kept changing".into()).into())
     }
 
     /// The writes and event that record a right answer: the challenge verified (keeping a
@@ -524,25 +508,10 @@ impl AuthKit {
                 events: vec![event.clone()],
             };
             let user_index = change.writes.len();
-            let (signing_in, is_new_user) = match &user {
-                Some(existing) => {
-                    change.writes.push(Write::KeepUser(existing.clone()));
-                    (existing.clone(), false)
-                }
-                None => {
-                    let created = User {
-                        id: UserId::generate(self.random.as_ref()),
-                        tenant: tenant.id.clone(),
-                        identifier: challenge.identifier.clone(),
-                        created_at: self.now(),
-                    };
-                    change.writes.push(Write::InsertUser(created.clone()));
-                    let mut event = self.challenge_event(caller, challenge, EventKind::UserCreated);
-                    event.user_id = Some(created.id.clone());
-                    change.events.push(event);
-                    (created, true)
-                }
-            };
+            let chosen = self.user_signing_in(caller, challenge, user.as_ref(), self.now())?;
+            change.writes.push(chosen.write);
+            change.events.extend(chosen.events);
+            let (signing_in, is_new_user) = (chosen.user, chosen.is_new);
             let mut session = self.new_session(caller, &signing_in.id, None, amr.clone());
             // The challenge that proved it: a verified challenge's session can be found.
             session.opened.challenge_id = Some(challenge.id.clone());

@@ -81,7 +81,7 @@ impl AuthKit {
     }
 
     /// A wrong answer to a decoy, counted like one to a real challenge (verify rate
-    /// limits, the identifier's consecutive failures, counted exactly, with the same events
+    /// limits, the identifier's consecutive failures, reserved before it is judged, with the same events
     /// a wrong answer records and the lock's when it reaches the cap), so limits and
     /// lockouts fall alike.
     pub async fn reject_decoy_answer(
@@ -104,12 +104,11 @@ impl AuthKit {
         // Only the audit log sees that the account does not exist; the caller cannot.
         let mut wrong = about(EventKind::AnswerWrong);
         wrong.detail = Some("decoy".to_owned());
-        self.count_failure(
+        self.record_failure(
             caller,
             wrong,
             about(EventKind::IdentifierLocked),
             admitted.failures,
-            &admitted.failure_key,
         )
         .await
     }

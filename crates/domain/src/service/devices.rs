@@ -3,11 +3,13 @@
 use std::fmt;
 
 use super::{AuthKit, Caller, SignedIn};
+use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
 use crate::error::AuthError;
 use crate::event::{EventKind, Outcome, RefusalReason};
+use crate::rate_limit::{Action, Subject};
 use crate::secret::{MalformedSecret, OpaqueSecret};
-use crate::store::{Applied, Change, DeviceSignIn, Write};
+use crate::store::{Admission, Applied, Change, CounterKey, CounterLimit, DeviceSignIn, Write};
 use crate::token::AccessClaims;
 use crate::user::UserId;
 
@@ -59,6 +61,9 @@ pub struct BoundDevice {
     pub credential: DeviceCredential,
 }
 
+/// Fingerprint mismatches (with the right secret) in a day that revoke a device.
+pub const FINGERPRINT_MISMATCHES_TO_REVOKE: u32 = 5;
+
 /// How recent a sign-in by code or link must be to bind a device (decision 36).
 pub const BIND_STEP_UP_WINDOW_SECS: i64 = 600;
 
@@ -77,10 +82,7 @@ impl AuthKit {
         trusted: bool,
     ) -> Result<BoundDevice, AuthError> {
         let now = self.now();
-        let by_device = claims.amr.iter().any(|method| method == DEVICE_METHOD);
-        if by_device || now.0 > claims.auth_time.saturating_add(BIND_STEP_UP_WINDOW_SECS) {
-            return Err(AuthError::StepUpRequired);
-        }
+        self.require_recent_proof(claims)?;
         fingerprint.validate()?;
         let name = name.map(|n| n.chars().take(100).collect::<String>());
         let credential = DeviceCredential {
@@ -142,17 +144,36 @@ impl AuthKit {
         device_id: &str,
     ) -> Result<(), AuthError> {
         let id = DeviceId::parse(device_id).map_err(|_| AuthError::DeviceNotFound)?;
+        match self
+            .revoke_device_and_sessions(caller, &claims.sub, &id, None)
+            .await?
+        {
+            Applied::Done => Ok(()),
+            Applied::Refused(_) => Err(AuthError::DeviceNotFound),
+        }
+    }
+
+    /// Revokes a device, then ends every session it signed in; `why` goes in the event's
+    /// detail when AuthKit, not the user, revoked it.
+    async fn revoke_device_and_sessions(
+        &self,
+        caller: Caller<'_>,
+        user: &UserId,
+        id: &DeviceId,
+        why: Option<&str>,
+    ) -> Result<Applied, AuthError> {
         let tenant = &caller.tenant.id;
         let now = self.now();
         let mut revoked = self.event(caller.tenant, EventKind::DeviceRevoked, Outcome::Success);
-        revoked.user_id = Some(claims.sub.clone());
+        revoked.user_id = Some(user.clone());
         revoked.device_id = Some(id.clone());
         revoked.ip = caller.ip.map(str::to_owned);
+        revoked.detail = why.map(str::to_owned);
         let revocation = self
             .apply(Change {
                 writes: vec![Write::RevokeDevice {
                     tenant: tenant.clone(),
-                    user: claims.sub.clone(),
+                    user: user.clone(),
                     id: id.clone(),
                     now,
                 }],
@@ -161,14 +182,10 @@ impl AuthKit {
             .await?;
         // Read after the revocation is written: a sign-in that linked its session earlier
         // is listed here; one that comes later finds the device revoked.
-        let sessions = self
-            .stores
-            .devices
-            .sessions(tenant, &claims.sub, &id, now)
-            .await?;
+        let sessions = self.stores.devices.sessions(tenant, user, id, now).await?;
         for family in sessions {
             let mut ended = self.event(caller.tenant, EventKind::SessionRevoked, Outcome::Success);
-            ended.user_id = Some(claims.sub.clone());
+            ended.user_id = Some(user.clone());
             ended.device_id = Some(id.clone());
             ended.detail = Some(format!("session={} device_revoked", family.redacted()));
             self.apply(Change {
@@ -181,15 +198,25 @@ impl AuthKit {
             })
             .await?;
         }
-        match revocation {
-            Applied::Done => Ok(()),
-            Applied::Refused(_) => Err(AuthError::DeviceNotFound),
+        Ok(revocation)
+    }
+
+    /// Refuses a session a device opened, or one whose sign-in by code or link is older than
+    /// ten minutes: what hands out a new way to sign in needs a fresh proof (decision 36).
+    pub(super) fn require_recent_proof(&self, claims: &AccessClaims) -> Result<(), AuthError> {
+        let by_device = claims.amr.iter().any(|method| method == DEVICE_METHOD);
+        if by_device || self.now().0 > claims.auth_time.saturating_add(BIND_STEP_UP_WINDOW_SECS) {
+            return Err(AuthError::StepUpRequired);
         }
+        Ok(())
     }
 
     /// Signs in with a trusted device's credential, when the device is active, unexpired,
     /// trusted, and its fingerprint still resembles the one it was bound with. Every
-    /// refusal looks the same to the caller.
+    /// refusal looks the same to the caller. Device sign-ins are rate limited per IP and
+    /// per device, asked alongside the device's read (no round trip of their own); a
+    /// device whose right secret comes with a foreign fingerprint too often is revoked
+    /// (decision 98).
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn sign_in_with_device(
         &self,
@@ -201,25 +228,46 @@ impl AuthKit {
         let credential =
             DeviceCredential::parse(credential).map_err(|_| AuthError::DeviceSignInRefused)?;
         let tenant = &caller.tenant.id;
-        let device = self
-            .stores
-            .devices
-            .get(tenant, &credential.user_id, &credential.device_id)
-            .await?;
-        let presented = self.keys.current().pepper.hash(
+        let now = self.now();
+        let subject = Subject {
+            tenant,
+            ip: caller.ip,
+            identifier: None,
+            device: Some(credential.device_id.as_str()),
+        };
+        let pepper = self.keys.current().pepper.clone();
+        // Device limits are the client's own scopes only: nothing shared to protect.
+        let [own, _] = caller.tenant.policy.rate_limits.tiers(
+            Action::Device,
+            subject,
+            now,
+            &pepper,
+            self.random.as_ref(),
+        );
+        let (admitted, device) = futures::join!(
+            self.admit_tier(caller, &own, now),
+            self.stores
+                .devices
+                .get(tenant, &credential.user_id, &credential.device_id),
+        );
+        admitted?;
+        let device = device?;
+        let presented = pepper.hash(
             &Device::secret_context(&credential.device_id),
             credential.secret.expose().as_bytes(),
         );
         let policy = &caller.tenant.policy;
-        let now = self.now();
-        let accepted = device.as_ref().is_some_and(|device| {
+        let usable = device.as_ref().filter(|device| {
             device.secret_hash.matches(&presented)
                 && device.is_active()
                 && now < device.expires_at(policy.device_idle_ttl_secs, policy.device_max_age_secs)
                 && device.trust == TrustLevel::Trusted
-                && device.fingerprint.is_same_device(fingerprint)
         });
-        if !accepted {
+        let Some(device) = usable else {
+            return Err(self.refuse_device_sign_in(caller).await);
+        };
+        if !device.fingerprint.is_same_device(fingerprint) {
+            self.count_fingerprint_mismatch(caller, device, now).await?;
             return Err(self.refuse_device_sign_in(caller).await);
         }
         // The session and its link on the device in one change, conditional on the device
@@ -243,6 +291,11 @@ impl AuthKit {
             writes: vec![
                 Write::InsertSession(session.family.clone()),
                 Write::RecordDeviceSignIn(linked),
+                // A disabled user's devices open no session (refused like any other).
+                Write::KeepUserEnabled {
+                    tenant: tenant.clone(),
+                    user: credential.user_id.clone(),
+                },
             ],
             events: vec![session.opened],
         };
@@ -255,6 +308,41 @@ impl AuthKit {
             user_id: credential.user_id,
             is_new_user: false,
         })
+    }
+
+    /// Counts a fingerprint mismatch for a device whose secret was right, and revokes the
+    /// device (and the sessions it signed in) at the [`FINGERPRINT_MISMATCHES_TO_REVOKE`]th
+    /// in a day: its credential is in the hands of a machine that is not the device.
+    async fn count_fingerprint_mismatch(
+        &self,
+        caller: Caller<'_>,
+        device: &Device,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        const DAY: i64 = 86_400;
+        let window_start = now.0 - now.0.rem_euclid(DAY);
+        let counter = CounterLimit {
+            key: CounterKey {
+                key: format!(
+                    "{}#device_mismatch#{}#{window_start}",
+                    device.tenant, device.id
+                ),
+                expires_at: Timestamp(window_start + DAY),
+            },
+            // Admits the mismatches before the last; the last is the one refused.
+            max: u64::from(FINGERPRINT_MISMATCHES_TO_REVOKE - 1),
+        };
+        if let Admission::Refused(_) = self.stores.counters.admit(&[counter], now).await? {
+            tracing::info!(tenant = %device.tenant, outcome = "device_revoked_mismatches", "device revoked after fingerprint mismatches");
+            self.revoke_device_and_sessions(
+                caller,
+                &device.user_id,
+                &device.id,
+                Some("fingerprint_mismatches"),
+            )
+            .await?;
+        }
+        Ok(())
     }
 
     /// Every device sign-in refusal looks the same to the caller, and is counted.

@@ -9,7 +9,7 @@ use super::AuthKit;
 use crate::challenge::{Challenge, ChallengeKind, ResponseMode};
 use crate::error::AuthError;
 use crate::pkce::{CodeChallenge, CodeVerifier};
-use crate::tenant::Tenant;
+use crate::tenant::{MagicLinkPkce, Tenant};
 
 impl AuthKit {
     /// Where confirming this link will send the browser (the challenge's redirect URI), so
@@ -36,7 +36,11 @@ impl AuthKit {
 /// The PKCE challenge a start request binds its magic link to, if any. Only magic links
 /// travel through a browser, so only they can be bound; the query string, which leaks to
 /// logs, is only for links whose result is useless without the verifier.
-pub(super) fn binding(request: &StartRequest<'_>) -> Result<Option<CodeChallenge>, AuthError> {
+/// A tenant that requires PKCE refuses an unbound magic link (decision 99).
+pub(super) fn binding(
+    request: &StartRequest<'_>,
+    pkce: MagicLinkPkce,
+) -> Result<Option<CodeChallenge>, AuthError> {
     let code_challenge = match (request.kind, request.code_challenge) {
         (_, None) => None,
         (RequestedKind::Code, Some(_)) => {
@@ -52,6 +56,12 @@ pub(super) fn binding(request: &StartRequest<'_>) -> Result<Option<CodeChallenge
     };
     let leaky =
         request.kind == RequestedKind::MagicLink && request.response_mode == ResponseMode::Query;
+    if request.kind == RequestedKind::MagicLink
+        && code_challenge.is_none()
+        && pkce == MagicLinkPkce::Required
+    {
+        return Err(AuthError::CodeChallengeRequired);
+    }
     if leaky && code_challenge.is_none() {
         return Err(AuthError::InvalidCodeChallenge(
             "response_mode query needs a code_challenge",

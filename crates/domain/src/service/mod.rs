@@ -5,14 +5,19 @@ mod access;
 mod accounts;
 mod answers;
 mod api_keys;
+mod audit;
 mod decoy;
 mod devices;
+mod identifiers;
 mod magic_link;
+mod privacy;
 mod refusals;
 mod sessions;
 mod sign_in;
+mod signing_in_user;
 mod tenant_admin;
 mod tenants;
+mod users;
 
 use std::sync::Arc;
 
@@ -27,8 +32,10 @@ use crate::token::{Jwks, KeyMaterial};
 pub use access::{KeyCaller, RequestContext};
 pub use answers::{ConfirmedLink, ExpectedResult, VerifiedChallenge};
 pub use api_keys::{IssuedKey, RotatedKey, MAX_ROTATION_OVERLAP_SECS};
+pub use audit::MAX_AUDIT_PAGE;
 pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
+pub use privacy::UserExport;
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{RequestedKind, StartRequest, StartedChallenge};
 pub use tenant_admin::{Actor, IdempotencyKey, PageRequest, TENANT_RETENTION_SECS};
@@ -168,12 +175,52 @@ impl AuthKit {
 
     /// A new event about `tenant`, now, with a fresh id.
     fn event(&self, tenant: &Tenant, kind: EventKind, outcome: Outcome) -> Event {
-        Event::new(&tenant.id, kind, outcome, self.now(), self.random.as_ref())
+        let mut event = Event::new(&tenant.id, kind, outcome, self.now(), self.random.as_ref());
+        event.retention_days = Some(tenant.policy.audit_retention_days);
+        event
     }
 
     /// Applies a change; its events are recorded with it or not at all.
     async fn apply(&self, change: Change) -> Result<Applied, AuthError> {
-        Ok(self.stores.changes.apply(&change).await?)
+        match self.stores.changes.apply(&change).await {
+            Ok(applied) => Ok(applied),
+            Err(error @ (StoreError::Throttled(_) | StoreError::Unavailable(_))) => {
+                self.applied_all_the_same(&change, error).await
+            }
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// A store that failed may have applied the change anyway: DynamoDB commits a
+    /// transaction whose answer, and every retry's, can still be lost. Its first event was
+    /// recorded with it or not at all, so a read tells which (decision 87). Only a failure
+    /// pays for that read, asked up to three times since the store has just failed; if it
+    /// never answers, the first error stands.
+    async fn applied_all_the_same(
+        &self,
+        change: &Change,
+        error: StoreError,
+    ) -> Result<Applied, AuthError> {
+        const READS: usize = 3;
+        let Some(event) = change.events.first() else {
+            return Err(error.into());
+        };
+        for _ in 0..READS {
+            match self
+                .stores
+                .changes
+                .recorded_event(&event.tenant, &event.id)
+                .await
+            {
+                Ok(Some(_)) => {
+                    tracing::warn!(error = %error, event = %event.id, "the store failed after applying a change; it counts as applied");
+                    return Ok(Applied::Done);
+                }
+                Ok(None) => break,
+                Err(_) => continue,
+            }
+        }
+        Err(error.into())
     }
 
     /// Applies a change whose conditions the caller already knows to hold (new ids); a
@@ -190,9 +237,13 @@ impl AuthKit {
 }
 
 #[cfg(test)]
+mod device_tests;
+#[cfg(test)]
 mod directory_tests;
 #[cfg(test)]
 mod fault_tests;
+#[cfg(test)]
+mod magic_link_tests;
 #[cfg(test)]
 mod partition_tests;
 #[cfg(test)]
@@ -205,3 +256,5 @@ mod tenant_admin_tests;
 mod testing;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod users_tests;

@@ -15,8 +15,8 @@ use crate::identifier::Identifier;
 use crate::rate_limit::{Action, Limit, RateLimitPolicy, Scope, Subject, SHARD_CAPACITY};
 use crate::secret::Pepper;
 use crate::store::{
-    Admission, Applied, Change, ChangeStore, CounterLimit, CounterStore, CounterValue, StoreError,
-    Stores, Write,
+    Admission, Applied, Change, ChangeStore, CounterLimit, CounterStore, CounterValue, FailureGate,
+    FailureReservation, StoreError, Stores, Write,
 };
 use crate::tenant::{TenantId, TenantPolicy};
 
@@ -61,8 +61,31 @@ fn keys_of(write: &Write) -> Vec<String> {
             format!("user {}", user.identifier.matching_key()),
             format!("user {}", user.id),
         ],
-        Write::KeepUser(user) => vec![format!("user {}", user.identifier.matching_key())],
-        Write::InsertSession(family) => vec![format!("session {}", family.id)],
+        Write::KeepUser { user, .. } => vec![
+            format!("user {}", user.identifier.matching_key()),
+            format!("user {}", user.id),
+        ],
+        Write::ReassignIdentifier { previous, next, .. } => vec![
+            format!("user {}", next.identifier.matching_key()),
+            format!("user {}", previous.id),
+            format!("user {}", next.id),
+        ],
+        Write::KeepUserEnabled { user, .. } => vec![format!("user {user}")],
+        Write::ChangeIdentifier {
+            user, identifier, ..
+        } => vec![
+            format!("user {}", user.identifier.matching_key()),
+            format!("user {}", identifier.matching_key()),
+            format!("user {}", user.id),
+        ],
+        Write::SetUserDisabled { user, .. } | Write::DeleteUser(user) => vec![
+            format!("user {}", user.identifier.matching_key()),
+            format!("user {}", user.id),
+        ],
+        Write::InsertSession(family) => vec![
+            format!("session {}", family.id),
+            format!("link {}", family.id),
+        ],
         Write::RotateSession { id, .. } | Write::RevokeSession { id, .. } => {
             vec![format!("session {id}")]
         }
@@ -73,7 +96,6 @@ fn keys_of(write: &Write) -> Vec<String> {
             format!("link {}", sign_in.family),
         ],
         Write::ResetCounter { key } => vec![format!("counter {key}")],
-        Write::CountFailure { key, .. } => vec![format!("counter {}", key.key)],
         Write::AddRefusals {
             tenant,
             reason,
@@ -117,6 +139,16 @@ impl CounterStore for Counting {
 
     async fn get(&self, key: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
         self.stores.counters.get(key, now).await
+    }
+
+    async fn reserve_failure(&self, gate: &FailureGate) -> Result<FailureReservation, StoreError> {
+        self.count([format!("counter {}", gate.key.key)]);
+        self.stores.counters.reserve_failure(gate).await
+    }
+
+    async fn release_failure(&self, key: &str, now: Timestamp) -> Result<(), StoreError> {
+        self.count([format!("counter {key}")]);
+        self.stores.counters.release_failure(key, now).await
     }
 }
 
@@ -212,6 +244,7 @@ async fn a_sharded_limit_admits_at_most_its_max_and_refuses_early_only_near_it()
         tenant: &h.tenant.id,
         ip: None,
         identifier: Some(&identifier),
+        device: None,
     };
     let now = h.clock_now();
     let mut admitted = 0u32;

@@ -63,6 +63,7 @@ impl Harness {
                 tenant: &self.tenant.id,
                 ip: None,
                 identifier: Some(&identifier),
+                device: None,
             },
             self.clock_now(),
             &pepper,

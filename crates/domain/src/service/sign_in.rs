@@ -17,7 +17,10 @@ use crate::identifier::{Channel, Identifier};
 use crate::pkce::CodeChallenge;
 use crate::rate_limit::{identifier_digest, Action, CountedLimit, RateLimitPolicy, Subject};
 use crate::secret::{OpaqueSecret, OtpCode, Pepper};
-use crate::store::{Admission, Applied, Change, CounterLimit, CounterValue, StoreError, Write};
+use crate::store::{
+    Admission, Applied, Change, CounterKey, CounterLimit, CounterValue, FailureGate,
+    FailureReservation, StoreError, Write,
+};
 use crate::tenant::Tenant;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -166,7 +169,7 @@ impl AuthKit {
             RequestedKind::Code => None,
             RequestedKind::MagicLink => Some(allowed_redirect(tenant, request.redirect_uri)?),
         };
-        let code_challenge = super::magic_link::binding(request)?;
+        let code_challenge = super::magic_link::binding(request, tenant.policy.magic_link_pkce)?;
         self.admit(Action::Start, caller, &identifier, async {})
             .await?;
         let kind = match request.kind {
@@ -435,6 +438,7 @@ impl AuthKit {
             tenant: &tenant.id,
             ip: caller.ip,
             identifier: Some(identifier),
+            device: None,
         };
         let [own, shared] =
             tenant
@@ -442,18 +446,41 @@ impl AuthKit {
                 .rate_limits
                 .tiers(action, subject, now, &pepper, self.random.as_ref());
         let failure_key = failure_key(tenant, identifier, &pepper);
+        // An answer reserves its failure before it is judged, so answers arriving together
+        // one short of the cap cannot all be judged; a start only reads the lock.
+        // (the failures seen, for the lock; the failures reserved by this answer)
         let failures = async {
-            match action.respects_lockout() {
-                true => self.stores.counters.get(&failure_key, now).await,
-                false => Ok(None),
-            }
+            let read: Result<_, StoreError> = match action {
+                Action::Verify => {
+                    let gate = failure_gate(tenant, &failure_key, now);
+                    Ok(match self.stores.counters.reserve_failure(&gate).await? {
+                        FailureReservation::Reserved(reserved) => (None, Some(reserved)),
+                        FailureReservation::Locked(seen) => (Some(seen), None),
+                    })
+                }
+                _ if action.respects_lockout() => {
+                    Ok((self.stores.counters.get(&failure_key, now).await?, None))
+                }
+                _ => Ok((None, None)),
+            };
+            read
         };
         let (own_admitted, failures, alongside) =
             futures::join!(self.admit_tier(caller, &own, now), failures, alongside,);
-        let failures = failures?;
-        self.refuse_if_locked(tenant, failures, now).await?;
-        own_admitted?;
-        self.admit_tier(caller, &shared, now).await?;
+        let (seen, failures) = failures?;
+        if let Some(seen) = seen {
+            self.refuse_if_locked(tenant, seen, now).await?;
+        }
+        let admitted = async {
+            own_admitted?;
+            self.admit_tier(caller, &shared, now).await
+        };
+        if let Err(refused) = admitted.await {
+            if failures.is_some() {
+                self.release_failure(&failure_key).await;
+            }
+            return Err(refused);
+        }
         Ok(Admitted {
             alongside,
             failures,
@@ -461,7 +488,20 @@ impl AuthKit {
         })
     }
 
-    async fn admit_tier(
+    /// Gives back a failure reserved for an answer that was not judged. One that cannot be
+    /// given back stays counted: the identifier is locked one answer early, never late.
+    pub(super) async fn release_failure(&self, failure_key: &str) {
+        if let Err(error) = self
+            .stores
+            .counters
+            .release_failure(failure_key, self.now())
+            .await
+        {
+            tracing::warn!(error = %error, "a reserved failure was not given back");
+        }
+    }
+
+    pub(super) async fn admit_tier(
         &self,
         caller: Caller<'_>,
         tier: &[CountedLimit],
@@ -489,12 +529,9 @@ impl AuthKit {
     async fn refuse_if_locked(
         &self,
         tenant: &Tenant,
-        failures: Option<CounterValue>,
+        failures: CounterValue,
         now: Timestamp,
     ) -> Result<(), AuthError> {
-        let Some(failures) = failures else {
-            return Ok(());
-        };
         let Some(unlock_at) = locked_until(tenant, failures) else {
             return Ok(());
         };
@@ -514,7 +551,8 @@ impl AuthKit {
 pub(super) struct Admitted<T> {
     /// What ran alongside the first round trip.
     pub alongside: T,
-    /// The identifier's live consecutive failures, if any.
+    /// For an answer, the identifier's consecutive failures counting this one (reserved
+    /// before it is judged); for anything else, none.
     pub failures: Option<CounterValue>,
     /// Where they are counted.
     pub failure_key: String,
@@ -528,6 +566,29 @@ pub(super) fn locked_until(tenant: &Tenant, failures: CounterValue) -> Option<Ti
             .updated_at
             .plus_secs(lockout_secs(failures.count - cap) as i64)
     })
+}
+
+/// Lets an answer through while the identifier's failures are below the tenant's cap or
+/// their lock has run out: the lock of `cap + k` failures lasts `lockout_secs(k)` from the
+/// last one, up to the ceiling, which holds for every higher count.
+fn failure_gate(tenant: &Tenant, failure_key: &str, now: Timestamp) -> FailureGate {
+    let mut unlocked_if_counted_by = Vec::new();
+    for past_cap in 0.. {
+        let lock = lockout_secs(past_cap);
+        unlocked_if_counted_by.push(now.plus_secs(-(lock as i64)));
+        if lock == lockout_secs(past_cap + 1) {
+            break;
+        }
+    }
+    FailureGate {
+        key: CounterKey {
+            key: failure_key.to_owned(),
+            expires_at: now.plus_secs(FAILURE_MEMORY_SECS),
+        },
+        cap: u64::from(tenant.policy.identifier_failure_cap),
+        unlocked_if_counted_by,
+        now,
+    }
 }
 
 fn failure_key(tenant: &Tenant, identifier: &Identifier, pepper: &Pepper) -> String {

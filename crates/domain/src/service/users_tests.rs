@@ -1,0 +1,244 @@
+//! A tenant managing its users: a disabled user opens no session by any path, and an
+//! erased one leaves nothing that signs in.
+
+use super::testing::{code_for, laptop, Harness};
+use crate::error::AuthError;
+
+#[tokio::test]
+async fn a_disabled_users_trusted_device_opens_no_session_until_enabled() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("a@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let bound = h
+        .authkit
+        .bind_device(h.caller(), &claims, laptop(), None, true)
+        .await
+        .unwrap();
+    let credential = bound.credential.reveal();
+    let id = signed_in.user_id.to_string();
+
+    h.authkit.disable_user(h.caller(), &id).await.unwrap();
+    assert!(matches!(
+        h.authkit
+            .sign_in_with_device(h.caller(), &credential, &laptop())
+            .await,
+        Err(AuthError::DeviceSignInRefused)
+    ));
+    let sessions = h.authkit.user_sessions(h.caller(), &id).await.unwrap();
+    assert!(
+        sessions.iter().all(|s| s.revoked_at.is_some()),
+        "every session is revoked and none was opened: {sessions:?}"
+    );
+
+    h.authkit.enable_user(h.caller(), &id).await.unwrap();
+    let again = h
+        .authkit
+        .sign_in_with_device(h.caller(), &credential, &laptop())
+        .await
+        .unwrap();
+    assert_eq!(again.user_id, signed_in.user_id);
+}
+
+#[tokio::test]
+async fn a_disabled_user_who_answers_right_is_told_and_nothing_is_written() {
+    let h = Harness::new().await;
+    let first = h.sign_in("b@example.com").await;
+    h.authkit
+        .disable_user(h.caller(), first.user_id.as_str())
+        .await
+        .unwrap();
+    let started = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("B@example.com"))
+        .await
+        .expect("a start reveals nothing");
+    let refused = h
+        .authkit
+        .sign_in_with_answer(h.caller(), started.id.as_str(), &h.sender.last_secret())
+        .await;
+    assert!(
+        matches!(refused, Err(AuthError::UserDisabled)),
+        "{refused:?}"
+    );
+    let sessions = h
+        .authkit
+        .user_sessions(h.caller(), first.user_id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(sessions.len(), 1, "no session for a disabled user");
+}
+
+#[tokio::test]
+async fn an_erased_users_device_and_tokens_no_longer_work() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("c@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let bound = h
+        .authkit
+        .bind_device(h.caller(), &claims, laptop(), None, true)
+        .await
+        .unwrap();
+    let id = signed_in.user_id.to_string();
+    h.authkit.erase_user(h.caller(), &id).await.unwrap();
+    assert!(matches!(
+        h.authkit.user(h.caller(), &id).await,
+        Err(AuthError::UserNotFound)
+    ));
+    assert!(matches!(
+        h.authkit
+            .sign_in_with_device(h.caller(), &bound.credential.reveal(), &laptop())
+            .await,
+        Err(AuthError::DeviceSignInRefused)
+    ));
+    assert!(h
+        .authkit
+        .authenticate_live_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .await
+        .is_err());
+    assert!(matches!(
+        h.authkit.erase_user(h.caller(), &id).await,
+        Err(AuthError::UserNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn a_phone_number_silent_longer_than_the_policy_signs_in_as_a_new_user() {
+    let h = Harness::new().await;
+    let phone = "+14155550142";
+    let first = h.sign_in(phone).await;
+    h.clock.advance(170 * 86_400);
+    let within = h.sign_in(phone).await;
+    assert_eq!(
+        within.user_id, first.user_id,
+        "used within 180 days: the same user"
+    );
+
+    h.clock.advance(181 * 86_400);
+    let recycled = h.sign_in(phone).await;
+    assert_ne!(recycled.user_id, first.user_id, "the number's new holder");
+    assert!(recycled.is_new_user);
+    let previous = h
+        .authkit
+        .user(h.caller(), first.user_id.as_str())
+        .await
+        .unwrap();
+    assert!(previous.identifier_reassigned_at.is_some(), "{previous:?}");
+    let found = h.authkit.find_user(h.caller(), phone).await.unwrap();
+    assert_eq!(found.id, recycled.user_id);
+    let kinds: Vec<_> = h.recent_audit(20).await.iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&crate::event::EventKind::IdentifierReassigned));
+}
+
+#[tokio::test]
+async fn email_addresses_and_tenants_that_opt_out_keep_their_user_however_long_the_silence() {
+    let policy = crate::tenant::TenantPolicy {
+        phone_reassignment_after_days: None,
+        ..Default::default()
+    };
+    let h = Harness::with_policy(policy).await;
+    let phone = h.sign_in("+14155550143").await;
+    let email = h.sign_in("d@example.com").await;
+    h.clock.advance(3 * 365 * 86_400);
+    assert_eq!(h.sign_in("+14155550143").await.user_id, phone.user_id);
+    let default_policy = Harness::new().await;
+    let first = default_policy.sign_in("e@example.com").await;
+    default_policy.clock.advance(3 * 365 * 86_400);
+    assert_eq!(
+        default_policy.sign_in("e@example.com").await.user_id,
+        first.user_id
+    );
+    assert_eq!(h.sign_in("d@example.com").await.user_id, email.user_id);
+}
+
+#[tokio::test]
+async fn a_signed_in_user_moves_to_an_identifier_they_prove_and_only_then() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("f@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let started = h
+        .authkit
+        .start_identifier_change(h.caller(), &claims, "+14155550177")
+        .await
+        .unwrap();
+    let code = h.sender.last_secret();
+    let wrong = if code == "000000" { "111111" } else { "000000" };
+    assert!(h
+        .authkit
+        .verify_identifier_change(h.caller(), &claims, started.id.as_str(), wrong)
+        .await
+        .is_err());
+    let changed = h
+        .authkit
+        .verify_identifier_change(h.caller(), &claims, started.id.as_str(), &code)
+        .await
+        .unwrap();
+    assert_eq!(changed.identifier.as_str(), "+14155550177");
+    assert_eq!(
+        h.sign_in("+14155550177").await.user_id,
+        signed_in.user_id,
+        "the user signs in with the new identifier"
+    );
+    assert_ne!(
+        h.sign_in("f@example.com").await.user_id,
+        signed_in.user_id,
+        "the old one is free: it makes a new user"
+    );
+
+    // A proof started by one user proves nothing for another, and a taken identifier is
+    // refused after the proof.
+    let other = h.sign_in("g@example.com").await;
+    let other_claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &other.tokens.access_token)
+        .unwrap();
+    let started = h
+        .authkit
+        .start_identifier_change(h.caller(), &claims, "+14155550188")
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.authkit
+            .verify_identifier_change(
+                h.caller(),
+                &other_claims,
+                started.id.as_str(),
+                &h.sender.last_secret()
+            )
+            .await,
+        Err(AuthError::ChallengeNotFound)
+    ));
+    let taken = h
+        .authkit
+        .start_identifier_change(h.caller(), &other_claims, "+14155550177")
+        .await
+        .unwrap();
+    assert!(matches!(
+        h.authkit
+            .verify_identifier_change(
+                h.caller(),
+                &other_claims,
+                taken.id.as_str(),
+                &h.sender.last_secret()
+            )
+            .await,
+        Err(AuthError::IdentifierTaken)
+    ));
+
+    // An old sign-in cannot move the account.
+    h.clock.advance(11 * 60);
+    assert!(matches!(
+        h.authkit
+            .start_identifier_change(h.caller(), &other_claims, "h@example.com")
+            .await,
+        Err(AuthError::StepUpRequired)
+    ));
+}
