@@ -16,6 +16,13 @@ fn other_tenants_id<'a>(path: &str, other: &'a OtherTenant) -> &'a str {
             &other.key_id
         }
         "/v1/devices/{id}" => &other.device_id,
+        "/v1/users/{id}"
+        | "/v1/users/{id}/disable"
+        | "/v1/users/{id}/enable"
+        | "/v1/users/{id}/devices"
+        | "/v1/users/{id}/sessions"
+        | "/v1/users/{id}/sessions/revoke"
+        | "/v1/users/{id}/export" => &other.user_id,
         unknown => panic!(
             "{unknown} takes an id: add the other tenant's object it names to cross_tenant.rs"
         ),
@@ -27,9 +34,10 @@ struct OtherTenant {
     key_id: String,
     key_prefix: String,
     device_id: String,
+    user_id: String,
 }
 
-/// A second tenant with a key and a bound device, made through the operator API.
+/// A second tenant with a key, a user and their bound device, made through the operator API.
 async fn other_tenant(app: &TestApp) -> OtherTenant {
     let created = app.create_tenant(&app.unique_tenant_id()).await;
     let secret_key = secret_of(&created, "secret");
@@ -80,6 +88,7 @@ async fn other_tenant(app: &TestApp) -> OtherTenant {
         key_id: key["id"].as_str().expect("an id").to_owned(),
         key_prefix: key["prefix"].as_str().expect("a prefix").to_owned(),
         device_id: bound["device_id"].as_str().expect("a device").to_owned(),
+        user_id: signed_in["user_id"].as_str().expect("a user").to_owned(),
     }
 }
 
@@ -121,7 +130,12 @@ async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_take
                     status, 404,
                     "{method} {path} with the other tenant's id: {body}"
                 );
-                for theirs in [&other.key_id, &other.key_prefix, &other.device_id] {
+                for theirs in [
+                    &other.key_id,
+                    &other.key_prefix,
+                    &other.device_id,
+                    &other.user_id,
+                ] {
                     assert!(
                         !body.contains(theirs.as_str()),
                         "{method} {path} answered with {theirs}: {body}"

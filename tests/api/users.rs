@@ -247,10 +247,16 @@ async fn the_audit_log_pages_filters_and_exports_masked_entries_newest_first() {
         app.sign_in(&second).await;
         deliver_events(&app).await;
 
-        // Per sign-in: challenge started and verified, user created, session opened.
+        // The tenant's creation, and per sign-in: challenge started and verified, user
+        // created, session opened.
         let everything = get_json(&app, "/v1/audit-events?limit=100").await;
         let all = everything["data"].as_array().unwrap().clone();
-        assert_eq!(all.len(), 8, "{everything}");
+        assert_eq!(all.len(), 9, "{everything}");
+        assert_eq!(
+            all.iter().filter(|e| e["kind"] == "tenant_created").count(),
+            1,
+            "{everything}"
+        );
         assert!(
             all.windows(2)
                 .all(|w| w[0]["at"].as_i64() >= w[1]["at"].as_i64()),
