@@ -199,6 +199,35 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder().put(built(put)?).build())
     }
 
+    /// A new key's two records, its listing entry and its lookup item, each only if new.
+    fn insert_key(&self, entry: &ApiKeyEntry) -> Result<[TransactWriteItem; 2], StoreError> {
+        Ok([
+            self.put(listed_item(entry), Some("attribute_not_exists(pk)"))?,
+            self.put(
+                api_key_item(&entry.record()),
+                Some("attribute_not_exists(pk)"),
+            )?,
+        ])
+    }
+
+    /// Writes a creation whole. A refusal of its idempotency record (at `record_index`, when
+    /// it has one) means the key was used for another request; any other, a conflict.
+    async fn write_creation(
+        &self,
+        items: Vec<TransactWriteItem>,
+        record_index: Option<usize>,
+    ) -> Result<Written, StoreError> {
+        Ok(match self.write(items).await? {
+            TransactionOutcome::Written => Written::Done,
+            TransactionOutcome::ConditionFailed(failed)
+                if record_index.is_some_and(|i| failed.contains(&i)) =>
+            {
+                Written::IdempotencyKeyTaken
+            }
+            TransactionOutcome::ConditionFailed(_) => Written::Conflict,
+        })
+    }
+
     async fn write(&self, items: Vec<TransactWriteItem>) -> Result<TransactionOutcome, StoreError> {
         let result = self
             .client
@@ -309,22 +338,10 @@ impl TenantRegistry for DynamoStore {
         );
         items.push(self.put(index_item(tenant)?, None)?);
         for entry in &creation.keys {
-            items.push(self.put(listed_item(entry), Some("attribute_not_exists(pk)"))?);
-            items.push(self.put(
-                api_key_item(&entry.record()),
-                Some("attribute_not_exists(pk)"),
-            )?);
+            items.extend(self.insert_key(entry)?);
         }
         items.push(self.record_event(&creation.event)?);
-        Ok(match self.write(items).await? {
-            TransactionOutcome::Written => Written::Done,
-            TransactionOutcome::ConditionFailed(failed)
-                if record_index.is_some_and(|i| failed.contains(&i)) =>
-            {
-                Written::IdempotencyKeyTaken
-            }
-            TransactionOutcome::ConditionFailed(_) => Written::Conflict,
-        })
+        self.write_creation(items, record_index).await
     }
 
     async fn list_tenants(
@@ -460,21 +477,9 @@ impl TenantRegistry for DynamoStore {
                 &values,
             )?);
         }
-        items.push(self.put(listed_item(entry), Some("attribute_not_exists(pk)"))?);
-        items.push(self.put(
-            api_key_item(&entry.record()),
-            Some("attribute_not_exists(pk)"),
-        )?);
+        items.extend(self.insert_key(entry)?);
         items.push(self.record_event(&creation.event)?);
-        Ok(match self.write(items).await? {
-            TransactionOutcome::Written => Written::Done,
-            TransactionOutcome::ConditionFailed(failed)
-                if record_index.is_some_and(|i| failed.contains(&i)) =>
-            {
-                Written::IdempotencyKeyTaken
-            }
-            TransactionOutcome::ConditionFailed(_) => Written::Conflict,
-        })
+        self.write_creation(items, record_index).await
     }
 
     async fn list_api_keys(
