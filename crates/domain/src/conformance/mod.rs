@@ -7,6 +7,7 @@ mod challenges;
 mod changes;
 mod counters;
 mod directory;
+mod fixtures;
 mod service;
 mod tenant_registry;
 mod users;

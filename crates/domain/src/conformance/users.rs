@@ -2,63 +2,14 @@
 //! listed, erased with their belongings; and the audit log read with filters and pages,
 //! and pseudonymised.
 
+use super::fixtures::{session, signed_in_with_device, user, WithDevice};
 use super::{apply, now, tenant};
 use crate::audit::{AuditPosition, AuditQuery};
-use crate::clock::{OsRandomness, Timestamp};
-use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
+use crate::clock::OsRandomness;
 use crate::event::{Event, EventKind, Outcome};
 use crate::identifier::Identifier;
-use crate::secret::Pepper;
-use crate::store::{Applied, DeviceSignIn, Stores, Write};
-use crate::tenant::TenantId;
-use crate::token::{FamilyId, RefreshFamily};
+use crate::store::{Applied, Stores, Write};
 use crate::user::{User, UserId};
-
-fn user(tenant: &TenantId, identifier: &str) -> User {
-    User {
-        id: UserId::generate(&OsRandomness),
-        tenant: tenant.clone(),
-        identifier: Identifier::parse(identifier, None).expect("valid"),
-        created_at: now(),
-        disabled_at: None,
-        last_sign_in_at: None,
-        identifier_reassigned_at: None,
-    }
-}
-
-fn session(user: &User, created: Timestamp) -> RefreshFamily {
-    RefreshFamily {
-        id: FamilyId::generate(&OsRandomness),
-        tenant: user.tenant.clone(),
-        user_id: user.id.clone(),
-        device_id: None,
-        amr: vec!["otp".into(), "email".into()],
-        current_hash: Pepper::generate(&OsRandomness).hash("r", b"0"),
-        generation: 0,
-        created_at: created,
-        rotated_at: created,
-        expires_at: created.plus_secs(3600),
-        revoked_at: None,
-    }
-}
-
-fn device(user: &User, at: Timestamp) -> Device {
-    Device {
-        id: DeviceId::generate(&OsRandomness),
-        tenant: user.tenant.clone(),
-        user_id: user.id.clone(),
-        secret_hash: Pepper::generate(&OsRandomness).hash("device", b"s"),
-        name: None,
-        fingerprint: Fingerprint {
-            platform: Some("Linux".into()),
-            ..Fingerprint::default()
-        },
-        trust: TrustLevel::Trusted,
-        created_at: at,
-        last_seen: at,
-        revoked_at: None,
-    }
-}
 
 pub async fn a_disabled_user_is_kept_from_new_sessions_until_enabled(stores: &Stores) {
     let tenant = tenant();
@@ -292,43 +243,20 @@ pub async fn an_identifier_changes_only_to_a_free_one_and_moves_whole(stores: &S
 pub async fn a_users_sessions_are_listed_and_erased_with_their_devices(stores: &Stores) {
     let tenant = tenant();
     let at = now();
-    let (alice, bob) = (
-        user(&tenant, "alice@example.com"),
-        user(&tenant, "bob@example.com"),
-    );
+    let WithDevice {
+        user: alice,
+        session: signed_in,
+        device: laptop,
+    } = signed_in_with_device(stores, &tenant, "alice@example.com", at).await;
+    let bob = user(&tenant, "bob@example.com");
     let (later, earlier, bobs) = (
         session(&alice, at.plus_secs(5)),
         session(&alice, at),
         session(&bob, at),
     );
-    let laptop = device(&alice, at);
-    let mut writes = vec![
-        Write::InsertUser(alice.clone()),
-        Write::InsertUser(bob.clone()),
-        Write::InsertDevice(laptop.clone()),
-    ];
+    let mut writes = vec![Write::InsertUser(bob.clone())];
     writes.extend([&later, &earlier, &bobs].map(|s| Write::InsertSession(s.clone())));
     assert_eq!(apply(stores, writes).await, Applied::Done);
-    let signed_in = session(&alice, at);
-    let linked = DeviceSignIn {
-        tenant: tenant.clone(),
-        user: alice.id.clone(),
-        device: laptop.id.clone(),
-        family: signed_in.id.clone(),
-        session_expires_at: signed_in.expires_at,
-        at,
-    };
-    assert_eq!(
-        apply(
-            stores,
-            vec![
-                Write::InsertSession(signed_in.clone()),
-                Write::RecordDeviceSignIn(linked)
-            ]
-        )
-        .await,
-        Applied::Done
-    );
     assert_eq!(
         apply(
             stores,
@@ -381,6 +309,15 @@ pub async fn a_users_sessions_are_listed_and_erased_with_their_devices(stores: &
         .await
         .expect("read")
         .is_empty());
+    assert_eq!(
+        stores
+            .devices
+            .get(&tenant, &alice.id, &laptop.id)
+            .await
+            .expect("read"),
+        None,
+        "the device is gone"
+    );
     assert!(stores
         .sessions
         .list(&tenant, &alice.id, at)

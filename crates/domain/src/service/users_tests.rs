@@ -7,17 +7,9 @@ use crate::error::AuthError;
 #[tokio::test]
 async fn a_disabled_users_trusted_device_opens_no_session_until_enabled() {
     let h = Harness::new().await;
-    let signed_in = h.sign_in("a@example.com").await;
-    let claims = h
-        .authkit
-        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
-        .unwrap();
-    let bound = h
-        .authkit
-        .bind_device(h.caller(), &claims, laptop(), None, true)
-        .await
-        .unwrap();
-    let credential = bound.credential.reveal();
+    let with_device = h.sign_in_with_device("a@example.com", None, true).await;
+    let credential = with_device.credential();
+    let signed_in = with_device.signed_in;
     let id = signed_in.user_id.to_string();
 
     h.authkit.disable_user(h.caller(), &id).await.unwrap();
@@ -74,16 +66,9 @@ async fn a_disabled_user_who_answers_right_is_told_and_nothing_is_written() {
 #[tokio::test]
 async fn an_erased_users_device_and_tokens_no_longer_work() {
     let h = Harness::new().await;
-    let signed_in = h.sign_in("c@example.com").await;
-    let claims = h
-        .authkit
-        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
-        .unwrap();
-    let bound = h
-        .authkit
-        .bind_device(h.caller(), &claims, laptop(), None, true)
-        .await
-        .unwrap();
+    let with_device = h.sign_in_with_device("c@example.com", None, true).await;
+    let credential = with_device.credential();
+    let signed_in = with_device.signed_in;
     let id = signed_in.user_id.to_string();
     h.authkit.erase_user(h.caller(), &id).await.unwrap();
     assert!(matches!(
@@ -92,7 +77,7 @@ async fn an_erased_users_device_and_tokens_no_longer_work() {
     ));
     assert!(matches!(
         h.authkit
-            .sign_in_with_device(h.caller(), &bound.credential.reveal(), &laptop())
+            .sign_in_with_device(h.caller(), &credential, &laptop())
             .await,
         Err(AuthError::DeviceSignInRefused)
     ));
