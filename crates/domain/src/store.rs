@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 
 use crate::audit::{AuditPage, AuditQuery};
-use crate::challenge::{Challenge, ChallengeId};
+use crate::challenge::{Challenge, ChallengeId, ChallengeOwner};
 use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
 use crate::event::{Event, RefusalReason};
@@ -207,6 +207,15 @@ pub trait ChallengeStore: Send + Sync {
         id: &ChallengeId,
         now: Timestamp,
     ) -> Result<AttemptOutcome, StoreError>;
+
+    /// Deletes every challenge one of whose [`Challenge::owners`] is in `owners`, whatever
+    /// its state, with what finds it. Idempotent. Challenges written before owners were
+    /// recorded are not found (they go with their TTL).
+    async fn erase_owned(
+        &self,
+        tenant: &TenantId,
+        owners: &[ChallengeOwner],
+    ) -> Result<(), StoreError>;
 }
 
 /// A counter's key and when it may be forgotten.

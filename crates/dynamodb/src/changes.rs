@@ -13,7 +13,7 @@ use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 
-use crate::challenges::{challenge_key, to_item as challenge_item};
+use crate::challenges::{challenge_key, owner_links, to_item as challenge_item};
 use crate::counters::SK as COUNTER_SK;
 use crate::devices::{device_item, device_key, session_link};
 use crate::directory::{
@@ -126,11 +126,17 @@ impl DynamoStore {
         let t = &self.tables;
         let pending = || s(ChallengeState::Pending.as_str());
         match write {
-            Write::InsertChallenge(challenge) => one(put(
-                &t.challenges,
-                challenge_item(challenge),
-                Some(NOT_EXISTS),
-            )),
+            Write::InsertChallenge(challenge) => {
+                let mut puts = vec![put(
+                    &t.challenges,
+                    challenge_item(challenge),
+                    Some(NOT_EXISTS),
+                )?];
+                for link in owner_links(challenge) {
+                    puts.push(put(&t.challenges, link, None)?);
+                }
+                Ok(puts)
+            }
             Write::VerifyChallenge {
                 tenant,
                 id,

@@ -37,6 +37,7 @@ pub async fn check_all(stores: &Stores) {
     a_failed_delivery_allows_a_resend_at_once(stores).await;
     a_resend_supersedes_atomically_within_cooldown_and_cap(stores).await;
     a_challenge_keeps_its_purpose_through_a_resend(stores).await;
+    challenges_are_erased_by_owner_and_no_others(stores).await;
     failures_are_reserved_up_to_the_cap_released_expire_and_reset(stores).await;
     parallel_reservations_stop_exactly_at_the_cap(stores).await;
     admission_counts_in_every_counter_or_in_none(stores).await;

@@ -4,6 +4,7 @@
 //! account to its thief's address).
 
 use super::{AuthKit, Caller, StartedChallenge};
+use crate::challenge::ChallengeOwner;
 use crate::error::AuthError;
 use crate::event::{EventKind, Outcome};
 use crate::identifier::Identifier;
@@ -14,6 +15,17 @@ use crate::user::{User, UserId};
 /// The account a proof for an AuthKit user is bound to (Cognito's are `cognito:…`).
 fn account(user: &UserId) -> String {
     format!("authkit:{user}")
+}
+
+/// Whom the user's pending challenges are about: the identifier while it names them
+/// (a recycled number's challenges are its new holder's), and the account their contact
+/// proofs are bound to.
+pub(super) fn challenge_owners(user: &User) -> Vec<ChallengeOwner> {
+    let mut owners = vec![ChallengeOwner::account(&account(&user.id))];
+    if user.holds_identifier() {
+        owners.push(ChallengeOwner::identifier(&user.identifier));
+    }
+    owners
 }
 
 impl AuthKit {

@@ -227,3 +227,45 @@ async fn a_signed_in_user_moves_to_an_identifier_they_prove_and_only_then() {
         Err(AuthError::StepUpRequired)
     ));
 }
+
+#[tokio::test]
+async fn erasure_takes_the_users_pending_challenges_and_leaves_others() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("h@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let sign_in = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("H@example.com"))
+        .await
+        .unwrap();
+    let proof = h
+        .authkit
+        .start_identifier_change(h.caller(), &claims, "+14155550199")
+        .await
+        .unwrap();
+    let someone_elses = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("i@example.com"))
+        .await
+        .unwrap();
+    h.authkit
+        .erase_user(h.caller(), signed_in.user_id.as_str())
+        .await
+        .unwrap();
+    let pending = |id: &crate::challenge::ChallengeId| {
+        let id = id.clone();
+        let challenges = h.stores.challenges.clone();
+        let tenant = h.tenant.id.clone();
+        async move { challenges.get(&tenant, &id).await.unwrap() }
+    };
+    assert_eq!(pending(&sign_in.id).await, None, "the sign-in in flight");
+    assert_eq!(
+        pending(&proof.id).await,
+        None,
+        "the contact proof in flight"
+    );
+    assert!(pending(&someone_elses.id).await.is_some());
+}
