@@ -138,7 +138,7 @@ impl UserStore for DynamoStore {
     }
 }
 
-fn family_from(item: &Item) -> Result<RefreshFamily, StoreError> {
+pub(crate) fn family_from(item: &Item) -> Result<RefreshFamily, StoreError> {
     let f = Fields(item);
     Ok(RefreshFamily {
         id: f.parsed("family_id", FamilyId::parse)?,

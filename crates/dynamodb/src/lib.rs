@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     StreamSpecification, StreamViewType, TimeToLiveSpecification, WriteRequest,
 };
-pub use migrations::{migrate, MigrationReport, CURRENT_VERSION};
+pub use migrations::{migrate, migrate_at_pace, MigrationPace, MigrationReport, CURRENT_VERSION};
 use serde::Deserialize;
 
 /// One table of `tables.json`.
