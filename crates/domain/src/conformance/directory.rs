@@ -40,6 +40,7 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
             stores,
             vec![Write::KeepUser {
                 user: first.clone(),
+                by: first.identifier.clone(),
                 at: now()
             }]
         )
@@ -52,6 +53,7 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
             stores,
             vec![Write::KeepUser {
                 user: user(&tenant, "dave@example.com"),
+                by: Identifier::parse("dave@example.com", None).expect("valid"),
                 at: now()
             }]
         )

@@ -16,10 +16,12 @@ pub(crate) fn user(tenant: &TenantId, identifier: &str) -> User {
         id: UserId::generate(&OsRandomness),
         tenant: tenant.clone(),
         identifier: Identifier::parse(identifier, None).expect("valid"),
+        second_identifier: None,
         created_at: now(),
         disabled_at: None,
         last_sign_in_at: None,
         identifier_reassigned_at: None,
+        phone_used_at: None,
     }
 }
 

@@ -53,6 +53,7 @@ pub async fn check_all(stores: &Stores) {
     tenant_registry::check_all(stores).await;
     a_disabled_user_is_kept_from_new_sessions_until_enabled(stores).await;
     a_recycled_phone_number_moves_to_a_new_user_and_the_old_one_stays(stores).await;
+    a_recycled_phone_number_leaves_the_other_identifier_to_its_user(stores).await;
     an_identifier_changes_only_to_a_free_one_and_moves_whole(stores).await;
     a_users_sessions_are_listed_and_erased_with_their_devices(stores).await;
     the_audit_log_is_read_by_filter_and_page_and_pseudonymised(stores).await;

@@ -254,6 +254,28 @@ impl Harness {
     }
 }
 
+impl Harness {
+    /// Proves `identifier` for the user `claims` name: the code sent to it, answered.
+    pub async fn prove_identifier(
+        &self,
+        claims: &AccessClaims,
+        identifier: &str,
+    ) -> Result<crate::user::User, crate::error::AuthError> {
+        let started = self
+            .authkit
+            .start_identifier_change(self.caller(), claims, identifier)
+            .await?;
+        self.authkit
+            .verify_identifier_change(
+                self.caller(),
+                claims,
+                started.id.as_str(),
+                &self.sender.last_secret(),
+            )
+            .await
+    }
+}
+
 pub fn code_for(identifier: &str) -> StartRequest<'_> {
     StartRequest {
         identifier,
