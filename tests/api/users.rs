@@ -502,3 +502,163 @@ async fn a_signed_in_user_changes_their_identifier_by_proving_the_new_one() {
     })
     .await;
 }
+
+/// Proves `identifier` for the user holding `access_token`: the verify response.
+async fn prove(app: &TestApp, access_token: &Value, identifier: &str) -> reqwest::Response {
+    let started = as_user(
+        app,
+        access_token,
+        "/v1/me/identifier",
+        json!({"identifier": identifier}),
+    )
+    .await;
+    assert_eq!(started.status(), 200);
+    let started: Value = started.json().await.unwrap();
+    let code = app.code_sent_to(identifier).await;
+    as_user(
+        app,
+        access_token,
+        "/v1/me/identifier/verify",
+        json!({"challenge_id": started["challenge_id"], "code": code}),
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_user_holds_an_address_and_a_number_signs_in_by_either_and_keeps_one_at_least() {
+    for_each_backend(|app: TestApp| async move {
+        let (email, phone) = (app.unique_email(), app.unique_phone());
+        let signed_in = app.sign_in(&email).await;
+        let (token, user_id) = (&signed_in["access_token"], signed_in["user_id"].clone());
+        let both = prove(&app, token, &phone).await;
+        assert_eq!(both.status(), 200);
+        let both: Value = both.json().await.unwrap();
+        assert_eq!(
+            (&both["identifier"], &both["second_identifier"]),
+            (&json!(email), &json!(phone)),
+            "the number joins the address"
+        );
+        assert_eq!(
+            app.sign_in(&phone).await["user_id"],
+            user_id,
+            "by the number"
+        );
+        assert_eq!(
+            app.sign_in(&email).await["user_id"],
+            user_id,
+            "by the address"
+        );
+        let read = get_json(&app, &format!("/v1/users/{}", user_id.as_str().unwrap())).await;
+        assert_eq!(read["second_identifier"], json!(phone));
+        let by_number = get_json(
+            &app,
+            &format!("/v1/users?identifier={}", phone.replace('+', "%2B")),
+        )
+        .await;
+        assert_eq!(by_number["id"], user_id);
+
+        // Disabling covers both: a right code by the number opens nothing.
+        let id = user_id.as_str().unwrap();
+        assert_eq!(
+            post_secret(&app, &format!("/v1/users/{id}/disable"))
+                .await
+                .status(),
+            200
+        );
+        let started = app.start(&phone).await;
+        let code = app.code_sent_to(&phone).await;
+        let refused = app
+            .verify_code(started["challenge_id"].as_str().unwrap(), &code)
+            .await;
+        assert_eq!(refused.status(), 403);
+        assert_eq!(
+            post_secret(&app, &format!("/v1/users/{id}/enable"))
+                .await
+                .status(),
+            200
+        );
+
+        // One can go while the other remains; the last cannot. (Disabling revoked the
+        // sessions: a fresh sign-in.)
+        let again = app.sign_in(&phone).await;
+        let token = &again["access_token"];
+        let removed = as_user(
+            &app,
+            token,
+            "/v1/me/identifier/remove",
+            json!({"kind": "email"}),
+        )
+        .await;
+        assert_eq!(removed.status(), 200);
+        let removed: Value = removed.json().await.unwrap();
+        assert_eq!(
+            (&removed["identifier"], &removed["second_identifier"]),
+            (&json!(phone), &Value::Null)
+        );
+        let last = as_user(
+            &app,
+            token,
+            "/v1/me/identifier/remove",
+            json!({"kind": "phone"}),
+        )
+        .await;
+        assert_eq!(last.status(), 409);
+        assert_eq!(
+            last.json::<Value>().await.unwrap()["code"],
+            "last_identifier"
+        );
+        let none = as_user(
+            &app,
+            token,
+            "/v1/me/identifier/remove",
+            json!({"kind": "email"}),
+        )
+        .await;
+        assert_eq!(none.status(), 404);
+        let junk = as_user(
+            &app,
+            token,
+            "/v1/me/identifier/remove",
+            json!({"kind": "fax"}),
+        )
+        .await;
+        assert!(junk.status().is_client_error(), "{}", junk.status());
+        assert_ne!(
+            app.sign_in(&email).await["user_id"],
+            user_id,
+            "the removed address is free: it signs in someone new"
+        );
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn erasure_ends_the_users_sign_ins_in_flight() {
+    for_each_backend(|app: TestApp| async move {
+        let email = app.unique_email();
+        let user_id = app.sign_in(&email).await["user_id"].clone();
+        let started = app.start(&email).await;
+        let code = app.code_sent_to(&email).await;
+        let erased = app
+            .http
+            .delete(app.url(&format!("/v1/users/{}", user_id.as_str().unwrap())))
+            .header("x-api-key", &app.secret_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(erased.status(), 204);
+        let late = app
+            .verify_code(started["challenge_id"].as_str().unwrap(), &code)
+            .await;
+        assert_eq!(
+            late.status(),
+            404,
+            "the code sent before the erasure is gone"
+        );
+        assert_eq!(
+            late.json::<Value>().await.unwrap()["code"],
+            "challenge_not_found"
+        );
+    })
+    .await;
+}

@@ -475,6 +475,10 @@ def check_iam(plan):
               queues == expected_queues and sqs_actions <= {"sqs:SendMessage"}, f"{sorted(queues)} {sorted(sqs_actions)}")
         if key in NO_TABLES:
             check(f"{plan.label}: {key}: no table access", not tables, sorted(tables))
+        if key == "authkit-users":
+            erasing = tables.get("challenges", set())
+            check(f"{plan.label}: {key}: queries and deletes challenges (erasure takes a user's pending ones, decision 120)",
+                  {"dynamodb:Query", "dynamodb:DeleteItem"} <= erasing, sorted(erasing))
         if key == "authkit-health":
             ping = [s for s in dynamo if ("ForAllValues:StringEquals", "dynamodb:LeadingKeys", ("ping",)) in s["conditions"]]
             check(f"{plan.label}: {key}: only GetItem of the audit table's ping item",

@@ -27,12 +27,15 @@ pub struct UserObject {
     pub id: String,
     /// `user`
     pub object: &'static str,
-    /// The email address or phone number the user signs in with.
+    /// The email address or phone number the user signed up with, or the one that
+    /// remains of two.
     pub identifier: String,
+    /// Their identifier of the other kind, when they hold both (decision 122).
+    pub second_identifier: Option<String>,
     pub created_at: i64,
     /// Set while the user is disabled: no sign-in opens a session for them.
     pub disabled_at: Option<i64>,
-    /// Their last sign-in by their identifier, when recorded.
+    /// Their last sign-in, by either identifier, when recorded.
     pub last_sign_in_at: Option<i64>,
     /// Set when their phone number, silent for longer than the tenant's
     /// `phone_reassignment_after_days`, signed in again and was given to a new user.
@@ -45,6 +48,7 @@ impl From<User> for UserObject {
             id: user.id.to_string(),
             object: "user",
             identifier: user.identifier.as_str().to_owned(),
+            second_identifier: user.second_identifier.map(|i| i.as_str().to_owned()),
             created_at: user.created_at.0,
             disabled_at: user.disabled_at.map(|at| at.0),
             last_sign_in_at: user.last_sign_in_at.map(|at| at.0),

@@ -359,12 +359,36 @@ pub struct Health {
     pub status: &'static str,
 }
 
-/// A new identifier for the signed-in user: a code is sent to it.
+/// A new identifier for the signed-in user: a code is sent to it. It replaces the one of
+/// its kind they hold, or joins the other kind as their second.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ChangeIdentifierRequest {
     /// An email address or an E.164 phone number.
     pub identifier: String,
+}
+
+/// Which of the signed-in user's two identifiers to remove.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RemoveIdentifierRequest {
+    pub kind: IdentifierKindName,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum IdentifierKindName {
+    Email,
+    Phone,
+}
+
+impl From<IdentifierKindName> for authkit_domain::identifier::IdentifierKind {
+    fn from(kind: IdentifierKindName) -> Self {
+        match kind {
+            IdentifierKindName::Email => authkit_domain::identifier::IdentifierKind::Email,
+            IdentifierKindName::Phone => authkit_domain::identifier::IdentifierKind::Phone,
+        }
+    }
 }
 
 /// The code sent to the new identifier.

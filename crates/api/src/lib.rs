@@ -5,7 +5,7 @@
 //! | route group (Lambda)  | routes                                                        | credentials                      |
 //! |-----------------------|---------------------------------------------------------------|----------------------------------|
 //! | `start_routes`        | `POST /v1/auth/start`; `POST /v1/me/identifier`               | API key (publishable or secret); changing the identifier: + access token |
-//! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link`, `POST /v1/me/identifier/verify` | API key; the link page needs none (the tenant is in the link) |
+//! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link`, `POST /v1/me/identifier/verify`, `/remove` | API key; the link page needs none (the tenant is in the link) |
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
 //! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
@@ -154,6 +154,10 @@ fn verify() -> Router<State> {
         .route(
             "/v1/me/identifier/verify",
             post(routes::me::verify_identifier_change).layer(no_store()),
+        )
+        .route(
+            "/v1/me/identifier/remove",
+            post(routes::me::remove_identifier),
         )
 }
 

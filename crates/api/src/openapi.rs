@@ -42,6 +42,7 @@ use crate::{link_page, routes};
         routes::admin::rotate_key,
         routes::me::change_identifier,
         routes::me::verify_identifier_change,
+        routes::me::remove_identifier,
         routes::users::find,
         routes::users::get,
         routes::users::disable,

@@ -149,6 +149,8 @@ impl From<AuthError> for Problem {
             AuthError::DeviceSignInRefused => problem(S::UNAUTHORIZED, "device_sign_in_refused"),
             AuthError::UserNotFound => problem(S::NOT_FOUND, "user_not_found"),
             AuthError::IdentifierTaken => problem(S::CONFLICT, "identifier_taken"),
+            AuthError::IdentifierNotHeld => problem(S::NOT_FOUND, "identifier_not_found"),
+            AuthError::LastIdentifier => problem(S::CONFLICT, "last_identifier"),
             AuthError::UserDisabled => problem(S::FORBIDDEN, "user_disabled"),
             AuthError::InvalidParameter(_) => problem(S::BAD_REQUEST, "invalid_parameter"),
             AuthError::TenantNotFound => problem(S::NOT_FOUND, "tenant_not_found"),

@@ -50,6 +50,25 @@ pub enum ChallengePurpose {
     AddContact { account: String },
 }
 
+/// A key under which a store finds the challenges about someone (`identifier#<matching
+/// key>` or `account#<account>`), without reading every challenge.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ChallengeOwner(String);
+
+impl ChallengeOwner {
+    pub fn identifier(identifier: &Identifier) -> ChallengeOwner {
+        ChallengeOwner(format!("identifier#{}", identifier.matching_key()))
+    }
+
+    pub fn account(account: &str) -> ChallengeOwner {
+        ChallengeOwner(format!("account#{account}"))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// Where a confirmed magic link puts its result in the redirect URI (decisions 65, 66).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
@@ -214,6 +233,17 @@ impl Challenge {
     /// When the store may forget the item (DynamoDB TTL).
     pub fn purge_at(&self) -> Timestamp {
         self.expires_at.plus_secs(RETENTION_AFTER_EXPIRY_SECS)
+    }
+
+    /// Whom the challenge is about, as erasure finds it (decision 120): the identifier it
+    /// was sent to, and the account a contact proof is bound to. A store links the
+    /// challenge under each, in the start's own change, until it is purged.
+    pub fn owners(&self) -> Vec<ChallengeOwner> {
+        let mut owners = vec![ChallengeOwner::identifier(&self.identifier)];
+        if let ChallengePurpose::AddContact { account } = &self.purpose {
+            owners.push(ChallengeOwner::account(account));
+        }
+        owners
     }
 
     pub fn remaining_attempts(&self) -> u32 {

@@ -85,6 +85,10 @@ pub enum AuthError {
     UserNotFound,
     #[error("another user of this tenant signs in with this identifier")]
     IdentifierTaken,
+    #[error("the user holds no identifier of this kind")]
+    IdentifierNotHeld,
+    #[error("the user's only identifier cannot be removed")]
+    LastIdentifier,
     #[error("this account is disabled")]
     UserDisabled,
     #[error("the parameter `{0}` is not acceptable")]

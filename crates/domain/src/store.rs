@@ -13,7 +13,7 @@
 use async_trait::async_trait;
 
 use crate::audit::{AuditPage, AuditQuery};
-use crate::challenge::{Challenge, ChallengeId};
+use crate::challenge::{Challenge, ChallengeId, ChallengeOwner};
 use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
 use crate::event::{Event, RefusalReason};
@@ -81,14 +81,20 @@ pub enum Write {
         id: ChallengeId,
         now: Timestamp,
     },
-    /// A new user, under its identifier and its id; neither may exist.
+    /// A new user, under its identifiers and its id; none may exist.
     InsertUser(User),
-    /// The user's identifier still names this user, who is not disabled: then records the
-    /// sign-in (`last_sign_in_at`) on both of the user's items.
-    KeepUser { user: User, at: Timestamp },
+    /// The identifier signed in with (`by`) still names this user, who is not disabled:
+    /// then records the sign-in (`last_sign_in_at`, and `phone_used_at` when `by` is a
+    /// phone number) on every item of the user.
+    KeepUser {
+        user: User,
+        by: Identifier,
+        at: Timestamp,
+    },
     /// A recycled phone number: its identifier item moves from `previous` (who must still
-    /// hold it) to the new user `next` (whose id must be free); `previous` keeps its item
-    /// by id, marked `identifier_reassigned_at`.
+    /// hold it) to the new user `next` (whose id must be free); what stays of `previous`
+    /// is [`User::after_phone_reassigned`], on their item by id and their other
+    /// identifier's.
     ReassignIdentifier {
         previous: User,
         next: User,
@@ -97,20 +103,18 @@ pub enum Write {
     /// Only a condition: the user (by id) exists and is not disabled.
     KeepUserEnabled { tenant: TenantId, user: UserId },
     /// Sets (`Some`) or clears (`None`) `disabled_at` on a user that exists, under its id
-    /// and under its identifier, which must still name it.
+    /// and under each of its identifiers, which must still name it.
     SetUserDisabled {
         user: User,
         disabled_at: Option<Timestamp>,
     },
-    /// Removes a user that exists, under its id and its identifier.
+    /// Removes a user that exists, under its id and its identifiers.
     DeleteUser(User),
-    /// Gives a user a new identifier: its item must be free, the old one must still name
-    /// the user (and is removed); the user's item by id takes the new identifier.
-    ChangeIdentifier {
-        user: User,
-        identifier: Identifier,
-        at: Timestamp,
-    },
+    /// Moves an enabled user from the identifiers of `user` (as read; still theirs, and
+    /// still all they hold) to those of `next`: items of new identifiers must be free,
+    /// items of dropped ones are removed, and every item of the user takes `next`'s
+    /// identifiers and sign-in times.
+    SetIdentifiers { user: User, next: User },
     /// A new session (refresh family); its id must be free.
     InsertSession(RefreshFamily),
     /// Replaces the current token hash while it is still `expected` and the family is not
@@ -207,6 +211,15 @@ pub trait ChallengeStore: Send + Sync {
         id: &ChallengeId,
         now: Timestamp,
     ) -> Result<AttemptOutcome, StoreError>;
+
+    /// Deletes every challenge one of whose [`Challenge::owners`] is in `owners`, whatever
+    /// its state, with what finds it. Idempotent. Challenges written before owners were
+    /// recorded are not found (they go with their TTL).
+    async fn erase_owned(
+        &self,
+        tenant: &TenantId,
+        owners: &[ChallengeOwner],
+    ) -> Result<(), StoreError>;
 }
 
 /// A counter's key and when it may be forgotten.

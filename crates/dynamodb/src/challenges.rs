@@ -1,9 +1,11 @@
-//! Challenges: `pk = <tenant>#<challenge id>`, `sk = challenge`. Reads and the counting of
-//! answers; their state moves are writes of a change (`changes`).
+//! Challenges: `pk = <tenant>#<challenge id>`, `sk = challenge`, and the links that find
+//! them by owner (below). Reads, the counting of answers and erasure; their state moves
+//! are writes of a change (`changes`).
 
 use async_trait::async_trait;
 use authkit_domain::challenge::{
-    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ResponseMode,
+    Challenge, ChallengeId, ChallengeKind, ChallengeOwner, ChallengePurpose, ChallengeState,
+    ResponseMode,
 };
 use authkit_domain::clock::Timestamp;
 use authkit_domain::identifier::{Channel, Identifier};
@@ -20,6 +22,33 @@ const SK: &str = "challenge";
 
 pub(crate) fn challenge_key(tenant: &TenantId, id: &ChallengeId) -> Item {
     key(format!("{tenant}#{id}"), SK)
+}
+
+/// `pk = <tenant>#about#<owner>`, `sk = challenge#<id>`: one link per owner of a
+/// challenge, written with it and purged with it, so erasure finds a person's challenges
+/// with a Query (decision 120).
+fn owner_partition(tenant: &TenantId, owner: &ChallengeOwner) -> String {
+    format!("{tenant}#about#{}", owner.as_str())
+}
+
+const LINK_PREFIX: &str = "challenge#";
+
+/// The links that find `c` by its owners.
+pub(crate) fn owner_links(c: &Challenge) -> Vec<Item> {
+    c.owners()
+        .iter()
+        .map(|owner| {
+            let mut link = key(
+                owner_partition(&c.tenant, owner),
+                &format!("{LINK_PREFIX}{}", c.id),
+            );
+            link.extend([
+                ("id".to_owned(), s(c.id.as_str())),
+                ("ttl".to_owned(), n(c.purge_at().0)),
+            ]);
+            link
+        })
+        .collect()
 }
 
 pub(crate) fn to_item(c: &Challenge) -> Item {
@@ -197,6 +226,36 @@ impl ChallengeStore for DynamoStore {
                 }
             }
         }
+    }
+
+    async fn erase_owned(
+        &self,
+        tenant: &TenantId,
+        owners: &[ChallengeOwner],
+    ) -> Result<(), StoreError> {
+        let table = &self.tables.challenges;
+        let reads = owners.iter().map(|owner| {
+            self.partition_items(table, owner_partition(tenant, owner), Some(LINK_PREFIX))
+        });
+        let links: Vec<Item> = futures::future::try_join_all(reads)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        let mut challenges = std::collections::BTreeSet::new();
+        let mut link_keys = Vec::new();
+        for link in &links {
+            let f = Fields(link);
+            challenges.insert(f.parsed("id", ChallengeId::parse)?);
+            link_keys.push(key(f.str("pk")?.to_owned(), f.str("sk")?));
+        }
+        let challenges = challenges
+            .iter()
+            .map(|id| challenge_key(tenant, id))
+            .collect();
+        // The challenges first: a failure leaves the links that find them for a retry.
+        self.delete_items(table, challenges).await?;
+        self.delete_items(table, link_keys).await
     }
 }
 

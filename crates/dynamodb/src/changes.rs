@@ -6,18 +6,20 @@
 use async_trait::async_trait;
 use authkit_domain::challenge::ChallengeState;
 use authkit_domain::event::Event;
+use authkit_domain::identifier::IdentifierKind;
 use authkit_domain::store::{Applied, Change, ChangeStore, StoreError, Write};
 use authkit_domain::tenant::TenantId;
-use authkit_domain::user::User;
+use authkit_domain::user::{User, UserId};
 use aws_sdk_dynamodb::types::{
     AttributeValue, ConditionCheck, Delete, Put, TransactWriteItem, Update,
 };
 
-use crate::challenges::{challenge_key, to_item as challenge_item};
+use crate::challenges::{challenge_key, owner_links, to_item as challenge_item};
 use crate::counters::SK as COUNTER_SK;
 use crate::devices::{device_item, device_key, session_link};
 use crate::directory::{
-    family_item, family_key, family_link, identifier_key, user_copies, user_items, user_key,
+    family_item, family_key, family_link, identifier_key, identity_fields, user_copies, user_item,
+    user_key,
 };
 use crate::events::{event_from_item, event_item, event_key, refusals_key, refusals_ttl};
 use crate::item::{key, n, s, Item};
@@ -120,17 +122,67 @@ fn update(
         .build())
 }
 
+/// Rewrites one copy of a user to `after`'s identifiers and sign-in times, under
+/// `condition` (whose `:user` is `user`, with `values` for its other placeholders).
+fn identity_update(
+    table: &str,
+    key: Item,
+    after: &User,
+    condition: &str,
+    user: &UserId,
+    values: Vec<(&'static str, AttributeValue)>,
+) -> Result<TransactWriteItem, StoreError> {
+    let (set, removed) = identity_fields(after);
+    let assignments: Vec<String> = set
+        .iter()
+        .map(|(name, _)| format!("#{name} = :{name}"))
+        .collect();
+    let mut expression = format!("SET {}", assignments.join(", "));
+    if !removed.is_empty() {
+        let removals: Vec<String> = removed.iter().map(|name| format!("#{name}")).collect();
+        expression.push_str(&format!(" REMOVE {}", removals.join(", ")));
+    }
+    let mut update = Update::builder()
+        .table_name(table)
+        .set_key(Some(key))
+        .update_expression(expression)
+        .condition_expression(condition)
+        .expression_attribute_values(":user", s(user.as_str()));
+    for name in set
+        .iter()
+        .map(|(name, _)| *name)
+        .chain(removed.iter().copied())
+    {
+        update = update.expression_attribute_names(format!("#{name}"), name);
+    }
+    for (name, value) in set {
+        update = update.expression_attribute_values(format!(":{name}"), value);
+    }
+    for (placeholder, value) in values {
+        update = update.expression_attribute_values(placeholder, value);
+    }
+    Ok(TransactWriteItem::builder()
+        .update(built(update.build())?)
+        .build())
+}
+
 impl DynamoStore {
     /// The transaction actions of one write (a user and a device sign-in take two).
     fn actions(&self, write: &Write) -> Result<Vec<TransactWriteItem>, StoreError> {
         let t = &self.tables;
         let pending = || s(ChallengeState::Pending.as_str());
         match write {
-            Write::InsertChallenge(challenge) => one(put(
-                &t.challenges,
-                challenge_item(challenge),
-                Some(NOT_EXISTS),
-            )),
+            Write::InsertChallenge(challenge) => {
+                let mut puts = vec![put(
+                    &t.challenges,
+                    challenge_item(challenge),
+                    Some(NOT_EXISTS),
+                )?];
+                for link in owner_links(challenge) {
+                    puts.push(put(&t.challenges, link, None)?);
+                }
+                Ok(puts)
+            }
             Write::VerifyChallenge {
                 tenant,
                 id,
@@ -186,47 +238,68 @@ impl DynamoStore {
                 Some("#state = :pending AND #ttl > :now"),
                 vec![(":pending", pending()), (":now", n(now.0))],
             )),
-            Write::InsertUser(user) => user_items(user)
+            Write::InsertUser(user) => user_copies(user)
                 .into_iter()
-                .map(|item| put(&t.directory, item, Some(NOT_EXISTS)))
+                .map(|key| put(&t.directory, user_item(user, key), Some(NOT_EXISTS)))
                 .collect(),
-            Write::KeepUser { user, at } => Ok(vec![
-                update(
-                    &t.directory,
-                    identifier_key(&user.tenant, &user.identifier),
-                    "SET last_sign_in_at = :at",
-                    Some("user_id = :user AND attribute_not_exists(disabled_at)"),
-                    vec![(":user", s(user.id.as_str())), (":at", n(at.0))],
-                )?,
-                update(
-                    &t.directory,
-                    user_key(&user.tenant, &user.id),
-                    "SET last_sign_in_at = :at",
-                    Some("user_id = :user"),
-                    vec![(":user", s(user.id.as_str())), (":at", n(at.0))],
-                )?,
-            ]),
+            // Every copy of the user; the identifier signed in with must still name them,
+            // enabled. The others must exist (an update would create them).
+            Write::KeepUser { user, by, at } => {
+                let expression = match by.kind() {
+                    IdentifierKind::Phone => "SET last_sign_in_at = :at, phone_used_at = :at",
+                    IdentifierKind::Email => "SET last_sign_in_at = :at",
+                };
+                let signed_in_with = identifier_key(&user.tenant, by);
+                user_copies(user)
+                    .into_iter()
+                    .map(|key| {
+                        let condition = if key == signed_in_with {
+                            "user_id = :user AND attribute_not_exists(disabled_at)"
+                        } else {
+                            "user_id = :user"
+                        };
+                        update(
+                            &t.directory,
+                            key,
+                            expression,
+                            Some(condition),
+                            vec![(":user", s(user.id.as_str())), (":at", n(at.0))],
+                        )
+                    })
+                    .collect()
+            }
             Write::ReassignIdentifier { previous, next, at } => {
-                let [by_identifier, by_id] = user_items(next);
                 let moved = built(
                     Put::builder()
                         .table_name(&t.directory)
-                        .set_item(Some(by_identifier))
+                        .set_item(Some(user_item(
+                            next,
+                            identifier_key(&next.tenant, &next.identifier),
+                        )))
                         .condition_expression("user_id = :previous")
                         .expression_attribute_values(":previous", s(previous.id.as_str()))
                         .build(),
                 )?;
-                Ok(vec![
+                let mut actions = vec![
                     TransactWriteItem::builder().put(moved).build(),
-                    update(
+                    put(
                         &t.directory,
-                        user_key(&previous.tenant, &previous.id),
-                        "SET identifier_reassigned_at = :at",
-                        Some("user_id = :previous"),
-                        vec![(":previous", s(previous.id.as_str())), (":at", n(at.0))],
+                        user_item(next, user_key(&next.tenant, &next.id)),
+                        Some(NOT_EXISTS),
                     )?,
-                    put(&t.directory, by_id, Some(NOT_EXISTS))?,
-                ])
+                ];
+                let remaining = previous.after_phone_reassigned(*at);
+                for key in user_copies(&remaining) {
+                    actions.push(identity_update(
+                        &t.directory,
+                        key,
+                        &remaining,
+                        "user_id = :user",
+                        &previous.id,
+                        Vec::new(),
+                    )?);
+                }
+                Ok(actions)
             }
             Write::KeepUserEnabled { tenant, user } => one(check(
                 &t.directory,
@@ -254,41 +327,59 @@ impl DynamoStore {
                     })
                     .collect()
             }
-            // The new identifier's item must be free; the old one, and the item by id, must
-            // still be this enabled user's.
-            Write::ChangeIdentifier {
-                user,
-                identifier,
-                at,
-            } => {
-                let changed = User {
-                    identifier: identifier.clone(),
-                    last_sign_in_at: Some(*at),
-                    ..user.clone()
+            // New identifiers' items must be free; every other item must still be this
+            // enabled user's, and the item by id must still list what was read.
+            Write::SetIdentifiers { user, next } => {
+                let still = "user_id = :user AND attribute_not_exists(disabled_at)";
+                let held = |u: &User| -> Vec<String> {
+                    u.identifiers()
+                        .iter()
+                        .map(|i| i.matching_key().to_owned())
+                        .collect()
                 };
-                let [by_identifier, by_id] = user_items(&changed);
-                let still_theirs = "user_id = :user AND attribute_not_exists(disabled_at)";
-                let old = built(
-                    Delete::builder()
-                        .table_name(&t.directory)
-                        .set_key(Some(identifier_key(&user.tenant, &user.identifier)))
-                        .condition_expression(still_theirs)
-                        .expression_attribute_values(":user", s(user.id.as_str()))
-                        .build(),
-                )?;
-                let by_id = built(
-                    Put::builder()
-                        .table_name(&t.directory)
-                        .set_item(Some(by_id))
-                        .condition_expression(still_theirs)
-                        .expression_attribute_values(":user", s(user.id.as_str()))
-                        .build(),
-                )?;
-                Ok(vec![
-                    TransactWriteItem::builder().delete(old).build(),
-                    put(&t.directory, by_identifier, Some(NOT_EXISTS))?,
-                    TransactWriteItem::builder().put(by_id).build(),
-                ])
+                let (was, will) = (held(user), held(next));
+                let mut actions = Vec::new();
+                for identifier in next.identifiers() {
+                    let key = identifier_key(&user.tenant, identifier);
+                    actions.push(if was.iter().any(|k| k == identifier.matching_key()) {
+                        identity_update(&t.directory, key, next, still, &user.id, Vec::new())?
+                    } else {
+                        put(&t.directory, user_item(next, key), Some(NOT_EXISTS))?
+                    });
+                }
+                for identifier in user.identifiers() {
+                    if !will.iter().any(|k| k == identifier.matching_key()) {
+                        let dropped = built(
+                            Delete::builder()
+                                .table_name(&t.directory)
+                                .set_key(Some(identifier_key(&user.tenant, identifier)))
+                                .condition_expression(still)
+                                .expression_attribute_values(":user", s(user.id.as_str()))
+                                .build(),
+                        )?;
+                        actions.push(TransactWriteItem::builder().delete(dropped).build());
+                    }
+                }
+                let (unchanged, mut was_values) = match &user.second_identifier {
+                    Some(second) => (
+                        " AND identifier = :was AND second_identifier = :was_second",
+                        vec![(":was_second", s(second.as_str()))],
+                    ),
+                    None => (
+                        " AND identifier = :was AND attribute_not_exists(second_identifier)",
+                        vec![],
+                    ),
+                };
+                was_values.push((":was", s(user.identifier.as_str())));
+                actions.push(identity_update(
+                    &t.directory,
+                    user_key(&user.tenant, &user.id),
+                    next,
+                    &format!("{still}{unchanged}"),
+                    &user.id,
+                    was_values,
+                )?);
+                Ok(actions)
             }
             // The item by id holds the condition; the one by identifier goes with it while
             // it still names the user.

@@ -31,43 +31,62 @@ pub(crate) fn family_key(tenant: &TenantId, id: &FamilyId) -> Item {
     key(format!("{tenant}#family#{id}"), "family")
 }
 
-/// A user's two items: under its identifier and under its id.
-pub(crate) fn user_items(user: &User) -> [Item; 2] {
-    [
-        identifier_key(&user.tenant, &user.identifier),
-        user_key(&user.tenant, &user.id),
-    ]
-    .map(|mut item| {
-        item.extend(user_fields(user));
-        item
-    })
+/// The full item of a user under `key` (its id's, or one of its identifiers').
+pub(crate) fn user_item(user: &User, mut key: Item) -> Item {
+    key.extend(user_fields(user));
+    key
 }
 
-/// The keys of the items that hold a user: by id, and by identifier while it names them.
+/// The keys of the items that hold a user: by id first, then by each identifier that
+/// names them.
 pub(crate) fn user_copies(user: &User) -> Vec<Item> {
-    let mut keys = vec![user_key(&user.tenant, &user.id)];
-    if user.holds_identifier() {
-        keys.push(identifier_key(&user.tenant, &user.identifier));
+    std::iter::once(user_key(&user.tenant, &user.id))
+        .chain(
+            user.identifiers()
+                .into_iter()
+                .map(|identifier| identifier_key(&user.tenant, identifier)),
+        )
+        .collect()
+}
+
+/// The attributes every copy of a user carries that change with its identifiers and
+/// sign-ins: (set, removed).
+pub(crate) fn identity_fields(
+    user: &User,
+) -> (Vec<(&'static str, AttributeValue)>, Vec<&'static str>) {
+    let (mut set, mut removed) = (vec![("identifier", s(user.identifier.as_str()))], vec![]);
+    match &user.second_identifier {
+        Some(second) => set.push(("second_identifier", s(second.as_str()))),
+        None => removed.push("second_identifier"),
     }
-    keys
+    for (name, at) in [
+        ("last_sign_in_at", user.last_sign_in_at),
+        ("identifier_reassigned_at", user.identifier_reassigned_at),
+        ("phone_used_at", user.phone_used_at),
+    ] {
+        match at {
+            Some(at) => set.push((name, n(at.0))),
+            None => removed.push(name),
+        }
+    }
+    (set, removed)
 }
 
 fn user_fields(user: &User) -> Vec<(String, AttributeValue)> {
     let mut fields = vec![
         ("tenant".to_owned(), s(user.tenant.as_str())),
         ("user_id".to_owned(), s(user.id.as_str())),
-        ("identifier".to_owned(), s(user.identifier.as_str())),
         ("created_at".to_owned(), n(user.created_at.0)),
     ];
-    for (name, at) in [
-        ("disabled_at", user.disabled_at),
-        ("last_sign_in_at", user.last_sign_in_at),
-        ("identifier_reassigned_at", user.identifier_reassigned_at),
-    ] {
-        if let Some(at) = at {
-            fields.push((name.to_owned(), n(at.0)));
-        }
+    if let Some(at) = user.disabled_at {
+        fields.push(("disabled_at".to_owned(), n(at.0)));
     }
+    fields.extend(
+        identity_fields(user)
+            .0
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value)),
+    );
     fields
 }
 
@@ -77,10 +96,16 @@ fn user_from(item: &Item) -> Result<User, StoreError> {
         id: f.parsed("user_id", UserId::parse)?,
         tenant: f.parsed("tenant", TenantId::parse)?,
         identifier: f.parsed("identifier", |raw| Identifier::parse(raw, None))?,
+        second_identifier: f
+            .opt_str("second_identifier")?
+            .map(|raw| Identifier::parse(raw, None))
+            .transpose()
+            .map_err(|_| corrupt("second_identifier"))?,
         created_at: f.time("created_at")?,
         disabled_at: f.opt_time("disabled_at")?,
         last_sign_in_at: f.opt_time("last_sign_in_at")?,
         identifier_reassigned_at: f.opt_time("identifier_reassigned_at")?,
+        phone_used_at: f.opt_time("phone_used_at")?,
     })
 }
 
@@ -138,7 +163,7 @@ impl UserStore for DynamoStore {
     }
 }
 
-fn family_from(item: &Item) -> Result<RefreshFamily, StoreError> {
+pub(crate) fn family_from(item: &Item) -> Result<RefreshFamily, StoreError> {
     let f = Fields(item);
     Ok(RefreshFamily {
         id: f.parsed("family_id", FamilyId::parse)?,

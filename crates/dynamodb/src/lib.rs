@@ -29,7 +29,7 @@ use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
     StreamSpecification, StreamViewType, TimeToLiveSpecification, WriteRequest,
 };
-pub use migrations::{migrate, MigrationReport, CURRENT_VERSION};
+pub use migrations::{migrate, migrate_at_pace, MigrationPace, MigrationReport, CURRENT_VERSION};
 use serde::Deserialize;
 
 /// One table of `tables.json`.
@@ -210,6 +210,42 @@ impl DynamoStore {
             ))
         });
         futures::future::try_join_all(batches).await.map(|_| ())
+    }
+
+    /// Every item of partition `pk` of `table` whose sort key starts with `prefix` (None:
+    /// all), all pages, read strongly consistent.
+    pub(crate) async fn partition_items(
+        &self,
+        table: &str,
+        pk: String,
+        prefix: Option<&str>,
+    ) -> Result<Vec<Item>, StoreError> {
+        let mut items = Vec::new();
+        let mut start: Option<Item> = None;
+        loop {
+            let query = self
+                .client
+                .query()
+                .table_name(table)
+                .expression_attribute_values(":pk", item::s(pk.clone()));
+            let query = match prefix {
+                Some(prefix) => query
+                    .key_condition_expression("pk = :pk AND begins_with(sk, :prefix)")
+                    .expression_attribute_values(":prefix", item::s(prefix)),
+                None => query.key_condition_expression("pk = :pk"),
+            };
+            let output = query
+                .consistent_read(true)
+                .set_exclusive_start_key(start.take())
+                .send()
+                .await
+                .map_err(store_error)?;
+            items.extend(output.items().iter().cloned());
+            match output.last_evaluated_key() {
+                Some(last) if !last.is_empty() => start = Some(last.clone()),
+                _ => return Ok(items),
+            }
+        }
     }
 
     /// Deletes the items with these keys from `table` (absent ones are no error), one

@@ -15,12 +15,16 @@ use authkit_domain::delivery::{
     DeliveryError, DeliveryReceipt, MessageContent, OutgoingMessage, Sender,
 };
 use authkit_domain::device::{Device, DeviceId, Fingerprint};
+use authkit_domain::secret::Pepper;
 use authkit_domain::service::{Caller, RequestedKind, ServiceSettings, StartRequest, StaticKeys};
 use authkit_domain::tenant::{ApiKey, KeyKind, TenantId};
 use authkit_domain::token::{FamilyId, KeyMaterial, RefreshToken};
 use authkit_domain::user::UserId;
 use authkit_domain::{AuthKit, Clock, OsRandomness, SystemClock};
-use authkit_dynamodb::{create_tables, dynamodb_stores, migrate, TableNames, CURRENT_VERSION};
+use authkit_dynamodb::{
+    create_tables, dynamodb_stores, migrate, migrate_at_pace, MigrationPace, TableNames,
+    CURRENT_VERSION,
+};
 use aws_sdk_dynamodb::types::AttributeValue;
 use emulator::client;
 
@@ -221,25 +225,9 @@ async fn write_previous_release(
     )
     .await;
     let refresh_token = RefreshToken::generate(FamilyId::generate(&random), &random);
-    let family = &refresh_token.family;
     put(
         &tables.directory,
-        HashMap::from([
-            ("pk".into(), s(format!("{tenant}#family#{family}"))),
-            ("sk".into(), s("family")),
-            ("family_id".into(), s(family.as_str())),
-            ("tenant".into(), s(tenant)),
-            ("user_id".into(), s(user.as_str())),
-            ("amr".into(), s(r#"["otp","email"]"#)),
-            (
-                "current_hash".into(),
-                s(refresh_token.hash(pepper).to_hex()),
-            ),
-            ("generation".into(), n(0)),
-            ("created_at".into(), n(now - 3_000)),
-            ("expires_at".into(), n(now + 2_000_000)),
-            ("ttl".into(), n(now + 2_000_000)),
-        ]),
+        previous_family(tenant, &user, &refresh_token, pepper, now),
     )
     .await;
 
@@ -251,6 +239,34 @@ async fn write_previous_release(
         refresh_token,
         device_credential: format!("{user}.{device}.{}", device_secret.expose()),
     }
+}
+
+/// A refresh family as releases before the users API wrote it: no link in the user's
+/// partition.
+fn previous_family(
+    tenant: &str,
+    user: &UserId,
+    refresh_token: &RefreshToken,
+    pepper: &Pepper,
+    now: i64,
+) -> HashMap<String, AttributeValue> {
+    let family = &refresh_token.family;
+    HashMap::from([
+        ("pk".into(), s(format!("{tenant}#family#{family}"))),
+        ("sk".into(), s("family")),
+        ("family_id".into(), s(family.as_str())),
+        ("tenant".into(), s(tenant)),
+        ("user_id".into(), s(user.as_str())),
+        ("amr".into(), s(r#"["otp","email"]"#)),
+        (
+            "current_hash".into(),
+            s(refresh_token.hash(pepper).to_hex()),
+        ),
+        ("generation".into(), n(0)),
+        ("created_at".into(), n(now - 3_000)),
+        ("expires_at".into(), n(now + 2_000_000)),
+        ("ttl".into(), n(now + 2_000_000)),
+    ])
 }
 
 #[tokio::test]
@@ -270,7 +286,11 @@ async fn a_store_written_by_the_previous_release_upgrades_and_keeps_working() {
         (report.from_version, report.to_version),
         (1, CURRENT_VERSION)
     );
-    assert_eq!((report.written, report.conflicts), (1, 0), "{report:?}");
+    assert_eq!(
+        (report.written, report.conflicts, report.finished),
+        (2, 0, true),
+        "one identifier re-keyed, one session linked: {report:?}"
+    );
     let again = migrate(client.clone(), tables.clone())
         .await
         .expect("migrated again");
@@ -280,9 +300,24 @@ async fn a_store_written_by_the_previous_release_upgrades_and_keeps_working() {
         "a second run changes nothing: {again:?}"
     );
 
+    let stores = dynamodb_stores(client, tables);
+    let sessions = stores
+        .sessions
+        .list(
+            &TenantId::parse("upgraded").unwrap(),
+            &before.user,
+            SystemClock.now(),
+        )
+        .await
+        .expect("listed");
+    assert_eq!(
+        sessions.iter().map(|s| &s.id).collect::<Vec<_>>(),
+        [&before.refresh_token.family],
+        "the previous release's session is now the user's, listed (and so revoked and erased)"
+    );
     let inbox = Arc::new(Inbox::default());
     let authkit = AuthKit::new(
-        dynamodb_stores(client, tables),
+        stores,
         inbox.clone(),
         Arc::new(StaticKeys(keys)),
         Arc::new(SystemClock),
@@ -344,4 +379,70 @@ async fn a_store_written_by_the_previous_release_upgrades_and_keeps_working() {
         .await
         .expect("a device the previous release bound still signs in");
     assert_eq!(by_device.user_id, before.user);
+}
+
+#[tokio::test]
+async fn linking_sessions_goes_on_from_where_a_stopped_run_left_off() {
+    let Some(client) = client().await else { return };
+    let tables = TableNames::with_prefix(&format!("links{}-", std::process::id()));
+    create_tables(&client, &tables)
+        .await
+        .expect("tables created");
+    let random = OsRandomness;
+    let pepper = Pepper::generate(&random);
+    let now = SystemClock.now().0;
+    let users: Vec<UserId> = (0..3).map(|_| UserId::generate(&random)).collect();
+    for user in &users {
+        let token = RefreshToken::generate(FamilyId::generate(&random), &random);
+        client
+            .put_item()
+            .table_name(&tables.directory)
+            .set_item(Some(previous_family("links", user, &token, &pepper, now)))
+            .send()
+            .await
+            .expect("a family of the previous release");
+    }
+    let one_page = MigrationPace {
+        page_size: 1,
+        max_pages: Some(1),
+    };
+    let stopped = migrate_at_pace(client.clone(), tables.clone(), one_page)
+        .await
+        .expect("a run that stops");
+    assert_eq!(
+        (stopped.finished, stopped.to_version, stopped.written),
+        (false, 1, 1),
+        "one page read, one session linked, the version not yet moved: {stopped:?}"
+    );
+    let rest = migrate(client.clone(), tables.clone())
+        .await
+        .expect("the rest");
+    assert_eq!(
+        (rest.finished, rest.to_version, rest.written),
+        (true, CURRENT_VERSION, 2),
+        "the next run links the other two: {rest:?}"
+    );
+    let stores = dynamodb_stores(client.clone(), tables.clone());
+    let tenant = TenantId::parse("links").unwrap();
+    for user in &users {
+        let listed = stores
+            .sessions
+            .list(&tenant, user, SystemClock.now())
+            .await
+            .expect("listed");
+        assert_eq!(listed.len(), 1, "every user's session is linked");
+    }
+    let position = client
+        .get_item()
+        .table_name(&tables.directory)
+        .key("pk", s("meta#migration"))
+        .key("sk", s("session_links"))
+        .consistent_read(true)
+        .send()
+        .await
+        .expect("read");
+    assert!(
+        position.item().is_none(),
+        "a finished step forgets its position"
+    );
 }

@@ -2,7 +2,8 @@
 
 use super::{apply, challenge, insert, now, tenant};
 use crate::challenge::{
-    Challenge, ChallengeId, ChallengeKind, ChallengePurpose, ChallengeState, ResponseMode,
+    Challenge, ChallengeId, ChallengeKind, ChallengeOwner, ChallengePurpose, ChallengeState,
+    ResponseMode,
 };
 use crate::clock::{OsRandomness, Timestamp};
 use crate::pkce::CodeChallenge;
@@ -305,4 +306,68 @@ pub async fn a_challenge_keeps_its_purpose_through_a_resend(stores: &Stores) {
         proof.purpose,
         "a resent challenge must keep its purpose"
     );
+}
+
+/// Erasure finds a person's challenges by their identifier and by the account a contact
+/// proof is bound to, in any state, and nobody else's (decision 120).
+pub async fn challenges_are_erased_by_owner_and_no_others(stores: &Stores) {
+    let tenant = tenant();
+    let at = now();
+    let theirs = challenge(&tenant, at);
+    let verified = Challenge {
+        id: ChallengeId::generate(&OsRandomness),
+        identifier: crate::identifier::Identifier::parse("SOMEONE@example.com", None)
+            .expect("valid"),
+        ..challenge(&tenant, at)
+    };
+    let proof = Challenge {
+        id: ChallengeId::generate(&OsRandomness),
+        identifier: crate::identifier::Identifier::parse("+14155552671", None).expect("valid"),
+        purpose: ChallengePurpose::AddContact {
+            account: "authkit:usr_someone".into(),
+        },
+        ..challenge(&tenant, at)
+    };
+    let another = Challenge {
+        id: ChallengeId::generate(&OsRandomness),
+        identifier: crate::identifier::Identifier::parse("other@example.com", None).expect("valid"),
+        ..challenge(&tenant, at)
+    };
+    let same_elsewhere = challenge(&super::tenant(), at);
+    for c in [&theirs, &verified, &proof, &another, &same_elsewhere] {
+        insert(stores, c).await;
+    }
+    assert_eq!(
+        apply(stores, vec![verify(&verified, None, at)]).await,
+        Applied::Done
+    );
+    let owners = [
+        ChallengeOwner::identifier(&theirs.identifier),
+        ChallengeOwner::account("authkit:usr_someone"),
+    ];
+    for _ in 0..2 {
+        stores
+            .challenges
+            .erase_owned(&tenant, &owners)
+            .await
+            .expect("erasing is idempotent");
+        for gone in [&theirs, &verified, &proof] {
+            assert_eq!(
+                stores
+                    .challenges
+                    .get(&tenant, &gone.id)
+                    .await
+                    .expect("read"),
+                None,
+                "a challenge about the erased person stays: {:?}",
+                gone.identifier
+            );
+        }
+        assert_eq!(read(stores, &another).await, another, "another's stays");
+        assert_eq!(
+            read(stores, &same_elsewhere).await,
+            same_elsewhere,
+            "the same identifier in another tenant stays"
+        );
+    }
 }

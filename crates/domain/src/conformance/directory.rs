@@ -1,5 +1,6 @@
 //! Users, devices, sessions and tenants.
 
+use super::fixtures::user;
 use super::{apply, now, tenant};
 use crate::clock::{OsRandomness, Timestamp};
 use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
@@ -12,16 +13,7 @@ use crate::user::{User, UserId};
 
 pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
     let tenant = tenant();
-    let user = |typed: &str| User {
-        id: UserId::generate(&OsRandomness),
-        tenant: tenant.clone(),
-        identifier: Identifier::parse(typed, None).expect("valid"),
-        created_at: now(),
-        disabled_at: None,
-        last_sign_in_at: None,
-        identifier_reassigned_at: None,
-    };
-    let first = user("Dave@example.com");
+    let first = user(&tenant, "Dave@example.com");
     assert_eq!(
         apply(stores, vec![Write::InsertUser(first.clone())]).await,
         Applied::Done
@@ -35,9 +27,12 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
         .expect("an address in another case is the same person");
     assert_eq!(found, first, "kept as first typed");
     assert!(
-        apply(stores, vec![Write::InsertUser(user("dave@EXAMPLE.com"))])
-            .await
-            .refused(0),
+        apply(
+            stores,
+            vec![Write::InsertUser(user(&tenant, "dave@EXAMPLE.com"))]
+        )
+        .await
+        .refused(0),
         "a second user for the same person is refused"
     );
     assert_eq!(
@@ -45,6 +40,7 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
             stores,
             vec![Write::KeepUser {
                 user: first.clone(),
+                by: first.identifier.clone(),
                 at: now()
             }]
         )
@@ -56,7 +52,8 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
         apply(
             stores,
             vec![Write::KeepUser {
-                user: user("dave@example.com"),
+                user: user(&tenant, "dave@example.com"),
+                by: Identifier::parse("dave@example.com", None).expect("valid"),
                 at: now()
             }]
         )
@@ -68,18 +65,7 @@ pub async fn an_address_in_another_case_finds_the_same_user(stores: &Stores) {
 
 pub async fn concurrent_first_sign_ins_create_one_user(stores: &Stores) {
     let tenant = tenant();
-    let identifier = Identifier::parse("+14155552671", None).expect("valid");
-    let candidates: Vec<User> = (0..8)
-        .map(|_| User {
-            id: UserId::generate(&OsRandomness),
-            tenant: tenant.clone(),
-            identifier: identifier.clone(),
-            created_at: now(),
-            disabled_at: None,
-            last_sign_in_at: None,
-            identifier_reassigned_at: None,
-        })
-        .collect();
+    let candidates: Vec<User> = (0..8).map(|_| user(&tenant, "+14155552671")).collect();
     let outcomes = futures::future::join_all(
         candidates
             .iter()
@@ -101,7 +87,7 @@ pub async fn concurrent_first_sign_ins_create_one_user(stores: &Stores) {
     assert_eq!(
         stores
             .users
-            .find(&tenant, &identifier)
+            .find(&tenant, &user.identifier)
             .await
             .expect("read")
             .as_ref(),

@@ -7,6 +7,7 @@ mod challenges;
 mod changes;
 mod counters;
 mod directory;
+mod fixtures;
 mod service;
 mod tenant_registry;
 mod users;
@@ -36,6 +37,7 @@ pub async fn check_all(stores: &Stores) {
     a_failed_delivery_allows_a_resend_at_once(stores).await;
     a_resend_supersedes_atomically_within_cooldown_and_cap(stores).await;
     a_challenge_keeps_its_purpose_through_a_resend(stores).await;
+    challenges_are_erased_by_owner_and_no_others(stores).await;
     failures_are_reserved_up_to_the_cap_released_expire_and_reset(stores).await;
     parallel_reservations_stop_exactly_at_the_cap(stores).await;
     admission_counts_in_every_counter_or_in_none(stores).await;
@@ -51,6 +53,7 @@ pub async fn check_all(stores: &Stores) {
     tenant_registry::check_all(stores).await;
     a_disabled_user_is_kept_from_new_sessions_until_enabled(stores).await;
     a_recycled_phone_number_moves_to_a_new_user_and_the_old_one_stays(stores).await;
+    a_recycled_phone_number_leaves_the_other_identifier_to_its_user(stores).await;
     an_identifier_changes_only_to_a_free_one_and_moves_whole(stores).await;
     a_users_sessions_are_listed_and_erased_with_their_devices(stores).await;
     the_audit_log_is_read_by_filter_and_page_and_pseudonymised(stores).await;

@@ -2,63 +2,14 @@
 //! listed, erased with their belongings; and the audit log read with filters and pages,
 //! and pseudonymised.
 
+use super::fixtures::{session, signed_in_with_device, user, WithDevice};
 use super::{apply, now, tenant};
 use crate::audit::{AuditPosition, AuditQuery};
-use crate::clock::{OsRandomness, Timestamp};
-use crate::device::{Device, DeviceId, Fingerprint, TrustLevel};
+use crate::clock::OsRandomness;
 use crate::event::{Event, EventKind, Outcome};
 use crate::identifier::Identifier;
-use crate::secret::Pepper;
-use crate::store::{Applied, DeviceSignIn, Stores, Write};
-use crate::tenant::TenantId;
-use crate::token::{FamilyId, RefreshFamily};
+use crate::store::{Applied, Stores, Write};
 use crate::user::{User, UserId};
-
-fn user(tenant: &TenantId, identifier: &str) -> User {
-    User {
-        id: UserId::generate(&OsRandomness),
-        tenant: tenant.clone(),
-        identifier: Identifier::parse(identifier, None).expect("valid"),
-        created_at: now(),
-        disabled_at: None,
-        last_sign_in_at: None,
-        identifier_reassigned_at: None,
-    }
-}
-
-fn session(user: &User, created: Timestamp) -> RefreshFamily {
-    RefreshFamily {
-        id: FamilyId::generate(&OsRandomness),
-        tenant: user.tenant.clone(),
-        user_id: user.id.clone(),
-        device_id: None,
-        amr: vec!["otp".into(), "email".into()],
-        current_hash: Pepper::generate(&OsRandomness).hash("r", b"0"),
-        generation: 0,
-        created_at: created,
-        rotated_at: created,
-        expires_at: created.plus_secs(3600),
-        revoked_at: None,
-    }
-}
-
-fn device(user: &User, at: Timestamp) -> Device {
-    Device {
-        id: DeviceId::generate(&OsRandomness),
-        tenant: user.tenant.clone(),
-        user_id: user.id.clone(),
-        secret_hash: Pepper::generate(&OsRandomness).hash("device", b"s"),
-        name: None,
-        fingerprint: Fingerprint {
-            platform: Some("Linux".into()),
-            ..Fingerprint::default()
-        },
-        trust: TrustLevel::Trusted,
-        created_at: at,
-        last_seen: at,
-        revoked_at: None,
-    }
-}
 
 pub async fn a_disabled_user_is_kept_from_new_sessions_until_enabled(stores: &Stores) {
     let tenant = tenant();
@@ -94,6 +45,7 @@ pub async fn a_disabled_user_is_kept_from_new_sessions_until_enabled(stores: &St
     for condition in [
         Write::KeepUser {
             user: alice.clone(),
+            by: alice.identifier.clone(),
             at: now(),
         },
         enabled_check.clone(),
@@ -115,6 +67,7 @@ pub async fn a_disabled_user_is_kept_from_new_sessions_until_enabled(stores: &St
             stores,
             vec![Write::KeepUser {
                 user: alice.clone(),
+                by: alice.identifier.clone(),
                 at: signed_in_at
             }]
         )
@@ -229,6 +182,26 @@ pub async fn a_recycled_phone_number_moves_to_a_new_user_and_the_old_one_stays(s
     assert_eq!((still.id, still.disabled_at), (next.id, None));
 }
 
+/// A user's copies: by id, and by each identifier (None where it names nobody else).
+async fn copies(stores: &Stores, user: &User, raws: &[&str]) -> Vec<Option<User>> {
+    let mut found = vec![stores
+        .users
+        .get(&user.tenant, &user.id)
+        .await
+        .expect("read")];
+    for raw in raws {
+        let identifier = Identifier::parse(raw, None).expect("valid");
+        found.push(
+            stores
+                .users
+                .find(&user.tenant, &identifier)
+                .await
+                .expect("read"),
+        );
+    }
+    found
+}
+
 pub async fn an_identifier_changes_only_to_a_free_one_and_moves_whole(stores: &Stores) {
     let tenant = tenant();
     let at = now();
@@ -241,94 +214,212 @@ pub async fn an_identifier_changes_only_to_a_free_one_and_moves_whole(stores: &S
         Write::InsertUser(bob.clone()),
     ];
     assert_eq!(apply(stores, writes).await, Applied::Done);
-    let change_to = |user: &User, raw: &str| Write::ChangeIdentifier {
+    let set = |user: &User, next: &User| Write::SetIdentifiers {
         user: user.clone(),
-        identifier: Identifier::parse(raw, None).expect("valid"),
-        at,
+        next: next.clone(),
+    };
+    let proved = |user: &User, raw: &str| {
+        user.with_identifier(Identifier::parse(raw, None).expect("valid"), at)
     };
     assert!(
-        apply(stores, vec![change_to(&alice, "Bob@example.com")])
-            .await
-            .refused(0),
+        apply(
+            stores,
+            vec![set(&alice, &proved(&alice, "Bob@example.com"))]
+        )
+        .await
+        .refused(0),
         "another user's identifier is taken"
     );
+
+    // A phone number joins the address: three items, one user, alike.
+    let both = proved(&alice, "+14155550199");
     assert_eq!(
-        apply(stores, vec![change_to(&alice, "+14155550199")]).await,
-        Applied::Done
+        (
+            both.identifier.as_str(),
+            both.second_identifier.as_ref().map(|i| i.as_str())
+        ),
+        ("alice@example.com", Some("+14155550199"))
     );
-    let phone = Identifier::parse("+14155550199", None).expect("valid");
-    let found = stores
-        .users
-        .find(&tenant, &phone)
-        .await
-        .expect("read")
-        .expect("the new identifier names the user");
+    assert_eq!(apply(stores, vec![set(&alice, &both)]).await, Applied::Done);
+    let raws = ["alice@example.com", "+14155550199"];
     assert_eq!(
-        (found.id.clone(), found.identifier.clone()),
-        (alice.id.clone(), phone.clone())
-    );
-    assert_eq!(
-        stores.users.get(&tenant, &alice.id).await.expect("read"),
-        Some(found),
-        "the item by id follows"
-    );
-    assert_eq!(
-        stores
-            .users
-            .find(&tenant, &alice.identifier)
-            .await
-            .expect("read"),
-        None,
-        "the old identifier is free"
+        copies(stores, &alice, &raws).await,
+        vec![Some(both.clone()); 3],
+        "by id, by address and by number"
     );
     assert!(
-        apply(stores, vec![change_to(&alice, "carol@example.com")])
+        apply(stores, vec![set(&alice, &proved(&alice, "+14155550100"))])
             .await
             .refused(0),
-        "a change from an identifier the user no longer holds is refused"
+        "a change from identifiers the user no longer holds all is refused"
+    );
+
+    // Every write on the user covers all three items.
+    assert_eq!(
+        apply(
+            stores,
+            vec![Write::SetUserDisabled {
+                user: both.clone(),
+                disabled_at: Some(at)
+            }]
+        )
+        .await,
+        Applied::Done
+    );
+    assert!(copies(stores, &alice, &raws)
+        .await
+        .iter()
+        .all(|copy| copy.as_ref().is_some_and(|u| u.disabled_at == Some(at))));
+    assert_eq!(
+        apply(
+            stores,
+            vec![Write::SetUserDisabled {
+                user: both.clone(),
+                disabled_at: None
+            }]
+        )
+        .await,
+        Applied::Done
+    );
+    let later = at.plus_secs(60);
+    assert_eq!(
+        apply(
+            stores,
+            vec![Write::KeepUser {
+                user: both.clone(),
+                by: Identifier::parse("+14155550199", None).expect("valid"),
+                at: later
+            }]
+        )
+        .await,
+        Applied::Done
+    );
+    let signed_in = User {
+        last_sign_in_at: Some(later),
+        phone_used_at: Some(later),
+        ..both.clone()
+    };
+    assert_eq!(
+        copies(stores, &alice, &raws).await,
+        vec![Some(signed_in.clone()); 3],
+        "a sign-in by the number is recorded on every item, with the number's clock"
+    );
+
+    // Changing the address replaces only the address.
+    let moved = proved(&signed_in, "alice@example.org");
+    assert_eq!(
+        apply(stores, vec![set(&signed_in, &moved)]).await,
+        Applied::Done
+    );
+    assert_eq!(
+        copies(
+            stores,
+            &alice,
+            &["alice@example.org", "+14155550199", "alice@example.com"]
+        )
+        .await,
+        vec![
+            Some(moved.clone()),
+            Some(moved.clone()),
+            Some(moved.clone()),
+            None
+        ],
+        "the old address is free, the number stays"
+    );
+
+    // Removing the number leaves the address.
+    let email_only = moved
+        .without_identifier(crate::identifier::IdentifierKind::Phone)
+        .expect("another remains");
+    assert!(email_only
+        .without_identifier(crate::identifier::IdentifierKind::Email)
+        .is_none());
+    assert_eq!(
+        apply(stores, vec![set(&moved, &email_only)]).await,
+        Applied::Done
+    );
+    assert_eq!(
+        copies(stores, &alice, &["alice@example.org", "+14155550199"]).await,
+        vec![Some(email_only.clone()), Some(email_only.clone()), None]
+    );
+
+    // Erasure takes every item.
+    let with_phone = proved(&email_only, "+14155550199");
+    assert_eq!(
+        apply(stores, vec![set(&email_only, &with_phone)]).await,
+        Applied::Done
+    );
+    assert_eq!(
+        apply(stores, vec![Write::DeleteUser(with_phone.clone())]).await,
+        Applied::Done
+    );
+    assert_eq!(
+        copies(stores, &alice, &["alice@example.org", "+14155550199"]).await,
+        vec![None, None, None]
+    );
+}
+
+/// A recycled number of a user who also holds an address: the number goes to the new
+/// user, the address stays theirs (decision 122).
+pub async fn a_recycled_phone_number_leaves_the_other_identifier_to_its_user(stores: &Stores) {
+    let tenant = tenant();
+    let at = now();
+    let alone = user(&tenant, "dora@example.com");
+    assert_eq!(
+        apply(stores, vec![Write::InsertUser(alone.clone())]).await,
+        Applied::Done
+    );
+    let both = alone.with_identifier(Identifier::parse("+14155550124", None).expect("valid"), at);
+    assert_eq!(
+        apply(
+            stores,
+            vec![Write::SetIdentifiers {
+                user: alone.clone(),
+                next: both.clone()
+            }]
+        )
+        .await,
+        Applied::Done
+    );
+    let next = user(&tenant, "+14155550124");
+    assert_eq!(
+        apply(
+            stores,
+            vec![Write::ReassignIdentifier {
+                previous: both.clone(),
+                next: next.clone(),
+                at
+            }]
+        )
+        .await,
+        Applied::Done
+    );
+    let kept = both.after_phone_reassigned(at);
+    assert_eq!(kept.identifiers().len(), 1);
+    assert_eq!(
+        copies(stores, &both, &["dora@example.com", "+14155550124"]).await,
+        vec![Some(kept.clone()), Some(kept), Some(next)],
+        "the address stays the previous user's, alone; the number is the new user's"
     );
 }
 
 pub async fn a_users_sessions_are_listed_and_erased_with_their_devices(stores: &Stores) {
     let tenant = tenant();
     let at = now();
-    let (alice, bob) = (
-        user(&tenant, "alice@example.com"),
-        user(&tenant, "bob@example.com"),
-    );
+    let WithDevice {
+        user: alice,
+        session: signed_in,
+        device: laptop,
+    } = signed_in_with_device(stores, &tenant, "alice@example.com", at).await;
+    let bob = user(&tenant, "bob@example.com");
     let (later, earlier, bobs) = (
         session(&alice, at.plus_secs(5)),
         session(&alice, at),
         session(&bob, at),
     );
-    let laptop = device(&alice, at);
-    let mut writes = vec![
-        Write::InsertUser(alice.clone()),
-        Write::InsertUser(bob.clone()),
-        Write::InsertDevice(laptop.clone()),
-    ];
+    let mut writes = vec![Write::InsertUser(bob.clone())];
     writes.extend([&later, &earlier, &bobs].map(|s| Write::InsertSession(s.clone())));
     assert_eq!(apply(stores, writes).await, Applied::Done);
-    let signed_in = session(&alice, at);
-    let linked = DeviceSignIn {
-        tenant: tenant.clone(),
-        user: alice.id.clone(),
-        device: laptop.id.clone(),
-        family: signed_in.id.clone(),
-        session_expires_at: signed_in.expires_at,
-        at,
-    };
-    assert_eq!(
-        apply(
-            stores,
-            vec![
-                Write::InsertSession(signed_in.clone()),
-                Write::RecordDeviceSignIn(linked)
-            ]
-        )
-        .await,
-        Applied::Done
-    );
     assert_eq!(
         apply(
             stores,
@@ -381,6 +472,15 @@ pub async fn a_users_sessions_are_listed_and_erased_with_their_devices(stores: &
         .await
         .expect("read")
         .is_empty());
+    assert_eq!(
+        stores
+            .devices
+            .get(&tenant, &alice.id, &laptop.id)
+            .await
+            .expect("read"),
+        None,
+        "the device is gone"
+    );
     assert!(stores
         .sessions
         .list(&tenant, &alice.id, at)

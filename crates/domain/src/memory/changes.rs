@@ -8,6 +8,7 @@ use super::{sweep, MemoryStore, Tables};
 use crate::challenge::ChallengeState;
 use crate::clock::Timestamp;
 use crate::event::Event;
+use crate::identifier::{Identifier, IdentifierKind};
 use crate::store::{Applied, Change, ChangeStore, StoreError, Write};
 use crate::tenant::TenantId;
 use crate::user::User;
@@ -48,29 +49,53 @@ impl ChangeStore for MemoryStore {
     }
 }
 
+/// Gives `stored` (a copy of a user) `from`'s identifiers and sign-in times, keeping the
+/// rest (`disabled_at` may have moved since `from` was read).
+fn take_identity(stored: &mut User, from: &User) {
+    stored.identifier = from.identifier.clone();
+    stored.second_identifier = from.second_identifier.clone();
+    stored.last_sign_in_at = from.last_sign_in_at;
+    stored.identifier_reassigned_at = from.identifier_reassigned_at;
+    stored.phone_used_at = from.phone_used_at;
+}
+
+fn identifier_key(user: &User, identifier: &Identifier) -> (TenantId, String) {
+    (user.tenant.clone(), identifier.matching_key().to_owned())
+}
+
 impl Tables {
-    /// Whether the user's identifier names this user.
-    fn names(&self, user: &User) -> bool {
+    /// Whether `identifier`'s item names this user.
+    fn names(&self, user: &User, identifier: &Identifier) -> bool {
         self.users_by_identifier
-            .get(&(
-                user.tenant.clone(),
-                user.identifier.matching_key().to_owned(),
-            ))
+            .get(&identifier_key(user, identifier))
             .is_some_and(|stored| stored.id == user.id)
     }
 
-    /// The stored copies of a user: by id, and by identifier while it names them.
+    /// Whether every item of the user (by id, by each identifier) exists and names them.
+    fn holds_every_copy(&self, user: &User) -> bool {
+        self.users_by_id
+            .contains_key(&(user.tenant.clone(), user.id.clone()))
+            && user
+                .identifiers()
+                .into_iter()
+                .all(|identifier| self.names(user, identifier))
+    }
+
+    /// The stored copies of a user: by id, and by each identifier that names them.
     fn copies_of(&mut self, user: &User) -> Vec<&mut User> {
+        let keys: Vec<(TenantId, String)> = user
+            .identifiers()
+            .into_iter()
+            .map(|identifier| identifier_key(user, identifier))
+            .collect();
         let by_id = self
             .users_by_id
             .get_mut(&(user.tenant.clone(), user.id.clone()));
         let by_identifier = self
             .users_by_identifier
-            .get_mut(&(
-                user.tenant.clone(),
-                user.identifier.matching_key().to_owned(),
-            ))
-            .filter(|stored| stored.id == user.id);
+            .iter_mut()
+            .filter(|(key, stored)| keys.contains(key) && stored.id == user.id)
+            .map(|(_, stored)| stored);
         by_id.into_iter().chain(by_identifier).collect()
     }
 
@@ -97,31 +122,29 @@ impl Tables {
                 .live_challenge(tenant, id, purge_now)
                 .is_some_and(|c| c.state == ChallengeState::Pending),
             Write::InsertUser(user) => {
-                !self.users_by_identifier.contains_key(&(
-                    user.tenant.clone(),
-                    user.identifier.matching_key().to_owned(),
-                )) && !self
+                user.identifiers().into_iter().all(|identifier| {
+                    !self
+                        .users_by_identifier
+                        .contains_key(&identifier_key(user, identifier))
+                }) && !self
                     .users_by_id
                     .contains_key(&(user.tenant.clone(), user.id.clone()))
             }
-            Write::KeepUser { user, .. } => self
-                .users_by_identifier
-                .get(&(
-                    user.tenant.clone(),
-                    user.identifier.matching_key().to_owned(),
-                ))
-                .is_some_and(|stored| stored.id == user.id && !stored.is_disabled()),
+            Write::KeepUser { user, by, .. } => {
+                self.holds_every_copy(user)
+                    && self
+                        .users_by_identifier
+                        .get(&identifier_key(user, by))
+                        .is_some_and(|stored| stored.id == user.id && !stored.is_disabled())
+            }
             Write::KeepUserEnabled { tenant, user } => self
                 .users_by_id
                 .get(&(tenant.clone(), user.clone()))
                 .is_some_and(|stored| !stored.is_disabled()),
-            Write::SetUserDisabled { user, .. } => {
-                self.users_by_id
-                    .contains_key(&(user.tenant.clone(), user.id.clone()))
-                    && (!user.holds_identifier() || self.names(user))
-            }
-            Write::ReassignIdentifier { previous, next, .. } => {
-                self.names(previous)
+            Write::SetUserDisabled { user, .. } => self.holds_every_copy(user),
+            Write::ReassignIdentifier { previous, next, at } => {
+                self.names(previous, &next.identifier)
+                    && self.holds_every_copy(&previous.after_phone_reassigned(*at))
                     && !self
                         .users_by_id
                         .contains_key(&(next.tenant.clone(), next.id.clone()))
@@ -129,13 +152,28 @@ impl Tables {
             Write::DeleteUser(user) => self
                 .users_by_id
                 .contains_key(&(user.tenant.clone(), user.id.clone())),
-            Write::ChangeIdentifier {
-                user, identifier, ..
-            } => {
-                self.names(user)
-                    && !self
-                        .users_by_identifier
-                        .contains_key(&(user.tenant.clone(), identifier.matching_key().to_owned()))
+            Write::SetIdentifiers { user, next } => {
+                let unchanged = self
+                    .users_by_id
+                    .get(&(user.tenant.clone(), user.id.clone()))
+                    .is_some_and(|stored| {
+                        !stored.is_disabled()
+                            && stored.identifier == user.identifier
+                            && stored.second_identifier == user.second_identifier
+                    });
+                let was: Vec<&str> = user
+                    .identifiers()
+                    .into_iter()
+                    .map(Identifier::matching_key)
+                    .collect();
+                unchanged
+                    && self.holds_every_copy(user)
+                    && next.identifiers().into_iter().all(|identifier| {
+                        was.contains(&identifier.matching_key())
+                            || !self
+                                .users_by_identifier
+                                .contains_key(&identifier_key(user, identifier))
+                    })
             }
             Write::InsertSession(family) => !self
                 .sessions
@@ -214,20 +252,21 @@ impl Tables {
                 }
             }
             Write::InsertUser(user) => {
-                self.users_by_identifier.insert(
-                    (
-                        user.tenant.clone(),
-                        user.identifier.matching_key().to_owned(),
-                    ),
-                    user.clone(),
-                );
+                for identifier in user.identifiers() {
+                    self.users_by_identifier
+                        .insert(identifier_key(user, identifier), user.clone());
+                }
                 self.users_by_id
                     .insert((user.tenant.clone(), user.id.clone()), user.clone());
             }
             Write::KeepUserEnabled { .. } => {}
-            Write::KeepUser { user, at } => {
+            Write::KeepUser { user, by, at } => {
+                let by_phone = by.kind() == IdentifierKind::Phone;
                 for stored in self.copies_of(user) {
                     stored.last_sign_in_at = Some(*at);
+                    if by_phone {
+                        stored.phone_used_at = Some(*at);
+                    }
                 }
             }
             Write::SetUserDisabled { user, disabled_at } => {
@@ -236,48 +275,37 @@ impl Tables {
                 }
             }
             Write::ReassignIdentifier { previous, next, at } => {
-                if let Some(stored) = self
-                    .users_by_id
-                    .get_mut(&(previous.tenant.clone(), previous.id.clone()))
-                {
-                    stored.identifier_reassigned_at = Some(*at);
+                let remaining = previous.after_phone_reassigned(*at);
+                for stored in self.copies_of(&remaining) {
+                    take_identity(stored, &remaining);
                 }
-                self.users_by_identifier.insert(
-                    (
-                        next.tenant.clone(),
-                        next.identifier.matching_key().to_owned(),
-                    ),
-                    next.clone(),
-                );
+                self.users_by_identifier
+                    .insert(identifier_key(next, &next.identifier), next.clone());
                 self.users_by_id
                     .insert((next.tenant.clone(), next.id.clone()), next.clone());
             }
-            Write::ChangeIdentifier {
-                user,
-                identifier,
-                at,
-            } => {
-                let tenant = user.tenant.clone();
-                let Some(mut moved) = self
-                    .users_by_identifier
-                    .remove(&(tenant.clone(), user.identifier.matching_key().to_owned()))
-                else {
+            Write::SetIdentifiers { user, next } => {
+                for identifier in user.identifiers() {
+                    self.users_by_identifier
+                        .remove(&identifier_key(user, identifier));
+                }
+                let by_id = (user.tenant.clone(), user.id.clone());
+                let Some(stored) = self.users_by_id.get_mut(&by_id) else {
                     return;
                 };
-                moved.identifier = identifier.clone();
-                moved.last_sign_in_at = Some(*at);
-                self.users_by_identifier.insert(
-                    (tenant.clone(), identifier.matching_key().to_owned()),
-                    moved.clone(),
-                );
-                self.users_by_id.insert((tenant, user.id.clone()), moved);
+                take_identity(stored, next);
+                let moved = stored.clone();
+                for identifier in next.identifiers() {
+                    self.users_by_identifier
+                        .insert(identifier_key(next, identifier), moved.clone());
+                }
             }
             Write::DeleteUser(user) => {
-                if user.holds_identifier() {
-                    self.users_by_identifier.remove(&(
-                        user.tenant.clone(),
-                        user.identifier.matching_key().to_owned(),
-                    ));
+                for identifier in user.identifiers() {
+                    if self.names(user, identifier) {
+                        self.users_by_identifier
+                            .remove(&identifier_key(user, identifier));
+                    }
                 }
                 self.users_by_id
                     .remove(&(user.tenant.clone(), user.id.clone()));

@@ -13,7 +13,7 @@ use std::sync::{Mutex, MutexGuard};
 
 use async_trait::async_trait;
 
-use crate::challenge::{Challenge, ChallengeId};
+use crate::challenge::{Challenge, ChallengeId, ChallengeOwner};
 use crate::clock::Timestamp;
 use crate::device::{Device, DeviceId};
 use crate::event::{Event, RefusalReason};
@@ -209,6 +209,23 @@ impl ChallengeStore for MemoryStore {
         }
         challenge.attempts += 1;
         Ok(AttemptOutcome::Counted(challenge.clone()))
+    }
+
+    async fn erase_owned(
+        &self,
+        tenant: &TenantId,
+        owners: &[ChallengeOwner],
+    ) -> Result<(), StoreError> {
+        // A scan under the lock: erasures are rare, and the embedded store serves one
+        // machine; DynamoDB finds them through the owners' links.
+        self.lock().challenges.retain(|(t, _), challenge| {
+            t != tenant
+                || !challenge
+                    .owners()
+                    .iter()
+                    .any(|owner| owners.contains(owner))
+        });
+        Ok(())
     }
 }
 

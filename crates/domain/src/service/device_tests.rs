@@ -10,17 +10,8 @@ use crate::secret::OpaqueSecret;
 use crate::OsRandomness;
 
 async fn bound_laptop(h: &Harness) -> (String, crate::token::AccessClaims) {
-    let signed_in = h.sign_in("a@example.com").await;
-    let claims = h
-        .authkit
-        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
-        .unwrap();
-    let bound = h
-        .authkit
-        .bind_device(h.caller(), &claims, laptop(), None, true)
-        .await
-        .unwrap();
-    (bound.credential.reveal(), claims)
+    let with_device = h.sign_in_with_device("a@example.com", None, true).await;
+    (with_device.credential(), with_device.claims)
 }
 
 fn from<'a>(h: &'a Harness, ip: &'a str) -> Caller<'a> {

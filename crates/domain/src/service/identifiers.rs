@@ -4,9 +4,10 @@
 //! account to its thief's address).
 
 use super::{AuthKit, Caller, StartedChallenge};
+use crate::challenge::ChallengeOwner;
 use crate::error::AuthError;
 use crate::event::{EventKind, Outcome};
-use crate::identifier::Identifier;
+use crate::identifier::{Identifier, IdentifierKind};
 use crate::store::{Applied, Change, Write};
 use crate::token::AccessClaims;
 use crate::user::{User, UserId};
@@ -14,6 +15,19 @@ use crate::user::{User, UserId};
 /// The account a proof for an AuthKit user is bound to (Cognito's are `cognito:…`).
 fn account(user: &UserId) -> String {
     format!("authkit:{user}")
+}
+
+/// Whom the user's pending challenges are about: the identifiers that name them
+/// (a recycled number's challenges are its new holder's), and the account their contact
+/// proofs are bound to.
+pub(super) fn challenge_owners(user: &User) -> Vec<ChallengeOwner> {
+    std::iter::once(ChallengeOwner::account(&account(&user.id)))
+        .chain(
+            user.identifiers()
+                .into_iter()
+                .map(ChallengeOwner::identifier),
+        )
+        .collect()
 }
 
 impl AuthKit {
@@ -29,7 +43,11 @@ impl AuthKit {
         self.require_recent_proof(claims)?;
         let user = self.signed_in_user(caller, claims).await?;
         let wanted = Identifier::parse(identifier, caller.tenant.policy.default_region)?;
-        if wanted.matching_key() == user.identifier.matching_key() {
+        if user
+            .identifiers()
+            .iter()
+            .any(|held| held.matching_key() == wanted.matching_key())
+        {
             return Err(AuthError::InvalidParameter("identifier"));
         }
         self.start_contact_proof(caller, identifier, &account(&user.id))
@@ -37,7 +55,8 @@ impl AuthKit {
     }
 
     /// Checks the code of a proof this user started, then makes the proved identifier
-    /// theirs (`409 identifier_taken` when another user holds it).
+    /// theirs: it replaces the one of its kind they hold, or joins the other kind as their
+    /// second (`409 identifier_taken` when another user holds it).
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn verify_identifier_change(
         &self,
@@ -59,24 +78,70 @@ impl AuthKit {
         );
         changed.user_id = Some(user.id.clone());
         changed.identifier = Some(proved.masked());
-        changed.detail = Some(format!("from={}", user.identifier.masked()));
+        changed.detail = Some(match user.identifier_of(proved.kind()) {
+            Some(replaced) => format!("from={}", replaced.masked()),
+            None => "added".to_owned(),
+        });
         changed.ip = caller.ip.map(str::to_owned);
-        let change = Change {
-            writes: vec![Write::ChangeIdentifier {
-                user: user.clone(),
-                identifier: proved.clone(),
-                at,
-            }],
-            events: vec![changed],
+        let next = User {
+            last_sign_in_at: Some(at),
+            ..user.with_identifier(proved.clone(), at)
         };
-        match self.apply(change).await? {
-            Applied::Done => Ok(User {
-                identifier: proved,
-                last_sign_in_at: Some(at),
-                ..user
-            }),
+        match self.set_identifiers(&user, &next, changed).await? {
+            Applied::Done => Ok(next),
             Applied::Refused(_) => Err(self.why_not_changed(caller, &user, &proved).await),
         }
+    }
+
+    /// Removes the signed-in user's identifier of `kind`, when they hold another to sign
+    /// in with (`409 last_identifier` otherwise). Needs a recent sign-in like a change: a
+    /// stolen session must not strip the account of the contact its owner recovers it by.
+    #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
+    pub async fn remove_identifier(
+        &self,
+        caller: Caller<'_>,
+        claims: &AccessClaims,
+        kind: IdentifierKind,
+    ) -> Result<User, AuthError> {
+        self.require_recent_proof(claims)?;
+        let user = self.signed_in_user(caller, claims).await?;
+        let removed = user
+            .identifier_of(kind)
+            .cloned()
+            .ok_or(AuthError::IdentifierNotHeld)?;
+        let next = user
+            .without_identifier(kind)
+            .ok_or(AuthError::LastIdentifier)?;
+        let mut event = self.event(
+            caller.tenant,
+            EventKind::IdentifierChanged,
+            Outcome::Success,
+        );
+        event.user_id = Some(user.id.clone());
+        event.identifier = Some(removed.masked());
+        event.detail = Some("removed".to_owned());
+        event.ip = caller.ip.map(str::to_owned);
+        match self.set_identifiers(&user, &next, event).await? {
+            Applied::Done => Ok(next),
+            // The user changed in between: their token no longer says who they are.
+            Applied::Refused(_) => Err(AuthError::InvalidAccessToken),
+        }
+    }
+
+    async fn set_identifiers(
+        &self,
+        user: &User,
+        next: &User,
+        event: crate::event::Event,
+    ) -> Result<Applied, AuthError> {
+        self.apply(Change {
+            writes: vec![Write::SetIdentifiers {
+                user: user.clone(),
+                next: next.clone(),
+            }],
+            events: vec![event],
+        })
+        .await
     }
 
     /// The user an access token names, while they hold their identifier and are enabled.

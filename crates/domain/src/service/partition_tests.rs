@@ -50,6 +50,17 @@ impl Counting {
     }
 }
 
+/// The items of a user: by id and by each identifier.
+fn user_items(user: &crate::user::User) -> Vec<String> {
+    std::iter::once(format!("user {}", user.id))
+        .chain(
+            user.identifiers()
+                .into_iter()
+                .map(|identifier| format!("user {}", identifier.matching_key())),
+        )
+        .collect()
+}
+
 fn keys_of(write: &Write) -> Vec<String> {
     match write {
         Write::InsertChallenge(c) => vec![format!("challenge {}", c.id)],
@@ -57,31 +68,25 @@ fn keys_of(write: &Write) -> Vec<String> {
         | Write::ConsumeChallenge { id, .. }
         | Write::SupersedeChallenge { id, .. }
         | Write::AllowResend { id, .. } => vec![format!("challenge {id}")],
-        Write::InsertUser(user) => vec![
-            format!("user {}", user.identifier.matching_key()),
-            format!("user {}", user.id),
-        ],
-        Write::KeepUser { user, .. } => vec![
-            format!("user {}", user.identifier.matching_key()),
-            format!("user {}", user.id),
-        ],
-        Write::ReassignIdentifier { previous, next, .. } => vec![
-            format!("user {}", next.identifier.matching_key()),
-            format!("user {}", previous.id),
-            format!("user {}", next.id),
-        ],
+        Write::InsertUser(user)
+        | Write::KeepUser { user, .. }
+        | Write::SetUserDisabled { user, .. }
+        | Write::DeleteUser(user) => user_items(user),
+        Write::ReassignIdentifier {
+            previous, next, at, ..
+        } => {
+            let mut keys = user_items(&previous.after_phone_reassigned(*at));
+            keys.extend(user_items(next));
+            keys
+        }
         Write::KeepUserEnabled { user, .. } => vec![format!("user {user}")],
-        Write::ChangeIdentifier {
-            user, identifier, ..
-        } => vec![
-            format!("user {}", user.identifier.matching_key()),
-            format!("user {}", identifier.matching_key()),
-            format!("user {}", user.id),
-        ],
-        Write::SetUserDisabled { user, .. } | Write::DeleteUser(user) => vec![
-            format!("user {}", user.identifier.matching_key()),
-            format!("user {}", user.id),
-        ],
+        Write::SetIdentifiers { user, next } => {
+            let mut keys = user_items(user);
+            keys.extend(user_items(next));
+            keys.sort();
+            keys.dedup();
+            keys
+        }
         Write::InsertSession(family) => vec![
             format!("session {}", family.id),
             format!("link {}", family.id),

@@ -59,11 +59,19 @@ impl AuthKit {
         })
     }
 
-    /// Erases a user: devices and sessions first (idempotent, so a retry after a failure
-    /// completes the erasure), then the user with the `user_erased` event in one change.
+    /// Erases a user: pending challenges, devices and sessions first (idempotent, so a
+    /// retry after a failure completes the erasure), then the user with the `user_erased`
+    /// event in one change.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn erase_user(&self, caller: Caller<'_>, id: &str) -> Result<(), AuthError> {
         let user = self.user(caller, id).await?;
+        self.stores
+            .challenges
+            .erase_owned(
+                &caller.tenant.id,
+                &super::identifiers::challenge_owners(&user),
+            )
+            .await?;
         self.stores
             .users
             .erase_belongings(&caller.tenant.id, &user.id)

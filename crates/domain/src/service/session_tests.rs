@@ -212,17 +212,11 @@ struct DeviceSession {
 }
 
 async fn device_session(h: &Harness) -> DeviceSession {
-    let by_code = h.sign_in("a@example.com").await;
-    let claims = h
-        .authkit
-        .authenticate_access_token(&h.tenant.id, &by_code.tokens.access_token)
-        .unwrap();
-    let bound = h
-        .authkit
-        .bind_device(h.caller(), &claims, laptop(), Some("Laptop".into()), true)
-        .await
-        .unwrap();
-    let credential = bound.credential.reveal();
+    let with_device = h
+        .sign_in_with_device("a@example.com", Some("Laptop"), true)
+        .await;
+    let credential = with_device.credential();
+    let (by_code, bound) = (with_device.signed_in, with_device.bound);
     let by_device = h
         .authkit
         .sign_in_with_device(h.caller(), &credential, &laptop())

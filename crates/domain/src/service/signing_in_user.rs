@@ -47,7 +47,9 @@ impl AuthKit {
             // A phone number silent for longer than the tenant allows is likely a recycled
             // one: its new holder gets a new user, never the old account (decision 96).
             // Checked first: the old account's state is not theirs.
-            Some(existing) if existing.phone_looks_reassigned(reassign_after, now) => {
+            Some(existing)
+                if existing.phone_looks_reassigned(&challenge.identifier, reassign_after, now) =>
+            {
                 let created = new_user();
                 let mut released =
                     self.challenge_event(caller, challenge, EventKind::IdentifierReassigned);
@@ -70,6 +72,7 @@ impl AuthKit {
             Some(existing) => SigningIn {
                 write: Write::KeepUser {
                     user: existing.clone(),
+                    by: challenge.identifier.clone(),
                     at: now,
                 },
                 events: Vec::new(),

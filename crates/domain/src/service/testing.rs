@@ -5,7 +5,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 
 use super::{
-    AuthKit, Caller, NewTenant, RequestedKind, ServiceSettings, SignedIn, StartRequest, StaticKeys,
+    AuthKit, BoundDevice, Caller, NewTenant, RequestedKind, ServiceSettings, SignedIn,
+    StartRequest, StaticKeys,
 };
 use crate::audit::AuditConsumer;
 use crate::clock::{ManualClock, OsRandomness};
@@ -17,7 +18,7 @@ use crate::memory::MemoryStore;
 use crate::secret::Pepper;
 use crate::store::Stores;
 use crate::tenant::{ApiKey, Tenant, TenantId, TenantPolicy};
-use crate::token::KeyMaterial;
+use crate::token::{AccessClaims, KeyMaterial};
 
 /// Records what would have been sent; can be told to fail. Like the AWS sender, it does
 /// not reach WhatsApp.
@@ -202,6 +203,76 @@ impl Harness {
             )
             .await
             .unwrap()
+    }
+}
+
+/// A sign-in by code that then bound a device (the laptop of [`laptop`]).
+pub struct WithDevice {
+    pub signed_in: SignedIn,
+    /// The sign-in's access token, authenticated.
+    pub claims: AccessClaims,
+    pub bound: BoundDevice,
+}
+
+impl WithDevice {
+    /// The device credential in clear, as the app keeps it.
+    pub fn credential(&self) -> String {
+        self.bound.credential.reveal()
+    }
+}
+
+impl Harness {
+    /// Signs in by code as `identifier`, then binds [`laptop`] under `name`, trusted or
+    /// not: the start of every device test.
+    pub async fn sign_in_with_device(
+        &self,
+        identifier: &str,
+        name: Option<&str>,
+        trusted: bool,
+    ) -> WithDevice {
+        let signed_in = self.sign_in(identifier).await;
+        let claims = self
+            .authkit
+            .authenticate_access_token(&self.tenant.id, &signed_in.tokens.access_token)
+            .unwrap();
+        let bound = self
+            .authkit
+            .bind_device(
+                self.caller(),
+                &claims,
+                laptop(),
+                name.map(str::to_owned),
+                trusted,
+            )
+            .await
+            .unwrap();
+        WithDevice {
+            signed_in,
+            claims,
+            bound,
+        }
+    }
+}
+
+impl Harness {
+    /// Proves `identifier` for the user `claims` name: the code sent to it, answered.
+    pub async fn prove_identifier(
+        &self,
+        claims: &AccessClaims,
+        identifier: &str,
+    ) -> Result<crate::user::User, crate::error::AuthError> {
+        let started = self
+            .authkit
+            .start_identifier_change(self.caller(), claims, identifier)
+            .await?;
+        self.authkit
+            .verify_identifier_change(
+                self.caller(),
+                claims,
+                started.id.as_str(),
+                &self.sender.last_secret(),
+            )
+            .await
     }
 }
 

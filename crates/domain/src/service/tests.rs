@@ -1,6 +1,6 @@
 //! Service behaviour end to end over the embedded store.
 
-use super::testing::{code_for, laptop, Harness, REDIRECT};
+use super::testing::{code_for, laptop, Harness, WithDevice, REDIRECT};
 use super::{RequestedKind, StartRequest};
 use crate::device::Fingerprint;
 use crate::error::AuthError;
@@ -471,23 +471,13 @@ async fn api_keys_resolve_to_their_tenant_and_kind() {
 #[tokio::test]
 async fn a_trusted_device_signs_in_while_its_fingerprint_still_matches() {
     let h = Harness::new().await;
-    let signed_in = h.sign_in("a@example.com").await;
-    let claims = h
-        .authkit
-        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
-        .unwrap();
-
-    let bound = h
-        .authkit
-        .bind_device(
-            h.caller(),
-            &claims,
-            laptop(),
-            Some("Work laptop".into()),
-            true,
-        )
-        .await
-        .unwrap();
+    let WithDevice {
+        signed_in,
+        claims,
+        bound,
+    } = h
+        .sign_in_with_device("a@example.com", Some("Work laptop"), true)
+        .await;
     let credential = bound.credential.reveal();
     let again = h
         .authkit
@@ -543,19 +533,10 @@ async fn a_trusted_device_signs_in_while_its_fingerprint_still_matches() {
 #[tokio::test]
 async fn an_untrusted_device_cannot_skip_the_code() {
     let h = Harness::new().await;
-    let signed_in = h.sign_in("a@example.com").await;
-    let claims = h
-        .authkit
-        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
-        .unwrap();
-    let bound = h
-        .authkit
-        .bind_device(h.caller(), &claims, laptop(), None, false)
-        .await
-        .unwrap();
+    let untrusted = h.sign_in_with_device("a@example.com", None, false).await;
     let result = h
         .authkit
-        .sign_in_with_device(h.caller(), &bound.credential.reveal(), &laptop())
+        .sign_in_with_device(h.caller(), &untrusted.credential(), &laptop())
         .await;
     assert!(matches!(result, Err(AuthError::DeviceSignInRefused)));
 }

@@ -3,21 +3,14 @@
 
 use super::testing::{code_for, laptop, Harness};
 use crate::error::AuthError;
+use crate::identifier::IdentifierKind;
 
 #[tokio::test]
 async fn a_disabled_users_trusted_device_opens_no_session_until_enabled() {
     let h = Harness::new().await;
-    let signed_in = h.sign_in("a@example.com").await;
-    let claims = h
-        .authkit
-        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
-        .unwrap();
-    let bound = h
-        .authkit
-        .bind_device(h.caller(), &claims, laptop(), None, true)
-        .await
-        .unwrap();
-    let credential = bound.credential.reveal();
+    let with_device = h.sign_in_with_device("a@example.com", None, true).await;
+    let credential = with_device.credential();
+    let signed_in = with_device.signed_in;
     let id = signed_in.user_id.to_string();
 
     h.authkit.disable_user(h.caller(), &id).await.unwrap();
@@ -74,16 +67,9 @@ async fn a_disabled_user_who_answers_right_is_told_and_nothing_is_written() {
 #[tokio::test]
 async fn an_erased_users_device_and_tokens_no_longer_work() {
     let h = Harness::new().await;
-    let signed_in = h.sign_in("c@example.com").await;
-    let claims = h
-        .authkit
-        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
-        .unwrap();
-    let bound = h
-        .authkit
-        .bind_device(h.caller(), &claims, laptop(), None, true)
-        .await
-        .unwrap();
+    let with_device = h.sign_in_with_device("c@example.com", None, true).await;
+    let credential = with_device.credential();
+    let signed_in = with_device.signed_in;
     let id = signed_in.user_id.to_string();
     h.authkit.erase_user(h.caller(), &id).await.unwrap();
     assert!(matches!(
@@ -92,7 +78,7 @@ async fn an_erased_users_device_and_tokens_no_longer_work() {
     ));
     assert!(matches!(
         h.authkit
-            .sign_in_with_device(h.caller(), &bound.credential.reveal(), &laptop())
+            .sign_in_with_device(h.caller(), &credential, &laptop())
             .await,
         Err(AuthError::DeviceSignInRefused)
     ));
@@ -181,16 +167,62 @@ async fn a_signed_in_user_moves_to_an_identifier_they_prove_and_only_then() {
         .verify_identifier_change(h.caller(), &claims, started.id.as_str(), &code)
         .await
         .unwrap();
-    assert_eq!(changed.identifier.as_str(), "+14155550177");
     assert_eq!(
-        h.sign_in("+14155550177").await.user_id,
-        signed_in.user_id,
-        "the user signs in with the new identifier"
+        (
+            changed.identifier.as_str(),
+            changed.second_identifier.as_ref().map(|i| i.as_str())
+        ),
+        ("f@example.com", Some("+14155550177")),
+        "a number joins the address"
     );
+    for either in ["+14155550177", "F@example.com"] {
+        assert_eq!(
+            h.sign_in(either).await.user_id,
+            signed_in.user_id,
+            "either identifier signs in the same user"
+        );
+    }
+
+    // Changing the address replaces the address only.
+    let moved = h.prove_identifier(&claims, "f@example.org").await.unwrap();
+    assert_eq!(
+        moved
+            .identifiers()
+            .iter()
+            .map(|i| i.as_str())
+            .collect::<Vec<_>>(),
+        ["f@example.org", "+14155550177"]
+    );
+    assert_eq!(h.sign_in("+14155550177").await.user_id, signed_in.user_id);
     assert_ne!(
         h.sign_in("f@example.com").await.user_id,
         signed_in.user_id,
-        "the old one is free: it makes a new user"
+        "the old address is free: it makes a new user"
+    );
+
+    // One of two can be removed, never the last.
+    let email_only = h
+        .authkit
+        .remove_identifier(h.caller(), &claims, IdentifierKind::Phone)
+        .await
+        .unwrap();
+    assert_eq!(email_only.identifiers().len(), 1);
+    assert!(matches!(
+        h.authkit
+            .remove_identifier(h.caller(), &claims, IdentifierKind::Email)
+            .await,
+        Err(AuthError::LastIdentifier)
+    ));
+    assert!(matches!(
+        h.authkit
+            .remove_identifier(h.caller(), &claims, IdentifierKind::Phone)
+            .await,
+        Err(AuthError::IdentifierNotHeld)
+    ));
+    assert_ne!(
+        h.sign_in("+14155550177").await.user_id,
+        signed_in.user_id,
+        "a removed number signs in someone new"
     );
 
     // A proof started by one user proves nothing for another, and a taken identifier is
@@ -241,4 +273,84 @@ async fn a_signed_in_user_moves_to_an_identifier_they_prove_and_only_then() {
             .await,
         Err(AuthError::StepUpRequired)
     ));
+}
+
+#[tokio::test]
+async fn erasure_takes_the_users_pending_challenges_and_leaves_others() {
+    let h = Harness::new().await;
+    let signed_in = h.sign_in("h@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    let sign_in = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("H@example.com"))
+        .await
+        .unwrap();
+    let proof = h
+        .authkit
+        .start_identifier_change(h.caller(), &claims, "+14155550199")
+        .await
+        .unwrap();
+    let someone_elses = h
+        .authkit
+        .start_sign_in(h.caller(), code_for("i@example.com"))
+        .await
+        .unwrap();
+    h.authkit
+        .erase_user(h.caller(), signed_in.user_id.as_str())
+        .await
+        .unwrap();
+    let pending = |id: &crate::challenge::ChallengeId| {
+        let id = id.clone();
+        let challenges = h.stores.challenges.clone();
+        let tenant = h.tenant.id.clone();
+        async move { challenges.get(&tenant, &id).await.unwrap() }
+    };
+    assert_eq!(pending(&sign_in.id).await, None, "the sign-in in flight");
+    assert_eq!(
+        pending(&proof.id).await,
+        None,
+        "the contact proof in flight"
+    );
+    assert!(pending(&someone_elses.id).await.is_some());
+}
+
+#[tokio::test]
+async fn a_silent_number_goes_to_a_new_user_even_when_its_owner_signs_in_by_email() {
+    let h = Harness::with_policy(crate::tenant::TenantPolicy {
+        phone_reassignment_after_days: Some(30),
+        ..Default::default()
+    })
+    .await;
+    let signed_in = h.sign_in("j@example.com").await;
+    let claims = h
+        .authkit
+        .authenticate_access_token(&h.tenant.id, &signed_in.tokens.access_token)
+        .unwrap();
+    h.prove_identifier(&claims, "+14155550155").await.unwrap();
+    for _ in 0..3 {
+        h.clock.advance(20 * 86_400);
+        assert_eq!(h.sign_in("j@example.com").await.user_id, signed_in.user_id);
+    }
+    let by_number = h.sign_in("+14155550155").await;
+    assert_ne!(
+        by_number.user_id, signed_in.user_id,
+        "sign-ins by the address say nothing about who holds the number now"
+    );
+    let kept = h
+        .authkit
+        .user(h.caller(), signed_in.user_id.as_str())
+        .await
+        .unwrap();
+    assert_eq!(
+        kept.identifiers()
+            .iter()
+            .map(|i| i.as_str())
+            .collect::<Vec<_>>(),
+        ["j@example.com"],
+        "the previous user keeps the address, and nothing of them is the new holder's"
+    );
+    assert_eq!(h.sign_in("j@example.com").await.user_id, signed_in.user_id);
 }
