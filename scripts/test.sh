@@ -11,7 +11,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-step() { printf '\n==> %s\n' "$*"; }
+# Each step shows the seconds the run has taken so far (CI's budget is 30 minutes on 2 cores).
+step() { printf '\n==> %s [%ds]\n' "$*" "$SECONDS"; }
 
 python=${PYTHON:-python3}
 venv=.venv
