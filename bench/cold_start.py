@@ -138,6 +138,11 @@ HTTP_EVENTS = {
     "authkit-token": ("POST", "/v1/token/refresh", {"refresh_token": "rt_bench"}),
     "authkit-devices": ("GET", "/v1/devices", None),
     "authkit-cognito-sign-up": ("POST", "/v1/cognito/users", {"identifier": "bench@example.com"}),
+    # The bench's key is publishable: these answer after the key lookup (secret key required,
+    # or no IAM caller for the operator API).
+    "authkit-users": ("GET", "/v1/users", None),
+    "authkit-tenant-api": ("GET", "/v1/tenant", None),
+    "authkit-admin": ("GET", "/admin/v1/tenants", None),
 }
 
 
