@@ -24,21 +24,39 @@ pub use error::FunctionError;
 
 pub type Error = lambda_runtime::Error;
 
-/// Builds the service once per cold start. Lambda functions never deliver to the dev
+/// Builds the service once per cold start, with its sender (start, resend, Cognito's
+/// create-auth-challenge and sign-up routes). Lambda functions never deliver to the dev
 /// outbox, whatever features the build unified.
 async fn cold_start() -> Result<App, FunctionError> {
+    Ok(App::build(lambda_config()?).await?)
+}
+
+/// The service of a function that never sends: no SNS or SES client is built or linked.
+async fn cold_start_without_delivery() -> Result<App, FunctionError> {
+    Ok(App::build_without_delivery(lambda_config()?).await?)
+}
+
+fn lambda_config() -> Result<Config, FunctionError> {
     let config = Config::from_env()?;
     if matches!(config.delivery, DeliveryChoice::Outbox { .. }) {
         return Err(FunctionError::configuration(
             "AUTHKIT_DELIVERY must be `aws` in a Lambda function",
         ));
     }
-    Ok(App::build(config).await?)
+    Ok(config)
 }
 
-/// Serves one group of HTTP routes behind API Gateway (HTTP API, payload v2).
-pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), Error> {
+/// Serves one group of HTTP routes that send challenges (start, resend) behind API
+/// Gateway (HTTP API, payload v2).
+pub async fn serve_sending_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), Error> {
     let app = initialize(cold_start()).await?;
+    lambda_http::run(behind_edge(routes(app.authkit.clone()), &app.config)).await
+}
+
+/// Serves one group of HTTP routes that never send (verify, token, devices, users, the
+/// tenant API) behind API Gateway.
+pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), Error> {
+    let app = initialize(cold_start_without_delivery()).await?;
     lambda_http::run(behind_edge(routes(app.authkit.clone()), &app.config)).await
 }
 
@@ -71,7 +89,7 @@ pub async fn serve_discovery() -> Result<(), Error> {
 /// the public front: the caller is the IAM principal API Gateway authenticated, taken from
 /// the event's request context (never from a header), and no origin secret applies.
 pub async fn serve_admin() -> Result<(), Error> {
-    let app = initialize(cold_start()).await?;
+    let app = initialize(cold_start_without_delivery()).await?;
     let routes = authkit_api::admin_routes(app.authkit.clone(), OperatorAuth::Iam)
         .layer(axum::middleware::map_request(with_iam_caller))
         .layer(axum::middleware::map_request(with_platform_context));
@@ -192,13 +210,36 @@ pub async fn serve_cognito_routes() -> Result<(), Error> {
 /// service; the tenant is read at the first invocation and then comes from the service's
 /// tenant cache (`AUTHKIT_TENANT_CACHE_SECS`), so the cold start pays no DynamoDB read and
 /// a policy change reaches warm functions within that bound (decision 83).
+/// This one sends (create-auth-challenge).
 pub async fn serve_trigger<E, F, Fut>(handler: F) -> Result<(), Error>
 where
     E: DeserializeOwned + Serialize + Send + 'static,
     F: Fn(Arc<Triggers>, E) -> Fut + Clone,
     Fut: Future<Output = Result<E, authkit_cognito::TriggerError>>,
 {
-    let source = Arc::new(initialize(trigger_source()).await?);
+    serve_trigger_of(cold_start(), handler).await
+}
+
+/// [`serve_trigger`] for a trigger that never sends (verify-auth-challenge).
+pub async fn serve_trigger_without_delivery<E, F, Fut>(handler: F) -> Result<(), Error>
+where
+    E: DeserializeOwned + Serialize + Send + 'static,
+    F: Fn(Arc<Triggers>, E) -> Fut + Clone,
+    Fut: Future<Output = Result<E, authkit_cognito::TriggerError>>,
+{
+    serve_trigger_of(cold_start_without_delivery(), handler).await
+}
+
+async fn serve_trigger_of<E, F, Fut>(
+    service: impl Future<Output = Result<App, FunctionError>>,
+    handler: F,
+) -> Result<(), Error>
+where
+    E: DeserializeOwned + Serialize + Send + 'static,
+    F: Fn(Arc<Triggers>, E) -> Fut + Clone,
+    Fut: Future<Output = Result<E, authkit_cognito::TriggerError>>,
+{
+    let source = Arc::new(initialize(trigger_source(service)).await?);
     lambda_runtime::run(service_fn(|event: LambdaEvent<Value>| {
         let (source, handler) = (source.clone(), handler.clone());
         async move {
@@ -217,8 +258,10 @@ struct TriggerSource {
     tenant_id: TenantId,
 }
 
-async fn trigger_source() -> Result<TriggerSource, FunctionError> {
-    let app = cold_start().await?;
+async fn trigger_source(
+    service: impl Future<Output = Result<App, FunctionError>>,
+) -> Result<TriggerSource, FunctionError> {
+    let app = service.await?;
     let tenant_id = app.config.cognito.tenant.as_deref().ok_or_else(|| {
         FunctionError::configuration("AUTHKIT_COGNITO_TENANT is required for Cognito triggers")
     })?;

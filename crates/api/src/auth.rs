@@ -84,6 +84,11 @@ async fn authenticate(parts: &Parts, authkit: &State) -> Result<TenantCaller, Pr
     let ip = client_ip_addr(parts);
     let context = RequestContext { origin, ip };
     let key_caller = authkit.authenticate_request(key, &context).await?;
+    // Beside the request, not in its path: a sign-in's round trips stay within budget
+    // (decision 116).
+    if let Some(note) = authkit.key_use_note(&key_caller) {
+        tokio::spawn(note);
+    }
     if let Some(log) = parts.extensions.get::<RequestLog>() {
         log.set_tenant(key_caller.tenant.id.as_str());
     }

@@ -2,13 +2,16 @@
 //! [`Config`] (every variable and default is documented in docs/configuration.md); a bad
 //! value fails at start, naming the variable. [`App::build`] then picks the adapters.
 
+mod aws_http;
 mod config;
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use authkit_domain::audit::AuditConsumer;
+use authkit_domain::delivery::{DeliveryError, DeliveryReceipt, OutgoingMessage, Sender};
 use authkit_domain::event::{drain, EventPipeline};
+use authkit_domain::identifier::Channel;
 use authkit_domain::memory::MemoryStore;
 use authkit_domain::service::{KeySource, PublicKeys, PublishedKeys, ServiceSettings, StaticKeys};
 use authkit_domain::store::{AuditLog, Stores};
@@ -57,8 +60,9 @@ async fn sdk_config(
     config: &Config,
     timeouts: aws_config::timeout::TimeoutConfig,
 ) -> Result<aws_config::SdkConfig, BuildError> {
-    let mut loader =
-        aws_config::defaults(aws_config::BehaviorVersion::latest()).timeout_config(timeouts);
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .timeout_config(timeouts)
+        .http_client(aws_http::deferred_https_client());
     if let Some(endpoint) = &config.aws_endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
@@ -92,15 +96,37 @@ async fn sdk_config(
             ),
         )
         .retry_config(aws_config::retry::RetryConfig::standard())
-        .timeout_config(timeouts);
+        .timeout_config(timeouts)
+        .http_client(aws_http::deferred_https_client());
     if let Some(endpoint) = &config.aws_endpoint_url {
         builder = builder.endpoint_url(endpoint);
     }
     Ok(builder.build())
 }
 
+/// The sender, and the dev outbox when delivery goes there.
+type Delivery = (Arc<dyn Sender>, Option<Arc<authkit_delivery::Outbox>>);
+
 impl App {
+    /// The service with its sender: the local server and the functions that send (start,
+    /// resend, Cognito's create-auth-challenge and sign-up routes).
     pub async fn build(config: Config) -> Result<App, BuildError> {
+        App::assemble(config, configured_delivery).await
+    }
+
+    /// The service for a function that never sends (verify, token, devices, users, the
+    /// tenant and operator APIs, verify-auth-challenge): its sender reaches no channel, so
+    /// the SNS and SES clients are neither built at its cold start nor linked into it.
+    pub async fn build_without_delivery(config: Config) -> Result<App, BuildError> {
+        App::assemble(config, |_, _| Ok((Arc::new(NoDelivery), None))).await
+    }
+
+    // Generic over the sender's constructor, so a binary that never names
+    // `configured_delivery` does not link the delivery clients.
+    async fn assemble(
+        config: Config,
+        delivery: impl FnOnce(&Config, Option<&aws_config::SdkConfig>) -> Result<Delivery, BuildError>,
+    ) -> Result<App, BuildError> {
         let (issuer, public_base_url) = config.public_urls()?;
         let settings = ServiceSettings {
             issuer: issuer.to_owned(),
@@ -121,27 +147,8 @@ impl App {
             }
             StoreChoice::DynamoDb(_) => stores(&config, sdk.as_ref()),
         };
-
-        #[cfg(feature = "dev-outbox")]
-        let mut outbox = None;
-        let sender: Arc<dyn authkit_domain::delivery::Sender> = match &config.delivery {
-            DeliveryChoice::Aws(settings) => {
-                let sdk = sdk.as_ref().expect("AWS config is loaded for delivery");
-                Arc::new(authkit_delivery::AwsSender::new(
-                    aws_sdk_sns::Client::new(sdk),
-                    aws_sdk_sesv2::Client::new(sdk),
-                    settings.clone(),
-                ))
-            }
-            #[cfg(feature = "dev-outbox")]
-            DeliveryChoice::Outbox { capacity, quiet } => {
-                let created = Arc::new(authkit_delivery::Outbox::new(*capacity, *quiet));
-                outbox = Some(created.clone());
-                created
-            }
-            #[cfg(not(feature = "dev-outbox"))]
-            DeliveryChoice::Outbox { .. } => return Err(BuildError::OutboxNotAvailable),
-        };
+        #[cfg_attr(not(feature = "dev-outbox"), allow(unused_variables))]
+        let (sender, outbox) = delivery(&config, sdk.as_ref())?;
 
         let keys: Arc<dyn KeySource> = match &config.keys {
             KeysChoice::File(path) => Arc::new(StaticKeys(Arc::new(
@@ -177,6 +184,47 @@ impl App {
             config,
             sdk,
         })
+    }
+}
+
+/// The sender `AUTHKIT_DELIVERY` names.
+fn configured_delivery(
+    config: &Config,
+    sdk: Option<&aws_config::SdkConfig>,
+) -> Result<Delivery, BuildError> {
+    match &config.delivery {
+        DeliveryChoice::Aws(settings) => {
+            let sdk = sdk.expect("AWS config is loaded for delivery");
+            let sender = authkit_delivery::AwsSender::new(
+                aws_sdk_sns::Client::new(sdk),
+                aws_sdk_sesv2::Client::new(sdk),
+                settings.clone(),
+            );
+            Ok((Arc::new(sender), None))
+        }
+        #[cfg(feature = "dev-outbox")]
+        DeliveryChoice::Outbox { capacity, quiet } => {
+            let outbox = Arc::new(authkit_delivery::Outbox::new(*capacity, *quiet));
+            Ok((outbox.clone(), Some(outbox)))
+        }
+        #[cfg(not(feature = "dev-outbox"))]
+        DeliveryChoice::Outbox { .. } => Err(BuildError::OutboxNotAvailable),
+    }
+}
+
+/// The sender of a function that never sends. It reaches no channel, so a start that
+/// somehow arrived there would be refused (`ChannelUnavailable`) before anything is
+/// stored, and it sends nothing.
+struct NoDelivery;
+
+#[async_trait::async_trait]
+impl Sender for NoDelivery {
+    async fn send(&self, message: &OutgoingMessage) -> Result<DeliveryReceipt, DeliveryError> {
+        Err(DeliveryError::ChannelUnavailable(message.channel))
+    }
+
+    fn reaches(&self, _channel: Channel) -> bool {
+        false
     }
 }
 

@@ -2,5 +2,5 @@
 
 #[tokio::main]
 async fn main() -> Result<(), authkit_lambdas::Error> {
-    authkit_lambdas::serve_http(authkit_api::start_routes).await
+    authkit_lambdas::serve_sending_http(authkit_api::start_routes).await
 }

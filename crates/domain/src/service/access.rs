@@ -8,6 +8,7 @@
 //!   saying why; the tenant may restrict the addresses it is used from (CIDRs).
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::net::IpAddr;
 use std::sync::Mutex;
 
@@ -15,7 +16,7 @@ use super::AuthKit;
 use crate::clock::Timestamp;
 use crate::error::AuthError;
 use crate::registry::KEY_USE_INTERVAL_SECS;
-use crate::tenant::{ApiKeyId, ApiKeyRecord, KeyKind, Tenant, TenantStatus, WebOrigin};
+use crate::tenant::{ApiKeyId, KeyKind, Tenant, TenantStatus, WebOrigin};
 
 /// What a request says about where it comes from.
 #[derive(Debug, Clone, Copy, Default)]
@@ -73,7 +74,6 @@ impl AuthKit {
     ) -> Result<KeyCaller, AuthError> {
         let (tenant, record) = self.authenticate_api_key(raw_key).await?;
         let allowed_origin = self.check_context(&tenant, record.kind, request)?;
-        self.note_key_use(&record).await;
         Ok(KeyCaller {
             kind: record.kind,
             key_id: record.id,
@@ -135,22 +135,25 @@ impl AuthKit {
         }
     }
 
-    /// Best effort, like audit: a lost note must not fail the request.
-    async fn note_key_use(&self, record: &ApiKeyRecord) {
-        let Some(id) = &record.id else {
-            return;
-        };
+    /// The note of this key's use, when one is due (at most once a minute per key and
+    /// process): a write for the caller to run beside the request, never in its path, so it
+    /// adds no round trip to a sign-in (decision 116). Best effort, like audit: a lost note
+    /// is logged and fails nothing.
+    pub fn key_use_note(
+        &self,
+        caller: &KeyCaller,
+    ) -> Option<impl Future<Output = ()> + Send + 'static> {
+        let id = caller.key_id.clone()?;
         let now = self.now();
-        if !self.key_uses.due(id, now) {
-            return;
+        if !self.key_uses.due(&id, now) {
+            return None;
         }
-        if let Err(error) = self
-            .stores
-            .registry
-            .record_key_use(&record.tenant, id, now)
-            .await
-        {
-            tracing::warn!(tenant = %record.tenant, key = %id, error = %error, "key use not noted");
-        }
+        let registry = self.stores.registry.clone();
+        let tenant = caller.tenant.id.clone();
+        Some(async move {
+            if let Err(error) = registry.record_key_use(&tenant, &id, now).await {
+                tracing::warn!(tenant = %tenant, key = %id, error = %error, "key use not noted");
+            }
+        })
     }
 }
