@@ -35,6 +35,7 @@ mod dto;
 mod edge;
 mod link_csrf;
 mod link_page;
+mod members_dto;
 mod no_store;
 mod observability;
 pub mod openapi;
@@ -42,6 +43,7 @@ mod operator;
 mod problem;
 mod routes;
 mod tenancy_dto;
+mod tenant_auth;
 
 use std::sync::Arc;
 
@@ -62,6 +64,7 @@ pub use no_store::secure_headers;
 pub use observability::PlatformRequestId;
 pub use operator::{IamCaller, OperatorAuth};
 pub use problem::Problem;
+pub use tenant_auth::{operation, TENANT_HEADER};
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -180,7 +183,7 @@ fn devices() -> Router<State> {
 }
 
 fn tenant_api() -> Router<State> {
-    use routes::tenant;
+    use routes::{members, tenant};
     Router::new()
         .route("/v1/tenant", get(tenant::get).patch(tenant::update))
         .route(
@@ -190,11 +193,18 @@ fn tenant_api() -> Router<State> {
         .route("/v1/api_keys/{id}", get(tenant::get_key))
         .route("/v1/api_keys/{id}/revoke", post(tenant::revoke_key))
         .route("/v1/api_keys/{id}/rotate", post(tenant::rotate_key))
+        .route("/v1/members", get(members::list).post(members::invite))
+        .route(
+            "/v1/members/{id}",
+            axum::routing::patch(members::set_role).delete(members::remove),
+        )
+        .route("/v1/memberships", get(members::mine))
+        .route("/v1/memberships/accept", post(members::accept))
         .route_layer(map_response(no_store::forbid_caching))
 }
 
 fn admin() -> Router<AdminState> {
-    use routes::admin;
+    use routes::{admin, console};
     Router::new()
         .route(
             "/admin/v1/tenants",
@@ -226,6 +236,11 @@ fn admin() -> Router<AdminState> {
             "/admin/v1/tenants/{id}/api_keys/{key_id}/rotate",
             post(admin::rotate_key),
         )
+        .route(
+            "/admin/v1/tenants/{id}/owners",
+            post(console::restore_owner),
+        )
+        .route("/admin/v1/console", post(console::bootstrap))
         .route_layer(map_response(no_store::forbid_caching))
 }
 

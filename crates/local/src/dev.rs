@@ -83,6 +83,36 @@ pub async fn ensure_demo_tenant(
         .map_err(|error| format!("cannot create the demo tenant: {error}"))
 }
 
+/// Creates the console tenant (tenant members sign in to it) unless it exists; browsers
+/// may use it from the server's own origin (decision 128).
+pub async fn ensure_console_tenant(app: &App) -> Result<Option<CreatedTenant>, String> {
+    let base = &app.authkit.settings().public_base_url;
+    let origins = url::Url::parse(base)
+        .ok()
+        .and_then(|url| WebOrigin::parse(&url.origin().ascii_serialization()).ok())
+        .into_iter()
+        .collect();
+    app.authkit
+        .ensure_console_tenant(&Actor::System, origins)
+        .await
+        .map_err(|error| format!("cannot create the console tenant: {error}"))
+}
+
+/// The console tenant's publishable key, when this start created it.
+pub fn print_console(console: Option<&CreatedTenant>) {
+    match console {
+        Some(created) => println!(
+            "  console tenant `{}` (members sign in here)\n    publishable key: {}\n",
+            authkit_domain::member::CONSOLE_TENANT,
+            created.publishable_key.reveal()
+        ),
+        None => println!(
+            "  console tenant `{}` exists (its keys were printed when it was created)\n",
+            authkit_domain::member::CONSOLE_TENANT
+        ),
+    }
+}
+
 /// What the banner says about the operator API: the token, and where the CLI finds it.
 pub struct OperatorBanner<'a> {
     pub token: &'a str,
