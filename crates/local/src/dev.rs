@@ -98,18 +98,18 @@ pub async fn ensure_console_tenant(app: &App) -> Result<Option<CreatedTenant>, S
         .map_err(|error| format!("cannot create the console tenant: {error}"))
 }
 
-/// The console tenant's publishable key, when this start created it.
-pub fn print_console(console: Option<&CreatedTenant>) {
+/// What the banner says about the console tenant: its publishable key when this start
+/// created it. Part of the banner, which a reader may stop reading after its last line.
+fn print_console(console: Option<&CreatedTenant>) {
+    let id = authkit_domain::member::CONSOLE_TENANT;
     match console {
         Some(created) => println!(
-            "  console tenant `{}` (members sign in here)\n    publishable key: {}\n",
-            authkit_domain::member::CONSOLE_TENANT,
+            "  console tenant `{id}` (tenant members sign in here), key (publishable): {}",
             created.publishable_key.reveal()
         ),
-        None => println!(
-            "  console tenant `{}` exists (its keys were printed when it was created)\n",
-            authkit_domain::member::CONSOLE_TENANT
-        ),
+        None => {
+            println!("  console tenant `{id}` exists (its keys were printed when it was created)")
+        }
     }
 }
 
@@ -123,6 +123,7 @@ pub fn print_banner(
     url: &str,
     app: &App,
     demo: Option<&CreatedTenant>,
+    console: Option<&CreatedTenant>,
     operator: &OperatorBanner<'_>,
 ) {
     println!("\nAuthKit is running at {url}");
@@ -136,6 +137,7 @@ pub fn print_banner(
             "  demo tenant `{DEMO_TENANT}` exists (its keys were printed when it was created)"
         ),
     }
+    print_console(console);
     if app.outbox.is_some() {
         println!("  codes and magic links are printed here and listed at {url}/dev/outbox");
     }

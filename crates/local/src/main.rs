@@ -103,8 +103,7 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
         token: &token.reveal(),
         file: &token_file,
     };
-    dev::print_banner(&url, &app, demo.as_ref(), &banner);
-    dev::print_console(console.as_ref());
+    dev::print_banner(&url, &app, demo.as_ref(), console.as_ref(), &banner);
     authkit_local::serve(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
     })
