@@ -141,6 +141,18 @@ async fn a_members_token_works_from_the_consoles_origin_only_and_a_secret_key_ne
             code_of(no_tenant).await,
             (400, "invalid_request".to_owned())
         );
+        let forged_without_tenant = app
+            .http
+            .get(app.url("/v1/tenant"))
+            .bearer_auth("not-a-token")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            code_of(forged_without_tenant).await,
+            (401, "invalid_access_token".to_owned()),
+            "the token is judged before the header is asked for (schemathesis ST401)"
+        );
         let end_user = app.sign_in(&app.unique_email()).await;
         let not_a_member = app
             .as_member(

@@ -110,15 +110,19 @@ impl AuthKit {
         })
     }
 
-    /// A member acting on `tenant` with their console access token. A tenant they hold no
-    /// role on is not found, exactly like a tenant that does not exist.
+    /// A member acting on `tenant` (the request's `AuthKit-Tenant`) with their console
+    /// access token: the token is judged first (401), then the tenant must be named (400).
+    /// A tenant they hold no role on is not found, exactly like one that does not exist.
     pub async fn authenticate_member(
         &self,
         token: &str,
-        tenant: &str,
+        tenant: Option<&str>,
         request: &RequestContext<'_>,
     ) -> Result<MemberCaller, AuthError> {
         let console = self.console_user(token, request).await?;
+        let tenant = tenant.ok_or(AuthError::InvalidRequest(
+            "a member's token needs the AuthKit-Tenant header naming the tenant",
+        ))?;
         let id = TenantId::parse(tenant).map_err(|_| AuthError::TenantNotFound)?;
         let membership = self
             .stores

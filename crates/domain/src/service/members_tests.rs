@@ -55,7 +55,7 @@ async fn member_with(h: &Harness, email: &str, role: Role) -> (String, UserId) {
 
 async fn as_member(h: &Harness, token: &str, tenant: &str) -> Result<MemberCaller, AuthError> {
     h.authkit
-        .authenticate_member(token, tenant, &RequestContext::default())
+        .authenticate_member(token, Some(tenant), &RequestContext::default())
         .await
 }
 
@@ -137,13 +137,13 @@ async fn a_member_token_is_judged_by_the_console_tenants_origins() {
     };
     let allowed = h
         .authkit
-        .authenticate_member(&token, "acme", &from(CONSOLE_ORIGIN))
+        .authenticate_member(&token, Some("acme"), &from(CONSOLE_ORIGIN))
         .await
         .unwrap();
     assert_eq!(allowed.allowed_origin.unwrap().as_str(), CONSOLE_ORIGIN);
     assert!(matches!(
         h.authkit
-            .authenticate_member(&token, "acme", &from("https://evil.example"))
+            .authenticate_member(&token, Some("acme"), &from("https://evil.example"))
             .await,
         Err(AuthError::OriginNotAllowed)
     ));
