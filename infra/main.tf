@@ -21,8 +21,10 @@ locals {
   #   send              SMS through SNS, email through SES
   #   user_pool_actions cognito-idp actions on this stack's user pool only
   #   outcomes          the `outcome` log lines it writes, counted by metric filters
-  #   registry          writes tenant and API-key records (and, of the directory, only
-  #                     those); every other function is denied them
+  #   registry          writes tenant and API-key records, members and invitations (and,
+  #                     of the directory, only those, and reads the console tenant's
+  #                     users and sessions to judge members' tokens); every other
+  #                     function is denied them
   # Functions that change state write the change and its events in one transaction, the
   # events into the events table; only the events consumer writes the audit log, from the
   # events table's stream (and health reads the audit table's ping item).
@@ -45,7 +47,7 @@ locals {
     "authkit-verify-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], user_pool_actions = ["AdminUpdateUserAttributes"], outcomes = local.answering })
     "authkit-pre-sign-up"           = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
     "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], reads = ["audit"], dead_letters = [local.events_dead_letters] })
-    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
+    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate", "GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}", "GET /v1/memberships", "POST /v1/memberships/accept"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
     # The operator API: no public route; its own HTTP API with IAM authorization (below).
     "authkit-admin" = merge(local.no_access, { routes = [], memory = 256, timeout = 30, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
   }

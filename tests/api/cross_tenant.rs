@@ -23,6 +23,7 @@ fn other_tenants_id<'a>(path: &str, other: &'a OtherTenant) -> &'a str {
         | "/v1/users/{id}/sessions"
         | "/v1/users/{id}/sessions/revoke"
         | "/v1/users/{id}/export" => &other.user_id,
+        "/v1/members/{id}" => &other.member_id,
         unknown => panic!(
             "{unknown} takes an id: add the other tenant's object it names to cross_tenant.rs"
         ),
@@ -30,16 +31,20 @@ fn other_tenants_id<'a>(path: &str, other: &'a OtherTenant) -> &'a str {
 }
 
 struct OtherTenant {
+    id: String,
     secret_key: String,
     key_id: String,
     key_prefix: String,
     device_id: String,
     user_id: String,
+    member_id: String,
 }
 
-/// A second tenant with a key, a user and their bound device, made through the operator API.
-async fn other_tenant(app: &TestApp) -> OtherTenant {
-    let created = app.create_tenant(&app.unique_tenant_id()).await;
+/// A second tenant with a key, a user and their bound device, and a member, made through
+/// the operator API.
+async fn other_tenant(app: &TestApp, console_key: &str) -> OtherTenant {
+    let id = app.unique_tenant_id();
+    let created = app.create_tenant(&id).await;
     let secret_key = secret_of(&created, "secret");
     let key = created["api_keys"]
         .as_array()
@@ -83,7 +88,10 @@ async fn other_tenant(app: &TestApp) -> OtherTenant {
         .json()
         .await
         .expect("JSON");
+    let (_, member_id) = app.member_of(console_key, &secret_key, "owner").await;
     OtherTenant {
+        id,
+        member_id,
         secret_key,
         key_id: key["id"].as_str().expect("an id").to_owned(),
         key_prefix: key["prefix"].as_str().expect("a prefix").to_owned(),
@@ -92,10 +100,34 @@ async fn other_tenant(app: &TestApp) -> OtherTenant {
     }
 }
 
+/// A body the operation accepts, so that what is judged is the id.
+fn body_for(path: &str) -> Value {
+    match path {
+        "/v1/members/{id}" => json!({"role": "viewer"}),
+        _ => json!({}),
+    }
+}
+
+fn assert_none_of_theirs(other: &OtherTenant, call: &str, body: &str) {
+    for theirs in [
+        &other.key_id,
+        &other.key_prefix,
+        &other.device_id,
+        &other.user_id,
+        &other.member_id,
+    ] {
+        assert!(
+            !body.contains(theirs.as_str()),
+            "{call} answered with {theirs}: {body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_takes_one() {
     for_each_backend(|app: TestApp| async move {
-        let other = other_tenant(&app).await;
+        let console = app.bootstrap_console().await.expect("a new console tenant");
+        let other = other_tenant(&app, &console).await;
         let own_token = app.sign_in(&app.unique_email()).await["access_token"]
             .as_str()
             .expect("a token")
@@ -121,7 +153,7 @@ async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_take
                     .bearer_auth(&own_token)
                     .header("idempotency-key", idempotency_key());
                 if operation.get("requestBody").is_some() {
-                    request = request.json(&json!({}));
+                    request = request.json(&body_for(path));
                 }
                 let response = request.send().await.expect("the server answers");
                 let status = response.status().as_u16();
@@ -130,17 +162,7 @@ async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_take
                     status, 404,
                     "{method} {path} with the other tenant's id: {body}"
                 );
-                for theirs in [
-                    &other.key_id,
-                    &other.key_prefix,
-                    &other.device_id,
-                    &other.user_id,
-                ] {
-                    assert!(
-                        !body.contains(theirs.as_str()),
-                        "{method} {path} answered with {theirs}: {body}"
-                    );
-                }
+                assert_none_of_theirs(&other, &format!("{method} {path}"), &body);
                 checked += 1;
             }
         }
@@ -173,4 +195,90 @@ async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_take
         );
     })
     .await;
+}
+
+/// The same for members, with each role: the other tenant's ids answer 404 for every
+/// operation the role covers, and every operation it does not cover answers 403
+/// `role_forbidden`, id or not; naming the other tenant itself finds nothing.
+#[tokio::test]
+async fn a_member_reaches_only_their_tenant_and_only_within_their_role() {
+    use authkit_domain::member::Role;
+    for_each_backend(|app: TestApp| async move {
+        let console = app.bootstrap_console().await.expect("a new console tenant");
+        let other = other_tenant(&app, &console).await;
+        let document = serde_json::to_value(authkit_api::openapi::document()).expect("JSON");
+        for role in Role::ALL {
+            let (token, _) = app
+                .member_of(&console, &app.secret_key, role.as_str())
+                .await;
+            let (mut refused, mut not_found) = (0, 0);
+            for (path, item) in document["paths"].as_object().expect("paths") {
+                for method in ["get", "post", "patch", "delete"] {
+                    let Some(operation) = item.get(method) else {
+                        continue;
+                    };
+                    let method =
+                        Method::from_bytes(method.to_uppercase().as_bytes()).expect("a method");
+                    let Some(needs) = authkit_api::operation(&method, path) else {
+                        continue;
+                    };
+                    let allowed = role.allows(needs);
+                    if allowed && !path.contains('{') {
+                        continue;
+                    }
+                    let url = path.replace("{id}", other_tenants_id_or_none(path, &other));
+                    let mut request = app
+                        .as_member(method.clone(), &url, &token, &app.tenant)
+                        .header("idempotency-key", idempotency_key());
+                    if operation.get("requestBody").is_some() {
+                        request = request.json(&body_for(path));
+                    }
+                    let response = request.send().await.expect("the server answers");
+                    let status = response.status().as_u16();
+                    let body = response.text().await.unwrap_or_default();
+                    let call = format!("{} {method} {path}", role.as_str());
+                    if allowed {
+                        assert_eq!(status, 404, "{call} with the other tenant's id: {body}");
+                        not_found += 1;
+                    } else {
+                        assert_eq!(status, 403, "{call}: {body}");
+                        assert!(body.contains("role_forbidden"), "{call}: {body}");
+                        refused += 1;
+                    }
+                    assert_none_of_theirs(&other, &call, &body);
+                }
+            }
+            assert!(
+                not_found >= 4,
+                "{}: {not_found} operations with ids",
+                role.as_str()
+            );
+            if role != Role::Owner {
+                assert!(
+                    refused >= 1,
+                    "{}: something is outside the role",
+                    role.as_str()
+                );
+            }
+            let theirs = app
+                .as_member(Method::GET, "/v1/tenant", &token, &other.id)
+                .send()
+                .await
+                .expect("answers");
+            assert_eq!(
+                theirs.status(),
+                404,
+                "naming the other tenant finds nothing"
+            );
+        }
+    })
+    .await;
+}
+
+fn other_tenants_id_or_none<'a>(path: &str, other: &'a OtherTenant) -> &'a str {
+    if path.contains('{') {
+        other_tenants_id(path, other)
+    } else {
+        ""
+    }
 }

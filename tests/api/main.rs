@@ -19,6 +19,7 @@ mod lambda;
 mod local_server;
 mod logs;
 mod magic_link;
+mod members;
 mod round_trips;
 mod sign_in;
 mod store_faults;

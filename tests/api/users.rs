@@ -30,7 +30,7 @@ async fn post_secret(app: &TestApp, path: &str) -> reqwest::Response {
 
 /// Every event recorded so far, in the audit log: the local server delivers them itself
 /// within milliseconds; in the emulator the real events function is handed the stream.
-async fn deliver_events(app: &TestApp) {
+pub(crate) async fn deliver_events(app: &TestApp) {
     match app.backend {
         Backend::Embedded => tokio::time::sleep(Duration::from_millis(300)).await,
         Backend::Emulator => {

@@ -117,6 +117,13 @@ OPERATOR_RECORDS = {"tenant#*", "apikey#*"}
 # of the directory, they may touch those and keys' last uses only (issue 13).
 REGISTRY_FUNCTIONS = {"authkit-admin", "authkit-tenant-api"}
 REGISTRY_RECORDS = OPERATOR_RECORDS | {"*#keyuse"}
+# Members are the console tenant's users: the registry functions read (only read) their
+# accounts and sessions to judge a member's token (decision 130).
+CONSOLE_RECORDS = {"console#*"}
+CONSOLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
+# Member routes are served by the tenant-API function, which may write members.
+MEMBER_ROUTES = {"GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}",
+                 "GET /v1/memberships", "POST /v1/memberships/accept"}
 ADMIN_FUNCTION = "authkit-admin"
 # Headers the Rust code reads that the front adds itself (or API Gateway does).
 # content-length: CloudFront and API Gateway set it from the body they pass on.
@@ -492,6 +499,12 @@ def check_iam(plan):
         directory_writes = DIRECTORY_WRITES & tables.get("directory", set())
         if key in REGISTRY_FUNCTIONS:
             on_directory = [s for s in dynamo if any(isinstance(r, str) and r.endswith(f"table/authkit-{plan.env}-directory") for r in s["resources"])]
+            console_reads = [s for s in on_directory if any(c[0] == "ForAllValues:StringLike" and c[1] == "dynamodb:LeadingKeys"
+                                                            and set(c[2]) <= CONSOLE_RECORDS for c in s["conditions"])]
+            check(f"{plan.label}: {key}: reads the console tenant's users and sessions, never writes them",
+                  bool(console_reads) and all(s["actions"] <= CONSOLE_READS for s in console_reads),
+                  [sorted(s["actions"]) for s in console_reads])
+            on_directory = [s for s in on_directory if s not in console_reads]
             bounded = all(any(c[0] == "ForAllValues:StringLike" and c[1] == "dynamodb:LeadingKeys" and set(c[2]) <= REGISTRY_RECORDS
                               for c in s["conditions"]) for s in on_directory)
             check(f"{plan.label}: {key}: writes tenant and API-key records, and of the directory nothing else "
@@ -578,6 +591,8 @@ def check_apis(plan):
     public_routes = {v.get("route_key"): v for a, v in routes if a.startswith("module.api.")}
     admin_routes = {v.get("route_key"): v for a, v in routes if a.startswith("module.admin_api.")}
     check(f"{plan.label}: preflight (OPTIONS) is routed to a function", "OPTIONS /{proxy+}" in public_routes, sorted(public_routes))
+    check(f"{plan.label}: the member routes are on the public API (members call them from browsers)",
+          MEMBER_ROUTES <= set(public_routes), sorted(MEMBER_ROUTES - set(public_routes)))
     check(f"{plan.label}: no operator route on the public API", not [r for r in public_routes if "/admin/" in r],
           sorted(r for r in public_routes if "/admin/" in r))
     check(f"{plan.label}: the public routes authenticate in their functions (no IAM on them)",

@@ -7,6 +7,7 @@ pub mod fault_proxy;
 pub mod lambda_runtime_api;
 pub mod local_server;
 pub mod logs;
+pub mod members;
 pub mod operator;
 pub mod round_trips;
 pub mod streams;

@@ -129,7 +129,7 @@ pub(crate) fn client_ip(parts: &Parts) -> Option<String> {
     client_ip_addr(parts).map(|ip| ip.to_string())
 }
 
-fn client_ip_addr(parts: &Parts) -> Option<IpAddr> {
+pub(crate) fn client_ip_addr(parts: &Parts) -> Option<IpAddr> {
     match parts.extensions.get::<ClientIp>() {
         Some(ClientIp(ip)) => *ip,
         None => parts

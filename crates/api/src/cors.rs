@@ -25,7 +25,8 @@ impl AllowedOrigin {
 }
 
 /// What a browser may send: the key, the bearer token, JSON, and the admin API's headers.
-const ALLOWED_HEADERS: &str = "authorization, content-type, idempotency-key, if-match, x-api-key";
+const ALLOWED_HEADERS: &str =
+    "authkit-tenant, authorization, content-type, idempotency-key, if-match, x-api-key";
 const ALLOWED_METHODS: &str = "GET, HEAD, POST, PATCH, DELETE";
 /// What a page may read besides the simple headers.
 const EXPOSED_HEADERS: &str = "etag, retry-after, x-request-id";

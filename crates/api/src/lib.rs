@@ -9,9 +9,9 @@
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
 //! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
-//! | `tenant_api_routes`   | `GET/PATCH /v1/tenant`, `GET/POST /v1/api_keys`, `GET /v1/api_keys/{id}`, `POST /v1/api_keys/{id}/revoke`, `…/rotate` | secret key |
-//! | `admin_routes`        | `/admin/v1/tenants…`: create, list, get, update, suspend, reactivate, delete; a tenant's keys | operator: IAM (SigV4) in AWS, the local operator token |
-//! | `user_routes`         | `GET /v1/users`, `GET/DELETE /v1/users/{id}`, `POST /v1/users/{id}/disable` and `/enable`, `GET /v1/users/{id}/devices`, `/sessions`, `/export`, `POST /v1/users/{id}/sessions/revoke`, `GET /v1/audit-events`, `/v1/audit-events/export` | secret key |
+//! | `tenant_api_routes`   | `GET/PATCH /v1/tenant`, `GET/POST /v1/api_keys`, `GET /v1/api_keys/{id}`, `POST /v1/api_keys/{id}/revoke`, `…/rotate`, `GET/POST /v1/members`, `PATCH/DELETE /v1/members/{id}`; `GET /v1/memberships`, `POST /v1/memberships/accept` | secret key, or a member's console token + `AuthKit-Tenant` within the role; memberships: the console token |
+//! | `admin_routes`        | `/admin/v1/tenants…`: create, list, get, update, suspend, reactivate, delete; a tenant's keys and owners; `/admin/v1/console` | operator: IAM (SigV4) in AWS, the local operator token |
+//! | `user_routes`         | `GET /v1/users`, `GET/DELETE /v1/users/{id}`, `POST /v1/users/{id}/disable` and `/enable`, `GET /v1/users/{id}/devices`, `/sessions`, `/export`, `POST /v1/users/{id}/sessions/revoke`, `GET /v1/audit-events`, `/v1/audit-events/export` | secret key, or a member's console token within the role |
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
 //! | `discovery_routes`    | `GET /.well-known/jwks.json`, `/.well-known/openid-configuration`, `/openapi.json` | none |
 //!
@@ -35,6 +35,7 @@ mod dto;
 mod edge;
 mod link_csrf;
 mod link_page;
+mod members_dto;
 mod no_store;
 mod observability;
 pub mod openapi;
@@ -42,6 +43,7 @@ mod operator;
 mod problem;
 mod routes;
 mod tenancy_dto;
+mod tenant_auth;
 
 use std::sync::Arc;
 
@@ -62,6 +64,7 @@ pub use no_store::secure_headers;
 pub use observability::PlatformRequestId;
 pub use operator::{IamCaller, OperatorAuth};
 pub use problem::Problem;
+pub use tenant_auth::{operation, TENANT_HEADER};
 
 /// Request bodies larger than this are refused with 413 before they are parsed.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -184,7 +187,7 @@ fn devices() -> Router<State> {
 }
 
 fn tenant_api() -> Router<State> {
-    use routes::tenant;
+    use routes::{members, tenant};
     Router::new()
         .route("/v1/tenant", get(tenant::get).patch(tenant::update))
         .route(
@@ -194,11 +197,18 @@ fn tenant_api() -> Router<State> {
         .route("/v1/api_keys/{id}", get(tenant::get_key))
         .route("/v1/api_keys/{id}/revoke", post(tenant::revoke_key))
         .route("/v1/api_keys/{id}/rotate", post(tenant::rotate_key))
+        .route("/v1/members", get(members::list).post(members::invite))
+        .route(
+            "/v1/members/{id}",
+            axum::routing::patch(members::set_role).delete(members::remove),
+        )
+        .route("/v1/memberships", get(members::mine))
+        .route("/v1/memberships/accept", post(members::accept))
         .route_layer(map_response(no_store::forbid_caching))
 }
 
 fn admin() -> Router<AdminState> {
-    use routes::admin;
+    use routes::{admin, console};
     Router::new()
         .route(
             "/admin/v1/tenants",
@@ -230,6 +240,11 @@ fn admin() -> Router<AdminState> {
             "/admin/v1/tenants/{id}/api_keys/{key_id}/rotate",
             post(admin::rotate_key),
         )
+        .route(
+            "/admin/v1/tenants/{id}/owners",
+            post(console::restore_owner),
+        )
+        .route("/admin/v1/console", post(console::bootstrap))
         .route_layer(map_response(no_store::forbid_caching))
 }
 

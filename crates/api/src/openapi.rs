@@ -40,6 +40,14 @@ use crate::{link_page, routes};
         routes::admin::create_key,
         routes::admin::revoke_key,
         routes::admin::rotate_key,
+        routes::console::bootstrap,
+        routes::console::restore_owner,
+        routes::members::list,
+        routes::members::invite,
+        routes::members::set_role,
+        routes::members::remove,
+        routes::members::mine,
+        routes::members::accept,
         routes::me::change_identifier,
         routes::me::verify_identifier_change,
         routes::me::remove_identifier,
@@ -60,7 +68,7 @@ use crate::{link_page, routes};
         routes::discovery::openid_configuration,
         routes::discovery::openapi,
     ),
-    modifiers(&Security, &ProblemResponses)
+    modifiers(&Security, &MemberAccess, &ProblemResponses)
 )]
 struct Document;
 
@@ -83,6 +91,22 @@ impl Modify for Security {
             ),
         );
         components.add_security_scheme(
+            "member",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A tenant member's access token from the console tenant (`console`), \
+                         with the header `AuthKit-Tenant: <tenant id>` naming the tenant acted \
+                         on. Allowed from a browser on the console's origins; the member's role \
+                         must cover the operation (else 403 `role_forbidden`), and a tenant \
+                         they are not a member of is not found (404).",
+                    ))
+                    .build(),
+            ),
+        );
+        components.add_security_scheme(
             "operator",
             SecurityScheme::Http(
                 HttpBuilder::new()
@@ -95,6 +119,44 @@ impl Modify for Security {
                     .build(),
             ),
         );
+    }
+}
+
+/// Adds the member's token as a second way in to every tenant-API operation a role may
+/// call, naming the least role: the table in `tenant_auth` is the one source.
+struct MemberAccess;
+
+impl Modify for MemberAccess {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        use axum::http::Method;
+        use utoipa::openapi::security::SecurityRequirement;
+        for (path, item) in openapi.paths.paths.iter_mut() {
+            let operations = [
+                (Method::GET, &mut item.get),
+                (Method::POST, &mut item.post),
+                (Method::PATCH, &mut item.patch),
+                (Method::DELETE, &mut item.delete),
+            ];
+            for (method, operation) in operations {
+                let (Some(operation), Some(needs)) = (
+                    operation.as_mut(),
+                    crate::tenant_auth::operation(&method, path),
+                ) else {
+                    continue;
+                };
+                let security = operation.security.get_or_insert_with(Vec::new);
+                let member = SecurityRequirement::new::<_, _, &str>("member", []);
+                if !security.contains(&member) {
+                    security.push(member);
+                }
+                let note = format!(
+                    "\n\nMembers: role `{}` or above.",
+                    needs.least_role().as_str()
+                );
+                let description = operation.description.get_or_insert_with(String::new);
+                description.push_str(&note);
+            }
+        }
     }
 }
 
@@ -192,9 +254,42 @@ mod tests {
             "/v1/users/{id}/export",
             "/v1/audit-events",
             "/v1/audit-events/export",
+            "/v1/members",
+            "/v1/members/{id}",
+            "/v1/memberships",
+            "/admin/v1/console",
+            "/admin/v1/tenants/{id}/owners",
             "/.well-known/jwks.json",
         ] {
             assert!(document["paths"].get(path).is_some(), "{path} is missing");
+        }
+    }
+
+    /// A tenant-API route without an operation would be closed to every member: each one
+    /// the document lists for a secret key is in the role table.
+    #[test]
+    fn every_tenant_api_operation_has_a_role() {
+        let document = serde_json::to_value(super::document()).unwrap();
+        let tenant_api = [
+            "/v1/tenant",
+            "/v1/api_keys",
+            "/v1/users",
+            "/v1/audit-events",
+            "/v1/members",
+        ];
+        for (path, item) in document["paths"].as_object().unwrap() {
+            let under = |prefix: &&str| path == prefix || path.starts_with(&format!("{prefix}/"));
+            if !tenant_api.iter().any(under) {
+                continue;
+            }
+            for (method, _) in item.as_object().unwrap() {
+                let method =
+                    axum::http::Method::from_bytes(method.to_uppercase().as_bytes()).unwrap();
+                assert!(
+                    crate::tenant_auth::operation(&method, path).is_some(),
+                    "{method} {path} has no role"
+                );
+            }
         }
     }
 }

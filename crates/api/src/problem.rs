@@ -171,6 +171,10 @@ impl From<AuthError> for Problem {
             AuthError::ApiKeyNotFound => problem(S::NOT_FOUND, "api_key_not_found"),
             AuthError::ApiKeyNotLive => problem(S::CONFLICT, "api_key_revoked"),
             AuthError::InvalidRequest(_) => problem(S::BAD_REQUEST, "invalid_request"),
+            AuthError::RoleForbids => problem(S::FORBIDDEN, "role_forbidden"),
+            AuthError::MemberNotFound => problem(S::NOT_FOUND, "member_not_found"),
+            AuthError::LastOwner => problem(S::CONFLICT, "last_owner"),
+            AuthError::MemberRequired => problem(S::UNAUTHORIZED, "member_token_required"),
             // The SDK has already retried with backoff; the client may try again shortly.
             // Every 503 says when, so a retrying client neither hammers nor gives up.
             AuthError::Unavailable(_) => {

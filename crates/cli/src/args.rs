@@ -19,6 +19,8 @@ usage: authkit [--url URL] [--token TOKEN | --token-file FILE] [--region REGION]
   keys create TENANT --kind publishable|secret [--idempotency-key KEY]
   keys rotate TENANT KEY_ID [--overlap SECONDS] [--idempotency-key KEY]
   keys revoke TENANT KEY_ID
+  console bootstrap [--origin ORIGIN]...   (creates the console tenant members sign in to)
+  owners restore TENANT --email EMAIL      (invites EMAIL as the tenant's owner)
 
 Prints the API's JSON answer; a refusal's problem goes to stderr and the exit status is 1.
 
@@ -226,6 +228,14 @@ fn command(words: &[&str], flags: &Flags) -> Result<Call, String> {
             "POST",
             format!("{}/api_keys/{}/revoke", tenant(id), segment(key)),
         ),
+        ["console", "bootstrap"] => Call {
+            body: Some(json!({"allowed_origins": flags.all("origin")})),
+            ..Call::new("POST", "/admin/v1/console".into())
+        },
+        ["owners", "restore", id] => Call {
+            body: Some(json!({"email": flags.required("email")?})),
+            ..Call::new("POST", format!("{}/owners", tenant(id)))
+        },
         other => return Err(format!("unknown command `{}`", other.join(" "))),
     };
     Ok(Call {
@@ -271,6 +281,31 @@ mod tests {
             Parsed::Run(target, call) => Ok((target, *call)),
             Parsed::Help => Err("help".into()),
         }
+    }
+
+    #[test]
+    fn the_console_is_bootstrapped_and_an_owner_restored() {
+        let (_, call) = run(&[
+            "console",
+            "bootstrap",
+            "--origin",
+            "https://console.example",
+        ])
+        .unwrap();
+        assert_eq!(
+            (call.method, call.path.as_str()),
+            ("POST", "/admin/v1/console")
+        );
+        assert_eq!(
+            call.body,
+            Some(json!({"allowed_origins": ["https://console.example"]}))
+        );
+        let (_, call) = run(&["owners", "restore", "acme", "--email", "o@example.com"]).unwrap();
+        assert_eq!(
+            (call.method, call.path.as_str()),
+            ("POST", "/admin/v1/tenants/acme/owners")
+        );
+        assert_eq!(call.body, Some(json!({"email": "o@example.com"})));
     }
 
     #[test]

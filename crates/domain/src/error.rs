@@ -128,6 +128,14 @@ pub enum AuthError {
     ApiKeyNotLive,
     #[error("{0}")]
     InvalidRequest(&'static str),
+    #[error("the member's role on this tenant does not cover this operation")]
+    RoleForbids,
+    #[error("no such member")]
+    MemberNotFound,
+    #[error("the tenant must keep an owner: make another member owner first")]
+    LastOwner,
+    #[error("this needs a tenant member's console access token")]
+    MemberRequired,
 
     #[error("a backing service is unavailable")]
     Unavailable(#[from] StoreError),

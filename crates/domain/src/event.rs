@@ -74,6 +74,11 @@ pub enum EventKind {
     ApiKeyCreated,
     ApiKeyRevoked,
     ApiKeyRotated,
+    /// An address was invited to the tenant (`identifier`: masked; `detail`: who, and the role).
+    MemberInvited,
+    /// A member joined, or their role changed (`user_id`: the member; `detail`: who, and the role).
+    MemberRoleSet,
+    MemberRemoved,
 }
 
 impl EventKind {
@@ -140,6 +145,9 @@ impl EventKind {
             EventKind::ApiKeyCreated => "api_key_created",
             EventKind::ApiKeyRevoked => "api_key_revoked",
             EventKind::ApiKeyRotated => "api_key_rotated",
+            EventKind::MemberInvited => "member_invited",
+            EventKind::MemberRoleSet => "member_role_set",
+            EventKind::MemberRemoved => "member_removed",
         }
     }
 }

@@ -13,6 +13,7 @@ pub mod error;
 pub mod event;
 pub mod html;
 pub mod identifier;
+pub mod member;
 pub mod memory;
 pub mod pkce;
 pub mod rate_limit;

@@ -452,5 +452,6 @@ pub struct Stores {
     pub sessions: std::sync::Arc<dyn SessionStore>,
     pub tenants: std::sync::Arc<dyn TenantStore>,
     pub registry: std::sync::Arc<dyn crate::registry::TenantRegistry>,
+    pub members: std::sync::Arc<dyn crate::member::MemberRegistry>,
     pub audit: std::sync::Arc<dyn AuditLog>,
 }

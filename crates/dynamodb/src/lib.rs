@@ -14,6 +14,7 @@ mod devices;
 mod directory;
 mod events;
 mod item;
+mod members;
 mod migrations;
 pub mod stream;
 mod tenants;
@@ -136,6 +137,7 @@ pub fn dynamodb_stores(client: aws_sdk_dynamodb::Client, tables: TableNames) -> 
         sessions: store.clone(),
         tenants: store.clone(),
         registry: store.clone(),
+        members: store.clone(),
         audit: store,
     }
 }

@@ -146,12 +146,16 @@ fn now() -> Timestamp {
     authkit_domain::Clock::now(&authkit_domain::SystemClock)
 }
 
-fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
+pub(crate) fn built<T, E: std::fmt::Display>(result: Result<T, E>) -> Result<T, StoreError> {
     result.map_err(|e| StoreError::Corrupt(e.to_string()))
 }
 
 impl DynamoStore {
-    fn put(&self, item: Item, condition: Option<&str>) -> Result<TransactWriteItem, StoreError> {
+    pub(crate) fn put(
+        &self,
+        item: Item,
+        condition: Option<&str>,
+    ) -> Result<TransactWriteItem, StoreError> {
         let mut put = Put::builder()
             .table_name(&self.tables.directory)
             .set_item(Some(item));
@@ -191,7 +195,7 @@ impl DynamoStore {
     }
 
     /// The change's event, in the events table (the outbox), in the change's transaction.
-    fn record_event(&self, event: &Event) -> Result<TransactWriteItem, StoreError> {
+    pub(crate) fn record_event(&self, event: &Event) -> Result<TransactWriteItem, StoreError> {
         let put = Put::builder()
             .table_name(&self.tables.events)
             .set_item(Some(event_item(event)?))
@@ -228,7 +232,10 @@ impl DynamoStore {
         })
     }
 
-    async fn write(&self, items: Vec<TransactWriteItem>) -> Result<TransactionOutcome, StoreError> {
+    pub(crate) async fn write(
+        &self,
+        items: Vec<TransactWriteItem>,
+    ) -> Result<TransactionOutcome, StoreError> {
         let result = self
             .client
             .transact_write_items()

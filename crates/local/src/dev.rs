@@ -83,6 +83,36 @@ pub async fn ensure_demo_tenant(
         .map_err(|error| format!("cannot create the demo tenant: {error}"))
 }
 
+/// Creates the console tenant (tenant members sign in to it) unless it exists; browsers
+/// may use it from the server's own origin (decision 128).
+pub async fn ensure_console_tenant(app: &App) -> Result<Option<CreatedTenant>, String> {
+    let base = &app.authkit.settings().public_base_url;
+    let origins = url::Url::parse(base)
+        .ok()
+        .and_then(|url| WebOrigin::parse(&url.origin().ascii_serialization()).ok())
+        .into_iter()
+        .collect();
+    app.authkit
+        .ensure_console_tenant(&Actor::System, origins)
+        .await
+        .map_err(|error| format!("cannot create the console tenant: {error}"))
+}
+
+/// What the banner says about the console tenant: its publishable key when this start
+/// created it. Part of the banner, which a reader may stop reading after its last line.
+fn print_console(console: Option<&CreatedTenant>) {
+    let id = authkit_domain::member::CONSOLE_TENANT;
+    match console {
+        Some(created) => println!(
+            "  console tenant `{id}` (tenant members sign in here), key (publishable): {}",
+            created.publishable_key.reveal()
+        ),
+        None => {
+            println!("  console tenant `{id}` exists (its keys were printed when it was created)")
+        }
+    }
+}
+
 /// What the banner says about the operator API: the token, and where the CLI finds it.
 pub struct OperatorBanner<'a> {
     pub token: &'a str,
@@ -93,6 +123,7 @@ pub fn print_banner(
     url: &str,
     app: &App,
     demo: Option<&CreatedTenant>,
+    console: Option<&CreatedTenant>,
     operator: &OperatorBanner<'_>,
 ) {
     println!("\nAuthKit is running at {url}");
@@ -106,6 +137,7 @@ pub fn print_banner(
             "  demo tenant `{DEMO_TENANT}` exists (its keys were printed when it was created)"
         ),
     }
+    print_console(console);
     if app.outbox.is_some() {
         println!("  codes and magic links are printed here and listed at {url}/dev/outbox");
     }

@@ -95,6 +95,7 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
         .await
         .map_err(|error| error.to_string())?;
     let demo = dev::ensure_demo_tenant(&app, policy, redirect_uris).await?;
+    let console = dev::ensure_console_tenant(&app).await?;
     let token_file = operator::token_file();
     let token = operator::issue(&token_file)?;
     let router = authkit_local::router(&app, OperatorAuth::token(&token.reveal()));
@@ -102,7 +103,7 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
         token: &token.reveal(),
         file: &token_file,
     };
-    dev::print_banner(&url, &app, demo.as_ref(), &banner);
+    dev::print_banner(&url, &app, demo.as_ref(), console.as_ref(), &banner);
     authkit_local::serve(listener, router, async {
         let _ = tokio::signal::ctrl_c().await;
     })

@@ -66,6 +66,9 @@ locals {
   # What a registry function reads and writes in the directory: tenant and key records,
   # and keys' last uses (`<tenant>#keyuse`).
   registry_records = concat(local.operator_records, ["*#keyuse"])
+  # The console tenant's users and sessions (members' accounts, `console#…`): the registry
+  # functions read them to judge a member's token and accept invitations, never write them.
+  console_records = ["console#*"]
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -182,6 +185,22 @@ data "aws_iam_policy_document" "function" {
         test     = "ForAllValues:StringLike"
         variable = "dynamodb:LeadingKeys"
         values   = local.registry_records
+      }
+    }
+  }
+
+  # Tenant members are the console tenant's users: reading their accounts and sessions
+  # is how a member's token is judged (decision 130).
+  dynamic "statement" {
+    for_each = each.value.registry && contains(each.value.tables, "directory") ? [1] : []
+    content {
+      sid       = "ConsoleMembersRead"
+      actions   = ["dynamodb:GetItem", "dynamodb:Query"]
+      resources = [local.table_arns["directory"]]
+      condition {
+        test     = "ForAllValues:StringLike"
+        variable = "dynamodb:LeadingKeys"
+        values   = local.console_records
       }
     }
   }

@@ -15,9 +15,9 @@ use axum::Json;
 use futures::stream::{self, Stream, StreamExt};
 
 use crate::admin_dto::{AuditEventList, AuditEventObject, AuditExportParams, AuditParams};
-use crate::auth::SecretKeyCaller;
 use crate::body::QueryParams;
 use crate::problem::Problem;
+use crate::tenant_auth::TenantApiCaller;
 
 pub const NDJSON: &str = "application/x-ndjson";
 
@@ -26,7 +26,7 @@ pub const NDJSON: &str = "application/x-ndjson";
     responses((status = 200, body = AuditEventList), (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn list(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     QueryParams(params): QueryParams<AuditParams>,
 ) -> Result<Json<AuditEventList>, Problem> {
     let page = authkit
@@ -43,7 +43,7 @@ pub(crate) async fn list(
         (status = 400, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn export(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     QueryParams(params): QueryParams<AuditExportParams>,
 ) -> Result<Response, Problem> {
     let filter = params.filter()?;

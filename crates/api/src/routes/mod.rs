@@ -1,9 +1,11 @@
 pub(crate) mod admin;
 pub(crate) mod audit;
+pub(crate) mod console;
 pub(crate) mod devices;
 pub(crate) mod discovery;
 pub(crate) mod health;
 pub(crate) mod me;
+pub(crate) mod members;
 pub(crate) mod sign_in;
 pub(crate) mod tenancy;
 pub(crate) mod tenant;

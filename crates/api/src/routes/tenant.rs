@@ -9,13 +9,13 @@ use axum::Json;
 use serde_json::Value;
 
 use super::tenancy::{self, if_match, tenant_ok};
-use crate::auth::SecretKeyCaller;
 use crate::body::{JsonBody, QueryParams};
 use crate::problem::Problem;
 use crate::tenancy_dto::{
     ApiKeyList, ApiKeyObject, CreateApiKeyRequest, ListQuery, RotateApiKeyRequest, TenantObject,
     TenantSettingsPatch,
 };
+use crate::tenant_auth::TenantApiCaller;
 
 /// The calling tenant's settings; the `ETag` is its revision, for `If-Match` on a change.
 /// Read from the store, not the process's cache of tenants, so the `ETag` is current.
@@ -24,7 +24,7 @@ use crate::tenancy_dto::{
         (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn get(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
 ) -> Result<Response, Problem> {
     let tenant = authkit.managed_tenant(caller.tenant.id.as_str()).await?;
     Ok(tenant_ok(&tenant))
@@ -40,7 +40,7 @@ pub(crate) async fn get(
         (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn update(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, Problem> {
@@ -58,7 +58,7 @@ pub(crate) async fn update(
     responses((status = 200, body = ApiKeyList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn list_keys(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<ApiKeyList>, Problem> {
     tenancy::list_keys(&authkit, &caller.tenant.id, query).await
@@ -70,7 +70,7 @@ pub(crate) async fn list_keys(
     responses((status = 201, body = ApiKeyObject), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn create_key(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<ApiKeyObject>), Problem> {
@@ -82,7 +82,7 @@ pub(crate) async fn create_key(
     responses((status = 200, body = ApiKeyObject), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn get_key(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyObject>, Problem> {
     let entry = authkit.api_key(&caller.tenant.id, &id).await?;
@@ -94,7 +94,7 @@ pub(crate) async fn get_key(
     responses((status = 200, body = ApiKeyObject), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn revoke_key(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyObject>, Problem> {
     tenancy::revoke_key(&authkit, &caller.actor(), &caller.tenant.id, &id).await
@@ -108,7 +108,7 @@ pub(crate) async fn revoke_key(
     responses((status = 201, body = ApiKeyObject), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn rotate_key(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<RotateApiKeyRequest>,

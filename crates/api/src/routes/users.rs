@@ -8,16 +8,16 @@ use axum::Json;
 use crate::admin_dto::{
     FindUserParams, RevokedSessions, SessionList, UserDeviceList, UserExportDocument, UserObject,
 };
-use crate::auth::SecretKeyCaller;
 use crate::body::QueryParams;
 use crate::problem::Problem;
+use crate::tenant_auth::TenantApiCaller;
 
 /// Finds the user an identifier names.
 #[utoipa::path(get, path = "/v1/users", params(FindUserParams), security(("api_key" = [])),
     responses((status = 200, body = UserObject), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn find(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     QueryParams(params): QueryParams<FindUserParams>,
 ) -> Result<Json<UserObject>, Problem> {
     let user = authkit
@@ -31,7 +31,7 @@ pub(crate) async fn find(
     responses((status = 200, body = UserObject), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn get(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<UserObject>, Problem> {
     Ok(Json(authkit.user(caller.caller(), &id).await?.into()))
@@ -43,7 +43,7 @@ pub(crate) async fn get(
     responses((status = 200, body = UserObject), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn disable(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<UserObject>, Problem> {
     Ok(Json(
@@ -56,7 +56,7 @@ pub(crate) async fn disable(
     responses((status = 200, body = UserObject), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn enable(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<UserObject>, Problem> {
     Ok(Json(
@@ -69,7 +69,7 @@ pub(crate) async fn enable(
     responses((status = 200, body = UserDeviceList), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn devices(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<UserDeviceList>, Problem> {
     let devices = authkit.user_devices(caller.caller(), &id).await?;
@@ -85,7 +85,7 @@ pub(crate) async fn devices(
     responses((status = 200, body = SessionList), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn sessions(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<SessionList>, Problem> {
     let sessions = authkit.user_sessions(caller.caller(), &id).await?;
@@ -98,7 +98,7 @@ pub(crate) async fn sessions(
     responses((status = 200, body = RevokedSessions), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn revoke_sessions(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<RevokedSessions>, Problem> {
     let revoked = authkit.revoke_user_sessions(caller.caller(), &id).await?;
@@ -113,7 +113,7 @@ pub(crate) async fn revoke_sessions(
     responses((status = 200, body = UserExportDocument), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn export(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<UserExportDocument>, Problem> {
     let export = authkit.export_user(caller.caller(), &id).await?;
@@ -126,7 +126,7 @@ pub(crate) async fn export(
     responses((status = 204), (status = 404, body = Problem, content_type = "application/problem+json")))]
 pub(crate) async fn erase(
     State(authkit): State<crate::State>,
-    SecretKeyCaller(caller): SecretKeyCaller,
+    TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, Problem> {
     authkit.erase_user(caller.caller(), &id).await?;

@@ -8,6 +8,7 @@ mod changes;
 mod counters;
 mod directory;
 mod fixtures;
+mod members;
 mod service;
 mod tenant_registry;
 mod users;
@@ -51,6 +52,7 @@ pub async fn check_all(stores: &Stores) {
     refusals_add_up_per_tenant_reason_and_minute(stores).await;
     audit_entries_come_back_newest_first_once_each(stores).await;
     tenant_registry::check_all(stores).await;
+    members::check_all(stores).await;
     a_disabled_user_is_kept_from_new_sessions_until_enabled(stores).await;
     a_recycled_phone_number_moves_to_a_new_user_and_the_old_one_stays(stores).await;
     a_recycled_phone_number_leaves_the_other_identifier_to_its_user(stores).await;

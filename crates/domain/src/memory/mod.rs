@@ -6,6 +6,7 @@
 
 mod changes;
 mod events;
+mod members;
 mod tenant_registry;
 
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
@@ -55,6 +56,9 @@ struct Tables {
     /// When a deleted tenant's keys go.
     keys_purged_at: HashMap<TenantId, Timestamp>,
     idempotency: HashMap<(IdempotencyScope, String), IdempotencyRecord>,
+    members: BTreeMap<(TenantId, UserId), crate::member::Membership>,
+    /// Invitations by the address's hash, then tenant.
+    invitations: HashMap<(SecretHash, TenantId), crate::member::Invitation>,
     /// Events recorded with their changes and not yet delivered, oldest first.
     outbox: VecDeque<Event>,
     /// Refusals per tenant, reason and minute (the minute's start).
@@ -454,6 +458,7 @@ impl MemoryStore {
             sessions: self.clone(),
             tenants: self.clone(),
             registry: self.clone(),
+            members: self.clone(),
             audit: self,
         }
     }

@@ -245,7 +245,7 @@ fn key_id_bound(digit: char) -> ApiKeyId {
     ApiKeyId::parse(&format!("key_{}", digit.to_string().repeat(32))).expect("a well-formed id")
 }
 
-fn page<T>(mut items: impl Iterator<Item = T>, limit: usize) -> Page<T> {
+pub(super) fn page<T>(mut items: impl Iterator<Item = T>, limit: usize) -> Page<T> {
     let taken: Vec<T> = items.by_ref().take(limit).collect();
     Page {
         has_more: items.next().is_some(),

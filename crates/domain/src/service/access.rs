@@ -94,7 +94,7 @@ impl AuthKit {
     }
 
     /// The origin that may read the answer, or why the request is refused.
-    fn check_context(
+    pub(super) fn check_context(
         &self,
         tenant: &Tenant,
         kind: KeyKind,

@@ -10,6 +10,7 @@ mod decoy;
 mod devices;
 mod identifiers;
 mod magic_link;
+mod members;
 mod privacy;
 mod refusals;
 mod sessions;
@@ -35,6 +36,7 @@ pub use api_keys::{IssuedKey, RotatedKey, MAX_ROTATION_OVERLAP_SECS};
 pub use audit::MAX_AUDIT_PAGE;
 pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
+pub use members::{ConsoleUser, MemberCaller};
 pub use privacy::UserExport;
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{RequestedKind, StartRequest, StartedChallenge};
@@ -244,6 +246,8 @@ mod directory_tests;
 mod fault_tests;
 #[cfg(test)]
 mod magic_link_tests;
+#[cfg(test)]
+mod members_tests;
 #[cfg(test)]
 mod partition_tests;
 #[cfg(test)]

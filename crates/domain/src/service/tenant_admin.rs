@@ -25,6 +25,8 @@ pub enum Actor {
     Operator(String),
     /// The tenant, with one of its secret keys (None: a key from before keys had ids).
     SecretKey(Option<ApiKeyId>),
+    /// A tenant member, by their console user id.
+    Member(crate::user::UserId),
     /// The deployment itself (the local server's demo tenant, tests).
     System,
 }
@@ -35,6 +37,7 @@ impl Actor {
             Actor::Operator(identity) => format!("operator:{identity}"),
             Actor::SecretKey(Some(id)) => format!("api_key:{id}"),
             Actor::SecretKey(None) => "api_key:legacy".to_owned(),
+            Actor::Member(user) => format!("member:{user}"),
             Actor::System => "system".to_owned(),
         }
     }

@@ -1,0 +1,66 @@
+//! The operator's side of tenant members: creating the console tenant members sign in to
+//! (idempotent, for a deployment's bootstrap), and giving a tenant an owner again.
+
+use authkit_domain::tenant::WebOrigin;
+use authkit_domain::AuthError;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::Json;
+
+use super::tenancy::{tenant_ok, tenant_response};
+use crate::body::JsonBody;
+use crate::members_dto::{ConsoleBootstrapRequest, InvitationObject, RestoreOwnerRequest};
+use crate::operator::{AdminState, Operator};
+use crate::problem::Problem;
+use crate::tenancy_dto::TenantObject;
+
+/// Creates the console tenant (id `console`, email codes only) unless it exists. The
+/// answer that creates it (201) carries its keys, once; later calls answer 200 with the
+/// tenant and change nothing (its settings change like any tenant's).
+#[utoipa::path(post, path = "/admin/v1/console", security(("operator" = [])), request_body = ConsoleBootstrapRequest,
+    responses((status = 201, body = TenantObject), (status = 200, body = TenantObject),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn bootstrap(
+    State(state): State<AdminState>,
+    Operator(actor): Operator,
+    JsonBody(body): JsonBody<ConsoleBootstrapRequest>,
+) -> Result<Response, Problem> {
+    let origins = body
+        .allowed_origins
+        .iter()
+        .map(|raw| WebOrigin::parse(raw))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|_| {
+            AuthError::InvalidRequest("allowed_origins are origins: https://host[:port]")
+        })?;
+    match state.authkit.ensure_console_tenant(&actor, origins).await? {
+        Some(created) => Ok(tenant_response(StatusCode::CREATED, created.into())),
+        None => Ok(tenant_ok(
+            &state
+                .authkit
+                .managed_tenant(authkit_domain::member::CONSOLE_TENANT)
+                .await?,
+        )),
+    }
+}
+
+/// Invites an address as owner of the tenant, whatever its members are: the way back for
+/// a tenant whose owners are gone. Audited as the operator's.
+#[utoipa::path(post, path = "/admin/v1/tenants/{id}/owners", security(("operator" = [])), request_body = RestoreOwnerRequest,
+    params(("id" = String, Path, description = "tenant id")),
+    responses((status = 202, body = InvitationObject), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn restore_owner(
+    State(state): State<AdminState>,
+    Operator(actor): Operator,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<RestoreOwnerRequest>,
+) -> Result<(StatusCode, Json<InvitationObject>), Problem> {
+    let tenant = state.authkit.managed_tenant(&id).await?;
+    let invitation = state
+        .authkit
+        .restore_owner(&actor, &tenant.id, &body.email)
+        .await?;
+    Ok((StatusCode::ACCEPTED, Json((&invitation).into())))
+}

@@ -1,0 +1,364 @@
+//! Tenant members: the console tenant they sign in to, how their access token is judged
+//! for a tenant, and how owners invite, re-role and remove them (decisions 128-133).
+//! A tenant never loses its last owner: the store refuses the change that would.
+
+use super::tenant_admin::{Actor, PageRequest};
+use super::{AuthKit, CreatedTenant, RequestContext};
+use crate::error::AuthError;
+use crate::event::EventKind;
+use crate::identifier::{Channel, Email};
+use crate::member::{
+    Invitation, MemberChange, MemberWritten, Membership, Operation, Role, CONSOLE_TENANT,
+    INVITATION_TTL_SECS,
+};
+use crate::registry::Page;
+use crate::secret::SecretHash;
+use crate::tenant::{KeyKind, Tenant, TenantId, TenantPolicy, TenantSettings, WebOrigin};
+use crate::user::UserId;
+
+/// A console member whose access token passed every check, acting on a tenant they hold
+/// a role on.
+#[derive(Debug, Clone)]
+pub struct MemberCaller {
+    pub tenant: Tenant,
+    pub user: UserId,
+    pub role: Role,
+    /// The request's origin when it may read the answer.
+    pub allowed_origin: Option<WebOrigin>,
+}
+
+impl MemberCaller {
+    /// The operation, if the member's role covers it; 403 `role_forbidden` otherwise.
+    pub fn permit(&self, operation: Operation) -> Result<(), AuthError> {
+        if self.role.allows(operation) {
+            Ok(())
+        } else {
+            Err(AuthError::RoleForbids)
+        }
+    }
+}
+
+/// A signed-in console user (a member, or someone about to accept an invitation).
+#[derive(Debug, Clone)]
+pub struct ConsoleUser {
+    pub user: UserId,
+    pub allowed_origin: Option<WebOrigin>,
+}
+
+/// The context of invitations' address hashes (no other stored hash uses it).
+const INVITATION_CONTEXT: &str = "member-invitation";
+
+impl AuthKit {
+    fn console_id() -> TenantId {
+        TenantId::parse(CONSOLE_TENANT).expect("the console tenant's id is valid")
+    }
+
+    /// Creates the console tenant unless it exists (in any state): email codes only, its
+    /// publishable key for the console's browsers at `allowed_origins`. Its keys are shown
+    /// by the call that creates it; later calls answer None and change nothing.
+    pub async fn ensure_console_tenant(
+        &self,
+        actor: &Actor,
+        allowed_origins: Vec<WebOrigin>,
+    ) -> Result<Option<CreatedTenant>, AuthError> {
+        match self.stored_tenant(CONSOLE_TENANT).await {
+            Ok(_) => return Ok(None),
+            Err(AuthError::TenantNotFound) => {}
+            Err(error) => return Err(error),
+        }
+        let settings = TenantSettings {
+            allowed_origins: Some(allowed_origins),
+            enabled_channels: vec![Channel::Email],
+            ..TenantSettings::new(
+                "AuthKit Console".to_owned(),
+                Vec::new(),
+                TenantPolicy::default(),
+            )
+        };
+        match self
+            .create_tenant_as(actor, Self::console_id(), settings, None)
+            .await
+        {
+            Ok(created) => Ok(Some(created)),
+            // Another process created it first (or it was deleted once: its id is kept).
+            Err(AuthError::TenantExists) => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// A console user from their access token: the console tenant must be in good
+    /// standing, a browser must be on its allowed origins, and the session live.
+    pub async fn console_user(
+        &self,
+        token: &str,
+        request: &RequestContext<'_>,
+    ) -> Result<ConsoleUser, AuthError> {
+        let console = self
+            .tenant(CONSOLE_TENANT)
+            .await
+            .map_err(|error| match error {
+                AuthError::TenantNotFound => AuthError::InvalidAccessToken,
+                other => other,
+            })?;
+        let allowed_origin = self.check_context(&console, KeyKind::Publishable, request)?;
+        let claims = self
+            .authenticate_live_access_token(&console.id, token)
+            .await?;
+        Ok(ConsoleUser {
+            user: claims.sub,
+            allowed_origin,
+        })
+    }
+
+    /// A member acting on `tenant` (the request's `AuthKit-Tenant`) with their console
+    /// access token: the token is judged first (401), then the tenant must be named (400).
+    /// A tenant they hold no role on is not found, exactly like one that does not exist.
+    pub async fn authenticate_member(
+        &self,
+        token: &str,
+        tenant: Option<&str>,
+        request: &RequestContext<'_>,
+    ) -> Result<MemberCaller, AuthError> {
+        let console = self.console_user(token, request).await?;
+        let tenant = tenant.ok_or(AuthError::InvalidRequest(
+            "a member's token needs the AuthKit-Tenant header naming the tenant",
+        ))?;
+        let id = TenantId::parse(tenant).map_err(|_| AuthError::TenantNotFound)?;
+        let membership = self
+            .stores
+            .members
+            .member(&id, &console.user)
+            .await?
+            .ok_or(AuthError::TenantNotFound)?;
+        let tenant = self.tenant(id.as_str()).await?;
+        Ok(MemberCaller {
+            tenant,
+            user: console.user,
+            role: membership.role,
+            allowed_origin: console.allowed_origin,
+        })
+    }
+
+    /// The tenant's members, by user id.
+    pub async fn list_members(
+        &self,
+        tenant: &TenantId,
+        page: &PageRequest,
+    ) -> Result<Page<Membership>, AuthError> {
+        let after = match &page.starting_after {
+            None => None,
+            Some(raw) => Some(
+                UserId::parse(raw)
+                    .map_err(|_| AuthError::InvalidRequest("starting_after is a member id"))?,
+            ),
+        };
+        Ok(self
+            .stores
+            .members
+            .list_members(tenant, after.as_ref(), page.limit)
+            .await?)
+    }
+
+    /// The tenants a console user is a member of.
+    pub async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, AuthError> {
+        Ok(self.stores.members.memberships_of(user).await?)
+    }
+
+    /// Invites an address to the tenant with a role. The answer is the same whether or not
+    /// the address has a console account: it learns nothing about who exists.
+    pub async fn invite_member(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        email: &str,
+        role: Role,
+    ) -> Result<Invitation, AuthError> {
+        let email = Email::parse(email)?;
+        let now = self.now();
+        let invitation = Invitation {
+            tenant: tenant.clone(),
+            email_hash: self.invitation_hash(&email),
+            email_masked: email.masked(),
+            role,
+            invited_by: actor.describe(),
+            created_at: now,
+            expires_at: now.plus_secs(INVITATION_TTL_SECS),
+        };
+        let mut event = self.admin_event(
+            tenant,
+            EventKind::MemberInvited,
+            format!("{} role={}", actor.describe(), role.as_str()),
+        );
+        event.identifier = Some(invitation.email_masked.clone());
+        self.stores
+            .members
+            .put_invitation(&invitation, &event)
+            .await?;
+        Ok(invitation)
+    }
+
+    /// An operator's way back for a tenant whose owners are gone: an owner invitation,
+    /// audited as the operator's (decision 132).
+    pub async fn restore_owner(
+        &self,
+        operator: &Actor,
+        tenant: &TenantId,
+        email: &str,
+    ) -> Result<Invitation, AuthError> {
+        self.stored_tenant(tenant.as_str()).await?;
+        self.invite_member(operator, tenant, email, Role::Owner)
+            .await
+    }
+
+    /// Accepts every pending invitation of the console user's address; a role already
+    /// held is never lowered by accepting. Answers the user's memberships afterwards.
+    pub async fn accept_invitations(&self, user: &UserId) -> Result<Vec<Membership>, AuthError> {
+        let console = Self::console_id();
+        let account = self
+            .stores
+            .users
+            .get(&console, user)
+            .await?
+            .ok_or(AuthError::InvalidAccessToken)?;
+        let email = match &account.identifier {
+            crate::identifier::Identifier::Email(email) => email.clone(),
+            crate::identifier::Identifier::Phone(_) => return self.memberships(user).await,
+        };
+        let hash = self.invitation_hash(&email);
+        let now = self.now();
+        for invitation in self.stores.members.invitations_for(&hash, now).await? {
+            let current = self.stores.members.member(&invitation.tenant, user).await?;
+            let role = current
+                .as_ref()
+                .map_or(invitation.role, |held| held.role.max(invitation.role));
+            let next = Membership {
+                tenant: invitation.tenant.clone(),
+                user: user.clone(),
+                email: email.as_str().to_owned(),
+                role,
+                created_at: current.as_ref().map_or(now, |held| held.created_at),
+                updated_at: now,
+            };
+            let change = MemberChange {
+                tenant: invitation.tenant.clone(),
+                user: user.clone(),
+                expected: current.map(|held| held.role),
+                next: Some(next),
+                accepting: Some(hash),
+                event: self.member_event(
+                    &invitation.tenant,
+                    EventKind::MemberRoleSet,
+                    &Actor::Member(user.clone()),
+                    user,
+                    Some(role),
+                ),
+            };
+            // A concurrent acceptance already consumed it: nothing more to do.
+            self.stores.members.change_member(&change).await?;
+        }
+        self.memberships(user).await
+    }
+
+    /// Changes a member's role. Demoting the last owner is refused (409 `last_owner`).
+    pub async fn set_member_role(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        user: &str,
+        role: Role,
+    ) -> Result<Membership, AuthError> {
+        let user = UserId::parse(user).map_err(|_| AuthError::MemberNotFound)?;
+        for _ in 0..3 {
+            let current = self
+                .stores
+                .members
+                .member(tenant, &user)
+                .await?
+                .ok_or(AuthError::MemberNotFound)?;
+            if current.role == role {
+                return Ok(current);
+            }
+            let next = Membership {
+                role,
+                updated_at: self.now(),
+                ..current.clone()
+            };
+            let change = MemberChange {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                expected: Some(current.role),
+                next: Some(next.clone()),
+                accepting: None,
+                event: self.member_event(
+                    tenant,
+                    EventKind::MemberRoleSet,
+                    actor,
+                    &user,
+                    Some(role),
+                ),
+            };
+            match self.stores.members.change_member(&change).await? {
+                MemberWritten::Done => return Ok(next),
+                MemberWritten::LastOwner => return Err(AuthError::LastOwner),
+                MemberWritten::Stale => continue,
+            }
+        }
+        Err(AuthError::ConcurrentUpdate)
+    }
+
+    /// Removes a member. Removing the last owner is refused (409 `last_owner`).
+    pub async fn remove_member(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        user: &str,
+    ) -> Result<(), AuthError> {
+        let user = UserId::parse(user).map_err(|_| AuthError::MemberNotFound)?;
+        for _ in 0..3 {
+            let current = self
+                .stores
+                .members
+                .member(tenant, &user)
+                .await?
+                .ok_or(AuthError::MemberNotFound)?;
+            let change = MemberChange {
+                tenant: tenant.clone(),
+                user: user.clone(),
+                expected: Some(current.role),
+                next: None,
+                accepting: None,
+                event: self.member_event(tenant, EventKind::MemberRemoved, actor, &user, None),
+            };
+            match self.stores.members.change_member(&change).await? {
+                MemberWritten::Done => return Ok(()),
+                MemberWritten::LastOwner => return Err(AuthError::LastOwner),
+                MemberWritten::Stale => continue,
+            }
+        }
+        Err(AuthError::ConcurrentUpdate)
+    }
+
+    fn invitation_hash(&self, email: &Email) -> SecretHash {
+        self.keys
+            .current()
+            .pepper
+            .hash(INVITATION_CONTEXT, email.matching_key().as_bytes())
+    }
+
+    fn member_event(
+        &self,
+        tenant: &TenantId,
+        kind: EventKind,
+        actor: &Actor,
+        member: &UserId,
+        role: Option<Role>,
+    ) -> crate::event::Event {
+        let detail = match role {
+            Some(role) => format!("{} role={}", actor.describe(), role.as_str()),
+            None => actor.describe(),
+        };
+        let mut event = self.admin_event(tenant, kind, detail);
+        event.user_id = Some(member.clone());
+        event
+    }
+}

@@ -1,0 +1,231 @@
+//! Tenant members through the service: the console tenant, member tokens judged per
+//! tenant and role, invitations, and the last owner.
+
+use super::testing::{code_for, Harness};
+use super::{Actor, Caller, MemberCaller, PageRequest, RequestContext};
+use crate::error::AuthError;
+use crate::member::{Operation, Role, CONSOLE_TENANT};
+use crate::tenant::WebOrigin;
+use crate::user::UserId;
+
+const CONSOLE_ORIGIN: &str = "https://console.example.com";
+
+/// The console tenant, created once per harness.
+async fn console(h: &Harness) -> crate::tenant::Tenant {
+    let origins = vec![WebOrigin::parse(CONSOLE_ORIGIN).unwrap()];
+    h.authkit
+        .ensure_console_tenant(&Actor::System, origins)
+        .await
+        .unwrap();
+    h.authkit.managed_tenant(CONSOLE_TENANT).await.unwrap()
+}
+
+/// Signs `email` in to the console: their access token and user id.
+async fn console_sign_in(h: &Harness, email: &str) -> (String, UserId) {
+    let console = console(h).await;
+    let caller = Caller {
+        tenant: &console,
+        ip: Some("198.51.100.8"),
+    };
+    let started = h
+        .authkit
+        .start_sign_in(caller, code_for(email))
+        .await
+        .unwrap();
+    let signed_in = h
+        .authkit
+        .sign_in_with_answer(caller, started.id.as_str(), &h.sender.last_secret())
+        .await
+        .unwrap();
+    (signed_in.tokens.access_token, signed_in.user_id)
+}
+
+/// `email` as a member of the harness's tenant with `role`: invited by an operator,
+/// signed in to the console, accepted.
+async fn member_with(h: &Harness, email: &str, role: Role) -> (String, UserId) {
+    let operator = Actor::Operator("local".into());
+    h.authkit
+        .invite_member(&operator, &h.tenant.id, email, role)
+        .await
+        .unwrap();
+    let (token, user) = console_sign_in(h, email).await;
+    h.authkit.accept_invitations(&user).await.unwrap();
+    (token, user)
+}
+
+async fn as_member(h: &Harness, token: &str, tenant: &str) -> Result<MemberCaller, AuthError> {
+    h.authkit
+        .authenticate_member(token, Some(tenant), &RequestContext::default())
+        .await
+}
+
+#[tokio::test]
+async fn the_console_tenant_is_created_once_with_email_only() {
+    let h = Harness::new().await;
+    let origins = vec![WebOrigin::parse(CONSOLE_ORIGIN).unwrap()];
+    let first = h
+        .authkit
+        .ensure_console_tenant(&Actor::System, origins.clone())
+        .await
+        .unwrap();
+    assert!(
+        first.is_some(),
+        "the first call creates it and shows its keys"
+    );
+    let again = h
+        .authkit
+        .ensure_console_tenant(&Actor::System, origins)
+        .await
+        .unwrap();
+    assert!(again.is_none(), "later calls change nothing");
+    let console = h.authkit.managed_tenant(CONSOLE_TENANT).await.unwrap();
+    assert_eq!(
+        console.enabled_channels,
+        vec![crate::identifier::Channel::Email]
+    );
+}
+
+#[tokio::test]
+async fn an_invited_address_becomes_a_member_when_it_signs_in_and_accepts() {
+    let h = Harness::new().await;
+    let (token, user) = member_with(&h, "dev@example.com", Role::Developer).await;
+    let member = as_member(&h, &token, "acme").await.unwrap();
+    assert_eq!(member.role, Role::Developer);
+    assert_eq!(member.user, user);
+    assert!(member.permit(Operation::ManageKeys).is_ok());
+    assert!(matches!(
+        member.permit(Operation::ChangeSettings),
+        Err(AuthError::RoleForbids)
+    ));
+    let tenants = h.authkit.memberships(&user).await.unwrap();
+    assert_eq!(tenants.len(), 1);
+    let events = h.audit_of(&h.tenant.id, 10).await;
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.contains(&"member_invited") && kinds.contains(&"member_role_set"));
+}
+
+#[tokio::test]
+async fn someone_signed_in_to_the_console_without_an_invitation_is_member_of_nothing() {
+    let h = Harness::new().await;
+    let (token, user) = console_sign_in(&h, "stranger@example.com").await;
+    assert!(h
+        .authkit
+        .accept_invitations(&user)
+        .await
+        .unwrap()
+        .is_empty());
+    assert!(matches!(
+        as_member(&h, &token, "acme").await,
+        Err(AuthError::TenantNotFound)
+    ));
+    assert!(
+        matches!(
+            as_member(&h, &token, "no-such-tenant").await,
+            Err(AuthError::TenantNotFound)
+        ),
+        "a tenant the member is not on reads like one that does not exist"
+    );
+}
+
+#[tokio::test]
+async fn a_member_token_is_judged_by_the_console_tenants_origins() {
+    let h = Harness::new().await;
+    let (token, _) = member_with(&h, "viewer@example.com", Role::Viewer).await;
+    let from = |origin| RequestContext {
+        origin: Some(origin),
+        ip: None,
+    };
+    let allowed = h
+        .authkit
+        .authenticate_member(&token, Some("acme"), &from(CONSOLE_ORIGIN))
+        .await
+        .unwrap();
+    assert_eq!(allowed.allowed_origin.unwrap().as_str(), CONSOLE_ORIGIN);
+    assert!(matches!(
+        h.authkit
+            .authenticate_member(&token, Some("acme"), &from("https://evil.example"))
+            .await,
+        Err(AuthError::OriginNotAllowed)
+    ));
+}
+
+#[tokio::test]
+async fn an_end_users_token_of_another_tenant_is_no_member_token() {
+    let h = Harness::new().await;
+    console(&h).await;
+    let signed_in = h.sign_in("user@example.com").await;
+    assert!(matches!(
+        as_member(&h, &signed_in.tokens.access_token, "acme").await,
+        Err(AuthError::InvalidAccessToken)
+    ));
+}
+
+#[tokio::test]
+async fn the_last_owner_can_be_neither_removed_nor_demoted() {
+    let h = Harness::new().await;
+    let (_, owner) = member_with(&h, "owner@example.com", Role::Owner).await;
+    let actor = Actor::Member(owner.clone());
+    let tenant = &h.tenant.id;
+    assert!(matches!(
+        h.authkit
+            .remove_member(&actor, tenant, owner.as_str())
+            .await,
+        Err(AuthError::LastOwner)
+    ));
+    assert!(matches!(
+        h.authkit
+            .set_member_role(&actor, tenant, owner.as_str(), Role::Admin)
+            .await,
+        Err(AuthError::LastOwner)
+    ));
+    let (_, second) = member_with(&h, "second@example.com", Role::Viewer).await;
+    h.authkit
+        .set_member_role(&actor, tenant, second.as_str(), Role::Owner)
+        .await
+        .unwrap();
+    h.authkit
+        .remove_member(&actor, tenant, owner.as_str())
+        .await
+        .unwrap();
+    let page = PageRequest::parse(None, None).unwrap();
+    let members = h.authkit.list_members(tenant, &page).await.unwrap();
+    assert_eq!(members.items.len(), 1);
+    assert_eq!(members.items[0].role, Role::Owner);
+    assert!(matches!(
+        h.authkit.remove_member(&actor, tenant, "usr_nobody").await,
+        Err(AuthError::MemberNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn accepting_an_invitation_never_lowers_a_role() {
+    let h = Harness::new().await;
+    let (_, user) = member_with(&h, "admin@example.com", Role::Admin).await;
+    h.authkit
+        .invite_member(
+            &Actor::Operator("local".into()),
+            &h.tenant.id,
+            "ADMIN@example.com",
+            Role::Viewer,
+        )
+        .await
+        .unwrap();
+    let memberships = h.authkit.accept_invitations(&user).await.unwrap();
+    assert_eq!(memberships[0].role, Role::Admin);
+}
+
+#[tokio::test]
+async fn a_removed_member_loses_access_at_once() {
+    let h = Harness::new().await;
+    let (_, owner) = member_with(&h, "owner@example.com", Role::Owner).await;
+    let (token, viewer) = member_with(&h, "viewer@example.com", Role::Viewer).await;
+    as_member(&h, &token, "acme").await.unwrap();
+    h.authkit
+        .remove_member(&Actor::Member(owner), &h.tenant.id, viewer.as_str())
+        .await
+        .unwrap();
+    assert!(matches!(
+        as_member(&h, &token, "acme").await,
+        Err(AuthError::TenantNotFound)
+    ));
+}
