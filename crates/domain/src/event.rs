@@ -487,4 +487,26 @@ mod tests {
             assert_eq!(RefusalReason::parse(reason.as_str()), Some(reason));
         }
     }
+
+    #[test]
+    fn every_event_kind_is_found_by_its_name_as_stored() {
+        // The audit API's `kind` filter parses the name an entry is stored under (serde's).
+        for kind in [
+            EventKind::ChallengeStarted,
+            EventKind::UserErased,
+            EventKind::RequestsRefused,
+            EventKind::TenantCreated,
+            EventKind::TenantDeleted,
+            EventKind::ApiKeyRotated,
+            EventKind::MemberInvited,
+            EventKind::MemberRoleSet,
+            EventKind::MemberRemoved,
+        ] {
+            let stored = serde_json::to_value(kind).unwrap();
+            assert_eq!(stored.as_str(), Some(kind.as_str()));
+            assert_eq!(EventKind::parse(kind.as_str()), Some(kind), "{}", kind.as_str());
+        }
+        assert_eq!(EventKind::parse("Tenant_Created"), None);
+        assert_eq!(EventKind::parse(""), None);
+    }
 }
