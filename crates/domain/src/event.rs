@@ -82,34 +82,10 @@ pub enum EventKind {
 }
 
 impl EventKind {
-    pub const ALL: [EventKind; 23] = [
-        EventKind::ChallengeStarted,
-        EventKind::ChallengeResent,
-        EventKind::DeliveryFailed,
-        EventKind::AnswerWrong,
-        EventKind::ChallengeExhausted,
-        EventKind::ChallengeVerified,
-        EventKind::MagicLinkConfirmed,
-        EventKind::ChallengeConsumed,
-        EventKind::ContactProven,
-        EventKind::UserCreated,
-        EventKind::UserDisabled,
-        EventKind::UserEnabled,
-        EventKind::UserErased,
-        EventKind::IdentifierReassigned,
-        EventKind::IdentifierChanged,
-        EventKind::SessionOpened,
-        EventKind::SessionRotated,
-        EventKind::SessionReused,
-        EventKind::SessionRevoked,
-        EventKind::DeviceBound,
-        EventKind::DeviceRevoked,
-        EventKind::IdentifierLocked,
-        EventKind::RequestsRefused,
-    ];
-
+    /// The kind an entry is stored under (its serde name): a list kept by hand missed
+    /// kinds added later.
     pub fn parse(raw: &str) -> Option<EventKind> {
-        EventKind::ALL.into_iter().find(|kind| kind.as_str() == raw)
+        serde_json::from_value(serde_json::Value::String(raw.to_owned())).ok()
     }
 
     pub fn as_str(self) -> &'static str {
@@ -504,7 +480,12 @@ mod tests {
         ] {
             let stored = serde_json::to_value(kind).unwrap();
             assert_eq!(stored.as_str(), Some(kind.as_str()));
-            assert_eq!(EventKind::parse(kind.as_str()), Some(kind), "{}", kind.as_str());
+            assert_eq!(
+                EventKind::parse(kind.as_str()),
+                Some(kind),
+                "{}",
+                kind.as_str()
+            );
         }
         assert_eq!(EventKind::parse("Tenant_Created"), None);
         assert_eq!(EventKind::parse(""), None);
