@@ -467,10 +467,30 @@ mod tests {
                 vec![("AUTHKIT_TENANT_CACHE_SECS", "3600")],
                 "AUTHKIT_TENANT_CACHE_SECS",
             ),
+            (vec![("AUTHKIT_SIGNUP", "yes")], "AUTHKIT_SIGNUP"),
         ] {
             let error = config(&vars).expect_err("refused");
             assert_eq!(error.variable, variable, "{vars:?}");
         }
+    }
+
+    #[test]
+    fn sign_up_is_off_unless_chosen_and_open_by_the_local_default() {
+        assert_eq!(
+            config(&[]).unwrap().signup,
+            None,
+            "the app reads None as off"
+        );
+        let open = config(&[]).unwrap().with_default_signup(SignupMode::Open);
+        assert_eq!(open.signup, Some(SignupMode::Open));
+        let chosen = config(&[("AUTHKIT_SIGNUP", "invite_only")])
+            .unwrap()
+            .with_default_signup(SignupMode::Open);
+        assert_eq!(
+            chosen.signup,
+            Some(SignupMode::InviteOnly),
+            "the environment wins"
+        );
     }
 
     #[test]
