@@ -22,6 +22,7 @@ mod magic_link;
 mod members;
 mod round_trips;
 mod sign_in;
+mod signup;
 mod store_faults;
 mod tenants;
 mod tokens;

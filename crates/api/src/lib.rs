@@ -135,6 +135,7 @@ pub fn discovery_routes(published: Arc<PublishedKeys>) -> Router {
 fn start() -> Router<State> {
     Router::new()
         .route("/v1/auth/start", post(routes::sign_in::start))
+        .route("/v1/signup", post(routes::signup::start))
         .route("/v1/me/identifier", post(routes::me::change_identifier))
 }
 
@@ -204,6 +205,8 @@ fn tenant_api() -> Router<State> {
         )
         .route("/v1/memberships", get(members::mine))
         .route("/v1/memberships/accept", post(members::accept))
+        // Creates a tenant: served where the registry may be written (decision 111).
+        .route("/v1/signup/verify", post(routes::signup::verify))
         .route_layer(map_response(no_store::forbid_caching))
 }
 

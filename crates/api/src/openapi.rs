@@ -48,6 +48,8 @@ use crate::{link_page, routes};
         routes::members::remove,
         routes::members::mine,
         routes::members::accept,
+        routes::signup::start,
+        routes::signup::verify,
         routes::me::change_identifier,
         routes::me::verify_identifier_change,
         routes::me::remove_identifier,

@@ -174,6 +174,8 @@ impl From<AuthError> for Problem {
             AuthError::RoleForbids => problem(S::FORBIDDEN, "role_forbidden"),
             AuthError::MemberNotFound => problem(S::NOT_FOUND, "member_not_found"),
             AuthError::LastOwner => problem(S::CONFLICT, "last_owner"),
+            AuthError::SignupDisabled => problem(S::FORBIDDEN, "signup_disabled"),
+            AuthError::SignupNotInvited => problem(S::FORBIDDEN, "signup_not_invited"),
             AuthError::MemberRequired => problem(S::UNAUTHORIZED, "member_token_required"),
             // The SDK has already retried with backoff; the client may try again shortly.
             // Every 503 says when, so a retrying client neither hammers nor gives up.

@@ -6,6 +6,7 @@ use std::time::Duration;
 
 use authkit_api::{ClientIpSource, Edge};
 use authkit_delivery::AwsSenderSettings;
+use authkit_domain::service::SignupMode;
 use authkit_domain::tenant::DeploymentOrigins;
 use authkit_dynamodb::TableNames;
 
@@ -74,6 +75,9 @@ pub struct Config {
     /// AUTHKIT_TENANT_CACHE_SECS: how long a warm process trusts an API key and a tenant
     /// it read; a revoked key stops working within this bound.
     pub tenant_cache_secs: u32,
+    /// AUTHKIT_SIGNUP: `open`, `invite_only` or `off`; unset, `off` (the local server
+    /// makes it `open`: [`Config::with_default_signup`]).
+    pub signup: Option<SignupMode>,
 }
 
 /// Bounds on every AWS SDK call (docs/configuration.md).
@@ -206,7 +210,21 @@ impl Config {
                 u64::from(authkit_domain::service::DEFAULT_TENANT_CACHE_SECS),
                 0..=300,
             )? as u32,
+            signup: match get("AUTHKIT_SIGNUP") {
+                None => None,
+                Some(raw) => {
+                    Some(SignupMode::parse(raw.trim()).ok_or_else(|| {
+                        error("AUTHKIT_SIGNUP", "expected open, invite_only or off")
+                    })?)
+                }
+            },
         })
+    }
+
+    /// Self-service sign-up in `mode` unless the environment chose.
+    pub fn with_default_signup(mut self, mode: SignupMode) -> Config {
+        self.signup.get_or_insert(mode);
+        self
     }
 
     /// Names the server by `base_url` (the local server's bound address) wherever the
@@ -449,10 +467,30 @@ mod tests {
                 vec![("AUTHKIT_TENANT_CACHE_SECS", "3600")],
                 "AUTHKIT_TENANT_CACHE_SECS",
             ),
+            (vec![("AUTHKIT_SIGNUP", "yes")], "AUTHKIT_SIGNUP"),
         ] {
             let error = config(&vars).expect_err("refused");
             assert_eq!(error.variable, variable, "{vars:?}");
         }
+    }
+
+    #[test]
+    fn sign_up_is_off_unless_chosen_and_open_by_the_local_default() {
+        assert_eq!(
+            config(&[]).unwrap().signup,
+            None,
+            "the app reads None as off"
+        );
+        let open = config(&[]).unwrap().with_default_signup(SignupMode::Open);
+        assert_eq!(open.signup, Some(SignupMode::Open));
+        let chosen = config(&[("AUTHKIT_SIGNUP", "invite_only")])
+            .unwrap()
+            .with_default_signup(SignupMode::Open);
+        assert_eq!(
+            chosen.signup,
+            Some(SignupMode::InviteOnly),
+            "the environment wins"
+        );
     }
 
     #[test]

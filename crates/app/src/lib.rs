@@ -13,7 +13,9 @@ use authkit_domain::delivery::{DeliveryError, DeliveryReceipt, OutgoingMessage, 
 use authkit_domain::event::{drain, EventPipeline};
 use authkit_domain::identifier::Channel;
 use authkit_domain::memory::MemoryStore;
-use authkit_domain::service::{KeySource, PublicKeys, PublishedKeys, ServiceSettings, StaticKeys};
+use authkit_domain::service::{
+    KeySource, PublicKeys, PublishedKeys, ServiceSettings, SignupMode, StaticKeys,
+};
 use authkit_domain::store::{AuditLog, Stores};
 use authkit_domain::{AuthKit, OsRandomness, SystemClock};
 
@@ -133,6 +135,7 @@ impl App {
             public_base_url: public_base_url.to_owned(),
             default_allowed_origins: config.default_allowed_origins.clone(),
             tenant_cache_secs: config.tenant_cache_secs,
+            signup: config.signup.unwrap_or(SignupMode::Off),
         };
         let sdk = if config.needs_aws() {
             Some(aws_sdk_config(&config).await?)

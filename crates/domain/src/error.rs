@@ -134,6 +134,12 @@ pub enum AuthError {
     MemberNotFound,
     #[error("the tenant must keep an owner: make another member owner first")]
     LastOwner,
+    #[error("self-service sign-up is off in this deployment: ask its operator for a tenant")]
+    SignupDisabled,
+    #[error(
+        "sign-up is by invitation in this deployment, and this address holds no pending invitation"
+    )]
+    SignupNotInvited,
     #[error("this needs a tenant member's console access token")]
     MemberRequired,
 

@@ -91,7 +91,11 @@ async fn serve(config: Config, address: SocketAddr) -> Result<(), String> {
         .await
         .map_err(|error| format!("cannot listen on {address}: {error}"))?;
     let url = authkit_local::base_url_for(listener.local_addr().map_err(|e| e.to_string())?);
-    let app = App::build(config.with_default_base_url(&url))
+    // Locally, sign-up is open unless AUTHKIT_SIGNUP says otherwise: the server is one's own.
+    let config = config
+        .with_default_base_url(&url)
+        .with_default_signup(authkit_domain::service::SignupMode::Open);
+    let app = App::build(config)
         .await
         .map_err(|error| error.to_string())?;
     let demo = dev::ensure_demo_tenant(&app, policy, redirect_uris).await?;

@@ -7,6 +7,7 @@ pub(crate) mod health;
 pub(crate) mod me;
 pub(crate) mod members;
 pub(crate) mod sign_in;
+pub(crate) mod signup;
 pub(crate) mod tenancy;
 pub(crate) mod tenant;
 pub(crate) mod tokens;

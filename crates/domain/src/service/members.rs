@@ -49,7 +49,7 @@ pub struct ConsoleUser {
 const INVITATION_CONTEXT: &str = "member-invitation";
 
 impl AuthKit {
-    fn console_id() -> TenantId {
+    pub(super) fn console_id() -> TenantId {
         TenantId::parse(CONSOLE_TENANT).expect("the console tenant's id is valid")
     }
 
@@ -338,14 +338,14 @@ impl AuthKit {
         Err(AuthError::ConcurrentUpdate)
     }
 
-    fn invitation_hash(&self, email: &Email) -> SecretHash {
+    pub(super) fn invitation_hash(&self, email: &Email) -> SecretHash {
         self.keys
             .current()
             .pepper
             .hash(INVITATION_CONTEXT, email.matching_key().as_bytes())
     }
 
-    fn member_event(
+    pub(super) fn member_event(
         &self,
         tenant: &TenantId,
         kind: EventKind,

@@ -16,6 +16,7 @@ mod refusals;
 mod sessions;
 mod sign_in;
 mod signing_in_user;
+mod signup;
 mod tenant_admin;
 mod tenants;
 mod users;
@@ -40,6 +41,7 @@ pub use members::{ConsoleUser, MemberCaller};
 pub use privacy::UserExport;
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{RequestedKind, StartRequest, StartedChallenge};
+pub use signup::{SignedUp, SignupMode};
 pub use tenant_admin::{Actor, IdempotencyKey, PageRequest, TENANT_RETENTION_SECS};
 pub use tenants::{CreatedTenant, NewTenant};
 
@@ -104,6 +106,8 @@ pub struct ServiceSettings {
     /// revoked key, a suspended or deleted tenant or a changed policy takes effect within
     /// this many seconds in other processes (at once in the process that made the change).
     pub tenant_cache_secs: u32,
+    /// Who may create a tenant by self-service sign-up (`AUTHKIT_SIGNUP`).
+    pub signup: SignupMode,
 }
 
 impl ServiceSettings {
@@ -114,6 +118,7 @@ impl ServiceSettings {
             public_base_url: public_base_url.into(),
             default_allowed_origins: Default::default(),
             tenant_cache_secs: DEFAULT_TENANT_CACHE_SECS,
+            signup: SignupMode::Off,
         }
     }
 }
@@ -254,6 +259,8 @@ mod partition_tests;
 mod rate_limit_tests;
 #[cfg(test)]
 mod session_tests;
+#[cfg(test)]
+mod signup_tests;
 #[cfg(test)]
 mod tenant_admin_tests;
 #[cfg(test)]

@@ -160,6 +160,21 @@ impl Harness {
         )
     }
 
+    /// This harness's service with sign-up in `mode` (the harness's own is `off`).
+    pub fn service_with_signup(&self, mode: super::SignupMode) -> AuthKit {
+        AuthKit::new(
+            self.stores.clone(),
+            self.sender.clone(),
+            Arc::new(StaticKeys(self.keys.clone())),
+            self.clock.clone(),
+            Arc::new(OsRandomness),
+            ServiceSettings {
+                signup: mode,
+                ..ServiceSettings::new("https://auth.example.com", "https://auth.example.com")
+            },
+        )
+    }
+
     pub fn clock_now(&self) -> crate::clock::Timestamp {
         crate::clock::Clock::now(self.clock.as_ref())
     }
