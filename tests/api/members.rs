@@ -3,7 +3,7 @@
 //! the last owner kept, and the operator giving a tenant an owner again.
 
 use authkit_tests::members::CONSOLE_ORIGIN;
-use authkit_tests::operator::text;
+use authkit_tests::operator::{code_of, text};
 use authkit_tests::{for_each_backend, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -19,12 +19,6 @@ async fn console_key(app: &TestApp) -> String {
         "a second bootstrap changes nothing and shows no keys"
     );
     key
-}
-
-async fn code_of(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or_default();
-    (status, body["code"].as_str().unwrap_or_default().to_owned())
 }
 
 #[tokio::test]

@@ -1,7 +1,7 @@
 //! Self-service sign-up over HTTP: the address proved by a console code, the tenant made
 //! with its owner and its keys, the operator's `off`, and wrong codes that create nothing.
 
-use authkit_tests::operator::text;
+use authkit_tests::operator::{code_of, text};
 use authkit_tests::{emulator_endpoint, Backend, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -31,12 +31,6 @@ async fn signup(app: &TestApp, email: &str, project: &str) -> reqwest::Response 
         json!({"email": email, "project_name": project}),
     )
     .await
-}
-
-async fn code_of(response: reqwest::Response) -> (u16, String) {
-    let status = response.status().as_u16();
-    let body: Value = response.json().await.unwrap_or_default();
-    (status, body["code"].as_str().unwrap_or_default().to_owned())
 }
 
 #[tokio::test]

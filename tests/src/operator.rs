@@ -59,3 +59,10 @@ pub fn secret_of(tenant: &Value, kind: &str) -> String {
 pub async fn text(response: Response) -> String {
     response.text().await.unwrap_or_default()
 }
+
+/// A response's status and its problem `code` (empty when it has none).
+pub async fn code_of(response: Response) -> (u16, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap_or_default();
+    (status, body["code"].as_str().unwrap_or_default().to_owned())
+}
