@@ -268,26 +268,16 @@ impl AuthKit {
         role: Role,
     ) -> Result<Membership, AuthError> {
         let user = UserId::parse(user).map_err(|_| AuthError::MemberNotFound)?;
-        for _ in 0..3 {
-            let current = self
-                .stores
-                .members
-                .member(tenant, &user)
-                .await?
-                .ok_or(AuthError::MemberNotFound)?;
-            if current.role == role {
-                return Ok(current);
-            }
-            let next = Membership {
-                role,
-                updated_at: self.now(),
-                ..current.clone()
-            };
-            let change = MemberChange {
+        self.change_read_member(tenant, &user, |current| {
+            (current.role != role).then(|| MemberChange {
                 tenant: tenant.clone(),
                 user: user.clone(),
                 expected: Some(current.role),
-                next: Some(next.clone()),
+                next: Some(Membership {
+                    role,
+                    updated_at: self.now(),
+                    ..current.clone()
+                }),
                 accepting: None,
                 event: self.member_event(
                     tenant,
@@ -296,14 +286,9 @@ impl AuthKit {
                     &user,
                     Some(role),
                 ),
-            };
-            match self.stores.members.change_member(&change).await? {
-                MemberWritten::Done => return Ok(next),
-                MemberWritten::LastOwner => return Err(AuthError::LastOwner),
-                MemberWritten::Stale => continue,
-            }
-        }
-        Err(AuthError::ConcurrentUpdate)
+            })
+        })
+        .await
     }
 
     /// Removes a member. Removing the last owner is refused (409 `last_owner`).
@@ -314,23 +299,41 @@ impl AuthKit {
         user: &str,
     ) -> Result<(), AuthError> {
         let user = UserId::parse(user).map_err(|_| AuthError::MemberNotFound)?;
-        for _ in 0..3 {
-            let current = self
-                .stores
-                .members
-                .member(tenant, &user)
-                .await?
-                .ok_or(AuthError::MemberNotFound)?;
-            let change = MemberChange {
+        self.change_read_member(tenant, &user, |current| {
+            Some(MemberChange {
                 tenant: tenant.clone(),
                 user: user.clone(),
                 expected: Some(current.role),
                 next: None,
                 accepting: None,
                 event: self.member_event(tenant, EventKind::MemberRemoved, actor, &user, None),
+            })
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Reads a member, makes the change from what it read (none: nothing to do) and writes
+    /// it conditioned on the role read; a member changed in between is read again. The
+    /// member as it stands after.
+    async fn change_read_member(
+        &self,
+        tenant: &TenantId,
+        user: &UserId,
+        change_for: impl Fn(&Membership) -> Option<MemberChange>,
+    ) -> Result<Membership, AuthError> {
+        for _ in 0..3 {
+            let current = self
+                .stores
+                .members
+                .member(tenant, user)
+                .await?
+                .ok_or(AuthError::MemberNotFound)?;
+            let Some(change) = change_for(&current) else {
+                return Ok(current);
             };
             match self.stores.members.change_member(&change).await? {
-                MemberWritten::Done => return Ok(()),
+                MemberWritten::Done => return Ok(change.next.unwrap_or(current)),
                 MemberWritten::LastOwner => return Err(AuthError::LastOwner),
                 MemberWritten::Stale => continue,
             }
