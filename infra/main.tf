@@ -18,7 +18,8 @@ locals {
   #   reads             query these tables, nothing else
   #   dead_letters      send to these queues (an event source mapping's failed batches)
   #   secrets           keys (JWT signing keys), pepper: the secrets it reads
-  #   send              SMS through SNS, email through SES
+  #   send              SMS through SNS, email through SES (challenges)
+  #   email             email through SES only (member invitations)
   #   user_pool_actions cognito-idp actions on this stack's user pool only
   #   outcomes          the `outcome` log lines it writes, counted by metric filters
   #   registry          writes tenant and API-key records, members and invitations (and,
@@ -31,7 +32,7 @@ locals {
   sign_in_tables = ["challenges", "counters", "events", "directory"]
   sending        = ["rate_limited", "delivery_failed"]
   answering      = ["verified", "wrong_code", "exhausted", "rate_limited"]
-  no_access      = { tables = [], ping = false, streams = [], appends = [], reads = [], dead_letters = [], secrets = [], send = false, user_pool_actions = [], outcomes = [], registry = false }
+  no_access      = { tables = [], ping = false, streams = [], appends = [], reads = [], dead_letters = [], secrets = [], send = false, email = false, user_pool_actions = [], outcomes = [], registry = false }
   functions = {
     "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start", "POST /v1/me/identifier"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
     "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link", "POST /v1/me/identifier/verify", "POST /v1/me/identifier/remove"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
@@ -47,9 +48,9 @@ locals {
     "authkit-verify-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], user_pool_actions = ["AdminUpdateUserAttributes"], outcomes = local.answering })
     "authkit-pre-sign-up"           = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
     "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], reads = ["audit"], dead_letters = [local.events_dead_letters] })
-    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate", "GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}", "GET /v1/memberships", "POST /v1/memberships/accept"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
+    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate", "GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}", "GET /v1/memberships", "POST /v1/memberships/accept", "DELETE /v1/memberships/{tenant}"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"], email = true, registry = true })
     # The operator API: no public route; its own HTTP API with IAM authorization (below).
-    "authkit-admin" = merge(local.no_access, { routes = [], memory = 256, timeout = 30, tables = ["directory", "events"], secrets = ["keys", "pepper"], registry = true })
+    "authkit-admin" = merge(local.no_access, { routes = [], memory = 256, timeout = 30, tables = ["directory", "events"], secrets = ["keys", "pepper"], email = true, registry = true })
   }
   # The operator API's routes, on the admin HTTP API only.
   admin_routes = { "ANY /admin/v1/{proxy+}" = "authkit-admin" }

@@ -25,8 +25,9 @@ pub use error::FunctionError;
 pub type Error = lambda_runtime::Error;
 
 /// Builds the service once per cold start, with its sender (start, resend, Cognito's
-/// create-auth-challenge and sign-up routes). Lambda functions never deliver to the dev
-/// outbox, whatever features the build unified.
+/// create-auth-challenge and sign-up routes; the tenant and operator APIs, which email
+/// member invitations). Lambda functions never deliver to the dev outbox, whatever
+/// features the build unified.
 async fn cold_start() -> Result<App, FunctionError> {
     Ok(App::build(lambda_config()?).await?)
 }
@@ -46,15 +47,15 @@ fn lambda_config() -> Result<Config, FunctionError> {
     Ok(config)
 }
 
-/// Serves one group of HTTP routes that send challenges (start, resend) behind API
-/// Gateway (HTTP API, payload v2).
+/// Serves one group of HTTP routes that send (challenges: start, resend; invitations:
+/// the tenant API) behind API Gateway (HTTP API, payload v2).
 pub async fn serve_sending_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), Error> {
     let app = initialize(cold_start()).await?;
     lambda_http::run(behind_edge(routes(app.authkit.clone()), &app.config)).await
 }
 
-/// Serves one group of HTTP routes that never send (verify, token, devices, users, the
-/// tenant API) behind API Gateway.
+/// Serves one group of HTTP routes that never send (verify, token, devices, users)
+/// behind API Gateway.
 pub async fn serve_http(routes: fn(Arc<AuthKit>) -> axum::Router) -> Result<(), Error> {
     let app = initialize(cold_start_without_delivery()).await?;
     lambda_http::run(behind_edge(routes(app.authkit.clone()), &app.config)).await
@@ -89,7 +90,7 @@ pub async fn serve_discovery() -> Result<(), Error> {
 /// the public front: the caller is the IAM principal API Gateway authenticated, taken from
 /// the event's request context (never from a header), and no origin secret applies.
 pub async fn serve_admin() -> Result<(), Error> {
-    let app = initialize(cold_start_without_delivery()).await?;
+    let app = initialize(cold_start()).await?;
     let routes = authkit_api::admin_routes(app.authkit.clone(), OperatorAuth::Iam)
         .layer(axum::middleware::map_request(with_iam_caller))
         .layer(axum::middleware::map_request(with_platform_context));

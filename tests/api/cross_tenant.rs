@@ -24,6 +24,8 @@ fn other_tenants_id<'a>(path: &str, other: &'a OtherTenant) -> &'a str {
         | "/v1/users/{id}/sessions/revoke"
         | "/v1/users/{id}/export" => &other.user_id,
         "/v1/members/{id}" => &other.member_id,
+        // A console user leaving a tenant: the other tenant, which they are not on.
+        "/v1/memberships/{tenant}" => &other.id,
         unknown => panic!(
             "{unknown} takes an id: add the other tenant's object it names to cross_tenant.rs"
         ),
@@ -126,12 +128,17 @@ fn assert_none_of_theirs(other: &OtherTenant, call: &str, body: &str) {
 #[tokio::test]
 async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_takes_one() {
     for_each_backend(|app: TestApp| async move {
-        let console = app.bootstrap_console().await.expect("a new console tenant");
+        let console = app
+            .bootstrap_console()
+            .await
+            .expect("a new console tenant")
+            .publishable;
         let other = other_tenant(&app, &console).await;
         let own_token = app.sign_in(&app.unique_email()).await["access_token"]
             .as_str()
             .expect("a token")
             .to_owned();
+        let (member_token, _) = app.member_of(&console, &app.secret_key, "owner").await;
         let document = serde_json::to_value(authkit_api::openapi::document()).expect("JSON");
         let mut checked = 0;
         for (path, item) in document["paths"].as_object().expect("paths") {
@@ -139,7 +146,9 @@ async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_take
                 continue;
             }
             let id = other_tenants_id(path, &other);
-            let url = app.url(&path.replace("{id}", id));
+            let url = app.url(&path.replace("{id}", id).replace("{tenant}", id));
+            // The console user's own routes take their console token, nothing else.
+            let console_route = path.starts_with("/v1/memberships/");
             for method in ["get", "post", "patch", "delete"] {
                 let Some(operation) = item.get(method) else {
                     continue;
@@ -149,9 +158,14 @@ async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_take
                 let mut request = app
                     .http
                     .request(method.clone(), &url)
-                    .header("x-api-key", &app.secret_key)
-                    .bearer_auth(&own_token)
                     .header("idempotency-key", idempotency_key());
+                request = if console_route {
+                    request.bearer_auth(&member_token)
+                } else {
+                    request
+                        .header("x-api-key", &app.secret_key)
+                        .bearer_auth(&own_token)
+                };
                 if operation.get("requestBody").is_some() {
                     request = request.json(&body_for(path));
                 }
@@ -204,7 +218,11 @@ async fn another_tenants_ids_answer_404_never_data_for_every_operation_that_take
 async fn a_member_reaches_only_their_tenant_and_only_within_their_role() {
     use authkit_domain::member::Role;
     for_each_backend(|app: TestApp| async move {
-        let console = app.bootstrap_console().await.expect("a new console tenant");
+        let console = app
+            .bootstrap_console()
+            .await
+            .expect("a new console tenant")
+            .publishable;
         let other = other_tenant(&app, &console).await;
         let document = serde_json::to_value(authkit_api::openapi::document()).expect("JSON");
         for role in Role::ALL {

@@ -2,23 +2,26 @@
 //! tenant API with a member's token within the role, from the console's browser origin,
 //! the last owner kept, and the operator giving a tenant an owner again.
 
-use authkit_tests::members::CONSOLE_ORIGIN;
+use authkit_tests::members::{ConsoleKeys, CONSOLE_ORIGIN};
 use authkit_tests::operator::{code_of, text};
 use authkit_tests::{for_each_backend, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
 
-async fn console_key(app: &TestApp) -> String {
-    let key = app
+async fn console_keys(app: &TestApp) -> ConsoleKeys {
+    let keys = app
         .bootstrap_console()
         .await
         .expect("created the first time");
-    assert_eq!(
-        app.bootstrap_console().await,
-        None,
+    assert!(
+        app.bootstrap_console().await.is_none(),
         "a second bootstrap changes nothing and shows no keys"
     );
-    key
+    keys
+}
+
+async fn console_key(app: &TestApp) -> String {
+    console_keys(app).await.publishable
 }
 
 #[tokio::test]
@@ -283,6 +286,55 @@ async fn an_invitation_answers_alike_whether_or_not_the_address_has_an_account()
             .unwrap();
         assert_eq!(memberships["data"][0]["tenant"], app.tenant.as_str());
         assert_eq!(memberships["data"][0]["role"], "viewer");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn an_invitation_is_emailed_and_a_console_user_leaves_their_tenants_before_erasure() {
+    for_each_backend(|app: TestApp| async move {
+        let keys = console_keys(&app).await;
+        let email = app.unique_email();
+        let invited = app
+            .tenant_api(Method::POST, "/v1/members", &app.secret_key)
+            .json(&json!({"email": email, "role": "owner"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(invited.status(), 202);
+        let invited: Value = invited.json().await.unwrap();
+        assert_eq!(invited["notified"], true, "{invited}");
+        let letter = app.newest_message_to(&email).await;
+        assert!(
+            letter.contains("invited to") && letter.contains("as owner"),
+            "the invitation email: {letter}"
+        );
+        let (token, owner) = app.console_sign_in(&keys.publishable, &email).await;
+
+        let erase = || {
+            app.tenant_api(Method::DELETE, &format!("/v1/users/{owner}"), &keys.secret)
+                .send()
+        };
+        let leave = || {
+            app.http
+                .delete(app.url(&format!("/v1/memberships/{}", app.tenant)))
+                .bearer_auth(&token)
+                .send()
+        };
+        assert_eq!(
+            code_of(erase().await.unwrap()).await,
+            (409, "still_a_member".to_owned())
+        );
+        assert_eq!(
+            code_of(leave().await.unwrap()).await,
+            (409, "last_owner".to_owned()),
+            "the tenant's only owner stays"
+        );
+        app.member_of(&keys.publishable, &app.secret_key, "owner")
+            .await;
+        assert_eq!(leave().await.unwrap().status(), 204);
+        let erased = erase().await.unwrap();
+        assert_eq!(erased.status(), 204, "{}", text(erased).await);
     })
     .await;
 }

@@ -116,6 +116,9 @@ OPERATOR_RECORDS = {"tenant#*", "apikey#*"}
 # The functions that write tenant and API-key records (the operator API, the tenant API):
 # of the directory, they may touch those and keys' last uses only (issue 13).
 REGISTRY_FUNCTIONS = {"authkit-admin", "authkit-tenant-api"}
+# Who sends what: challenges by SMS and email; member invitations by email only.
+SMS_SENDERS = {"authkit-start", "authkit-resend", "authkit-cognito-sign-up", "authkit-create-auth-challenge"}
+EMAIL_SENDERS = SMS_SENDERS | REGISTRY_FUNCTIONS
 REGISTRY_RECORDS = OPERATOR_RECORDS | {"*#keyuse"}
 # Members are the console tenant's users: the registry functions read (only read) their
 # accounts and sessions to judge a member's token (decision 130).
@@ -482,6 +485,14 @@ def check_iam(plan):
               queues == expected_queues and sqs_actions <= {"sqs:SendMessage"}, f"{sorted(queues)} {sorted(sqs_actions)}")
         if key in NO_TABLES:
             check(f"{plan.label}: {key}: no table access", not tables, sorted(tables))
+        emails = allowed(statements, "ses:")
+        check(f"{plan.label}: {key}: sends email (SES SendEmail, this stack's identity and configuration set) "
+              f"{'only' if key in EMAIL_SENDERS else 'never'}",
+              all(s["actions"] == {"ses:SendEmail"} for s in emails) and bool(emails) == (key in EMAIL_SENDERS),
+              [s["sid"] for s in emails])
+        sms = allowed(statements, "sns:")
+        check(f"{plan.label}: {key}: publishes SMS {'(never to a topic)' if key in SMS_SENDERS else 'never'}",
+              bool(sms) == (key in SMS_SENDERS), [s["sid"] for s in sms])
         if key == "authkit-users":
             erasing = tables.get("challenges", set())
             check(f"{plan.label}: {key}: queries and deletes challenges (erasure takes a user's pending ones, decision 120)",

@@ -316,7 +316,9 @@ impl TestApp {
         post
     }
 
-    async fn newest_message_to(&self, destination: &str) -> String {
+    /// The text of the newest message delivered to `destination` (the dev outbox, or what
+    /// the emulator's SES/SNS "sent").
+    pub async fn newest_message_to(&self, destination: &str) -> String {
         for _ in 0..50 {
             let found = match &self.emulator {
                 None => self.outbox_message(destination).await,

@@ -11,9 +11,17 @@ use crate::TestApp;
 /// Where the console's web app is served from, in tests.
 pub const CONSOLE_ORIGIN: &str = "https://console.example.com";
 
+/// The console tenant's first keys, as its bootstrap shows them once.
+pub struct ConsoleKeys {
+    /// For the console's browsers: members sign in with it.
+    pub publishable: String,
+    /// For the deployment's own servers (e.g. erasing a console user).
+    pub secret: String,
+}
+
 impl TestApp {
-    /// Creates the console tenant (idempotent); its publishable key the first time.
-    pub async fn bootstrap_console(&self) -> Option<String> {
+    /// Creates the console tenant (idempotent); its keys the first time.
+    pub async fn bootstrap_console(&self) -> Option<ConsoleKeys> {
         let response = self
             .admin(Method::POST, "/admin/v1/console")
             .json(&json!({"allowed_origins": [CONSOLE_ORIGIN]}))
@@ -21,10 +29,13 @@ impl TestApp {
             .await
             .expect("the server answers");
         match response.status().as_u16() {
-            201 => Some(secret_of(
-                &response.json::<Value>().await.expect("a tenant"),
-                "publishable",
-            )),
+            201 => {
+                let tenant = response.json::<Value>().await.expect("a tenant");
+                Some(ConsoleKeys {
+                    publishable: secret_of(&tenant, "publishable"),
+                    secret: secret_of(&tenant, "secret"),
+                })
+            }
             200 => None,
             other => panic!("console bootstrap: {other} {}", text(response).await),
         }

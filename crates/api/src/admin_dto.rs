@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::dto::DeviceSummary;
+use crate::members_dto::MemberObject;
 
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
@@ -294,6 +295,8 @@ pub struct UserExportDocument {
     pub sessions: Vec<SessionObject>,
     /// Their audit entries, newest first, as the log keeps them (identifiers masked).
     pub audit_events: Vec<AuditEventObject>,
+    /// A console user's roles on tenants; empty for every other tenant's users.
+    pub memberships: Vec<MemberObject>,
 }
 
 impl UserExportDocument {
@@ -305,6 +308,7 @@ impl UserExportDocument {
             devices: export.devices.into_iter().map(Into::into).collect(),
             sessions: export.sessions.into_iter().map(Into::into).collect(),
             audit_events: export.audit_events.into_iter().map(Into::into).collect(),
+            memberships: export.memberships.iter().map(Into::into).collect(),
         }
     }
 }

@@ -1,8 +1,9 @@
 //! The wire format of tenant members, invitations and the console bootstrap (the same
 //! conventions as `tenancy_dto`: `id`, `object`, `created_at`; Unix seconds).
 
-use authkit_domain::member::{Invitation, Membership, Role};
+use authkit_domain::member::{Membership, Role};
 use authkit_domain::registry::Page;
+use authkit_domain::service::Invited;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -130,10 +131,14 @@ pub struct InvitationObject {
     pub role: RoleName,
     pub created_at: i64,
     pub expires_at: i64,
+    /// Whether the invitation email went out. When false the invitation still stands:
+    /// tell the invitee yourself, or invite again to resend.
+    pub notified: bool,
 }
 
-impl From<&Invitation> for InvitationObject {
-    fn from(invitation: &Invitation) -> Self {
+impl From<&Invited> for InvitationObject {
+    fn from(invited: &Invited) -> Self {
+        let invitation = &invited.invitation;
         InvitationObject {
             object: "invitation",
             tenant: invitation.tenant.to_string(),
@@ -141,6 +146,7 @@ impl From<&Invitation> for InvitationObject {
             role: invitation.role.into(),
             created_at: invitation.created_at.0,
             expires_at: invitation.expires_at.0,
+            notified: invited.notified,
         }
     }
 }

@@ -48,6 +48,7 @@ use crate::{link_page, routes};
         routes::members::remove,
         routes::members::mine,
         routes::members::accept,
+        routes::members::leave,
         routes::signup::start,
         routes::signup::verify,
         routes::me::change_identifier,

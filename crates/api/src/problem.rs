@@ -174,6 +174,7 @@ impl From<AuthError> for Problem {
             AuthError::RoleForbids => problem(S::FORBIDDEN, "role_forbidden"),
             AuthError::MemberNotFound => problem(S::NOT_FOUND, "member_not_found"),
             AuthError::LastOwner => problem(S::CONFLICT, "last_owner"),
+            AuthError::StillAMember => problem(S::CONFLICT, "still_a_member"),
             AuthError::SignupDisabled => problem(S::FORBIDDEN, "signup_disabled"),
             AuthError::SignupNotInvited => problem(S::FORBIDDEN, "signup_not_invited"),
             AuthError::MemberRequired => problem(S::UNAUTHORIZED, "member_token_required"),

@@ -81,6 +81,8 @@ impl Sender for Outbox {
             secret: match &message.content {
                 MessageContent::Code(code) => code.expose().to_owned(),
                 MessageContent::MagicLink(link) => link.as_str().to_owned(),
+                // An invitation carries no secret: accepting takes a console sign-in.
+                MessageContent::Invitation(_) => String::new(),
             },
         };
         if !self.quiet {

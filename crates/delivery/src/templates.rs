@@ -14,7 +14,7 @@ pub struct Templates {
     parts: HashMap<&'static str, String>,
 }
 
-const DEFAULTS: [(&str, &str); 8] = [
+const DEFAULTS: [(&str, &str); 12] = [
     ("code.sms.txt", include_str!("../templates/code.sms.txt")),
     (
         "code.email.subject.txt",
@@ -43,6 +43,22 @@ const DEFAULTS: [(&str, &str); 8] = [
     (
         "magic_link.email.html",
         include_str!("../templates/magic_link.email.html"),
+    ),
+    (
+        "invitation.sms.txt",
+        include_str!("../templates/invitation.sms.txt"),
+    ),
+    (
+        "invitation.email.subject.txt",
+        include_str!("../templates/invitation.email.subject.txt"),
+    ),
+    (
+        "invitation.email.txt",
+        include_str!("../templates/invitation.email.txt"),
+    ),
+    (
+        "invitation.email.html",
+        include_str!("../templates/invitation.email.html"),
     ),
 ];
 
@@ -82,16 +98,32 @@ impl Templates {
     }
 
     pub fn render(&self, message: &OutgoingMessage) -> RenderedMessage {
-        let (kind, secret_name, secret) = match &message.content {
-            MessageContent::Code(code) => ("code", "code", code.expose().to_owned()),
-            MessageContent::MagicLink(link) => ("magic_link", "link", link.to_string()),
+        let (kind, mut values) = match &message.content {
+            MessageContent::Code(code) => ("code", vec![("code", code.expose().to_owned())]),
+            MessageContent::MagicLink(link) => ("magic_link", vec![("link", link.to_string())]),
+            MessageContent::Invitation(notice) => (
+                "invitation",
+                vec![
+                    ("role", notice.role.as_str().to_owned()),
+                    (
+                        "console",
+                        notice
+                            .console_url
+                            .clone()
+                            .unwrap_or_else(|| "the AuthKit console".to_owned()),
+                    ),
+                    (
+                        "expires_days",
+                        message.expires_in_secs.div_ceil(86_400).to_string(),
+                    ),
+                ],
+            ),
         };
-        let expires_minutes = message.expires_in_secs.div_ceil(60).to_string();
-        let values = [
-            ("tenant_name", message.tenant_name.as_str()),
-            (secret_name, secret.as_str()),
-            ("expires_minutes", expires_minutes.as_str()),
-        ];
+        values.push(("tenant_name", message.tenant_name.clone()));
+        values.push((
+            "expires_minutes",
+            message.expires_in_secs.div_ceil(60).to_string(),
+        ));
         let part = |name: &str, escape: bool| {
             fill(
                 &self.parts[format!("{kind}.{name}").as_str()],
@@ -114,13 +146,13 @@ impl Templates {
     }
 }
 
-fn fill(template: &str, values: &[(&str, &str)], escape: bool) -> String {
+fn fill(template: &str, values: &[(&str, String)], escape: bool) -> String {
     let mut out = template.to_owned();
     for (name, value) in values {
         let value = if escape {
             escape_html(value)
         } else {
-            (*value).to_owned()
+            value.clone()
         };
         out = out.replace(&format!("{{{{{name}}}}}"), &value);
     }
@@ -130,7 +162,9 @@ fn fill(template: &str, values: &[(&str, &str)], escape: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use authkit_domain::delivery::InvitationNotice;
     use authkit_domain::identifier::Identifier;
+    use authkit_domain::member::Role;
     use authkit_domain::secret::{CodeLength, OtpCode};
     use authkit_domain::tenant::TenantId;
 
@@ -191,6 +225,38 @@ mod tests {
         ));
         assert!(!rendered.html.unwrap().contains("<script>"));
         assert!(rendered.text.contains("<script>x</script>"));
+    }
+
+    #[test]
+    fn an_invitation_names_the_tenant_role_console_and_days_left() {
+        let notice = |console_url: Option<&str>| {
+            let mut invitation = message(
+                Channel::Email,
+                MessageContent::Invitation(InvitationNotice {
+                    role: Role::Admin,
+                    console_url: console_url.map(str::to_owned),
+                }),
+                "Acme & Co",
+            );
+            invitation.expires_in_secs = 7 * 86_400;
+            Templates::default().render(&invitation)
+        };
+        let rendered = notice(Some("https://console.example.com"));
+        assert_eq!(
+            rendered.subject.as_deref(),
+            Some("You are invited to manage Acme & Co")
+        );
+        assert!(rendered.text.contains("Acme & Co as admin"));
+        assert!(rendered
+            .text
+            .contains("sign in to https://console.example.com"));
+        assert!(rendered.text.contains("expires in\n7 days"));
+        assert!(rendered.html.unwrap().contains("Acme &amp; Co"));
+        let without_console = notice(None);
+        assert!(without_console
+            .text
+            .contains("sign in to the AuthKit console"));
+        assert!(!without_console.text.contains("{{"));
     }
 
     #[test]

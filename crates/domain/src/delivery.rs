@@ -5,6 +5,7 @@ use std::fmt;
 use async_trait::async_trait;
 
 use crate::identifier::{Channel, Identifier};
+use crate::member::Role;
 use crate::secret::OtpCode;
 use crate::store::BoxError;
 use crate::tenant::TenantId;
@@ -15,6 +16,17 @@ pub enum MessageContent {
     Code(OtpCode),
     /// The full link, which carries the token: as secret as a code.
     MagicLink(zeroize::Zeroizing<String>),
+    /// An invitation to manage a tenant. It carries no secret: accepting it takes a
+    /// sign-in to the console by the invited address.
+    Invitation(InvitationNotice),
+}
+
+/// What an invitation email says besides the tenant's name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvitationNotice {
+    pub role: Role,
+    /// Where the console is (its first allowed web origin), if the deployment has one.
+    pub console_url: Option<String>,
 }
 
 impl fmt::Debug for MessageContent {
@@ -22,6 +34,7 @@ impl fmt::Debug for MessageContent {
         match self {
             MessageContent::Code(_) => f.write_str("Code(***)"),
             MessageContent::MagicLink(_) => f.write_str("MagicLink(***)"),
+            MessageContent::Invitation(notice) => write!(f, "Invitation({notice:?})"),
         }
     }
 }

@@ -134,6 +134,10 @@ pub enum AuthError {
     MemberNotFound,
     #[error("the tenant must keep an owner: make another member owner first")]
     LastOwner,
+    #[error(
+        "the console user is still a member of a tenant: they leave it (DELETE /v1/memberships/{{tenant}}) or its owners remove them first"
+    )]
+    StillAMember,
     #[error("self-service sign-up is off in this deployment: ask its operator for a tenant")]
     SignupDisabled,
     #[error(

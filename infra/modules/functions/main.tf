@@ -17,6 +17,7 @@ variable "functions" {
     dead_letters      = list(string)
     secrets           = list(string)
     send              = bool
+    email             = bool
     user_pool_actions = list(string)
     outcomes          = list(string)
     registry          = bool
@@ -289,7 +290,7 @@ data "aws_iam_policy_document" "function" {
   }
 
   dynamic "statement" {
-    for_each = each.value.send ? [1] : []
+    for_each = each.value.send || each.value.email ? [1] : []
     content {
       sid       = "SendEmail"
       actions   = ["ses:SendEmail"]

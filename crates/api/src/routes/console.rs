@@ -58,9 +58,9 @@ pub(crate) async fn restore_owner(
     JsonBody(body): JsonBody<RestoreOwnerRequest>,
 ) -> Result<(StatusCode, Json<InvitationObject>), Problem> {
     let tenant = state.authkit.managed_tenant(&id).await?;
-    let invitation = state
+    let invited = state
         .authkit
         .restore_owner(&actor, &tenant.id, &body.email)
         .await?;
-    Ok((StatusCode::ACCEPTED, Json((&invitation).into())))
+    Ok((StatusCode::ACCEPTED, Json((&invited).into())))
 }

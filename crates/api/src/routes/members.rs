@@ -38,7 +38,7 @@ pub(crate) async fn invite(
     TenantApiCaller(caller): TenantApiCaller,
     JsonBody(body): JsonBody<InviteMemberRequest>,
 ) -> Result<(StatusCode, Json<InvitationObject>), Problem> {
-    let invitation = authkit
+    let invited = authkit
         .invite_member(
             &caller.actor(),
             &caller.tenant.id,
@@ -46,7 +46,7 @@ pub(crate) async fn invite(
             body.role.into(),
         )
         .await?;
-    Ok((StatusCode::ACCEPTED, Json((&invitation).into())))
+    Ok((StatusCode::ACCEPTED, Json((&invited).into())))
 }
 
 /// Changes a member's role (owners). Demoting the last owner is refused (409 `last_owner`).
@@ -105,4 +105,20 @@ pub(crate) async fn accept(
     Ok(Json(
         authkit.accept_invitations(&console.user).await?.into(),
     ))
+}
+
+/// Leaves a tenant: the signed-in console user removes their own membership. The last
+/// owner cannot leave (409 `last_owner`); a tenant they are not on answers 404.
+#[utoipa::path(delete, path = "/v1/memberships/{tenant}", security(("member" = [])),
+    params(("tenant" = String, Path, description = "tenant id")),
+    responses((status = 204, description = "left"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn leave(
+    State(authkit): State<crate::State>,
+    ConsoleCaller(console): ConsoleCaller,
+    Path(tenant): Path<String>,
+) -> Result<StatusCode, Problem> {
+    authkit.leave_tenant(&console.user, &tenant).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

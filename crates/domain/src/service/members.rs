@@ -4,9 +4,10 @@
 
 use super::tenant_admin::{Actor, PageRequest};
 use super::{AuthKit, CreatedTenant, RequestContext};
+use crate::delivery::{InvitationNotice, MessageContent, OutgoingMessage};
 use crate::error::AuthError;
 use crate::event::EventKind;
-use crate::identifier::{Channel, Email};
+use crate::identifier::{Channel, Email, Identifier};
 use crate::member::{
     Invitation, MemberChange, MemberWritten, Membership, Operation, Role, CONSOLE_TENANT,
     INVITATION_TTL_SECS,
@@ -36,6 +37,13 @@ impl MemberCaller {
             Err(AuthError::RoleForbids)
         }
     }
+}
+
+/// An invitation as stored, and whether its email went out.
+#[derive(Debug, Clone)]
+pub struct Invited {
+    pub invitation: Invitation,
+    pub notified: bool,
 }
 
 /// A signed-in console user (a member, or someone about to accept an invitation).
@@ -164,15 +172,16 @@ impl AuthKit {
         Ok(self.stores.members.memberships_of(user).await?)
     }
 
-    /// Invites an address to the tenant with a role. The answer is the same whether or not
-    /// the address has a console account: it learns nothing about who exists.
+    /// Invites an address to the tenant with a role, and emails the invitation. The answer
+    /// is the same whether or not the address has a console account: it learns nothing
+    /// about who exists.
     pub async fn invite_member(
         &self,
         actor: &Actor,
         tenant: &TenantId,
         email: &str,
         role: Role,
-    ) -> Result<Invitation, AuthError> {
+    ) -> Result<Invited, AuthError> {
         let email = Email::parse(email)?;
         let now = self.now();
         let invitation = Invitation {
@@ -194,7 +203,51 @@ impl AuthKit {
             .members
             .put_invitation(&invitation, &event)
             .await?;
-        Ok(invitation)
+        let notified = self.notify_invitation(&invitation, email).await;
+        Ok(Invited {
+            invitation,
+            notified,
+        })
+    }
+
+    /// Emails the invitation; whether it went. A failed email keeps the invitation (it is
+    /// stored, and the inviter can tell the invitee or invite again), and is logged without
+    /// the address.
+    async fn notify_invitation(&self, invitation: &Invitation, email: Email) -> bool {
+        let tenant_name = match self.stored_tenant(invitation.tenant.as_str()).await {
+            Ok(tenant) => tenant.name,
+            Err(error) => {
+                tracing::warn!(outcome = "invitation_not_sent", tenant = %invitation.tenant, error = %error, "invitation email not sent");
+                return false;
+            }
+        };
+        let console_url = self
+            .stored_tenant(CONSOLE_TENANT)
+            .await
+            .ok()
+            .and_then(|console| console.allowed_origins?.into_iter().next())
+            .map(String::from);
+        let message = OutgoingMessage {
+            tenant: invitation.tenant.clone(),
+            tenant_name,
+            channel: Channel::Email,
+            to: Identifier::Email(email),
+            content: MessageContent::Invitation(InvitationNotice {
+                role: invitation.role,
+                console_url,
+            }),
+            expires_in_secs: u32::try_from(INVITATION_TTL_SECS).unwrap_or(u32::MAX),
+        };
+        match self.sender.send(&message).await {
+            Ok(receipt) => {
+                tracing::info!(outcome = "invitation_sent", tenant = %invitation.tenant, provider_message_id = %receipt.provider_message_id, "invitation emailed");
+                true
+            }
+            Err(error) => {
+                tracing::warn!(outcome = "invitation_not_sent", tenant = %invitation.tenant, error = %error, "invitation email not sent");
+                false
+            }
+        }
     }
 
     /// An operator's way back for a tenant whose owners are gone: an owner invitation,
@@ -204,7 +257,7 @@ impl AuthKit {
         operator: &Actor,
         tenant: &TenantId,
         email: &str,
-    ) -> Result<Invitation, AuthError> {
+    ) -> Result<Invited, AuthError> {
         self.stored_tenant(tenant.as_str()).await?;
         self.invite_member(operator, tenant, email, Role::Owner)
             .await
@@ -310,6 +363,34 @@ impl AuthKit {
             })
         })
         .await?;
+        Ok(())
+    }
+
+    /// The console user leaves a tenant (removes their own membership). The last owner
+    /// cannot leave (409 `last_owner`); a tenant they are not on answers 404, like one
+    /// that does not exist.
+    pub async fn leave_tenant(&self, user: &UserId, tenant: &str) -> Result<(), AuthError> {
+        let tenant = TenantId::parse(tenant).map_err(|_| AuthError::TenantNotFound)?;
+        match self
+            .remove_member(&Actor::Member(user.clone()), &tenant, user.as_str())
+            .await
+        {
+            Err(AuthError::MemberNotFound) => Err(AuthError::TenantNotFound),
+            other => other,
+        }
+    }
+
+    /// Refuses the erasure of a console user who is still a member of a tenant that has
+    /// not been deleted (409 `still_a_member`, decision 160): they leave, or its owners
+    /// remove them, first.
+    pub(super) async fn ensure_member_of_nothing(&self, user: &UserId) -> Result<(), AuthError> {
+        for held in self.memberships(user).await? {
+            match self.stored_tenant(held.tenant.as_str()).await {
+                Ok(_) => return Err(AuthError::StillAMember),
+                Err(AuthError::TenantNotFound) => {}
+                Err(error) => return Err(error),
+            }
+        }
         Ok(())
     }
 

@@ -3,10 +3,12 @@
 
 use super::testing::{code_for, Harness};
 use super::{Actor, Caller, MemberCaller, PageRequest, RequestContext};
+use crate::delivery::MessageContent;
 use crate::error::AuthError;
 use crate::member::{Operation, Role, CONSOLE_TENANT};
 use crate::tenant::WebOrigin;
 use crate::user::UserId;
+use std::sync::atomic::Ordering;
 
 const CONSOLE_ORIGIN: &str = "https://console.example.com";
 
@@ -227,5 +229,120 @@ async fn a_removed_member_loses_access_at_once() {
     assert!(matches!(
         as_member(&h, &token, "acme").await,
         Err(AuthError::TenantNotFound)
+    ));
+}
+
+#[tokio::test]
+async fn an_invitation_is_emailed_with_the_tenant_role_and_console() {
+    let h = Harness::new().await;
+    console(&h).await;
+    let invited = h
+        .authkit
+        .invite_member(
+            &Actor::Operator("local".into()),
+            &h.tenant.id,
+            "new@example.com",
+            Role::Admin,
+        )
+        .await
+        .unwrap();
+    assert!(invited.notified);
+    let sent = h.sender.last();
+    assert_eq!(sent.to.as_str(), "new@example.com");
+    assert_eq!(sent.tenant_name, h.tenant.name);
+    assert_eq!(sent.channel, crate::identifier::Channel::Email);
+    let MessageContent::Invitation(notice) = sent.content else {
+        panic!("an invitation was sent: {:?}", sent.content);
+    };
+    assert_eq!(notice.role, Role::Admin);
+    assert_eq!(notice.console_url.as_deref(), Some(CONSOLE_ORIGIN));
+}
+
+#[tokio::test]
+async fn an_invitation_whose_email_fails_still_stands_and_says_so() {
+    let h = Harness::new().await;
+    h.sender.fail.store(true, Ordering::SeqCst);
+    let invited = h
+        .authkit
+        .invite_member(
+            &Actor::Operator("local".into()),
+            &h.tenant.id,
+            "dev@example.com",
+            Role::Developer,
+        )
+        .await
+        .unwrap();
+    assert!(!invited.notified);
+    h.sender.fail.store(false, Ordering::SeqCst);
+    let (token, user) = console_sign_in(&h, "dev@example.com").await;
+    h.authkit.accept_invitations(&user).await.unwrap();
+    assert_eq!(
+        as_member(&h, &token, "acme").await.unwrap().role,
+        Role::Developer
+    );
+}
+
+/// Erases a console user as the console tenant's secret key does.
+async fn erase_console_user(h: &Harness, user: &UserId) -> Result<(), AuthError> {
+    let console = console(h).await;
+    let caller = Caller {
+        tenant: &console,
+        ip: None,
+    };
+    h.authkit.erase_user(caller, user.as_str()).await
+}
+
+#[tokio::test]
+async fn a_console_user_is_erased_only_once_they_are_member_of_no_tenant() {
+    let h = Harness::new().await;
+    member_with(&h, "owner@example.com", Role::Owner).await;
+    let (token, user) = member_with(&h, "dev@example.com", Role::Developer).await;
+    let console = console(&h).await;
+    let caller = Caller {
+        tenant: &console,
+        ip: None,
+    };
+    let export = h.authkit.export_user(caller, user.as_str()).await.unwrap();
+    assert_eq!(export.memberships.len(), 1, "the export names their roles");
+
+    assert!(matches!(
+        erase_console_user(&h, &user).await,
+        Err(AuthError::StillAMember)
+    ));
+    assert!(
+        as_member(&h, &token, "acme").await.is_ok(),
+        "nothing changed"
+    );
+
+    h.authkit.leave_tenant(&user, "acme").await.unwrap();
+    assert!(as_member(&h, &token, "acme").await.is_err());
+    let left = h
+        .audit_of(&h.tenant.id, 20)
+        .await
+        .into_iter()
+        .find(|event| event.kind.as_str() == "member_removed")
+        .expect("leaving is audited on the tenant");
+    assert_eq!(left.user_id.as_ref(), Some(&user));
+    assert_eq!(left.detail, Some(format!("member:{user}")));
+    erase_console_user(&h, &user).await.unwrap();
+}
+
+#[tokio::test]
+async fn the_last_owner_cannot_leave_and_nobody_leaves_a_tenant_they_are_not_on() {
+    let h = Harness::new().await;
+    let (_, owner) = member_with(&h, "owner@example.com", Role::Owner).await;
+    assert!(matches!(
+        h.authkit.leave_tenant(&owner, "acme").await,
+        Err(AuthError::LastOwner)
+    ));
+    assert!(matches!(
+        h.authkit.leave_tenant(&owner, "globex").await,
+        Err(AuthError::TenantNotFound)
+    ));
+    let (_, second) = member_with(&h, "second@example.com", Role::Owner).await;
+    h.authkit.leave_tenant(&owner, "acme").await.unwrap();
+    assert!(matches!(
+        h.authkit.leave_tenant(&second, "acme").await,
+        Err(AuthError::LastOwner)
     ));
 }

@@ -37,7 +37,7 @@ pub use api_keys::{IssuedKey, RotatedKey, MAX_ROTATION_OVERLAP_SECS};
 pub use audit::MAX_AUDIT_PAGE;
 pub use decoy::DecoyChallenge;
 pub use devices::{BoundDevice, DeviceCredential};
-pub use members::{ConsoleUser, MemberCaller};
+pub use members::{ConsoleUser, Invited, MemberCaller};
 pub use privacy::UserExport;
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{RequestedKind, StartRequest, StartedChallenge};

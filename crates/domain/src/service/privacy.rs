@@ -9,6 +9,7 @@ use crate::audit::{erasure_detail, AuditQuery, AUDIT_RETENTION_SECS};
 use crate::device::Device;
 use crate::error::AuthError;
 use crate::event::{Event, EventKind, Outcome};
+use crate::member::{Membership, CONSOLE_TENANT};
 use crate::store::{Applied, Change, Write};
 use crate::token::RefreshFamily;
 use crate::user::{User, UserId};
@@ -25,6 +26,8 @@ pub struct UserExport {
     pub sessions: Vec<RefreshFamily>,
     /// Their audit entries, newest first (identifiers masked, as the log keeps them).
     pub audit_events: Vec<Event>,
+    /// A console user's roles on tenants (empty for every other tenant's users).
+    pub memberships: Vec<Membership>,
 }
 
 impl AuthKit {
@@ -50,7 +53,13 @@ impl AuthKit {
                 break;
             }
         }
+        let memberships = if caller.tenant.id.as_str() == CONSOLE_TENANT {
+            self.memberships(&user.id).await?
+        } else {
+            Vec::new()
+        };
         Ok(UserExport {
+            memberships,
             exported_at: now,
             user,
             devices,
@@ -59,12 +68,15 @@ impl AuthKit {
         })
     }
 
-    /// Erases a user: pending challenges, devices and sessions first (idempotent, so a
-    /// retry after a failure completes the erasure), then the user with the `user_erased`
-    /// event in one change.
+    /// Erases a user (a console user only once they are a member of no tenant): pending
+    /// challenges, devices and sessions first (idempotent, so a retry after a failure
+    /// completes the erasure), then the user with the `user_erased` event in one change.
     #[tracing::instrument(skip_all, fields(tenant = %caller.tenant.id))]
     pub async fn erase_user(&self, caller: Caller<'_>, id: &str) -> Result<(), AuthError> {
         let user = self.user(caller, id).await?;
+        if caller.tenant.id.as_str() == CONSOLE_TENANT {
+            self.ensure_member_of_nothing(&user.id).await?;
+        }
         self.stores
             .challenges
             .erase_owned(

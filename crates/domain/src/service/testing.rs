@@ -57,6 +57,7 @@ impl RecordingSender {
                 .expect("link has a token")
                 .1
                 .to_owned(),
+            MessageContent::Invitation(_) => panic!("the last message was an invitation"),
         }
     }
 
@@ -64,8 +65,18 @@ impl RecordingSender {
         let sent = self.sent.lock().unwrap();
         match &sent.last().expect("a message was sent").content {
             MessageContent::MagicLink(link) => link.to_string(),
-            MessageContent::Code(_) => panic!("the last message was a code"),
+            _ => panic!("the last message was not a magic link"),
         }
+    }
+
+    /// The last message, whatever it carries.
+    pub fn last(&self) -> OutgoingMessage {
+        self.sent
+            .lock()
+            .unwrap()
+            .last()
+            .expect("a message was sent")
+            .clone()
     }
 
     pub fn count(&self) -> usize {
