@@ -48,9 +48,9 @@ locals {
     "authkit-verify-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], user_pool_actions = ["AdminUpdateUserAttributes"], outcomes = local.answering })
     "authkit-pre-sign-up"           = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
     "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], reads = ["audit"], dead_letters = [local.events_dead_letters] })
-    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate", "GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}", "GET /v1/memberships", "POST /v1/memberships/accept", "DELETE /v1/memberships/{tenant}"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"], email = true, registry = true })
+    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate", "GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}", "GET /v1/memberships", "POST /v1/memberships/accept", "DELETE /v1/memberships/{tenant}"], memory = 256, timeout = 10, tables = ["directory", "events", "counters"], secrets = ["keys", "pepper"], email = true, registry = true })
     # The operator API: no public route; its own HTTP API with IAM authorization (below).
-    "authkit-admin" = merge(local.no_access, { routes = [], memory = 256, timeout = 30, tables = ["directory", "events"], secrets = ["keys", "pepper"], email = true, registry = true })
+    "authkit-admin" = merge(local.no_access, { routes = [], memory = 256, timeout = 30, tables = ["directory", "events", "counters"], secrets = ["keys", "pepper"], email = true, registry = true })
   }
   # The operator API's routes, on the admin HTTP API only.
   admin_routes = { "ANY /admin/v1/{proxy+}" = "authkit-admin" }

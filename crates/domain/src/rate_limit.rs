@@ -76,13 +76,15 @@ pub enum Action {
     SignUp,
     /// Signing in with a trusted device's credential.
     Device,
+    /// Emailing a member invitation.
+    Invite,
 }
 
 impl Action {
     /// Whether an identifier locked by consecutive wrong answers is refused: it is for
     /// everything that sends or checks a code, not for creating an account.
     pub fn respects_lockout(self) -> bool {
-        !matches!(self, Action::SignUp | Action::Device)
+        !matches!(self, Action::SignUp | Action::Device | Action::Invite)
     }
 
     fn as_str(self) -> &'static str {
@@ -91,6 +93,7 @@ impl Action {
             Action::Verify => "verify",
             Action::SignUp => "sign_up",
             Action::Device => "device",
+            Action::Invite => "invite",
         }
     }
 }
@@ -101,6 +104,14 @@ pub struct Limit {
     pub max: u32,
     pub window_secs: u32,
 }
+
+/// Invitation emails, per tenant and per invited address a day: a deployment-wide bound,
+/// not a tenant setting, so no tenant can raise it to send mail to strangers through the
+/// deployment's domain (decision 162).
+pub const INVITATION_LIMITS: [Limit; 2] = [
+    limit(Scope::Identifier, 3, 86_400),
+    limit(Scope::Tenant, 50, 86_400),
+];
 
 const fn limit(scope: Scope, max: u32, window_secs: u32) -> Limit {
     Limit {
@@ -195,6 +206,7 @@ impl RateLimitPolicy {
             Action::Verify => &self.verify,
             Action::SignUp => &self.sign_up,
             Action::Device => &self.device,
+            Action::Invite => &INVITATION_LIMITS,
         }
     }
 

@@ -167,16 +167,10 @@ impl ChallengeStore for DynamoStore {
         tenant: &TenantId,
         id: &ChallengeId,
     ) -> Result<Option<Challenge>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.challenges)
-            .set_key(Some(challenge_key(tenant, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        live(output.item(), system_now())
+        let item = self
+            .consistent_item(&self.tables.challenges, challenge_key(tenant, id))
+            .await?;
+        live(item.as_ref(), system_now())
     }
 
     /// The heart of the attempt limit: one conditional UpdateItem counts the answer only

@@ -23,7 +23,7 @@ use crate::directory::{
 };
 use crate::events::{event_from_item, event_item, event_key, refusals_key, refusals_ttl};
 use crate::item::{key, n, s, Item};
-use crate::{condition_held, store_error, transaction_outcome, DynamoStore, TransactionOutcome};
+use crate::{condition_held, transaction_outcome, DynamoStore, TransactionOutcome};
 
 /// DynamoDB's limit on actions in one transaction.
 const MAX_ACTIONS: usize = 100;
@@ -582,15 +582,9 @@ impl ChangeStore for DynamoStore {
         tenant: &TenantId,
         id: &str,
     ) -> Result<Option<Event>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.events)
-            .set_key(Some(event_key(tenant, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output.item().map(event_from_item).transpose()
+        let item = self
+            .consistent_item(&self.tables.events, event_key(tenant, id))
+            .await?;
+        item.as_ref().map(event_from_item).transpose()
     }
 }

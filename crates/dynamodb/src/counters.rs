@@ -264,16 +264,10 @@ impl CounterStore for DynamoStore {
     }
 
     async fn get(&self, counter: &str, now: Timestamp) -> Result<Option<CounterValue>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.counters)
-            .set_key(Some(key(counter.to_owned(), SK)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        match output.item() {
+        let item = self
+            .consistent_item(&self.tables.counters, key(counter.to_owned(), SK))
+            .await?;
+        match item.as_ref() {
             Some(item) if !Fields(item).expired(now) => counter_value(Some(item)).map(Some),
             _ => Ok(None),
         }

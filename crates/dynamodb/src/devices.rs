@@ -4,7 +4,7 @@
 //! device finds its sessions with one Query too.
 
 use crate::item::{corrupt, key, n, s, to_json, Fields, Item};
-use crate::{store_error, DynamoStore};
+use crate::DynamoStore;
 use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
 use authkit_domain::device::{Device, DeviceId, TrustLevel};
@@ -88,16 +88,10 @@ impl DeviceStore for DynamoStore {
         user: &UserId,
         id: &DeviceId,
     ) -> Result<Option<Device>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.devices)
-            .set_key(Some(device_key(tenant, user, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output.item().map(from_item).transpose()
+        let item = self
+            .consistent_item(&self.tables.devices, device_key(tenant, user, id))
+            .await?;
+        item.as_ref().map(from_item).transpose()
     }
 
     async fn list(&self, tenant: &TenantId, user: &UserId) -> Result<Vec<Device>, StoreError> {

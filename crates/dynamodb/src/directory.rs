@@ -116,29 +116,17 @@ impl UserStore for DynamoStore {
         tenant: &TenantId,
         identifier: &Identifier,
     ) -> Result<Option<User>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(identifier_key(tenant, identifier)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output.item().map(user_from).transpose()
+        let item = self
+            .consistent_item(&self.tables.directory, identifier_key(tenant, identifier))
+            .await?;
+        item.as_ref().map(user_from).transpose()
     }
 
     async fn get(&self, tenant: &TenantId, id: &UserId) -> Result<Option<User>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(user_key(tenant, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output.item().map(user_from).transpose()
+        let item = self
+            .consistent_item(&self.tables.directory, user_key(tenant, id))
+            .await?;
+        item.as_ref().map(user_from).transpose()
     }
 
     async fn erase_belongings(&self, tenant: &TenantId, user: &UserId) -> Result<(), StoreError> {
@@ -214,17 +202,11 @@ impl SessionStore for DynamoStore {
         tenant: &TenantId,
         id: &FamilyId,
     ) -> Result<Option<RefreshFamily>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(family_key(tenant, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
+        let item = self
+            .consistent_item(&self.tables.directory, family_key(tenant, id))
+            .await?;
         let now = authkit_domain::Clock::now(&authkit_domain::SystemClock);
-        match output.item() {
+        match item.as_ref() {
             Some(item) if !Fields(item).expired(now) => family_from(item).map(Some),
             _ => Ok(None),
         }

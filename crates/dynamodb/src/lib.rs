@@ -399,6 +399,27 @@ conditional_error!(
 
 /// A conditional write's outcome: applied (true), its condition did not hold (false), or
 /// a store failure.
+impl DynamoStore {
+    /// One item by its key, read strongly consistent: what a store reads decides its next
+    /// write.
+    pub(crate) async fn consistent_item(
+        &self,
+        table: &str,
+        key: Item,
+    ) -> Result<Option<Item>, StoreError> {
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .set_key(Some(key))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(store_error)?;
+        Ok(output.item)
+    }
+}
+
 pub(crate) fn condition_held<O, E>(
     result: Result<
         O,

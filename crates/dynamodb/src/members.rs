@@ -161,17 +161,10 @@ impl MemberRegistry for DynamoStore {
         tenant: &TenantId,
         user: &UserId,
     ) -> Result<Option<Membership>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(member_key(tenant, user)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output
-            .item()
+        let item = self
+            .consistent_item(&self.tables.directory, member_key(tenant, user))
+            .await?;
+        item.as_ref()
             .map(|item| Fields(item).json("document"))
             .transpose()
     }

@@ -100,17 +100,10 @@ pub async fn migrate_at_pace(
 
 impl DynamoStore {
     async fn schema_version(&self) -> Result<u32, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(schema_key()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        output
-            .item()
+        let item = self
+            .consistent_item(&self.tables.directory, schema_key())
+            .await?;
+        item.as_ref()
             .map(|item| Fields(item).uint("version"))
             .transpose()
             .map(|version| version.unwrap_or(1))
@@ -290,16 +283,10 @@ impl DynamoStore {
 
     /// The scan key a stopped step recorded at `position`, if any.
     async fn read_position(&self, position: &Item) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(position.clone()))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        Ok(output.item().map(|item| {
+        let item = self
+            .consistent_item(&self.tables.directory, position.clone())
+            .await?;
+        Ok(item.as_ref().map(|item| {
             item.iter()
                 .filter_map(|(name, value)| {
                     name.strip_prefix("after_")

@@ -245,7 +245,7 @@ impl AuthKit {
             self.random.as_ref(),
         );
         let (admitted, device) = futures::join!(
-            self.admit_tier(caller, &own, now),
+            self.admit_tier(tenant, &own, now),
             self.stores
                 .devices
                 .get(tenant, &credential.user_id, &credential.device_id),

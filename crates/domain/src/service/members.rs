@@ -4,6 +4,7 @@
 
 use super::tenant_admin::{Actor, PageRequest};
 use super::{AuthKit, CreatedTenant, RequestContext};
+use crate::clock::Timestamp;
 use crate::delivery::{InvitationNotice, MessageContent, OutgoingMessage};
 use crate::error::AuthError;
 use crate::event::EventKind;
@@ -12,6 +13,7 @@ use crate::member::{
     Invitation, MemberChange, MemberWritten, Membership, Operation, Role, CONSOLE_TENANT,
     INVITATION_TTL_SECS,
 };
+use crate::rate_limit::{Action, Subject};
 use crate::registry::Page;
 use crate::secret::SecretHash;
 use crate::tenant::{KeyKind, Tenant, TenantId, TenantPolicy, TenantSettings, WebOrigin};
@@ -183,7 +185,9 @@ impl AuthKit {
         role: Role,
     ) -> Result<Invited, AuthError> {
         let email = Email::parse(email)?;
+        let inviting = self.stored_tenant(tenant.as_str()).await?;
         let now = self.now();
+        self.admit_invitation(&inviting, &email, now).await?;
         let invitation = Invitation {
             tenant: tenant.clone(),
             email_hash: self.invitation_hash(&email),
@@ -203,7 +207,9 @@ impl AuthKit {
             .members
             .put_invitation(&invitation, &event)
             .await?;
-        let notified = self.notify_invitation(&invitation, email).await;
+        let notified = self
+            .notify_invitation(&invitation, inviting.name, email)
+            .await;
         Ok(Invited {
             invitation,
             notified,
@@ -213,14 +219,12 @@ impl AuthKit {
     /// Emails the invitation; whether it went. A failed email keeps the invitation (it is
     /// stored, and the inviter can tell the invitee or invite again), and is logged without
     /// the address.
-    async fn notify_invitation(&self, invitation: &Invitation, email: Email) -> bool {
-        let tenant_name = match self.stored_tenant(invitation.tenant.as_str()).await {
-            Ok(tenant) => tenant.name,
-            Err(error) => {
-                tracing::warn!(outcome = "invitation_not_sent", tenant = %invitation.tenant, error = %error, "invitation email not sent");
-                return false;
-            }
-        };
+    async fn notify_invitation(
+        &self,
+        invitation: &Invitation,
+        tenant_name: String,
+        email: Email,
+    ) -> bool {
         let console_url = self
             .stored_tenant(CONSOLE_TENANT)
             .await
@@ -250,6 +254,33 @@ impl AuthKit {
         }
     }
 
+    /// Counts an invitation email against the deployment-wide limits (per address and per
+    /// tenant a day, decision 162); 429 `rate_limited` past them, before anything is stored.
+    async fn admit_invitation(
+        &self,
+        tenant: &Tenant,
+        email: &Email,
+        now: Timestamp,
+    ) -> Result<(), AuthError> {
+        let identifier = Identifier::Email(email.clone());
+        let subject = Subject {
+            tenant: &tenant.id,
+            ip: None,
+            identifier: Some(&identifier),
+            device: None,
+        };
+        let pepper = self.keys.current().pepper.clone();
+        let [own, shared] = tenant.policy.rate_limits.tiers(
+            Action::Invite,
+            subject,
+            now,
+            &pepper,
+            self.random.as_ref(),
+        );
+        self.admit_tier(&tenant.id, &own, now).await?;
+        self.admit_tier(&tenant.id, &shared, now).await
+    }
+
     /// An operator's way back for a tenant whose owners are gone: an owner invitation,
     /// audited as the operator's (decision 132).
     pub async fn restore_owner(
@@ -258,7 +289,6 @@ impl AuthKit {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Invited, AuthError> {
-        self.stored_tenant(tenant.as_str()).await?;
         self.invite_member(operator, tenant, email, Role::Owner)
             .await
     }

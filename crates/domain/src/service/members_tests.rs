@@ -346,3 +346,37 @@ async fn the_last_owner_cannot_leave_and_nobody_leaves_a_tenant_they_are_not_on(
         Err(AuthError::LastOwner)
     ));
 }
+
+#[tokio::test]
+async fn invitation_emails_are_limited_per_address_and_per_tenant_a_day() {
+    let h = Harness::new().await;
+    let operator = Actor::Operator("local".into());
+    let invite = |email: String| {
+        let operator = operator.clone();
+        let authkit = &h.authkit;
+        let tenant = h.tenant.id.clone();
+        async move {
+            authkit
+                .invite_member(&operator, &tenant, &email, Role::Viewer)
+                .await
+        }
+    };
+    for _ in 0..3 {
+        invite("again@example.com".into()).await.unwrap();
+    }
+    let sent = h.sender.count();
+    let Err(AuthError::RateLimited(tripped)) = invite("again@example.com".into()).await else {
+        panic!("a fourth invitation to one address in a day is refused");
+    };
+    assert_eq!(tripped.scope, crate::rate_limit::Scope::Identifier);
+    assert_eq!(h.sender.count(), sent, "nothing more was sent");
+    for n in 3..50 {
+        invite(format!("member{n}@example.com")).await.unwrap();
+    }
+    let Err(AuthError::RateLimited(tripped)) = invite("one-more@example.com".into()).await else {
+        panic!("the tenant's 51st invitation in a day is refused");
+    };
+    assert_eq!(tripped.scope, crate::rate_limit::Scope::Tenant);
+    h.clock.advance(86_400);
+    invite("again@example.com".into()).await.unwrap();
+}

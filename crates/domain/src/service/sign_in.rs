@@ -465,15 +465,18 @@ impl AuthKit {
             };
             read
         };
-        let (own_admitted, failures, alongside) =
-            futures::join!(self.admit_tier(caller, &own, now), failures, alongside,);
+        let (own_admitted, failures, alongside) = futures::join!(
+            self.admit_tier(&caller.tenant.id, &own, now),
+            failures,
+            alongside,
+        );
         let (seen, failures) = failures?;
         if let Some(seen) = seen {
             self.refuse_if_locked(tenant, seen, now).await?;
         }
         let admitted = async {
             own_admitted?;
-            self.admit_tier(caller, &shared, now).await
+            self.admit_tier(&caller.tenant.id, &shared, now).await
         };
         if let Err(refused) = admitted.await {
             if failures.is_some() {
@@ -503,7 +506,7 @@ impl AuthKit {
 
     pub(super) async fn admit_tier(
         &self,
-        caller: Caller<'_>,
+        tenant: &crate::tenant::TenantId,
         tier: &[CountedLimit],
         now: Timestamp,
     ) -> Result<(), AuthError> {
@@ -516,9 +519,8 @@ impl AuthKit {
         };
         let tripped = RateLimitPolicy::refusal(tier, &at_limit, now)
             .ok_or_else(|| StoreError::Corrupt("a refusal named no counter".into()))?;
-        let tenant = caller.tenant;
-        tracing::info!(tenant = %tenant.id, scope = tripped.scope.as_str(), outcome = "rate_limited", "rate limit tripped");
-        self.count_refusal(&tenant.id, RefusalReason::RateLimited(tripped.scope))
+        tracing::info!(tenant = %tenant, scope = tripped.scope.as_str(), outcome = "rate_limited", "rate limit tripped");
+        self.count_refusal(tenant, RefusalReason::RateLimited(tripped.scope))
             .await;
         Err(AuthError::RateLimited(tripped))
     }
