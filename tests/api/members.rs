@@ -3,7 +3,7 @@
 //! the last owner kept, and the operator giving a tenant an owner again.
 
 use authkit_tests::members::{ConsoleKeys, CONSOLE_ORIGIN};
-use authkit_tests::operator::{code_of, text};
+use authkit_tests::operator::{code_of, idempotency_key, text};
 use authkit_tests::{for_each_backend, TestApp};
 use reqwest::Method;
 use serde_json::{json, Value};
@@ -55,7 +55,7 @@ async fn a_member_uses_the_tenant_api_within_their_role() {
         let create = app
             .as_member(Method::POST, "/v1/api_keys", &developer, &app.tenant)
             .header("idempotency-key", "members-test-2")
-            .json(&json!({"kind": "secret"}))
+            .json(&json!({"kind": "publishable"}))
             .send()
             .await
             .unwrap();
@@ -335,6 +335,93 @@ async fn an_invitation_is_emailed_and_a_console_user_leaves_their_tenants_before
         assert_eq!(leave().await.unwrap().status(), 204);
         let erased = erase().await.unwrap();
         assert_eq!(erased.status(), 204, "{}", text(erased).await);
+    })
+    .await;
+}
+
+/// Outside attack (session 17, finding 1): a developer minted a secret key, and with it made
+/// themselves owner and removed the real one. A secret key can do everything, so only an
+/// owner mints, rotates or revokes one.
+#[tokio::test]
+async fn only_an_owner_mints_rotates_or_revokes_a_secret_key() {
+    for_each_backend(|app: TestApp| async move {
+        let console = console_key(&app).await;
+        let (owner, _) = app.member_of(&console, &app.secret_key, "owner").await;
+        for role in ["developer", "admin"] {
+            let (member, _) = app.member_of(&console, &app.secret_key, role).await;
+            let minted = app
+                .as_member(Method::POST, "/v1/api_keys", &member, &app.tenant)
+                .header("idempotency-key", idempotency_key())
+                .json(&json!({"kind": "secret"}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                code_of(minted).await,
+                (403, "role_forbidden".to_owned()),
+                "{role} mints a secret key"
+            );
+        }
+        let (developer, _) = app.member_of(&console, &app.secret_key, "developer").await;
+        let keys: Value = app
+            .tenant_api(Method::GET, "/v1/api_keys?limit=100", &app.secret_key)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id_of = |kind: &str| {
+            keys["data"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|key| key["kind"] == kind)
+                .and_then(|key| key["id"].as_str())
+                .unwrap_or_else(|| panic!("a {kind} key: {keys}"))
+                .to_owned()
+        };
+        let (secret, publishable) = (id_of("secret"), id_of("publishable"));
+        for action in ["rotate", "revoke"] {
+            let refused = app
+                .as_member(
+                    Method::POST,
+                    &format!("/v1/api_keys/{secret}/{action}"),
+                    &developer,
+                    &app.tenant,
+                )
+                .header("idempotency-key", idempotency_key())
+                .json(&json!({}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                code_of(refused).await,
+                (403, "role_forbidden".to_owned()),
+                "a developer may not {action} a secret key"
+            );
+        }
+        let rotated = app
+            .as_member(
+                Method::POST,
+                &format!("/v1/api_keys/{publishable}/rotate"),
+                &developer,
+                &app.tenant,
+            )
+            .header("idempotency-key", idempotency_key())
+            .json(&json!({}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(rotated.status(), 201, "{}", text(rotated).await);
+        let minted = app
+            .as_member(Method::POST, "/v1/api_keys", &owner, &app.tenant)
+            .header("idempotency-key", idempotency_key())
+            .json(&json!({"kind": "secret"}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(minted.status(), 201, "an owner mints one");
     })
     .await;
 }
