@@ -6,7 +6,7 @@
 //! missing from the table is refused to every member: a new route is closed until it is
 //! given an operation (a test holds every documented tenant-API route to that).
 
-use authkit_domain::member::Operation;
+use authkit_domain::member::{Operation, Role};
 use authkit_domain::service::{Actor, Caller, RequestContext};
 use authkit_domain::tenant::Tenant;
 use authkit_domain::AuthError;
@@ -29,9 +29,20 @@ pub struct TenantApi {
     pub tenant: Tenant,
     pub ip: Option<String>,
     actor: Actor,
+    /// A member's role; None for the tenant's secret key, which may do everything.
+    role: Option<Role>,
 }
 
 impl TenantApi {
+    /// An operation a route allows only in part (keys: secret ones are an owner's), judged
+    /// once the part is known; 403 `role_forbidden` outside the member's role.
+    pub fn permit(&self, operation: Operation) -> Result<(), AuthError> {
+        match self.role {
+            Some(role) if !role.allows(operation) => Err(AuthError::RoleForbids),
+            _ => Ok(()),
+        }
+    }
+
     pub fn caller(&self) -> Caller<'_> {
         Caller {
             tenant: &self.tenant,
@@ -62,6 +73,7 @@ impl FromRequestParts<State> for TenantApiCaller {
                 tenant: caller.tenant,
                 ip: caller.ip,
                 actor,
+                role: None,
             }));
         };
         let tenant = parts
@@ -95,6 +107,7 @@ impl FromRequestParts<State> for TenantApiCaller {
             tenant: member.tenant,
             ip: ip.map(|ip| ip.to_string()),
             actor: Actor::Member(member.user),
+            role: Some(member.role),
         }))
     }
 }

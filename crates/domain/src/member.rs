@@ -12,7 +12,7 @@ use crate::event::Event;
 use crate::registry::Page;
 use crate::secret::SecretHash;
 use crate::store::StoreError;
-use crate::tenant::TenantId;
+use crate::tenant::{KeyKind, TenantId};
 use crate::user::UserId;
 
 /// The id of the built-in tenant whose users are tenant members (decision 128).
@@ -59,8 +59,12 @@ pub enum Operation {
     ReadSettings,
     ChangeSettings,
     ReadKeys,
-    /// Create, rotate and revoke API keys.
+    /// Create, rotate and revoke publishable API keys.
     ManageKeys,
+    /// Create, rotate and revoke secret keys. A secret key can do everything the tenant
+    /// can (members included), so minting one is an owner's act: a developer who could
+    /// would be an owner in all but name.
+    ManageSecretKeys,
     /// Find and read users, their devices and sessions.
     ReadUsers,
     /// Disable, enable, revoke a user's sessions.
@@ -86,7 +90,15 @@ impl Operation {
             Operation::ChangeSettings | Operation::ManageUsers | Operation::ExportOrEraseUsers => {
                 Role::Admin
             }
-            Operation::ManageMembers => Role::Owner,
+            Operation::ManageMembers | Operation::ManageSecretKeys => Role::Owner,
+        }
+    }
+
+    /// What managing a key of `kind` is.
+    pub fn manage_key(kind: KeyKind) -> Operation {
+        match kind {
+            KeyKind::Publishable => Operation::ManageKeys,
+            KeyKind::Secret => Operation::ManageSecretKeys,
         }
     }
 }
@@ -222,6 +234,7 @@ mod tests {
             (ManageUsers, [true, true, false, false]),
             (ExportOrEraseUsers, [true, true, false, false]),
             (ManageMembers, [true, false, false, false]),
+            (ManageSecretKeys, [true, false, false, false]),
         ];
         for (operation, allowed) in matrix {
             for (role, expected) in Role::ALL.into_iter().zip(allowed) {

@@ -1,5 +1,6 @@
 //! The tenant API, for the tenant's servers (secret key): its settings and its API keys.
 
+use authkit_domain::member::Operation;
 use authkit_domain::tenant::SettingsPatch;
 use authkit_domain::AuthError;
 use axum::extract::{Path, State};
@@ -15,7 +16,7 @@ use crate::tenancy_dto::{
     ApiKeyList, ApiKeyObject, CreateApiKeyRequest, ListQuery, RotateApiKeyRequest, TenantObject,
     TenantSettingsPatch,
 };
-use crate::tenant_auth::TenantApiCaller;
+use crate::tenant_auth::{TenantApi, TenantApiCaller};
 
 /// The calling tenant's settings; the `ETag` is its revision, for `If-Match` on a change.
 /// Read from the store, not the process's cache of tenants, so the `ETag` is current.
@@ -74,6 +75,7 @@ pub(crate) async fn create_key(
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<ApiKeyObject>), Problem> {
+    caller.permit(Operation::manage_key(body.kind.into()))?;
     tenancy::create_key(&authkit, &caller.actor(), &caller.tenant.id, &headers, body).await
 }
 
@@ -97,6 +99,7 @@ pub(crate) async fn revoke_key(
     TenantApiCaller(caller): TenantApiCaller,
     Path(id): Path<String>,
 ) -> Result<Json<ApiKeyObject>, Problem> {
+    permit_key(&authkit, &caller, &id).await?;
     tenancy::revoke_key(&authkit, &caller.actor(), &caller.tenant.id, &id).await
 }
 
@@ -113,6 +116,7 @@ pub(crate) async fn rotate_key(
     headers: HeaderMap,
     JsonBody(body): JsonBody<RotateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<ApiKeyObject>), Problem> {
+    permit_key(&authkit, &caller, &id).await?;
     tenancy::rotate_key(
         &authkit,
         &caller.actor(),
@@ -122,4 +126,14 @@ pub(crate) async fn rotate_key(
         body,
     )
     .await
+}
+
+/// A member may rotate or revoke a key only if their role covers its kind; the key is read
+/// first (unknown ids answer 404 as before). A secret key may manage every key.
+async fn permit_key(authkit: &crate::State, caller: &TenantApi, id: &str) -> Result<(), Problem> {
+    if caller.permit(Operation::ManageSecretKeys).is_err() {
+        let entry = authkit.api_key(&caller.tenant.id, id).await?;
+        caller.permit(Operation::manage_key(entry.kind))?;
+    }
+    Ok(())
 }
