@@ -348,35 +348,73 @@ async fn the_last_owner_cannot_leave_and_nobody_leaves_a_tenant_they_are_not_on(
 }
 
 #[tokio::test]
-async fn invitation_emails_are_limited_per_address_and_per_tenant_a_day() {
+async fn invitation_emails_are_limited_per_mailbox_across_tenants_and_per_tenant_a_day() {
     let h = Harness::new().await;
     let operator = Actor::Operator("local".into());
-    let invite = |email: String| {
+    let settings = crate::tenant::TenantSettings::new(
+        "Globex".into(),
+        Vec::new(),
+        crate::tenant::TenantPolicy::default(),
+    );
+    let globex = crate::tenant::TenantId::parse("globex").unwrap();
+    h.authkit
+        .create_tenant_as(&operator, globex.clone(), settings, None)
+        .await
+        .unwrap();
+    let invite = |tenant: crate::tenant::TenantId, email: String| {
         let operator = operator.clone();
         let authkit = &h.authkit;
-        let tenant = h.tenant.id.clone();
         async move {
             authkit
                 .invite_member(&operator, &tenant, &email, Role::Viewer)
                 .await
         }
     };
-    for _ in 0..3 {
-        invite("again@example.com".into()).await.unwrap();
-    }
+    invite(h.tenant.id.clone(), "victim@example.com".into())
+        .await
+        .unwrap();
+    invite(globex.clone(), "victim+1@example.com".into())
+        .await
+        .unwrap();
+    invite(globex.clone(), "Victim@example.com".into())
+        .await
+        .unwrap();
     let sent = h.sender.count();
-    let Err(AuthError::RateLimited(tripped)) = invite("again@example.com".into()).await else {
-        panic!("a fourth invitation to one address in a day is refused");
+    let Err(AuthError::RateLimited(tripped)) =
+        invite(h.tenant.id.clone(), "victim+2@example.com".into()).await
+    else {
+        panic!("a fourth invitation to one mailbox in a day, from any tenant, is refused");
     };
     assert_eq!(tripped.scope, crate::rate_limit::Scope::Identifier);
     assert_eq!(h.sender.count(), sent, "nothing more was sent");
-    for n in 3..50 {
-        invite(format!("member{n}@example.com")).await.unwrap();
+
+    for n in 1..50 {
+        invite(h.tenant.id.clone(), format!("member{n}@example.com"))
+            .await
+            .unwrap();
     }
-    let Err(AuthError::RateLimited(tripped)) = invite("one-more@example.com".into()).await else {
+    let Err(AuthError::RateLimited(tripped)) =
+        invite(h.tenant.id.clone(), "one-more@example.com".into()).await
+    else {
         panic!("the tenant's 51st invitation in a day is refused");
     };
     assert_eq!(tripped.scope, crate::rate_limit::Scope::Tenant);
+    h.authkit
+        .restore_owner(&operator, &h.tenant.id, "rescue@example.com")
+        .await
+        .expect("the operator's way back is not counted");
+    assert!(matches!(
+        h.authkit
+            .restore_owner(
+                &operator,
+                &crate::tenant::TenantId::parse(CONSOLE_TENANT).unwrap(),
+                "x@example.com"
+            )
+            .await,
+        Err(AuthError::InvalidRequest(_))
+    ));
     h.clock.advance(86_400);
-    invite("again@example.com".into()).await.unwrap();
+    invite(h.tenant.id.clone(), "victim@example.com".into())
+        .await
+        .unwrap();
 }
