@@ -175,6 +175,9 @@ impl From<AuthError> for Problem {
             AuthError::MemberNotFound => problem(S::NOT_FOUND, "member_not_found"),
             AuthError::LastOwner => problem(S::CONFLICT, "last_owner"),
             AuthError::StillAMember => problem(S::CONFLICT, "still_a_member"),
+            AuthError::OperatorReviewRequired(_) => {
+                problem(S::FORBIDDEN, "operator_review_required")
+            }
             AuthError::SignupDisabled => problem(S::FORBIDDEN, "signup_disabled"),
             AuthError::SignupNotInvited => problem(S::FORBIDDEN, "signup_not_invited"),
             AuthError::MemberRequired => problem(S::UNAUTHORIZED, "member_token_required"),

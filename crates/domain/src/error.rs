@@ -138,6 +138,10 @@ pub enum AuthError {
         "the console user is still a member of a tenant: they leave it (DELETE /v1/memberships/{{tenant}}) or its owners remove them first"
     )]
     StillAMember,
+    #[error(
+        "{0} of a self-service tenant is set by the deployment's operator: ask them to review the tenant"
+    )]
+    OperatorReviewRequired(&'static str),
     #[error("self-service sign-up is off in this deployment: ask its operator for a tenant")]
     SignupDisabled,
     #[error(

@@ -122,6 +122,7 @@ pub struct Email {
 
 impl Email {
     pub fn parse(raw: &str) -> Result<Email, IdentifierError> {
+        refuse_invisible(raw)?;
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(IdentifierError::Empty);
@@ -155,6 +156,15 @@ impl Email {
         &self.key
     }
 
+    /// The mailbox the address delivers to as far as AuthKit can tell: its matching key
+    /// without a sub-address (`dave+news@` is `dave@`). For budgets, never for matching
+    /// users: `dave+news@` may be another person at some providers.
+    pub fn mailbox(&self) -> Email {
+        let (local, domain) = self.key.rsplit_once('@').unwrap_or(("", &self.key));
+        let local = local.split('+').next().unwrap_or(local);
+        Email::parse(&format!("{local}@{domain}")).unwrap_or_else(|_| self.clone())
+    }
+
     /// `j***@example.com`: enough for a person to recognise, not enough to harvest.
     pub fn masked(&self) -> String {
         let (local, domain) = self.address.rsplit_once('@').unwrap_or(("", &self.address));
@@ -179,6 +189,15 @@ impl std::hash::Hash for Email {
 
 /// Unicode's default-ignorable code points (DerivedCoreProperties.txt), which include the
 /// zero-width characters, and the bidirectional controls.
+/// Every parser of an address or number refuses these (an invitation, an identifier
+/// change and a sign-in alike), so no path stores a look-alike.
+fn refuse_invisible(raw: &str) -> Result<(), IdentifierError> {
+    if raw.chars().any(is_invisible) {
+        return Err(IdentifierError::InvisibleCharacter);
+    }
+    Ok(())
+}
+
 fn is_invisible(c: char) -> bool {
     matches!(
         c,
@@ -317,6 +336,7 @@ pub struct Phone {
 
 impl Phone {
     pub fn parse(raw: &str, default_region: Option<Region>) -> Result<Phone, IdentifierError> {
+        refuse_invisible(raw)?;
         let trimmed = raw.trim();
         if trimmed.is_empty() {
             return Err(IdentifierError::Empty);
@@ -412,9 +432,6 @@ impl Identifier {
     /// and text-direction control characters are refused outright: they make two
     /// identifiers that look the same to a person (and to support staff) differ.
     pub fn parse(raw: &str, default_region: Option<Region>) -> Result<Identifier, IdentifierError> {
-        if raw.chars().any(is_invisible) {
-            return Err(IdentifierError::InvisibleCharacter);
-        }
         if raw.contains('@') {
             Email::parse(raw).map(Identifier::Email)
         } else {
@@ -630,6 +647,20 @@ mod tests {
     }
 
     #[test]
+    fn a_mailbox_drops_the_sub_address_and_case() {
+        let mailbox = |raw: &str| {
+            Email::parse(raw)
+                .unwrap()
+                .mailbox()
+                .matching_key()
+                .to_owned()
+        };
+        assert_eq!(mailbox("Dave+News@Example.com"), "dave@example.com");
+        assert_eq!(mailbox("dave@example.com"), "dave@example.com");
+        assert_eq!(mailbox("+tag@example.com"), "+tag@example.com");
+    }
+
+    #[test]
     fn invisible_and_bidi_control_characters_are_refused() {
         for raw in [
             "da\u{200b}ve@example.com", // zero-width space
@@ -646,6 +677,11 @@ mod tests {
                 "{raw:?}"
             );
         }
+        // An invitation parses the address alone (outside attack, session 17).
+        assert_eq!(
+            Email::parse("x\u{200b}@example.com").err(),
+            Some(IdentifierError::InvisibleCharacter)
+        );
     }
 
     #[test]

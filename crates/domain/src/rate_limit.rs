@@ -105,13 +105,55 @@ pub struct Limit {
     pub window_secs: u32,
 }
 
-/// Invitation emails, per tenant and per invited address a day: a deployment-wide bound,
-/// not a tenant setting, so no tenant can raise it to send mail to strangers through the
-/// deployment's domain (decision 162).
-pub const INVITATION_LIMITS: [Limit; 2] = [
-    limit(Scope::Identifier, 3, 86_400),
-    limit(Scope::Tenant, 50, 86_400),
-];
+/// Invitation emails a day to one mailbox, from every tenant together, and from one
+/// tenant: bounds of the deployment, not tenant settings, so no tenant (anyone can have
+/// one by sign-up) can raise them to mail strangers from the deployment's domain
+/// (decision 162).
+pub const INVITATIONS_PER_MAILBOX: Limit = limit(Scope::Identifier, 3, 86_400);
+pub const INVITATIONS_PER_TENANT: Limit = limit(Scope::Tenant, 50, 86_400);
+
+impl Limit {
+    /// This limit's counter for `action` by `subject` now (for a sharded limit, one shard
+    /// drawn with `random`); None when its scope does not apply to the subject.
+    pub fn counted(
+        self,
+        action: Action,
+        subject: Subject<'_>,
+        now: Timestamp,
+        pepper: &Pepper,
+        random: &dyn Randomness,
+    ) -> Option<CountedLimit> {
+        let value = scope_value(self.scope, subject, pepper)?;
+        let window = i64::from(self.window_secs.max(1));
+        let window_start = now.0 - now.0.rem_euclid(window);
+        let mut key = format!(
+            "{}#rate#{}#{}#{}#{}",
+            subject.tenant,
+            action.as_str(),
+            self.scope.as_str(),
+            value,
+            window_start
+        );
+        let shards = shard_count(self.max);
+        let max = if shards > 1 {
+            let shard = random.below(u64::from(shards)) as u32;
+            key.push_str(&format!("#s{shard}"));
+            shard_share(self.max, shards, shard)
+        } else {
+            self.max
+        };
+        Some(CountedLimit {
+            limit: self,
+            counter: CounterLimit {
+                key: CounterKey {
+                    key,
+                    expires_at: Timestamp(window_start + window),
+                },
+                max: u64::from(max),
+            },
+        })
+    }
+}
 
 const fn limit(scope: Scope, max: u32, window_secs: u32) -> Limit {
     Limit {
@@ -206,7 +248,8 @@ impl RateLimitPolicy {
             Action::Verify => &self.verify,
             Action::SignUp => &self.sign_up,
             Action::Device => &self.device,
-            Action::Invite => &INVITATION_LIMITS,
+            // Not the tenant's to set: see `INVITATIONS_PER_MAILBOX`.
+            Action::Invite => &[],
         }
     }
 
@@ -224,37 +267,7 @@ impl RateLimitPolicy {
         let (shared, own): (Vec<_>, Vec<_>) = self
             .limits(action)
             .iter()
-            .filter_map(|limit| {
-                let value = scope_value(limit.scope, subject, pepper)?;
-                let window = i64::from(limit.window_secs.max(1));
-                let window_start = now.0 - now.0.rem_euclid(window);
-                let mut key = format!(
-                    "{}#rate#{}#{}#{}#{}",
-                    subject.tenant,
-                    action.as_str(),
-                    limit.scope.as_str(),
-                    value,
-                    window_start
-                );
-                let shards = shard_count(limit.max);
-                let max = if shards > 1 {
-                    let shard = random.below(u64::from(shards)) as u32;
-                    key.push_str(&format!("#s{shard}"));
-                    shard_share(limit.max, shards, shard)
-                } else {
-                    limit.max
-                };
-                Some(CountedLimit {
-                    limit: *limit,
-                    counter: CounterLimit {
-                        key: CounterKey {
-                            key,
-                            expires_at: Timestamp(window_start + window),
-                        },
-                        max: u64::from(max),
-                    },
-                })
-            })
+            .filter_map(|limit| limit.counted(action, subject, now, pepper, random))
             .partition(|counted| counted.limit.scope.is_shared());
         [own, shared]
     }

@@ -292,6 +292,10 @@ pub struct Tenant {
     /// When a deleted tenant's records go (its TTL).
     #[serde(default)]
     pub purge_at: Option<Timestamp>,
+    /// Made by self-service sign-up: its channels and rate limits are the operator's to
+    /// change, not its own (decision 164).
+    #[serde(default)]
+    pub self_service: bool,
 }
 
 impl Tenant {
@@ -310,6 +314,7 @@ impl Tenant {
             revision: 0,
             updated_at: None,
             purge_at: None,
+            self_service: false,
         };
         tenant.set_settings(settings);
         tenant
@@ -333,6 +338,23 @@ impl Tenant {
         self.ip_allowlist = settings.ip_allowlist;
         self.enabled_channels = settings.enabled_channels;
         self.policy = settings.policy;
+    }
+
+    /// Where `next` changes what only the operator may change for a self-service tenant
+    /// (decision 164): a channel it did not have, or its rate limits. None for any other
+    /// tenant, or any other change.
+    pub fn beyond_self_service(&self, next: &TenantSettings) -> Option<&'static str> {
+        if !self.self_service {
+            return None;
+        }
+        if next
+            .enabled_channels
+            .iter()
+            .any(|channel| !self.enabled_channels.contains(channel))
+        {
+            return Some("/enabled_channels");
+        }
+        (next.policy.rate_limits != self.policy.rate_limits).then_some("/policy/rate_limits")
     }
 
     /// The tenant as the next write stores it: one revision on, stamped `now`.

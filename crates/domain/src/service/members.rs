@@ -13,7 +13,9 @@ use crate::member::{
     Invitation, MemberChange, MemberWritten, Membership, Operation, Role, CONSOLE_TENANT,
     INVITATION_TTL_SECS,
 };
-use crate::rate_limit::{Action, Subject};
+use crate::rate_limit::{
+    Action, CountedLimit, Limit, Subject, INVITATIONS_PER_MAILBOX, INVITATIONS_PER_TENANT,
+};
 use crate::registry::Page;
 use crate::secret::SecretHash;
 use crate::tenant::{KeyKind, Tenant, TenantId, TenantPolicy, TenantSettings, WebOrigin};
@@ -185,11 +187,33 @@ impl AuthKit {
         role: Role,
     ) -> Result<Invited, AuthError> {
         let email = Email::parse(email)?;
-        let inviting = self.stored_tenant(tenant.as_str()).await?;
+        let inviting = self.inviting_tenant(tenant).await?;
+        self.admit_invitation(tenant, &email, self.now()).await?;
+        self.invite(actor, inviting, email, role).await
+    }
+
+    /// The tenant an invitation is to: any but the console tenant, whose users are the
+    /// deployment's members, not its own.
+    async fn inviting_tenant(&self, tenant: &TenantId) -> Result<Tenant, AuthError> {
+        if tenant.as_str() == CONSOLE_TENANT {
+            return Err(AuthError::InvalidRequest(
+                "the console tenant has no members: nobody is invited to it",
+            ));
+        }
+        self.stored_tenant(tenant.as_str()).await
+    }
+
+    /// Stores the invitation with its event, then emails it.
+    async fn invite(
+        &self,
+        actor: &Actor,
+        inviting: Tenant,
+        email: Email,
+        role: Role,
+    ) -> Result<Invited, AuthError> {
         let now = self.now();
-        self.admit_invitation(&inviting, &email, now).await?;
         let invitation = Invitation {
-            tenant: tenant.clone(),
+            tenant: inviting.id.clone(),
             email_hash: self.invitation_hash(&email),
             email_masked: email.masked(),
             role,
@@ -198,7 +222,7 @@ impl AuthKit {
             expires_at: now.plus_secs(INVITATION_TTL_SECS),
         };
         let mut event = self.admin_event(
-            tenant,
+            &inviting.id,
             EventKind::MemberInvited,
             format!("{} role={}", actor.describe(), role.as_str()),
         );
@@ -254,31 +278,46 @@ impl AuthKit {
         }
     }
 
-    /// Counts an invitation email against the deployment-wide limits (per address and per
-    /// tenant a day, decision 162); 429 `rate_limited` past them, before anything is stored.
+    /// Counts an invitation email against the deployment's bounds (decision 162): a day,
+    /// per mailbox from every tenant together (sub-addresses folded), and per inviting
+    /// tenant; 429 `rate_limited` past them, before anything is stored. Both counters are
+    /// admitted together or not at all.
     async fn admit_invitation(
         &self,
-        tenant: &Tenant,
+        tenant: &TenantId,
         email: &Email,
         now: Timestamp,
     ) -> Result<(), AuthError> {
-        let identifier = Identifier::Email(email.clone());
-        let subject = Subject {
-            tenant: &tenant.id,
-            ip: None,
-            identifier: Some(&identifier),
-            device: None,
-        };
+        let mailbox = Identifier::Email(email.mailbox());
+        let deployment = Self::console_id();
         let pepper = self.keys.current().pepper.clone();
-        let [own, shared] = tenant.policy.rate_limits.tiers(
-            Action::Invite,
-            subject,
-            now,
-            &pepper,
-            self.random.as_ref(),
-        );
-        self.admit_tier(&tenant.id, &own, now).await?;
-        self.admit_tier(&tenant.id, &shared, now).await
+        let count = |limit: Limit, subject: Subject<'_>| {
+            limit.counted(Action::Invite, subject, now, &pepper, self.random.as_ref())
+        };
+        let tier: Vec<CountedLimit> = [
+            count(
+                INVITATIONS_PER_MAILBOX,
+                Subject {
+                    tenant: &deployment,
+                    ip: None,
+                    identifier: Some(&mailbox),
+                    device: None,
+                },
+            ),
+            count(
+                INVITATIONS_PER_TENANT,
+                Subject {
+                    tenant,
+                    ip: None,
+                    identifier: None,
+                    device: None,
+                },
+            ),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        self.admit_tier(tenant, &tier, now).await
     }
 
     /// An operator's way back for a tenant whose owners are gone: an owner invitation,
@@ -289,8 +328,11 @@ impl AuthKit {
         tenant: &TenantId,
         email: &str,
     ) -> Result<Invited, AuthError> {
-        self.invite_member(operator, tenant, email, Role::Owner)
-            .await
+        // Not counted against the day's invitations: a tenant's members could otherwise
+        // spend them to block the operator's way back (outside attack, session 17).
+        let email = Email::parse(email)?;
+        let inviting = self.inviting_tenant(tenant).await?;
+        self.invite(operator, inviting, email, Role::Owner).await
     }
 
     /// Accepts every pending invitation of the console user's address; a role already

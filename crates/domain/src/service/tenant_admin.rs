@@ -214,6 +214,11 @@ impl AuthKit {
                 let settings = patch
                     .apply(&tenant.settings())
                     .map_err(AuthError::InvalidSetting)?;
+                if !matches!(actor, Actor::Operator(_)) {
+                    if let Some(setting) = tenant.beyond_self_service(&settings) {
+                        return Err(AuthError::OperatorReviewRequired(setting));
+                    }
+                }
                 tenant.set_settings(settings);
                 Ok(())
             },
