@@ -418,3 +418,27 @@ async fn invitation_emails_are_limited_per_mailbox_across_tenants_and_per_tenant
         .await
         .unwrap();
 }
+
+/// Outside attack (session 17, finding 4): a member removed while an invitation to their
+/// address was pending accepted it and was back, with the invitation's role.
+#[tokio::test]
+async fn a_removed_member_does_not_come_back_through_a_pending_invitation() {
+    let h = Harness::new().await;
+    let (token, viewer) = member_with(&h, "viewer@example.com", Role::Viewer).await;
+    h.authkit
+        .invite_member(
+            &Actor::Operator("local".into()),
+            &h.tenant.id,
+            "viewer@example.com",
+            Role::Admin,
+        )
+        .await
+        .unwrap();
+    h.authkit
+        .remove_member(&Actor::System, &h.tenant.id, viewer.as_str())
+        .await
+        .unwrap();
+    let memberships = h.authkit.accept_invitations(&viewer).await.unwrap();
+    assert!(memberships.is_empty(), "{memberships:?}");
+    assert!(as_member(&h, &token, "acme").await.is_err());
+}
