@@ -145,6 +145,10 @@ pub struct MemberChange {
     /// The invitation (by its address's hash) this change accepts: it must still exist,
     /// and goes with the change.
     pub accepting: Option<SecretHash>,
+    /// The address (by its hash) whose pending invitation to this tenant, if any, goes
+    /// with the change: a removed member does not come back through an invitation sent
+    /// before the removal.
+    pub cancelling: Option<SecretHash>,
     pub event: Event,
 }
 

@@ -248,6 +248,13 @@ impl MemberRegistry for DynamoStore {
             )?);
             items.push(self.delete(invitation_lookup(&change.tenant, hash), None)?);
         }
+        if let Some(hash) = change
+            .cancelling
+            .filter(|hash| change.accepting != Some(*hash))
+        {
+            items.push(self.delete(invitation_key(&change.tenant, &hash), None)?);
+            items.push(self.delete(invitation_lookup(&change.tenant, &hash), None)?);
+        }
         items.push(self.record_event(&change.event)?);
         Ok(match self.write(items).await? {
             TransactionOutcome::Written => MemberWritten::Done,

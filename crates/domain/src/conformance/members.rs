@@ -15,6 +15,73 @@ pub async fn check_all(stores: &Stores) {
     members_are_set_from_the_role_read_and_listed_both_ways(stores).await;
     an_invitation_is_accepted_once_and_never_after_it_expires(stores).await;
     the_last_owner_stays_even_when_two_owners_are_removed_at_once(stores).await;
+    a_removal_cancels_the_members_pending_invitation(stores).await;
+}
+
+async fn a_removal_cancels_the_members_pending_invitation(stores: &Stores) {
+    let (a, b) = (tenant(), tenant());
+    let pepper = Pepper::generate(&OsRandomness);
+    let hash = pepper.hash("member-invitation", b"member@example.com");
+    let member = UserId::generate(&OsRandomness);
+    let owner = UserId::generate(&OsRandomness);
+    for tenant in [&a, &b] {
+        assert_eq!(
+            set(stores, tenant, &owner, None, Some(Role::Owner)).await,
+            MemberWritten::Done
+        );
+        assert_eq!(
+            set(stores, tenant, &member, None, Some(Role::Viewer)).await,
+            MemberWritten::Done
+        );
+        stores
+            .members
+            .put_invitation(
+                &invitation(tenant, hash, now().plus_secs(3600)),
+                &event(tenant, EventKind::MemberInvited),
+            )
+            .await
+            .expect("write");
+    }
+    let removal = MemberChange {
+        tenant: a.clone(),
+        user: member.clone(),
+        expected: Some(Role::Viewer),
+        next: None,
+        accepting: None,
+        cancelling: Some(hash),
+        event: event(&a, EventKind::MemberRemoved),
+    };
+    assert_eq!(
+        stores.members.change_member(&removal).await.expect("write"),
+        MemberWritten::Done
+    );
+    let pending: Vec<TenantId> = stores
+        .members
+        .invitations_for(&hash, now())
+        .await
+        .expect("read")
+        .into_iter()
+        .map(|invitation| invitation.tenant)
+        .collect();
+    assert_eq!(
+        pending,
+        vec![b.clone()],
+        "the removal took the invitation to its tenant, and only that one"
+    );
+    let again = MemberChange {
+        tenant: b.clone(),
+        user: member.clone(),
+        expected: Some(Role::Viewer),
+        next: None,
+        accepting: None,
+        cancelling: Some(pepper.hash("member-invitation", b"nobody@example.com")),
+        event: event(&b, EventKind::MemberRemoved),
+    };
+    assert_eq!(
+        stores.members.change_member(&again).await.expect("write"),
+        MemberWritten::Done,
+        "a removal with no invitation to cancel still applies"
+    );
 }
 
 fn event(tenant: &TenantId, kind: EventKind) -> Event {
@@ -48,6 +115,7 @@ async fn set(
         expected,
         next: role.map(|role| membership(tenant, user, role)),
         accepting: None,
+        cancelling: None,
         event: event(tenant, EventKind::MemberRoleSet),
     };
     stores.members.change_member(&change).await.expect("write")
@@ -215,6 +283,7 @@ async fn an_invitation_is_accepted_once_and_never_after_it_expires(stores: &Stor
         expected: None,
         next: Some(membership(tenant, &user, Role::Admin)),
         accepting: Some(hash),
+        cancelling: None,
         event: event(tenant, EventKind::MemberRoleSet),
     };
     assert_eq!(
@@ -344,6 +413,7 @@ async fn try_set(
         expected,
         next: role.map(|role| membership(tenant, user, role)),
         accepting: None,
+        cancelling: None,
         event: event(tenant, EventKind::MemberRoleSet),
     };
     match stores.members.change_member(&change).await {

@@ -87,6 +87,9 @@ impl MemberRegistry for MemoryStore {
         if let Some(invitation) = invitation {
             tables.invitations.remove(&invitation);
         }
+        if let Some(hash) = change.cancelling {
+            tables.invitations.remove(&(hash, change.tenant.clone()));
+        }
         tables.outbox.push_back(change.event.clone());
         Ok(MemberWritten::Done)
     }

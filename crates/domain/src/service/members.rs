@@ -370,6 +370,7 @@ impl AuthKit {
                 expected: current.map(|held| held.role),
                 next: Some(next),
                 accepting: Some(hash),
+                cancelling: None,
                 event: self.member_event(
                     &invitation.tenant,
                     EventKind::MemberRoleSet,
@@ -404,6 +405,7 @@ impl AuthKit {
                     ..current.clone()
                 }),
                 accepting: None,
+                cancelling: None,
                 event: self.member_event(
                     tenant,
                     EventKind::MemberRoleSet,
@@ -431,6 +433,9 @@ impl AuthKit {
                 expected: Some(current.role),
                 next: None,
                 accepting: None,
+                cancelling: Email::parse(&current.email)
+                    .ok()
+                    .map(|email| self.invitation_hash(&email)),
                 event: self.member_event(tenant, EventKind::MemberRemoved, actor, &user, None),
             })
         })

@@ -170,6 +170,7 @@ impl AuthKit {
             expected: None,
             next: Some(membership),
             accepting: None,
+            cancelling: None,
             event: self.member_event(
                 &created.tenant.id,
                 EventKind::MemberRoleSet,
