@@ -198,7 +198,9 @@ fn refuse_invisible(raw: &str) -> Result<(), IdentifierError> {
     Ok(())
 }
 
-fn is_invisible(c: char) -> bool {
+/// Invisible, text-direction and line-separating characters: nothing a person can see or
+/// type on purpose in an address, a number or a name.
+pub(crate) fn is_invisible(c: char) -> bool {
     matches!(
         c,
         '\u{ad}'
@@ -208,7 +210,7 @@ fn is_invisible(c: char) -> bool {
             | '\u{17b4}'..='\u{17b5}'
             | '\u{180b}'..='\u{180f}'
             | '\u{200b}'..='\u{200f}'
-            | '\u{202a}'..='\u{202e}'
+            | '\u{2028}'..='\u{202e}'
             | '\u{2060}'..='\u{206f}'
             | '\u{3164}'
             | '\u{fe00}'..='\u{fe0f}'

@@ -40,6 +40,14 @@ impl AuthKit {
         claims: &AccessClaims,
         identifier: &str,
     ) -> Result<StartedChallenge, AuthError> {
+        if caller.tenant.id.as_str() == crate::member::CONSOLE_TENANT {
+            // Owners granted access to this address, and see it in their member list:
+            // swapping it would keep the access past the mailbox they trusted (outside
+            // attack, session 17). A new address is a new invitation.
+            return Err(AuthError::InvalidRequest(
+                "a console user keeps the address they were invited by; ask to be invited at the new one",
+            ));
+        }
         self.require_recent_proof(claims)?;
         let user = self.signed_in_user(caller, claims).await?;
         let wanted = Identifier::parse(identifier, caller.tenant.policy.default_region)?;

@@ -442,3 +442,26 @@ async fn a_removed_member_does_not_come_back_through_a_pending_invitation() {
     assert!(memberships.is_empty(), "{memberships:?}");
     assert!(as_member(&h, &token, "acme").await.is_err());
 }
+
+/// Outside attack (session 17, finding 7): an admin swapped their console address for a
+/// private one while owners kept seeing (and trusting) the corporate one.
+#[tokio::test]
+async fn a_console_user_cannot_swap_the_address_they_were_invited_by() {
+    let h = Harness::new().await;
+    let (token, _) = member_with(&h, "alice@corp.example", Role::Admin).await;
+    let console = console(&h).await;
+    let caller = Caller {
+        tenant: &console,
+        ip: Some("198.51.100.8"),
+    };
+    let claims = h
+        .authkit
+        .authenticate_access_token(&console.id, &token)
+        .expect("a live console token");
+    assert!(matches!(
+        h.authkit
+            .start_identifier_change(caller, &claims, "alice@gmail.example")
+            .await,
+        Err(AuthError::InvalidRequest(_))
+    ));
+}

@@ -206,11 +206,10 @@ impl TenantSettings {
 
     /// Checks what types alone cannot say; the first problem found, by its pointer.
     pub fn validate(&self) -> Result<(), InvalidSetting> {
-        let name = self.name.trim();
-        if name.is_empty() || name.chars().count() > 100 || name.chars().any(char::is_control) {
+        if !is_display_name(&self.name) {
             return Err(InvalidSetting::at(
                 "/name",
-                "1-100 characters, no control characters",
+                "1-100 characters, no control, invisible or text-direction characters",
             ));
         }
         check_length("/allowed_redirect_uris", self.allowed_redirect_uris.len())?;
@@ -372,6 +371,18 @@ fn escape(token: &str) -> String {
     token.replace('~', "~0").replace('/', "~1")
 }
 
+/// A name shown to people in messages (a tenant's, a project's): 1-100 characters once
+/// trimmed, none that hides or reorders text (a right-to-left override turns a subject
+/// line into something else).
+pub fn is_display_name(raw: &str) -> bool {
+    let name = raw.trim();
+    !name.is_empty()
+        && name.chars().count() <= 100
+        && !name
+            .chars()
+            .any(|c| c.is_control() || crate::identifier::is_invisible(c))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -509,5 +520,14 @@ mod tests {
         current.policy.code_length = crate::secret::CodeLength::new(8).unwrap();
         let patch = SettingsPatch::parse(json!({"policy": {"code_length": null}})).unwrap();
         assert_eq!(patch.apply(&current).unwrap().policy.code_length.get(), 6);
+    }
+
+    #[test]
+    fn display_names_refuse_what_hides_or_reorders_text() {
+        assert!(is_display_name(" Acme Shop "));
+        for hostile in ["", "  ", "a\u{202e}b", "a\u{2028}b", "\u{200b}", "a\nb"] {
+            assert!(!is_display_name(hostile), "{hostile:?}");
+        }
+        assert!(!is_display_name(&"x".repeat(101)));
     }
 }
