@@ -57,6 +57,11 @@ impl IdempotencyKey {
             Err(AuthError::InvalidIdempotencyKey)
         }
     }
+
+    /// A key the service implies when the client sent none (only its digest is kept).
+    pub(super) fn implied(text: String) -> IdempotencyKey {
+        IdempotencyKey(text)
+    }
 }
 
 /// A page of a listing: at most `limit` (1-100, default 10) after the item `starting_after`.
