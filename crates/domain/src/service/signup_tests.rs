@@ -223,3 +223,34 @@ async fn creations_are_counted_per_console_user_and_replays_are_not() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_retry_shows_the_keys_only_to_a_user_who_still_owns_the_tenant() {
+    let h = Harness::new().await;
+    with_console(&h).await;
+    let open = h.service_with_signup(SignupMode::Open);
+    let user = signed_up(&h, &open, "jane@example.com").await;
+    let created = open
+        .create_signup_tenant(&user, IP, "Handed over", None)
+        .await
+        .unwrap();
+    let tenant = &created.tenant.id;
+    // Jane hands the tenant to John and leaves it.
+    let john = signed_up(&h, &open, "john@example.com").await;
+    let operator = Actor::Operator("local".into());
+    open.restore_owner(&operator, tenant, "john@example.com")
+        .await
+        .unwrap();
+    open.accept_invitations(&john).await.unwrap();
+    open.remove_member(&Actor::Member(john.clone()), tenant, user.as_str())
+        .await
+        .unwrap();
+    let replayed = open
+        .create_signup_tenant(&user, IP, "Handed over", None)
+        .await;
+    assert!(
+        matches!(replayed, Err(AuthError::TenantNotFound)),
+        "{:?}",
+        replayed.map(|created| created.tenant.id)
+    );
+}
