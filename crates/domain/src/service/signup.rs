@@ -14,7 +14,7 @@ use crate::event::EventKind;
 use crate::identifier::{Channel, Email, Identifier};
 use crate::member::{Membership, Role, CONSOLE_TENANT};
 use crate::rate_limit::{Action, Limit, Scope};
-use crate::registry::{FirstOwner, IdempotencyScope, Written};
+use crate::registry::{FirstOwner, IdempotencyRecord, IdempotencyScope, Written};
 use crate::tenant::{Tenant, TenantId, TenantPolicy, TenantSettings};
 use crate::user::UserId;
 
@@ -179,7 +179,7 @@ impl AuthKit {
         let scope = IdempotencyScope::Signup(user.clone());
         let fingerprint = fingerprint(&["signup_tenant", &name]);
         let (seed, record) = match self.creating(&scope, Some(key), &fingerprint).await? {
-            Creating::Replay(record) => return self.replay_tenant(&record).await,
+            Creating::Replay(record) => return self.replay_to_owner(user, &record).await,
             Creating::Fresh { seed, record } => (seed, record),
         };
         if self.settings.signup == SignupMode::InviteOnly {
@@ -230,13 +230,28 @@ impl AuthKit {
                 Err(_) => {
                     // A concurrent retry of this request created it: answer as it did.
                     return match self.creating(&scope, Some(key), &fingerprint).await? {
-                        Creating::Replay(record) => self.replay_tenant(&record).await,
+                        Creating::Replay(record) => self.replay_to_owner(user, &record).await,
                         Creating::Fresh { .. } => Err(AuthError::ConcurrentUpdate),
                     };
                 }
             }
         }
         Err(AuthError::ConcurrentUpdate)
+    }
+
+    /// A retry's answer, while the console user still owns the tenant: someone removed or
+    /// demoted since must not get its keys back from the record (decision 152).
+    async fn replay_to_owner(
+        &self,
+        user: &UserId,
+        record: &IdempotencyRecord,
+    ) -> Result<CreatedTenant, AuthError> {
+        let created = self.replay_tenant(record).await?;
+        let held = self.stores.members.member(&created.tenant.id, user).await?;
+        match held {
+            Some(membership) if membership.role == Role::Owner => Ok(created),
+            _ => Err(AuthError::TenantNotFound),
+        }
     }
 
     fn signup_allowed(&self) -> Result<(), AuthError> {
