@@ -91,8 +91,9 @@ pub(crate) async fn verify(
 /// Creates a tenant whose owner is the signed-in console user, with a publishable and a
 /// secret key shown in this answer. A retry (the same `Idempotency-Key`, or without one
 /// the same project name, within 24 hours) gets the same tenant and keys again, never a
-/// second tenant. `signup_not_invited` when sign-up is by invitation and the address
-/// holds none; creations are rate-limited per address, IP and deployment.
+/// second tenant (404 `tenant_not_found` once the caller no longer owns it).
+/// `signup_not_invited` when sign-up is by invitation and the address holds none;
+/// creations are rate-limited per address, IP and deployment.
 #[utoipa::path(post, path = "/v1/signup/tenant", security(("member" = [])), request_body = SignupTenantRequest,
     params(("idempotency-key" = Option<String>, Header, description = "Optional, unique per request (a UUID): a retry with it gets this answer again; without it the project name plays its part")),
     responses((status = 201, body = TenantObject), (status = 403, description = "`signup_disabled` or `signup_not_invited`", body = Problem, content_type = "application/problem+json"),
