@@ -246,9 +246,7 @@ async fn off_refuses_every_step_and_bad_project_names_are_400() {
             )
             .await;
         assert_eq!(code_of(verify).await, (403, "signup_disabled".to_owned()));
-        let (token, _) = app
-            .console_sign_in(&console_key, &app.unique_email())
-            .await;
+        let (token, _) = app.console_sign_in(&console_key, &app.unique_email()).await;
         let create = create_tenant(&app, &token, "Acme").await;
         assert_eq!(code_of(create).await, (403, "signup_disabled".to_owned()));
     })
