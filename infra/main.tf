@@ -26,16 +26,21 @@ locals {
   #                     of the directory, only those, and reads the console tenant's
   #                     users and sessions to judge members' tokens); every other
   #                     function is denied them
+  #   environment       variables only this function reads (AUTHKIT_SIGNUP)
   # Functions that change state write the change and its events in one transaction, the
   # events into the events table; only the events consumer writes the audit log, from the
   # events table's stream (and health reads the audit table's ping item).
   sign_in_tables = ["challenges", "counters", "events", "directory"]
   sending        = ["rate_limited", "delivery_failed"]
   answering      = ["verified", "wrong_code", "exhausted", "rate_limited"]
-  no_access      = { tables = [], ping = false, streams = [], appends = [], reads = [], dead_letters = [], secrets = [], send = false, email = false, user_pool_actions = [], outcomes = [], registry = false }
+  no_access      = { tables = [], ping = false, streams = [], appends = [], reads = [], dead_letters = [], secrets = [], send = false, email = false, user_pool_actions = [], outcomes = [], registry = false, environment = {} }
+  # Self-service sign-up (decision 150): the start on authkit-start, the console sign-in
+  # on authkit-verify, the tenant's creation (a registry write) on authkit-tenant-api;
+  # only these three are told the mode.
+  signup_environment = { AUTHKIT_SIGNUP = var.signup }
   functions = {
-    "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start", "POST /v1/me/identifier"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
-    "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link", "POST /v1/me/identifier/verify", "POST /v1/me/identifier/remove"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering })
+    "authkit-start"                 = merge(local.no_access, { routes = ["POST /v1/auth/start", "POST /v1/me/identifier", "POST /v1/signup"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending, environment = local.signup_environment })
+    "authkit-verify"                = merge(local.no_access, { routes = ["POST /v1/auth/verify", "POST /v1/auth/device", "GET /v1/auth/link", "HEAD /v1/auth/link", "POST /v1/auth/link", "POST /v1/me/identifier/verify", "POST /v1/me/identifier/remove", "POST /v1/signup/verify"], memory = 256, timeout = 10, tables = concat(local.sign_in_tables, ["devices"]), secrets = ["keys", "pepper"], outcomes = local.answering, environment = local.signup_environment })
     "authkit-resend"                = merge(local.no_access, { routes = ["POST /v1/auth/resend"], memory = 256, timeout = 10, tables = local.sign_in_tables, secrets = ["keys", "pepper"], send = true, outcomes = local.sending })
     "authkit-token"                 = merge(local.no_access, { routes = ["POST /v1/token/refresh", "POST /v1/token/revoke", "POST /v1/token/introspect"], memory = 256, timeout = 10, tables = ["directory", "events"], secrets = ["keys", "pepper"] })
     "authkit-devices"               = merge(local.no_access, { routes = ["POST /v1/devices", "GET /v1/devices", "DELETE /v1/devices/{id}"], memory = 256, timeout = 10, tables = ["devices", "directory", "events"], secrets = ["keys", "pepper"] })
@@ -48,7 +53,7 @@ locals {
     "authkit-verify-auth-challenge" = merge(local.no_access, { routes = [], memory = 256, timeout = 5, tables = local.sign_in_tables, secrets = ["keys", "pepper"], user_pool_actions = ["AdminUpdateUserAttributes"], outcomes = local.answering })
     "authkit-pre-sign-up"           = merge(local.no_access, { routes = [], memory = 128, timeout = 5 })
     "authkit-events"                = merge(local.no_access, { routes = [], memory = 256, timeout = 60, streams = ["events"], appends = ["audit"], reads = ["audit"], dead_letters = [local.events_dead_letters] })
-    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate", "GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}", "GET /v1/memberships", "POST /v1/memberships/accept", "DELETE /v1/memberships/{tenant}"], memory = 256, timeout = 10, tables = ["directory", "events", "counters"], secrets = ["keys", "pepper"], email = true, registry = true })
+    "authkit-tenant-api"            = merge(local.no_access, { routes = ["GET /v1/tenant", "PATCH /v1/tenant", "GET /v1/api_keys", "POST /v1/api_keys", "GET /v1/api_keys/{id}", "POST /v1/api_keys/{id}/revoke", "POST /v1/api_keys/{id}/rotate", "GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}", "GET /v1/memberships", "POST /v1/memberships/accept", "DELETE /v1/memberships/{tenant}", "POST /v1/signup/tenant"], memory = 256, timeout = 10, tables = ["directory", "events", "counters"], secrets = ["keys", "pepper"], email = true, registry = true, environment = local.signup_environment })
     # The operator API: no public route; its own HTTP API with IAM authorization (below).
     "authkit-admin" = merge(local.no_access, { routes = [], memory = 256, timeout = 30, tables = ["directory", "events", "counters"], secrets = ["keys", "pepper"], email = true, registry = true })
   }

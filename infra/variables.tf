@@ -185,3 +185,13 @@ variable "alarm_email" {
   type        = string
   default     = ""
 }
+
+variable "signup" {
+  description = "Self-service sign-up (AUTHKIT_SIGNUP, decision 136): open (anyone who proves an email address creates a tenant), invite_only (only an address holding a pending invitation), off (tenants come from the operator API)."
+  type        = string
+  default     = "off"
+  validation {
+    condition     = contains(["open", "invite_only", "off"], var.signup)
+    error_message = "signup must be open, invite_only or off."
+  }
+}

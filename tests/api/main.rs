@@ -21,6 +21,7 @@ mod logs;
 mod magic_link;
 mod members;
 mod round_trips;
+mod routes;
 mod sign_in;
 mod signup;
 mod store_faults;

@@ -16,6 +16,8 @@ user pool), staging-custom-domain.json (a domain served by API Gateway) and boot
   through one event source mapping that retries from the failed record, splits failing
   batches and gives up into a dead-letter queue, with alarms on the queue's depth and the
   consumer's iterator age;
+- sign-up: its three routes on the public API, AUTHKIT_SIGNUP (default off) told to exactly
+  the functions serving them, the tenant API's counters for creations;
 - the CloudFront front: origin secret header, its SHA-256 and the client-IP source in the
   functions, Authorization in the cache key, CloudFront-Viewer-Address and every header
   the Rust code reads forwarded; with a custom domain and no front, no execute-api endpoint;
@@ -128,6 +130,10 @@ CONSOLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
 MEMBER_ROUTES = {"GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}",
                  "GET /v1/memberships", "POST /v1/memberships/accept"}
 ADMIN_FUNCTION = "authkit-admin"
+# Self-service sign-up (decision 150): each step's route and the function serving it; these
+# functions, and only these, are told AUTHKIT_SIGNUP (the stack's `signup`, default off).
+SIGNUP_ROUTES = {"POST /v1/signup": "authkit-start", "POST /v1/signup/verify": "authkit-verify",
+                 "POST /v1/signup/tenant": "authkit-tenant-api"}
 # Headers the Rust code reads that the front adds itself (or API Gateway does).
 # content-length: CloudFront and API Gateway set it from the body they pass on.
 HEADERS_ADDED_BY_AWS = {"x-forwarded-for", "x-amzn-requestid", "x-amz-apigw-id", "x-request-id", "host", "x-authkit-origin",
@@ -624,6 +630,23 @@ def check_apis(plan):
           env is not None and "AUTHKIT_ORIGIN_SECRET_SHA256" not in env, env and sorted(env))
 
 
+def check_signup(plan):
+    public_routes = {v.get("route_key") for a, _, v in plan.of_type("aws_apigatewayv2_route") if a.startswith("module.api.")}
+    check(f"{plan.label}: the sign-up routes are on the public API", set(SIGNUP_ROUTES) <= public_routes,
+          sorted(set(SIGNUP_ROUTES) - public_routes))
+    mode = (plan.doc.get("variables", {}).get("signup") or {}).get("value")
+    told = {key: env["AUTHKIT_SIGNUP"] for key, (_, fn) in functions(plan).items()
+            if (env := environment(fn)) is not None and "AUTHKIT_SIGNUP" in env}
+    expected = {fn: mode for fn in SIGNUP_ROUTES.values()}
+    check(f"{plan.label}: exactly the sign-up functions are told AUTHKIT_SIGNUP={mode}", told == expected, told)
+    default = plan.doc["configuration"]["root_module"].get("variables", {}).get("signup", {}).get("default")
+    check(f"{plan.label}: sign-up is off unless the stack turns it on", default == "off", default)
+    tenant_api = next((s for s in statements_of(plan, "authkit-tenant-api")[0] if s["sid"] == "Tables"), None)
+    counters = [r for r in (tenant_api or {}).get("resources", []) if isinstance(r, str) and r.endswith(f"-{plan.env}-counters")]
+    check(f"{plan.label}: authkit-tenant-api counts sign-up's tenant creations (the counters table)", bool(counters),
+          tenant_api and tenant_api.get("resources"))
+
+
 def check_functions(plan):
     documented = set(re.findall(r"`((?:AUTHKIT|AWS)_[A-Z0-9_]+)`", (ROOT / "docs/configuration.md").read_text()))
     aliases = {key: alias for _, key, alias in plan.of_type("aws_lambda_alias")}
@@ -768,6 +791,7 @@ def main():
         check_event_pipeline(plan)
         check_functions(plan)
         check_apis(plan)
+        check_signup(plan)
         check_front(plan)
     check_sms_preferences(stack)
     for bootstrap in [p for p in plans if p.label == "bootstrap"]:

@@ -7,6 +7,8 @@ the planned stack itself: policies, environments, alarms):
   so this checks it still does), and every table variable comes from those definitions;
 - every output of the keys module that main.tf names exists;
 - the sign-up function gets the user pool's id (and no other value wins in the merge);
+- self-service sign-up's routes are on the functions that serve them, which are told
+  AUTHKIT_SIGNUP from var.signup;
 - a table with a stream in tables.json gets one (the events table, whose stream feeds the
   events function: check_plan.py checks the mapping, its dead letters and alarms);
 - every .tf file parses.
@@ -74,6 +76,14 @@ check("the data module turns on the streams tables.json names", "stream_enabled 
 tables = json.loads((ROOT / "crates/dynamodb/tables.json").read_text())["tables"]
 streamed = [t["name"] for t in tables if t.get("stream")]
 check("the events table is the one with a stream", streamed == ["events"], streamed)
+
+# Sign-up's steps (decision 150): each route on the line of the function that serves it.
+function_lines = {m.group(1): m.group(0) for m in re.finditer(r'^\s*"(authkit-[\w-]+)"\s*=\s*merge\(.*$', main_text, re.M)}
+for route, function in {"POST /v1/signup": "authkit-start", "POST /v1/signup/verify": "authkit-verify",
+                        "POST /v1/signup/tenant": "authkit-tenant-api"}.items():
+    check(f"{route} is served by {function}", f'"{route}"' in function_lines.get(function, ""))
+    check(f"{function} is told AUTHKIT_SIGNUP", "environment = local.signup_environment" in function_lines.get(function, ""))
+check("AUTHKIT_SIGNUP comes from var.signup", "signup_environment = { AUTHKIT_SIGNUP = var.signup }" in main_text)
 
 for tf in INFRA.rglob("*.tf"):
     try:

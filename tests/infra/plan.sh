@@ -121,9 +121,10 @@ for vars in infra/envs/*.tfvars; do
     plan "$work/infra" "$env" -var-file="envs/$env.tfvars" "$stand_in_issuer"
   fi
 done
-# Variants no environment file uses: dev on an existing user pool; staging on its own
-# domain without the CloudFront front (API Gateway serves the domain).
-plan "$work/infra" dev-existing-pool -var-file=envs/dev.tfvars "$stand_in_issuer" -var=existing_user_pool_id=eu-west-1_PlanCheck
+# Variants no environment file uses: dev on an existing user pool, with invite-only
+# sign-up; staging on its own domain without the CloudFront front (API Gateway serves it).
+plan "$work/infra" dev-existing-pool -var-file=envs/dev.tfvars "$stand_in_issuer" -var=existing_user_pool_id=eu-west-1_PlanCheck \
+  -var=signup=invite_only
 plan "$work/infra" staging-custom-domain -var-file=envs/staging.tfvars -var=domain_name=auth-staging.example.com \
   -var=certificate_arn=arn:aws:acm:eu-west-1:123456789012:certificate/00000000-0000-0000-0000-000000000000
 if [ -d "$work/infra/bootstrap" ]; then

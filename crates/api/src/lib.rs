@@ -4,12 +4,12 @@
 //!
 //! | route group (Lambda)  | routes                                                        | credentials                      |
 //! |-----------------------|---------------------------------------------------------------|----------------------------------|
-//! | `start_routes`        | `POST /v1/auth/start`; `POST /v1/me/identifier`               | API key (publishable or secret); changing the identifier: + access token |
-//! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link`, `POST /v1/me/identifier/verify`, `/remove` | API key; the link page needs none (the tenant is in the link) |
+//! | `start_routes`        | `POST /v1/auth/start`; `POST /v1/me/identifier`; `POST /v1/signup` | API key (publishable or secret); changing the identifier: + access token; sign-up: none (the console is named by the route) |
+//! | `verify_routes`       | `POST /v1/auth/verify`, `POST /v1/auth/device`, `GET/HEAD/POST /v1/auth/link`, `POST /v1/me/identifier/verify`, `/remove`; `POST /v1/signup/verify` | API key; the link page and sign-up need none (the tenant is in the link, the console in the route) |
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
 //! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
-//! | `tenant_api_routes`   | `GET/PATCH /v1/tenant`, `GET/POST /v1/api_keys`, `GET /v1/api_keys/{id}`, `POST /v1/api_keys/{id}/revoke`, `…/rotate`, `GET/POST /v1/members`, `PATCH/DELETE /v1/members/{id}`; `GET /v1/memberships`, `POST /v1/memberships/accept`, `DELETE /v1/memberships/{tenant}` | secret key, or a member's console token + `AuthKit-Tenant` within the role; memberships: the console token |
+//! | `tenant_api_routes`   | `GET/PATCH /v1/tenant`, `GET/POST /v1/api_keys`, `GET /v1/api_keys/{id}`, `POST /v1/api_keys/{id}/revoke`, `…/rotate`, `GET/POST /v1/members`, `PATCH/DELETE /v1/members/{id}`; `GET /v1/memberships`, `POST /v1/memberships/accept`, `DELETE /v1/memberships/{tenant}`; `POST /v1/signup/tenant` | secret key, or a member's console token + `AuthKit-Tenant` within the role; memberships and sign-up's tenant: the console token |
 //! | `admin_routes`        | `/admin/v1/tenants…`: create, list, get, update, suspend, reactivate, delete; a tenant's keys and owners; `/admin/v1/console` | operator: IAM (SigV4) in AWS, the local operator token |
 //! | `user_routes`         | `GET /v1/users`, `GET/DELETE /v1/users/{id}`, `POST /v1/users/{id}/disable` and `/enable`, `GET /v1/users/{id}/devices`, `/sessions`, `/export`, `POST /v1/users/{id}/sessions/revoke`, `GET /v1/audit-events`, `/v1/audit-events/export` | secret key, or a member's console token within the role |
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
@@ -156,6 +156,10 @@ fn verify() -> Router<State> {
             get(link_page::show).post(link_page::confirm),
         )
         .route(
+            "/v1/signup/verify",
+            post(routes::signup::verify).layer(no_store()),
+        )
+        .route(
             "/v1/me/identifier/verify",
             post(routes::me::verify_identifier_change).layer(no_store()),
         )
@@ -206,8 +210,8 @@ fn tenant_api() -> Router<State> {
         .route("/v1/memberships", get(members::mine))
         .route("/v1/memberships/accept", post(members::accept))
         .route("/v1/memberships/{tenant}", delete(members::leave))
-        // Creates a tenant: served where the registry may be written (decision 111).
-        .route("/v1/signup/verify", post(routes::signup::verify))
+        // Creates a tenant: served where the registry may be written (decisions 111, 150).
+        .route("/v1/signup/tenant", post(routes::signup::create_tenant))
         .route_layer(map_response(no_store::forbid_caching))
 }
 

@@ -51,6 +51,7 @@ use crate::{link_page, routes};
         routes::members::leave,
         routes::signup::start,
         routes::signup::verify,
+        routes::signup::create_tenant,
         routes::me::change_identifier,
         routes::me::verify_identifier_change,
         routes::me::remove_identifier,
@@ -262,6 +263,9 @@ mod tests {
             "/v1/memberships",
             "/admin/v1/console",
             "/admin/v1/tenants/{id}/owners",
+            "/v1/signup",
+            "/v1/signup/verify",
+            "/v1/signup/tenant",
             "/.well-known/jwks.json",
         ] {
             assert!(document["paths"].get(path).is_some(), "{path} is missing");

@@ -37,6 +37,9 @@ pub struct TenantObject {
     pub revision: u64,
     /// A deleted tenant's records are purged then.
     pub purge_at: Option<i64>,
+    /// Made by self-service sign-up: its enabled channels and rate limits are changed by
+    /// the operator only (403 `operator_review_required` from `PATCH /v1/tenant`).
+    pub self_service: bool,
     /// Only in the answer that created the tenant: its first keys, with their secrets.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub api_keys: Option<Vec<ApiKeyObject>>,
@@ -65,6 +68,7 @@ impl From<&Tenant> for TenantObject {
             policy: serde_json::to_value(&tenant.policy).unwrap_or_default(),
             revision: tenant.revision,
             purge_at: tenant.purge_at.map(|t| t.0),
+            self_service: tenant.self_service,
             api_keys: None,
         }
     }

@@ -13,8 +13,10 @@ use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
 use crate::event::Event;
+use crate::member::Membership;
 use crate::store::StoreError;
 use crate::tenant::{ApiKeyEntry, ApiKeyId, Tenant, TenantId};
+use crate::user::UserId;
 
 /// One page of a listing, and whether more follow it.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,11 +29,13 @@ pub struct Page<T> {
 /// request's outcome, after it the key may be used again.
 pub const IDEMPOTENCY_WINDOW_SECS: i64 = 24 * 3600;
 
-/// Whose idempotency keys these are: operators share one space, each tenant has its own.
+/// Whose idempotency keys these are: operators share one space, each tenant has its own,
+/// and so does each console user creating tenants by sign-up.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum IdempotencyScope {
     Operator,
     Tenant(TenantId),
+    Signup(UserId),
 }
 
 /// What a creating request did, kept for [`IDEMPOTENCY_WINDOW_SECS`] under its
@@ -68,6 +72,17 @@ pub struct TenantCreation {
     pub idempotency: Option<IdempotencyRecord>,
     /// Recorded with the creation.
     pub event: Event,
+    /// The member the tenant is created with (sign-up's owner), if any.
+    pub owner: Option<FirstOwner>,
+}
+
+/// A tenant's first owner, written in its creation's step with the tenant's owner count
+/// (one) and its own event: a tenant made by sign-up never exists without its owner.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FirstOwner {
+    /// Its role is [`crate::member::Role::Owner`].
+    pub membership: Membership,
+    pub event: Event,
 }
 
 /// A new key; for a rotation, also the key it replaces and when that one stops working.
@@ -94,9 +109,10 @@ pub enum Written {
 
 #[async_trait]
 pub trait TenantRegistry: Send + Sync {
-    /// Writes the tenant, its listing entry, its keys and the idempotency record, all or
-    /// nothing: only if the tenant's id was never used (no tenant, no tombstone of a
-    /// deleted one) and the idempotency key is not recorded.
+    /// Writes the tenant, its listing entry, its keys, the idempotency record and the first
+    /// owner (membership both ways, owner count one), all or nothing: only if the tenant's
+    /// id was never used (no tenant, no tombstone of a deleted one) and the idempotency key
+    /// is not recorded.
     async fn create_tenant(&self, creation: &TenantCreation) -> Result<Written, StoreError>;
 
     /// Tenants that are not deleted, by id, after `after`, at most `limit`.

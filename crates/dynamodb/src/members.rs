@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
 use authkit_domain::event::Event;
 use authkit_domain::member::{Invitation, MemberChange, MemberRegistry, MemberWritten, Membership};
-use authkit_domain::registry::Page;
+use authkit_domain::registry::{FirstOwner, Page};
 use authkit_domain::secret::SecretHash;
 use authkit_domain::store::StoreError;
 use authkit_domain::tenant::TenantId;
@@ -115,6 +115,29 @@ impl DynamoStore {
         Ok(TransactWriteItem::builder()
             .update(built(update.build())?)
             .build())
+    }
+
+    /// A new tenant's first owner, for its creation's transaction: the membership both
+    /// ways, the owner count at one, and the membership's event.
+    pub(crate) fn first_owner(
+        &self,
+        owner: &FirstOwner,
+    ) -> Result<Vec<TransactWriteItem>, StoreError> {
+        let membership = &owner.membership;
+        let (tenant, user) = (&membership.tenant, &membership.user);
+        let mut member = with_document(member_key(tenant, user), membership)?;
+        member.insert("member_role".to_owned(), s(membership.role.as_str()));
+        let mut owners = owners_key(tenant);
+        owners.insert("owners".to_owned(), n(1));
+        Ok(vec![
+            self.put(member, Some("attribute_not_exists(pk)"))?,
+            self.put(
+                with_document(member_lookup(tenant, user), membership)?,
+                None,
+            )?,
+            self.put(owners, Some("attribute_not_exists(pk)"))?,
+            self.record_event(&owner.event)?,
+        ])
     }
 
     async fn query_documents<T: serde::de::DeserializeOwned>(

@@ -8,11 +8,13 @@
 //! | tombstone of a deleted tenant | `tenant#<id>` | `tombstone` |
 //! | key, as its tenant lists it | `tenant#<id>` | `apikey#<key id>` |
 //! | key, as requests find it | `apikey#<hash>` | `apikey` |
-//! | idempotency record | `tenant#<id>` or `tenant#_operator` | `idempotency#<digest>` |
+//! | idempotency record | `tenant#<id>`, `tenant#_operator` or `tenant#_signup#<console user>` | `idempotency#<digest>` |
 //!
 //! and, written by every function that authenticates keys, a key's last use at
-//! `<tenant>#keyuse` / `<key id>`. Tenant ids cannot contain `_`, so `tenant#_index` and
-//! `tenant#_operator` are nobody's tenant.
+//! `<tenant>#keyuse` / `<key id>`. Tenant ids cannot contain `_`, so `tenant#_index`,
+//! `tenant#_operator` and `tenant#_signup#…` are nobody's tenant. A tenant created by
+//! sign-up gets its first owner's items (crates/dynamodb/src/members.rs) in the same
+//! transaction.
 
 use async_trait::async_trait;
 use authkit_domain::clock::Timestamp;
@@ -53,6 +55,9 @@ fn idempotency_key(scope: &IdempotencyScope, digest: &str) -> Item {
     let partition = match scope {
         IdempotencyScope::Operator => "tenant#_operator".to_owned(),
         IdempotencyScope::Tenant(tenant) => format!("tenant#{tenant}"),
+        // Beside, not in, the member's index partition (`tenant#_member#…`), which is
+        // read whole as memberships.
+        IdempotencyScope::Signup(user) => format!("tenant#_signup#{user}"),
     };
     key(partition, &format!("idempotency#{digest}"))
 }
@@ -348,6 +353,9 @@ impl TenantRegistry for DynamoStore {
             items.extend(self.insert_key(entry)?);
         }
         items.push(self.record_event(&creation.event)?);
+        if let Some(owner) = &creation.owner {
+            items.extend(self.first_owner(owner)?);
+        }
         self.write_creation(items, record_index).await
     }
 

@@ -21,6 +21,7 @@ variable "functions" {
     user_pool_actions = list(string)
     outcomes          = list(string)
     registry          = bool
+    environment       = map(string)
   }))
 }
 variable "zip_dir" { type = string }
@@ -353,6 +354,7 @@ resource "aws_lambda_function" "this" {
       var.environment,
       { for secret in each.value.secrets : var.secrets[secret].env => var.secrets[secret].name },
       length(each.value.routes) > 0 ? var.http_environment : {},
+      each.value.environment,
     )
   }
 

@@ -19,11 +19,20 @@ const DEFAULT_OVERLAP_SECS: u32 = 24 * 3600;
 /// The `Idempotency-Key` a creating request must carry; a retry with the same value gets
 /// the first request's answer.
 pub(crate) fn idempotency_key(headers: &HeaderMap) -> Result<IdempotencyKey, AuthError> {
-    let raw = headers
-        .get("idempotency-key")
-        .and_then(|value| value.to_str().ok())
-        .ok_or(AuthError::InvalidIdempotencyKey)?;
-    IdempotencyKey::parse(raw)
+    optional_idempotency_key(headers)?.ok_or(AuthError::InvalidIdempotencyKey)
+}
+
+/// The request's `Idempotency-Key`, where the route can do without one.
+pub(crate) fn optional_idempotency_key(
+    headers: &HeaderMap,
+) -> Result<Option<IdempotencyKey>, AuthError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let raw = value
+        .to_str()
+        .map_err(|_| AuthError::InvalidIdempotencyKey)?;
+    IdempotencyKey::parse(raw).map(Some)
 }
 
 /// The revision `If-Match` names (`"3"`, `W/"3"`); `*` or no header: any. An entity tag

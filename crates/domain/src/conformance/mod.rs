@@ -7,6 +7,7 @@ mod challenges;
 mod changes;
 mod counters;
 mod directory;
+mod first_owner;
 mod fixtures;
 mod members;
 mod service;
@@ -53,6 +54,7 @@ pub async fn check_all(stores: &Stores) {
     audit_entries_come_back_newest_first_once_each(stores).await;
     tenant_registry::check_all(stores).await;
     members::check_all(stores).await;
+    first_owner::check_all(stores).await;
     a_disabled_user_is_kept_from_new_sessions_until_enabled(stores).await;
     a_recycled_phone_number_moves_to_a_new_user_and_the_old_one_stays(stores).await;
     a_recycled_phone_number_leaves_the_other_identifier_to_its_user(stores).await;

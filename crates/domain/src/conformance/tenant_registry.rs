@@ -26,13 +26,13 @@ pub async fn check_all(stores: &Stores) {
     a_deleted_tenants_records_read_as_absent_once_purged(stores).await;
 }
 
-fn admin_event(tenant: &TenantId, kind: EventKind) -> Event {
+pub(super) fn admin_event(tenant: &TenantId, kind: EventKind) -> Event {
     let mut event = Event::new(tenant, kind, Outcome::Success, now(), &OsRandomness);
     event.detail = Some("by operator conformance".into());
     event
 }
 
-async fn recorded(stores: &Stores, event: &Event) -> bool {
+pub(super) async fn recorded(stores: &Stores, event: &Event) -> bool {
     stores
         .changes
         .recorded_event(&event.tenant, &event.id)
@@ -41,7 +41,7 @@ async fn recorded(stores: &Stores, event: &Event) -> bool {
         .is_some()
 }
 
-fn new_tenant(id: TenantId) -> Tenant {
+pub(super) fn new_tenant(id: TenantId) -> Tenant {
     let settings = TenantSettings::new(
         "Registry".into(),
         vec!["https://app.example.com/cb".into()],
@@ -50,7 +50,11 @@ fn new_tenant(id: TenantId) -> Tenant {
     Tenant::new(id, settings, now())
 }
 
-fn key_entry(tenant: &TenantId, kind: KeyKind, at: Timestamp) -> (ApiKey, ApiKeyEntry, Pepper) {
+pub(super) fn key_entry(
+    tenant: &TenantId,
+    kind: KeyKind,
+    at: Timestamp,
+) -> (ApiKey, ApiKeyEntry, Pepper) {
     let pepper = Pepper::generate(&OsRandomness);
     let key = ApiKey::generate(kind, &OsRandomness);
     let id = ApiKeyId::generate_at(at, &OsRandomness);
@@ -58,7 +62,7 @@ fn key_entry(tenant: &TenantId, kind: KeyKind, at: Timestamp) -> (ApiKey, ApiKey
     (key, entry, pepper)
 }
 
-fn idempotency(scope: IdempotencyScope, created: Vec<String>) -> IdempotencyRecord {
+pub(super) fn idempotency(scope: IdempotencyScope, created: Vec<String>) -> IdempotencyRecord {
     let mut key = [0u8; 8];
     crate::Randomness::fill(&OsRandomness, &mut key);
     IdempotencyRecord {
@@ -87,6 +91,7 @@ async fn create_recording(
         keys,
         idempotency: None,
         event: admin_event(&tenant.id, EventKind::TenantCreated),
+        owner: None,
     };
     let written = stores
         .registry
@@ -199,6 +204,7 @@ pub async fn a_retried_creation_finds_its_idempotency_record(stores: &Stores) {
         keys: vec![],
         idempotency: Some(record.clone()),
         event: admin_event(&tenant.id, EventKind::TenantCreated),
+        owner: None,
     };
     let registry = &stores.registry;
     assert_eq!(

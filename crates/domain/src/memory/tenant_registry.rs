@@ -70,6 +70,14 @@ impl TenantRegistry for MemoryStore {
         }
         tables.remember(creation.idempotency.as_ref());
         tables.outbox.push_back(creation.event.clone());
+        if let Some(owner) = &creation.owner {
+            let membership = &owner.membership;
+            tables.members.insert(
+                (membership.tenant.clone(), membership.user.clone()),
+                membership.clone(),
+            );
+            tables.outbox.push_back(owner.event.clone());
+        }
         Ok(Written::Done)
     }
 

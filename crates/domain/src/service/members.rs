@@ -18,7 +18,7 @@ use crate::rate_limit::{
 };
 use crate::registry::Page;
 use crate::secret::SecretHash;
-use crate::tenant::{KeyKind, Tenant, TenantId, TenantPolicy, TenantSettings, WebOrigin};
+use crate::tenant::{KeyKind, Tenant, TenantId, TenantSettings, WebOrigin};
 use crate::user::UserId;
 
 /// A console member whose access token passed every check, acting on a tenant they hold
@@ -84,7 +84,7 @@ impl AuthKit {
             ..TenantSettings::new(
                 "AuthKit Console".to_owned(),
                 Vec::new(),
-                TenantPolicy::default(),
+                super::signup::console_policy(),
             )
         };
         match self

@@ -41,7 +41,7 @@ pub use members::{ConsoleUser, Invited, MemberCaller};
 pub use privacy::UserExport;
 pub use sessions::{SignedIn, Tokens};
 pub use sign_in::{RequestedKind, StartRequest, StartedChallenge};
-pub use signup::{SignedUp, SignupMode};
+pub use signup::SignupMode;
 pub use tenant_admin::{Actor, IdempotencyKey, PageRequest, TENANT_RETENTION_SECS};
 pub use tenants::{CreatedTenant, NewTenant};
 

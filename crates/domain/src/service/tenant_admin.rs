@@ -8,7 +8,8 @@ use super::{AuthKit, CreatedTenant, NewTenant};
 use crate::error::AuthError;
 use crate::event::{Event, EventKind, Outcome};
 use crate::registry::{
-    IdempotencyRecord, IdempotencyScope, Page, TenantCreation, Written, IDEMPOTENCY_WINDOW_SECS,
+    FirstOwner, IdempotencyRecord, IdempotencyScope, Page, TenantCreation, Written,
+    IDEMPOTENCY_WINDOW_SECS,
 };
 use crate::tenant::{
     ApiKey, ApiKeyEntry, ApiKeyId, KeyKind, SettingsPatch, Tenant, TenantId, TenantSettings,
@@ -55,6 +56,11 @@ impl IdempotencyKey {
         } else {
             Err(AuthError::InvalidIdempotencyKey)
         }
+    }
+
+    /// A key the service implies when the client sent none (only its digest is kept).
+    pub(super) fn implied(text: String) -> IdempotencyKey {
+        IdempotencyKey(text)
     }
 }
 
@@ -126,52 +132,73 @@ impl AuthKit {
                 Creating::Replay(record) => return self.replay_tenant(&record).await,
                 Creating::Fresh { seed, record } => (seed, record),
             };
-            let now = self.now();
-            let tenant = Tenant::new(id.clone(), settings.clone(), now);
-            let pepper = self.keys.current().pepper.clone();
-            let keys = [KeyKind::Publishable, KeyKind::Secret]
-                .into_iter()
-                .enumerate()
-                .map(|(index, kind)| ApiKey::derive(kind, &pepper, &seed, index as u8))
-                .collect::<Vec<_>>();
-            let entries: Vec<ApiKeyEntry> = keys
-                .iter()
-                .map(|key| {
-                    let id = ApiKeyId::generate_at(now, self.random.as_ref());
-                    ApiKeyEntry::new(id, key, tenant.id.clone(), &pepper, now)
-                })
-                .collect();
-            let record = record.map(|record| IdempotencyRecord {
-                created: std::iter::once(tenant.id.to_string())
-                    .chain(entries.iter().map(|entry| entry.id.to_string()))
-                    .collect(),
-                ..record
-            });
-            let event = self.admin_event(&tenant.id, EventKind::TenantCreated, actor.describe());
-            let creation = TenantCreation {
-                tenant,
-                keys: entries,
-                idempotency: record,
-                event,
-            };
-            match self.stores.registry.create_tenant(&creation).await? {
-                Written::Done => {}
-                Written::Conflict => return Err(AuthError::TenantExists),
+            let tenant = Tenant::new(id.clone(), settings.clone(), self.now());
+            match self
+                .write_tenant(actor, tenant, &seed, record, None)
+                .await?
+            {
+                Ok(created) => return Ok(created),
+                Err(Written::Conflict) => return Err(AuthError::TenantExists),
                 // A concurrent retry won: answer as it did.
-                Written::IdempotencyKeyTaken => continue,
+                Err(_) => continue,
             }
-            let mut keys = keys.into_iter();
-            let (Some(publishable_key), Some(secret_key)) = (keys.next(), keys.next()) else {
-                unreachable!("two keys were made")
-            };
-            return Ok(CreatedTenant {
-                tenant: creation.tenant,
-                publishable_key,
-                secret_key,
-                keys: creation.keys,
-            });
         }
         Err(AuthError::ConcurrentUpdate)
+    }
+
+    /// Writes `tenant` with two keys derived from `seed`, the request's idempotency record
+    /// (completed with what it created) and, for sign-up, its first owner, in one step. The
+    /// store's refusal comes back as Err, with nothing written.
+    pub(super) async fn write_tenant(
+        &self,
+        actor: &Actor,
+        tenant: Tenant,
+        seed: &[u8; 32],
+        record: Option<IdempotencyRecord>,
+        owner: Option<FirstOwner>,
+    ) -> Result<Result<CreatedTenant, Written>, AuthError> {
+        let now = self.now();
+        let pepper = self.keys.current().pepper.clone();
+        let keys = [KeyKind::Publishable, KeyKind::Secret]
+            .into_iter()
+            .enumerate()
+            .map(|(index, kind)| ApiKey::derive(kind, &pepper, seed, index as u8))
+            .collect::<Vec<_>>();
+        let entries: Vec<ApiKeyEntry> = keys
+            .iter()
+            .map(|key| {
+                let id = ApiKeyId::generate_at(now, self.random.as_ref());
+                ApiKeyEntry::new(id, key, tenant.id.clone(), &pepper, now)
+            })
+            .collect();
+        let record = record.map(|record| IdempotencyRecord {
+            created: std::iter::once(tenant.id.to_string())
+                .chain(entries.iter().map(|entry| entry.id.to_string()))
+                .collect(),
+            ..record
+        });
+        let event = self.admin_event(&tenant.id, EventKind::TenantCreated, actor.describe());
+        let creation = TenantCreation {
+            tenant,
+            keys: entries,
+            idempotency: record,
+            event,
+            owner,
+        };
+        match self.stores.registry.create_tenant(&creation).await? {
+            Written::Done => {}
+            refused => return Ok(Err(refused)),
+        }
+        let mut keys = keys.into_iter();
+        let (Some(publishable_key), Some(secret_key)) = (keys.next(), keys.next()) else {
+            unreachable!("two keys were made")
+        };
+        Ok(Ok(CreatedTenant {
+            tenant: creation.tenant,
+            publishable_key,
+            secret_key,
+            keys: creation.keys,
+        }))
     }
 
     /// A tenant as an operator sees it: any status but deleted.
@@ -326,7 +353,10 @@ impl AuthKit {
 
     /// Answers a retried tenant creation from its record: the tenant as it is now, and
     /// the keys it created, derived again from the record's seed.
-    async fn replay_tenant(&self, record: &IdempotencyRecord) -> Result<CreatedTenant, AuthError> {
+    pub(super) async fn replay_tenant(
+        &self,
+        record: &IdempotencyRecord,
+    ) -> Result<CreatedTenant, AuthError> {
         let [tenant_id, publishable_id, secret_id] = record.created.as_slice() else {
             return Err(AuthError::IdempotencyKeyReused);
         };
