@@ -128,6 +128,11 @@ impl TestApp {
                 let endpoint = emulator_endpoint().expect("emulator endpoint");
                 let prefix = format!("t{suffix}-");
                 emulator_setup(&endpoint, &prefix, &mut vars).await;
+                // The test emulator answers one request at a time for every test running
+                // at once: a loaded machine must not turn its queue into SDK retries of
+                // writes that were applied (tests of timeouts set their own).
+                vars.insert("AUTHKIT_AWS_ATTEMPT_TIMEOUT_MS", "10000".into());
+                vars.insert("AUTHKIT_AWS_OPERATION_TIMEOUT_MS", "30000".into());
                 Some(endpoint)
             }
         };

@@ -557,6 +557,7 @@ impl ChangeStore for DynamoStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(actions))
+            .client_request_token(crate::request_token())
             .send()
             .await;
         match transaction_outcome(sent)? {

@@ -420,6 +420,16 @@ impl DynamoStore {
     }
 }
 
+/// A fresh `ClientRequestToken` for one transaction: the SDK sends the same token on each
+/// retry of it, so DynamoDB answers a retry of a transaction that was applied (its answer
+/// lost to a timeout) with success instead of judging its conditions again against what
+/// it wrote itself (a created tenant refused as existing, a consumed code as used).
+pub(crate) fn request_token() -> String {
+    let mut bytes = [0u8; 16];
+    authkit_domain::Randomness::fill(&authkit_domain::clock::OsRandomness, &mut bytes);
+    bytes.iter().map(|byte| format!("{byte:02x}")).collect()
+}
+
 pub(crate) fn condition_held<O, E>(
     result: Result<
         O,

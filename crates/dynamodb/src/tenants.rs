@@ -245,6 +245,7 @@ impl DynamoStore {
             .client
             .transact_write_items()
             .set_transact_items(Some(items))
+            .client_request_token(crate::request_token())
             .send()
             .await;
         transaction_outcome(result)
