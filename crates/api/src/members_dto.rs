@@ -120,6 +120,13 @@ pub struct RestoreOwnerRequest {
     pub email: String,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignupInvitationRequest {
+    /// The address that may create a tenant by sign-up while it is invite-only.
+    pub email: String,
+}
+
 /// An invitation: the same answer whether or not the address has a console account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationObject {

@@ -1,5 +1,6 @@
 //! The operator's side of tenant members: creating the console tenant members sign in to
-//! (idempotent, for a deployment's bootstrap), and giving a tenant an owner again.
+//! (idempotent, for a deployment's bootstrap), giving a tenant an owner again, and inviting
+//! an address to sign up while sign-up is invite-only.
 
 use authkit_domain::tenant::WebOrigin;
 use authkit_domain::AuthError;
@@ -10,7 +11,9 @@ use axum::Json;
 
 use super::tenancy::{tenant_ok, tenant_response};
 use crate::body::JsonBody;
-use crate::members_dto::{ConsoleBootstrapRequest, InvitationObject, RestoreOwnerRequest};
+use crate::members_dto::{
+    ConsoleBootstrapRequest, InvitationObject, RestoreOwnerRequest, SignupInvitationRequest,
+};
 use crate::operator::{AdminState, Operator};
 use crate::problem::Problem;
 use crate::tenancy_dto::TenantObject;
@@ -62,5 +65,20 @@ pub(crate) async fn restore_owner(
         .authkit
         .restore_owner(&actor, &tenant.id, &body.email)
         .await?;
+    Ok((StatusCode::ACCEPTED, Json((&invited).into())))
+}
+
+/// Invites an address to sign up while `AUTHKIT_SIGNUP` is `invite_only` (decision 169):
+/// once it has proved the address to the console, it may create a tenant. Emailed like a
+/// member invitation; valid 7 days; audited as the operator's.
+#[utoipa::path(post, path = "/admin/v1/signup/invitations", security(("operator" = [])), request_body = SignupInvitationRequest,
+    responses((status = 202, body = InvitationObject), (status = 404, description = "no console tenant yet", body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn invite_to_sign_up(
+    State(state): State<AdminState>,
+    Operator(actor): Operator,
+    JsonBody(body): JsonBody<SignupInvitationRequest>,
+) -> Result<(StatusCode, Json<InvitationObject>), Problem> {
+    let invited = state.authkit.invite_to_sign_up(&actor, &body.email).await?;
     Ok((StatusCode::ACCEPTED, Json((&invited).into())))
 }

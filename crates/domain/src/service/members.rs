@@ -278,6 +278,19 @@ impl AuthKit {
         }
     }
 
+    /// The operator invites an address to sign up while sign-up is invite-only (decision
+    /// 169): an invitation to the console tenant, which nobody else can make and nobody
+    /// becomes a member of. Not counted, like the operator's owner restore.
+    pub async fn invite_to_sign_up(
+        &self,
+        operator: &Actor,
+        email: &str,
+    ) -> Result<Invited, AuthError> {
+        let email = Email::parse(email)?;
+        let console = self.stored_tenant(CONSOLE_TENANT).await?;
+        self.invite(operator, console, email, Role::Owner).await
+    }
+
     /// Counts an invitation email against the deployment's bounds (decision 162): a day,
     /// per mailbox from every tenant together (sub-addresses folded), and per inviting
     /// tenant; 429 `rate_limited` past them, before anything is stored. Both counters are
@@ -351,7 +364,15 @@ impl AuthKit {
         };
         let hash = self.invitation_hash(&email);
         let now = self.now();
-        for invitation in self.stores.members.invitations_for(&hash, now).await? {
+        let to_tenants = self
+            .stores
+            .members
+            .invitations_for(&hash, now)
+            .await?
+            .into_iter()
+            // An invitation to the console is one to sign up (decision 169), not a role.
+            .filter(|invitation| invitation.tenant.as_str() != CONSOLE_TENANT);
+        for invitation in to_tenants {
             let current = self.stores.members.member(&invitation.tenant, user).await?;
             let role = current
                 .as_ref()

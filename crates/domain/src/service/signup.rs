@@ -24,7 +24,7 @@ use crate::user::UserId;
 pub enum SignupMode {
     /// Anyone who proves an email address.
     Open,
-    /// Only an address holding a pending invitation (to any tenant, or an operator's).
+    /// Only an address holding the operator's pending sign-up invitation.
     InviteOnly,
     /// Nobody: tenants come from the operator API.
     Off,
@@ -205,7 +205,12 @@ impl AuthKit {
                 .members
                 .invitations_for(&hash, self.now())
                 .await?;
-            if pending.is_empty() {
+            // Only the operator's sign-up invitation counts (decision 169): an invitation
+            // to some tenant is to that tenant, and would let every tenant open sign-up.
+            if !pending
+                .iter()
+                .any(|invitation| invitation.tenant.as_str() == CONSOLE_TENANT)
+            {
                 return Err(AuthError::SignupNotInvited);
             }
         }

@@ -111,7 +111,7 @@ async fn a_wrong_code_signs_nobody_in() {
 }
 
 #[tokio::test]
-async fn invite_only_needs_a_pending_invitation_once_the_address_is_proved() {
+async fn invite_only_needs_the_operators_sign_up_invitation_once_the_address_is_proved() {
     let h = Harness::new().await;
     with_console(&h).await;
     let invite_only = h.service_with_signup(SignupMode::InviteOnly);
@@ -124,13 +124,26 @@ async fn invite_only_needs_a_pending_invitation_once_the_address_is_proved() {
     assert!(matches!(refused, Err(AuthError::SignupNotInvited)));
     assert_eq!(tenant_count(&h).await, before);
 
+    // Outside attack (session 17, finding 5): any invitation to any tenant let its
+    // address sign up, and each new tenant could invite more. A member invitation is an
+    // invitation to that tenant, not to sign up.
     h.authkit
         .invite_member(
             &Actor::Operator("local".into()),
             &h.tenant.id,
-            "guest@example.com",
+            "member@example.com",
             Role::Viewer,
         )
+        .await
+        .unwrap();
+    let member = signed_up(&h, &invite_only, "member@example.com").await;
+    let refused = invite_only
+        .create_signup_tenant(&member, None, "Member", None)
+        .await;
+    assert!(matches!(refused, Err(AuthError::SignupNotInvited)));
+
+    h.authkit
+        .invite_to_sign_up(&Actor::Operator("local".into()), "guest@example.com")
         .await
         .unwrap();
     let guest = signed_up(&h, &invite_only, "guest@example.com").await;
@@ -139,7 +152,10 @@ async fn invite_only_needs_a_pending_invitation_once_the_address_is_proved() {
         .await
         .unwrap();
     assert_eq!(created.tenant.id.as_str(), "guest");
-    assert_ne!(created.tenant.id.as_str(), CONSOLE_TENANT);
+    assert!(
+        invite_only.accept_invitations(&guest).await.unwrap().len() == 1,
+        "the sign-up invitation makes nobody a member of the console"
+    );
 }
 
 #[tokio::test]
