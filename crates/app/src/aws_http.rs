@@ -57,8 +57,11 @@ pub fn https_client() -> SharedHttpClient {
 struct AwsHttpClient {
     shared: OnceLock<Shared>,
     /// One connector (and pool) per timeout settings, as the SDK's client keeps them.
-    connectors: Mutex<HashMap<(Option<Duration>, Option<Duration>), SharedHttpConnector>>,
+    connectors: Mutex<HashMap<Timeouts, SharedHttpConnector>>,
 }
+
+/// Connect and read timeouts.
+type Timeouts = (Option<Duration>, Option<Duration>);
 
 #[derive(Debug)]
 struct Shared {
