@@ -134,7 +134,7 @@ impl From<TriggerError> for FunctionError {
 pub async fn initialize<T>(
     init: impl Future<Output = Result<T, FunctionError>>,
 ) -> Result<T, lambda_runtime::Error> {
-    lambda_runtime::tracing::init_default_subscriber();
+    crate::logging::init();
     match init.await {
         Ok(ready) => Ok(ready),
         Err(error) => {

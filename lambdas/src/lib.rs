@@ -3,6 +3,7 @@
 //! only names the routes or trigger it serves.
 
 mod error;
+mod logging;
 
 use std::future::Future;
 use std::net::IpAddr;

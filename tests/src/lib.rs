@@ -396,6 +396,7 @@ pub fn hidden_fields(html: &str) -> Vec<(String, String)> {
 /// SDK configuration for the emulator at `endpoint`, with test credentials.
 pub async fn emulator_sdk(endpoint: &str) -> aws_config::SdkConfig {
     aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(authkit_app::aws_http::https_client())
         .endpoint_url(endpoint)
         .region(aws_config::Region::new("us-east-1"))
         .credentials_provider(aws_credential_types::Credentials::for_tests())

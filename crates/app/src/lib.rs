@@ -2,7 +2,7 @@
 //! [`Config`] (every variable and default is documented in docs/configuration.md); a bad
 //! value fails at start, naming the variable. [`App::build`] then picks the adapters.
 
-mod aws_http;
+pub mod aws_http;
 mod config;
 
 use std::sync::Arc;
@@ -64,7 +64,7 @@ async fn sdk_config(
 ) -> Result<aws_config::SdkConfig, BuildError> {
     let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
         .timeout_config(timeouts)
-        .http_client(aws_http::deferred_https_client());
+        .http_client(aws_http::https_client());
     if let Some(endpoint) = &config.aws_endpoint_url {
         loader = loader.endpoint_url(endpoint);
     }
@@ -99,7 +99,7 @@ async fn sdk_config(
         )
         .retry_config(aws_config::retry::RetryConfig::standard())
         .timeout_config(timeouts)
-        .http_client(aws_http::deferred_https_client());
+        .http_client(aws_http::https_client());
     if let Some(endpoint) = &config.aws_endpoint_url {
         builder = builder.endpoint_url(endpoint);
     }

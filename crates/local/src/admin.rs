@@ -55,6 +55,9 @@ async fn dynamodb(
         return Err(format!("{command} needs AUTHKIT_STORE=dynamodb"));
     }
     let tables = authkit_dynamodb::TableNames::from_env().map_err(|e| e.to_string())?;
-    let sdk = aws_config::load_defaults(aws_config::BehaviorVersion::latest()).await;
+    let sdk = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(authkit_app::aws_http::https_client())
+        .load()
+        .await;
     Ok((aws_sdk_dynamodb::Client::new(&sdk), tables))
 }

@@ -5,7 +5,7 @@
 use super::testing::Harness;
 use super::{Actor, AuthKit, IdempotencyKey, PageRequest, SignupMode};
 use crate::error::AuthError;
-use crate::member::{Role, CONSOLE_TENANT};
+use crate::member::Role;
 use crate::user::UserId;
 
 const IP: Option<&str> = Some("198.51.100.8");
