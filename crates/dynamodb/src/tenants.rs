@@ -256,20 +256,11 @@ impl DynamoStore {
         tenant: &TenantId,
         id: &ApiKeyId,
     ) -> Result<Option<Item>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(listed_key(tenant, id)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
+        let item = self
+            .consistent_item(&self.tables.directory, listed_key(tenant, id))
+            .await?;
         let now = now();
-        Ok(output
-            .item()
-            .filter(|item| !Fields(item).expired(now))
-            .cloned())
+        Ok(item.filter(|item| !Fields(item).expired(now)))
     }
 
     /// Sets `expression` on both records of a key (its listing entry and its lookup item).
@@ -609,16 +600,10 @@ impl TenantRegistry for DynamoStore {
         key_digest: &str,
         now: Timestamp,
     ) -> Result<Option<IdempotencyRecord>, StoreError> {
-        let output = self
-            .client
-            .get_item()
-            .table_name(&self.tables.directory)
-            .set_key(Some(idempotency_key(scope, key_digest)))
-            .consistent_read(true)
-            .send()
-            .await
-            .map_err(store_error)?;
-        match output.item() {
+        let item = self
+            .consistent_item(&self.tables.directory, idempotency_key(scope, key_digest))
+            .await?;
+        match item.as_ref() {
             Some(item) if !Fields(item).expired(now) => {
                 let record = record_from(scope, key_digest, item)?;
                 if record.expires_at <= now {
