@@ -46,13 +46,7 @@ async fn signed_up(app: &TestApp, project: &str) -> Value {
     assert_eq!(started.status(), 200, "{}", text(started).await);
     let started: Value = started.json().await.unwrap();
     let code = app.code_sent_to(&email).await;
-    let verified = app
-        .post(
-            "/v1/signup/verify",
-            None,
-            json!({"challenge_id": started["challenge_id"], "code": code}),
-        )
-        .await;
+    let verified = verify(app, &started, &code).await;
     assert_eq!(verified.status(), 200, "{}", text(verified).await);
     verified.json().await.unwrap()
 }
@@ -65,6 +59,16 @@ async fn create_tenant(app: &TestApp, token: &str, project: &str) -> reqwest::Re
         .send()
         .await
         .unwrap()
+}
+
+/// The sign-up's second step: the code of the started sign-up, answered.
+async fn verify(app: &TestApp, started: &Value, code: &str) -> reqwest::Response {
+    app.post(
+        "/v1/signup/verify",
+        None,
+        json!({"challenge_id": started["challenge_id"], "code": code}),
+    )
+    .await
 }
 
 async fn tenant_names(app: &TestApp) -> Vec<String> {
@@ -223,13 +227,7 @@ async fn a_wrong_code_creates_no_tenant() {
         let started: Value = signup(&app, &email, "Wrong").await.json().await.unwrap();
         let code = app.code_sent_to(&email).await;
         let wrong = if code == "000000" { "111111" } else { "000000" };
-        let verified = app
-            .post(
-                "/v1/signup/verify",
-                None,
-                json!({"challenge_id": started["challenge_id"], "code": wrong}),
-            )
-            .await;
+        let verified = verify(&app, &started, wrong).await;
         let (status, problem) = code_of(verified).await;
         assert_eq!((status, problem.as_str()), (400, "wrong_code"));
         assert!(!tenant_names(&app).await.contains(&"Wrong".to_owned()));
@@ -242,14 +240,8 @@ async fn off_refuses_every_step_and_bad_project_names_are_400() {
     for_each_backend_with("off", |app: TestApp, console_key| async move {
         let refused = signup(&app, &app.unique_email(), "Acme").await;
         assert_eq!(code_of(refused).await, (403, "signup_disabled".to_owned()));
-        let verify = app
-            .post(
-                "/v1/signup/verify",
-                None,
-                json!({"challenge_id": "c", "code": "123456"}),
-            )
-            .await;
-        assert_eq!(code_of(verify).await, (403, "signup_disabled".to_owned()));
+        let verified = verify(&app, &json!({"challenge_id": "c"}), "123456").await;
+        assert_eq!(code_of(verified).await, (403, "signup_disabled".to_owned()));
         let (token, _) = app.console_sign_in(&console_key, &app.unique_email()).await;
         let create = create_tenant(&app, &token, "Acme").await;
         assert_eq!(code_of(create).await, (403, "signup_disabled".to_owned()));

@@ -51,6 +51,15 @@ impl Role {
     pub fn allows(self, operation: Operation) -> bool {
         self >= operation.least_role()
     }
+
+    /// The operation, if this role covers it; 403 `role_forbidden` otherwise.
+    pub fn permit(self, operation: Operation) -> Result<(), crate::error::AuthError> {
+        if self.allows(operation) {
+            Ok(())
+        } else {
+            Err(crate::error::AuthError::RoleForbids)
+        }
+    }
 }
 
 /// The tenant API's operations as roles see them.

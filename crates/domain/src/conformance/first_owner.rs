@@ -2,11 +2,12 @@
 //! tenant, its keys, the membership both ways, the owner count and both events in one
 //! step, or none of it; and sign-up's idempotency records kept per console user.
 
+use super::members::{membership, role_of, set};
 use super::tenant;
 use super::tenant_registry::{admin_event, idempotency, key_entry, new_tenant, recorded};
 use crate::clock::OsRandomness;
 use crate::event::EventKind;
-use crate::member::{MemberChange, MemberWritten, Membership, Role};
+use crate::member::{MemberWritten, Role};
 use crate::registry::{FirstOwner, IdempotencyScope, TenantCreation, Written};
 use crate::store::Stores;
 use crate::tenant::{KeyKind, TenantId};
@@ -18,16 +19,8 @@ pub async fn check_all(stores: &Stores) {
 }
 
 fn first_owner(tenant: &TenantId, user: &UserId) -> FirstOwner {
-    let at = super::now();
     FirstOwner {
-        membership: Membership {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            email: "owner@example.com".into(),
-            role: Role::Owner,
-            created_at: at,
-            updated_at: at,
-        },
+        membership: membership(tenant, user, Role::Owner),
         event: admin_event(tenant, EventKind::MemberRoleSet),
     }
 }
@@ -41,42 +34,6 @@ fn creation(tenant: &TenantId, owner: &UserId) -> TenantCreation {
         event: admin_event(tenant, EventKind::TenantCreated),
         owner: Some(first_owner(tenant, owner)),
     }
-}
-
-async fn role_of(stores: &Stores, tenant: &TenantId, user: &UserId) -> Option<Role> {
-    stores
-        .members
-        .member(tenant, user)
-        .await
-        .expect("read")
-        .map(|membership| membership.role)
-}
-
-async fn change(
-    stores: &Stores,
-    tenant: &TenantId,
-    user: &UserId,
-    expected: Option<Role>,
-    next: Option<Role>,
-) -> MemberWritten {
-    let at = super::now();
-    let change = MemberChange {
-        tenant: tenant.clone(),
-        user: user.clone(),
-        expected,
-        next: next.map(|role| Membership {
-            tenant: tenant.clone(),
-            user: user.clone(),
-            email: "member@example.com".into(),
-            role,
-            created_at: at,
-            updated_at: at,
-        }),
-        accepting: None,
-        cancelling: None,
-        event: admin_event(tenant, EventKind::MemberRoleSet),
-    };
-    stores.members.change_member(&change).await.expect("write")
 }
 
 pub async fn a_tenant_and_its_first_owner_are_written_in_one_step(stores: &Stores) {
@@ -108,7 +65,7 @@ pub async fn a_tenant_and_its_first_owner_are_written_in_one_step(stores: &Store
     let owned = first.owner.as_ref().expect("an owner");
     assert!(recorded(stores, &owned.event).await, "member_role_set");
     assert_eq!(
-        change(stores, &id, &owner, Some(Role::Owner), None).await,
+        set(stores, &id, &owner, Some(Role::Owner), None).await,
         MemberWritten::LastOwner,
         "the owner count starts at one: the only owner stays"
     );
@@ -135,15 +92,15 @@ pub async fn a_tenant_and_its_first_owner_are_written_in_one_step(stores: &Store
     // The count goes on from one: a second owner, then the first may leave.
     let second = UserId::generate(&OsRandomness);
     assert_eq!(
-        change(stores, &id, &second, None, Some(Role::Owner)).await,
+        set(stores, &id, &second, None, Some(Role::Owner)).await,
         MemberWritten::Done
     );
     assert_eq!(
-        change(stores, &id, &owner, Some(Role::Owner), None).await,
+        set(stores, &id, &owner, Some(Role::Owner), None).await,
         MemberWritten::Done
     );
     assert_eq!(
-        change(stores, &id, &second, Some(Role::Owner), None).await,
+        set(stores, &id, &second, Some(Role::Owner), None).await,
         MemberWritten::LastOwner
     );
 }

@@ -90,7 +90,7 @@ fn event(tenant: &TenantId, kind: EventKind) -> Event {
     event
 }
 
-fn membership(tenant: &TenantId, user: &UserId, role: Role) -> Membership {
+pub(super) fn membership(tenant: &TenantId, user: &UserId, role: Role) -> Membership {
     Membership {
         tenant: tenant.clone(),
         user: user.clone(),
@@ -102,7 +102,7 @@ fn membership(tenant: &TenantId, user: &UserId, role: Role) -> Membership {
 }
 
 /// Sets `user`'s role from `expected` (None: removes them when `role` is None).
-async fn set(
+pub(super) async fn set(
     stores: &Stores,
     tenant: &TenantId,
     user: &UserId,
@@ -121,7 +121,7 @@ async fn set(
     stores.members.change_member(&change).await.expect("write")
 }
 
-async fn role_of(stores: &Stores, tenant: &TenantId, user: &UserId) -> Option<Role> {
+pub(super) async fn role_of(stores: &Stores, tenant: &TenantId, user: &UserId) -> Option<Role> {
     stores
         .members
         .member(tenant, user)

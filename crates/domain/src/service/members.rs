@@ -35,11 +35,7 @@ pub struct MemberCaller {
 impl MemberCaller {
     /// The operation, if the member's role covers it; 403 `role_forbidden` otherwise.
     pub fn permit(&self, operation: Operation) -> Result<(), AuthError> {
-        if self.role.allows(operation) {
-            Ok(())
-        } else {
-            Err(AuthError::RoleForbids)
-        }
+        self.role.permit(operation)
     }
 }
 
@@ -250,7 +246,7 @@ impl AuthKit {
         email: Email,
     ) -> bool {
         let console_url = self
-            .stored_tenant(CONSOLE_TENANT)
+            .tenant_by_id(&Self::console_id())
             .await
             .ok()
             .and_then(|console| console.allowed_origins?.into_iter().next())

@@ -167,7 +167,7 @@ impl AuthKit {
     }
 
     /// The tenant, from this process's memory when read recently.
-    async fn tenant_by_id(&self, id: &TenantId) -> Result<Tenant, AuthError> {
+    pub(super) async fn tenant_by_id(&self, id: &TenantId) -> Result<Tenant, AuthError> {
         let now = self.now();
         if let Some(tenant) = self.tenants.fresh(&self.tenants.tenants, id, now) {
             return Ok(tenant);
