@@ -1,7 +1,8 @@
 //! The one HTTPS client every AWS SDK client of a process shares (decisions 114, 140).
 //!
 //! HTTP/1.1 over hyper's client (the connection pool the Lambda runtime's own client
-//! already links), TLS by rustls on aws-lc with the platform's root certificates. The
+//! already links), TLS by rustls on *ring* with X25519MLKEM768 (`tls.rs`) and the platform's root
+//! certificates. The
 //! SDK's default client speaks HTTP/2 as well and brings its own pool: most of a
 //! function's size (docs/performance.md), for calls that AuthKit makes over HTTP/1.1.
 //! What the SDK relies on is kept: certificates verified against the platform's roots
@@ -96,8 +97,8 @@ impl HttpClient for AwsHttpClient {
     }
 }
 
-/// rustls on aws-lc (the provider's default suites and protocol versions: TLS 1.2 and
-/// 1.3, forward-secret AEAD suites only), the platform's roots — or `SSL_CERT_FILE` /
+/// rustls on *ring* with the post-quantum hybrid key exchange (`tls.rs`; the provider's
+/// default suites and protocol versions: TLS 1.2 and 1.3, forward-secret AEAD suites only), the platform's roots — or `SSL_CERT_FILE` /
 /// `SSL_CERT_DIR` when set — and HTTP/1.1 offered by ALPN.
 fn tls_config() -> Arc<rustls::ClientConfig> {
     let loaded = rustls_native_certs::load_native_certs();
@@ -109,10 +110,9 @@ fn tls_config() -> Arc<rustls::ClientConfig> {
     if trusted == 0 {
         tracing::warn!("no root certificates: every AWS call will be refused");
     }
-    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-    let mut config = rustls::ClientConfig::builder_with_provider(provider)
+    let mut config = rustls::ClientConfig::builder_with_provider(crate::tls::provider())
         .with_safe_default_protocol_versions()
-        .expect("aws-lc's default provider supports rustls's default protocol versions")
+        .expect("ring's default provider supports rustls's default protocol versions")
         .with_root_certificates(roots)
         .with_no_client_auth();
     config.alpn_protocols = vec![b"http/1.1".to_vec()];

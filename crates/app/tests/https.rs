@@ -1,7 +1,8 @@
 //! AuthKit's HTTPS client for the AWS SDK (decision 140) against local TLS servers:
 //! certificates verified against the roots `SSL_CERT_FILE` names, connections reused,
 //! timeouts and I/O failures reported so that the SDK retries them, a refused
-//! certificate reported so that it does not.
+//! certificate reported so that it does not, and the key exchange post-quantum hybrid
+//! (X25519MLKEM768, decision 170) with a server that offers it.
 
 mod support;
 
@@ -10,7 +11,8 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_dynamodb::error::SdkError;
-use support::Behaviour;
+use rustls::NamedGroup;
+use support::{Behaviour, KeyExchange};
 
 fn retries() -> RetryConfig {
     RetryConfig::standard()
@@ -38,6 +40,35 @@ async fn calls_reach_a_trusted_server_over_one_reused_connection() {
     }
     assert_eq!(seen.requests(), 3);
     assert_eq!(seen.connections(), 1, "the pooled connection is reused");
+}
+
+#[tokio::test]
+async fn the_key_exchange_is_post_quantum_hybrid_where_the_server_offers_it() {
+    let (address, seen) = support::serve(support::trusted(), |_| Behaviour::Answer).await;
+    let dynamodb = support::dynamodb(
+        authkit_app::aws_http::https_client(),
+        address,
+        retries(),
+        no_timeouts(),
+    );
+    dynamodb.list_tables().send().await.expect("answered");
+    assert_eq!(seen.key_exchanges(), [NamedGroup::X25519MLKEM768]);
+}
+
+#[tokio::test]
+async fn a_server_without_ml_kem_is_reached_by_x25519() {
+    let (address, seen) = support::serve_with(support::trusted(), KeyExchange::Classical, |_| {
+        Behaviour::Answer
+    })
+    .await;
+    let dynamodb = support::dynamodb(
+        authkit_app::aws_http::https_client(),
+        address,
+        retries(),
+        no_timeouts(),
+    );
+    dynamodb.list_tables().send().await.expect("answered");
+    assert_eq!(seen.key_exchanges(), [NamedGroup::X25519]);
 }
 
 #[tokio::test]

@@ -1,6 +1,7 @@
 //! Tokens: ES256 access JWTs any standard library can verify against the published JWKS,
 //! and opaque rotating refresh tokens (in `refresh`).
 
+mod es256;
 mod refresh;
 
 pub use refresh::{FamilyId, Presented, RefreshFamily, RefreshToken};
@@ -169,6 +170,11 @@ impl SigningKey {
             return Err(bad());
         }
         let secret = p256::SecretKey::from_pkcs8_pem(pem).map_err(|_| bad())?;
+        // Re-encoded, so a key whose PKCS#8 omits the public key still signs (ring needs it).
+        let pkcs8 = secret.to_pkcs8_der().map_err(|_| bad())?;
+        if !es256::is_signing_key(pkcs8.as_bytes()) {
+            return Err(bad());
+        }
         let point = secret.public_key().to_encoded_point(false);
         let (x, y) = (
             URL_SAFE_NO_PAD.encode(point.x().ok_or_else(bad)?),
@@ -177,7 +183,7 @@ impl SigningKey {
         Ok(SigningKey {
             kid: kid.to_owned(),
             pem: zeroize::Zeroizing::new(pem.to_owned()),
-            encoding: EncodingKey::from_ec_pem(pem.as_bytes()).map_err(|_| bad())?,
+            encoding: EncodingKey::from_ec_der(pkcs8.as_bytes()),
             decoding: DecodingKey::from_ec_components(&x, &y).map_err(|_| bad())?,
             public: PublicJwk {
                 kty: "EC",
@@ -316,6 +322,7 @@ pub fn sign_access_token(keys: &KeySet, claims: &AccessClaims) -> String {
     header.kid = Some(key.kid.clone());
     // RFC 9068 media type for JWT access tokens.
     header.typ = Some("at+jwt".to_owned());
+    es256::install();
     jsonwebtoken::encode(&header, claims, &key.encoding)
         .expect("ES256 signing with a valid key cannot fail")
 }
@@ -345,6 +352,7 @@ pub fn verify_access_token(
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience.as_str()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
+    es256::install();
     let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
         .map(|data| data.claims)
         .map_err(|_| InvalidToken)?;

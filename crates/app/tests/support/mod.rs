@@ -6,7 +6,7 @@
 
 use std::net::SocketAddr;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use aws_smithy_runtime_api::client::http::SharedHttpClient;
@@ -15,6 +15,7 @@ use hyper::body::Bytes;
 use hyper_util::rt::TokioIo;
 use rcgen::{BasicConstraints, CertificateParams, IsCa, Issuer, KeyPair};
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use rustls::NamedGroup;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
@@ -47,9 +48,12 @@ impl Identity {
         }
     }
 
-    fn acceptor(&self) -> TlsAcceptor {
-        let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
-        let config = rustls::ServerConfig::builder_with_provider(provider)
+    fn acceptor(&self, key_exchange: KeyExchange) -> TlsAcceptor {
+        let mut provider = rustls::crypto::aws_lc_rs::default_provider();
+        if let KeyExchange::Classical = key_exchange {
+            provider.kx_groups = vec![rustls::crypto::aws_lc_rs::kx_group::X25519];
+        }
+        let config = rustls::ServerConfig::builder_with_provider(Arc::new(provider))
             .with_safe_default_protocol_versions()
             .unwrap()
             .with_no_client_auth()
@@ -81,11 +85,20 @@ pub fn untrusted() -> Identity {
     Identity::new("Someone else's CA")
 }
 
+/// The key exchanges a test server accepts: aws-lc's defaults (X25519MLKEM768 first, an
+/// implementation independent of AuthKit's), or X25519 alone, as a server without ML-KEM.
+#[derive(Clone, Copy)]
+pub enum KeyExchange {
+    AwsLcDefault,
+    Classical,
+}
+
 /// What a server saw.
 #[derive(Default)]
 pub struct Seen {
     pub connections: AtomicUsize,
     pub requests: AtomicUsize,
+    key_exchanges: Mutex<Vec<NamedGroup>>,
 }
 
 impl Seen {
@@ -94,6 +107,10 @@ impl Seen {
     }
     pub fn requests(&self) -> usize {
         self.requests.load(Ordering::SeqCst)
+    }
+    /// The key exchange group each completed handshake agreed on.
+    pub fn key_exchanges(&self) -> Vec<NamedGroup> {
+        self.key_exchanges.lock().unwrap().clone()
     }
 }
 
@@ -115,10 +132,19 @@ pub async fn serve(
     identity: &Identity,
     behaviour: impl Fn(usize) -> Behaviour + Send + Sync + 'static,
 ) -> (SocketAddr, Arc<Seen>) {
+    serve_with(identity, KeyExchange::AwsLcDefault, behaviour).await
+}
+
+/// `serve`, accepting only the key exchanges `key_exchange` names.
+pub async fn serve_with(
+    identity: &Identity,
+    key_exchange: KeyExchange,
+    behaviour: impl Fn(usize) -> Behaviour + Send + Sync + 'static,
+) -> (SocketAddr, Arc<Seen>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let address = listener.local_addr().unwrap();
     let seen = Arc::new(Seen::default());
-    let acceptor = identity.acceptor();
+    let acceptor = identity.acceptor(key_exchange);
     let counts = seen.clone();
     tokio::spawn(async move {
         loop {
@@ -137,6 +163,9 @@ pub async fn serve(
                 let Ok(mut tls) = acceptor.accept(tcp).await else {
                     return;
                 };
+                if let Some(group) = tls.get_ref().1.negotiated_key_exchange_group() {
+                    counts.key_exchanges.lock().unwrap().push(group.name());
+                }
                 if let Behaviour::Answer = behaviour {
                     let service = hyper::service::service_fn(move |request| {
                         let counts = counts.clone();
