@@ -4,7 +4,7 @@
 
 pub mod aws_http;
 mod config;
-mod tls;
+pub mod tls;
 
 use std::sync::Arc;
 use std::time::Duration;

@@ -18,14 +18,14 @@ use rustls::crypto::{ActiveKeyExchange, CryptoProvider, SharedSecret, SupportedK
 use rustls::{Error, NamedGroup, PeerMisbehaved, ProtocolVersion};
 
 /// *ring*'s provider with X25519MLKEM768 before its classical groups.
-pub(crate) fn provider() -> Arc<CryptoProvider> {
+pub fn provider() -> Arc<CryptoProvider> {
     let mut provider = rustls::crypto::ring::default_provider();
     provider.kx_groups.insert(0, X25519_MLKEM768);
     Arc::new(provider)
 }
 
 /// The hybrid group, for a `CryptoProvider`'s `kx_groups`.
-pub(crate) static X25519_MLKEM768: &dyn SupportedKxGroup = &X25519MlKem768;
+pub static X25519_MLKEM768: &dyn SupportedKxGroup = &X25519MlKem768;
 
 const X25519_SHARE_LEN: usize = 32;
 const MLKEM768_ENCAPSULATION_KEY_LEN: usize = 1184;

@@ -4,7 +4,7 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use authkit_domain::device::Fingerprint;
 use authkit_domain::identifier::{Identifier, Region};
@@ -18,22 +18,10 @@ use authkit_domain::token::{self, AccessClaims, FamilyId, KeyMaterial};
 use authkit_domain::user::UserId;
 use authkit_domain::{AuthKit, OsRandomness, SystemClock};
 
-/// Runs `op` for about `budget`, after a short warm-up, and prints the mean.
-fn measure(name: &str, budget: Duration, mut op: impl FnMut()) {
-    for _ in 0..100 {
-        op();
-    }
-    let start = Instant::now();
-    let mut iterations = 0u64;
-    while start.elapsed() < budget {
-        for _ in 0..100 {
-            op();
-        }
-        iterations += 100;
-    }
-    let per_op = start.elapsed().as_nanos() as f64 / iterations as f64;
-    println!("{name:<44} {per_op:>12.0} ns/op  ({iterations} iterations)");
-}
+#[path = "support/measure.rs"]
+mod measure;
+
+use measure::measure;
 
 fn main() {
     let budget = Duration::from_millis(700);
