@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use authkit_domain::delivery::{MessageContent, OutgoingMessage};
+use authkit_domain::delivery::{InvitationPurpose, MessageContent, OutgoingMessage};
 use authkit_domain::html::escape_html;
 use authkit_domain::identifier::Channel;
 
@@ -14,7 +14,7 @@ pub struct Templates {
     parts: HashMap<&'static str, String>,
 }
 
-const DEFAULTS: [(&str, &str); 12] = [
+const DEFAULTS: [(&str, &str); 16] = [
     ("code.sms.txt", include_str!("../templates/code.sms.txt")),
     (
         "code.email.subject.txt",
@@ -60,6 +60,22 @@ const DEFAULTS: [(&str, &str); 12] = [
         "invitation.email.html",
         include_str!("../templates/invitation.email.html"),
     ),
+    (
+        "signup_invitation.sms.txt",
+        include_str!("../templates/signup_invitation.sms.txt"),
+    ),
+    (
+        "signup_invitation.email.subject.txt",
+        include_str!("../templates/signup_invitation.email.subject.txt"),
+    ),
+    (
+        "signup_invitation.email.txt",
+        include_str!("../templates/signup_invitation.email.txt"),
+    ),
+    (
+        "signup_invitation.email.html",
+        include_str!("../templates/signup_invitation.email.html"),
+    ),
 ];
 
 impl Default for Templates {
@@ -102,7 +118,10 @@ impl Templates {
             MessageContent::Code(code) => ("code", vec![("code", code.expose().to_owned())]),
             MessageContent::MagicLink(link) => ("magic_link", vec![("link", link.to_string())]),
             MessageContent::Invitation(notice) => (
-                "invitation",
+                match notice.purpose {
+                    InvitationPurpose::Membership => "invitation",
+                    InvitationPurpose::SignUp => "signup_invitation",
+                },
                 vec![
                     ("role", notice.role.as_str().to_owned()),
                     (
@@ -227,20 +246,28 @@ mod tests {
         assert!(rendered.text.contains("<script>x</script>"));
     }
 
+    fn invitation(
+        purpose: InvitationPurpose,
+        console_url: Option<&str>,
+        tenant_name: &str,
+    ) -> RenderedMessage {
+        let mut invitation = message(
+            Channel::Email,
+            MessageContent::Invitation(InvitationNotice {
+                role: Role::Admin,
+                console_url: console_url.map(str::to_owned),
+                purpose,
+            }),
+            tenant_name,
+        );
+        invitation.expires_in_secs = 7 * 86_400;
+        Templates::default().render(&invitation)
+    }
+
     #[test]
     fn an_invitation_names_the_tenant_role_console_and_days_left() {
-        let notice = |console_url: Option<&str>| {
-            let mut invitation = message(
-                Channel::Email,
-                MessageContent::Invitation(InvitationNotice {
-                    role: Role::Admin,
-                    console_url: console_url.map(str::to_owned),
-                }),
-                "Acme & Co",
-            );
-            invitation.expires_in_secs = 7 * 86_400;
-            Templates::default().render(&invitation)
-        };
+        let notice =
+            |console_url| invitation(InvitationPurpose::Membership, console_url, "Acme & Co");
         let rendered = notice(Some("https://console.example.com"));
         assert_eq!(
             rendered.subject.as_deref(),
@@ -257,6 +284,28 @@ mod tests {
             .text
             .contains("sign in to the AuthKit console"));
         assert!(!without_console.text.contains("{{"));
+    }
+
+    #[test]
+    fn a_sign_up_invitation_asks_to_sign_up_and_names_no_role() {
+        let rendered = invitation(
+            InvitationPurpose::SignUp,
+            Some("https://console.example.com"),
+            "Acme Cloud",
+        );
+        assert_eq!(
+            rendered.subject.as_deref(),
+            Some("You are invited to sign up for Acme Cloud")
+        );
+        let html = rendered.html.unwrap();
+        for text in [&rendered.text, &html] {
+            assert!(
+                text.contains("sign up at https://console.example.com"),
+                "{text}"
+            );
+            assert!(text.contains("7 days"));
+            assert!(!text.contains("admin") && !text.contains("{{"), "{text}");
+        }
     }
 
     #[test]

@@ -16,8 +16,8 @@ pub enum MessageContent {
     Code(OtpCode),
     /// The full link, which carries the token: as secret as a code.
     MagicLink(zeroize::Zeroizing<String>),
-    /// An invitation to manage a tenant. It carries no secret: accepting it takes a
-    /// sign-in to the console by the invited address.
+    /// An invitation to manage a tenant, or to sign up. It carries no secret: accepting it
+    /// takes a sign-in to the console by the invited address.
     Invitation(InvitationNotice),
 }
 
@@ -27,6 +27,17 @@ pub struct InvitationNotice {
     pub role: Role,
     /// Where the console is (its first allowed web origin), if the deployment has one.
     pub console_url: Option<String>,
+    pub purpose: InvitationPurpose,
+}
+
+/// What the invitee is asked to do, which decides the email's wording.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InvitationPurpose {
+    /// Manage the tenant that invited them, with the role.
+    Membership,
+    /// Sign up and make tenants of their own (the operator's invitation while sign-up is
+    /// invite-only, decision 169): the message names the deployment, not a role.
+    SignUp,
 }
 
 impl fmt::Debug for MessageContent {

@@ -5,7 +5,7 @@
 use super::tenant_admin::{Actor, PageRequest};
 use super::{AuthKit, CreatedTenant, RequestContext};
 use crate::clock::Timestamp;
-use crate::delivery::{InvitationNotice, MessageContent, OutgoingMessage};
+use crate::delivery::{InvitationNotice, InvitationPurpose, MessageContent, OutgoingMessage};
 use crate::error::AuthError;
 use crate::event::EventKind;
 use crate::identifier::{Channel, Email, Identifier};
@@ -185,7 +185,8 @@ impl AuthKit {
         let email = Email::parse(email)?;
         let inviting = self.inviting_tenant(tenant).await?;
         self.admit_invitation(tenant, &email, self.now()).await?;
-        self.invite(actor, inviting, email, role).await
+        self.invite(actor, inviting, email, role, InvitationPurpose::Membership)
+            .await
     }
 
     /// The tenant an invitation is to: any but the console tenant, whose users are the
@@ -206,6 +207,7 @@ impl AuthKit {
         inviting: Tenant,
         email: Email,
         role: Role,
+        purpose: InvitationPurpose,
     ) -> Result<Invited, AuthError> {
         let now = self.now();
         let invitation = Invitation {
@@ -228,7 +230,7 @@ impl AuthKit {
             .put_invitation(&invitation, &event)
             .await?;
         let notified = self
-            .notify_invitation(&invitation, inviting.name, email)
+            .notify_invitation(&invitation, inviting.name, email, purpose)
             .await;
         Ok(Invited {
             invitation,
@@ -244,6 +246,7 @@ impl AuthKit {
         invitation: &Invitation,
         tenant_name: String,
         email: Email,
+        purpose: InvitationPurpose,
     ) -> bool {
         let console_url = self
             .tenant_by_id(&Self::console_id())
@@ -259,6 +262,7 @@ impl AuthKit {
             content: MessageContent::Invitation(InvitationNotice {
                 role: invitation.role,
                 console_url,
+                purpose,
             }),
             expires_in_secs: u32::try_from(INVITATION_TTL_SECS).unwrap_or(u32::MAX),
         };
@@ -284,7 +288,14 @@ impl AuthKit {
     ) -> Result<Invited, AuthError> {
         let email = Email::parse(email)?;
         let console = self.stored_tenant(CONSOLE_TENANT).await?;
-        self.invite(operator, console, email, Role::Owner).await
+        self.invite(
+            operator,
+            console,
+            email,
+            Role::Owner,
+            InvitationPurpose::SignUp,
+        )
+        .await
     }
 
     /// Counts an invitation email against the deployment's bounds (decision 162): a day,
@@ -341,7 +352,14 @@ impl AuthKit {
         // spend them to block the operator's way back (outside attack, session 17).
         let email = Email::parse(email)?;
         let inviting = self.inviting_tenant(tenant).await?;
-        self.invite(operator, inviting, email, Role::Owner).await
+        self.invite(
+            operator,
+            inviting,
+            email,
+            Role::Owner,
+            InvitationPurpose::Membership,
+        )
+        .await
     }
 
     /// Accepts every pending invitation of the console user's address; a role already

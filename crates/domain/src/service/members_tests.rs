@@ -3,7 +3,7 @@
 
 use super::testing::{code_for, Harness};
 use super::{Actor, Caller, MemberCaller, PageRequest, RequestContext};
-use crate::delivery::MessageContent;
+use crate::delivery::{InvitationPurpose, MessageContent};
 use crate::error::AuthError;
 use crate::member::{Operation, Role, CONSOLE_TENANT};
 use crate::tenant::WebOrigin;
@@ -256,6 +256,7 @@ async fn an_invitation_is_emailed_with_the_tenant_role_and_console() {
     };
     assert_eq!(notice.role, Role::Admin);
     assert_eq!(notice.console_url.as_deref(), Some(CONSOLE_ORIGIN));
+    assert_eq!(notice.purpose, InvitationPurpose::Membership);
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@
 
 use super::testing::Harness;
 use super::{Actor, AuthKit, IdempotencyKey, PageRequest, SignupMode};
+use crate::delivery::{InvitationPurpose, MessageContent};
 use crate::error::AuthError;
 use crate::member::Role;
 use crate::user::UserId;
@@ -146,6 +147,15 @@ async fn invite_only_needs_the_operators_sign_up_invitation_once_the_address_is_
         .invite_to_sign_up(&Actor::Operator("local".into()), "guest@example.com")
         .await
         .unwrap();
+    let sent = h.sender.last();
+    let MessageContent::Invitation(notice) = sent.content else {
+        panic!("a sign-up invitation was sent: {:?}", sent.content);
+    };
+    assert_eq!(
+        notice.purpose,
+        InvitationPurpose::SignUp,
+        "worded as a sign-up"
+    );
     let guest = signed_up(&h, &invite_only, "guest@example.com").await;
     let created = invite_only
         .create_signup_tenant(&guest, None, "Guest", None)
