@@ -24,6 +24,7 @@ fn other_tenants_id<'a>(path: &str, other: &'a OtherTenant) -> &'a str {
         | "/v1/users/{id}/sessions/revoke"
         | "/v1/users/{id}/export" => &other.user_id,
         "/v1/members/{id}" => &other.member_id,
+        "/v1/invitations/{id}" => &other.invitation_id,
         // A console user leaving a tenant: the other tenant, which they are not on.
         "/v1/memberships/{tenant}" => &other.id,
         unknown => panic!(
@@ -40,10 +41,11 @@ struct OtherTenant {
     device_id: String,
     user_id: String,
     member_id: String,
+    invitation_id: String,
 }
 
-/// A second tenant with a key, a user and their bound device, and a member, made through
-/// the operator API.
+/// A second tenant with a key, a user and their bound device, a member and a pending
+/// invitation, made through the operator API.
 async fn other_tenant(app: &TestApp, console_key: &str) -> OtherTenant {
     let id = app.unique_tenant_id();
     let created = app.create_tenant(&id).await;
@@ -91,9 +93,19 @@ async fn other_tenant(app: &TestApp, console_key: &str) -> OtherTenant {
         .await
         .expect("JSON");
     let (_, member_id) = app.member_of(console_key, &secret_key, "owner").await;
+    let invited: Value = app
+        .tenant_api(Method::POST, "/v1/members", &secret_key)
+        .json(&json!({"email": app.unique_email(), "role": "viewer"}))
+        .send()
+        .await
+        .expect("answers")
+        .json()
+        .await
+        .expect("JSON");
     OtherTenant {
         id,
         member_id,
+        invitation_id: invited["id"].as_str().expect("an invitation").to_owned(),
         secret_key,
         key_id: key["id"].as_str().expect("an id").to_owned(),
         key_prefix: key["prefix"].as_str().expect("a prefix").to_owned(),
@@ -117,6 +129,7 @@ fn assert_none_of_theirs(other: &OtherTenant, call: &str, body: &str) {
         &other.device_id,
         &other.user_id,
         &other.member_id,
+        &other.invitation_id,
     ] {
         assert!(
             !body.contains(theirs.as_str()),

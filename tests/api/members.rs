@@ -1,6 +1,7 @@
 //! Tenant members over HTTP: the console tenant, invitations accepted by signing in, the
 //! tenant API with a member's token within the role, from the console's browser origin,
-//! the last owner kept, and the operator giving a tenant an owner again.
+//! the last owner kept, pending invitations listed and revoked, and the operator giving a
+//! tenant an owner again.
 
 use authkit_tests::members::{ConsoleKeys, CONSOLE_ORIGIN};
 use authkit_tests::operator::{code_of, idempotency_key, text};
@@ -422,6 +423,89 @@ async fn only_an_owner_mints_rotates_or_revokes_a_secret_key() {
             .await
             .unwrap();
         assert_eq!(minted.status(), 201, "an owner mints one");
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn every_role_lists_pending_invitations_and_only_owners_revoke_one() {
+    for_each_backend(|app: TestApp| async move {
+        let console = console_key(&app).await;
+        let (viewer, _) = app.member_of(&console, &app.secret_key, "viewer").await;
+        let invitee = app.unique_email();
+        let invited: Value = app
+            .tenant_api(Method::POST, "/v1/members", &app.secret_key)
+            .json(&json!({"email": invitee, "role": "admin"}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = invited["id"].as_str().expect("an invitation id").to_owned();
+
+        let listed = app
+            .as_member(Method::GET, "/v1/invitations", &viewer, &app.tenant)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(listed.status(), 200);
+        let listed: Value = listed.json().await.unwrap();
+        let pending = listed["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|invitation| invitation["id"] == id.as_str())
+            .expect("the invitation is listed");
+        assert_eq!(pending["role"], "admin");
+        assert_eq!(
+            pending["email"], invited["email"],
+            "masked as in the answer"
+        );
+        assert!(pending.get("notified").is_none(), "{pending}");
+        assert!(!listed.to_string().contains(&invitee), "{listed}");
+
+        let path = format!("/v1/invitations/{id}");
+        let by_viewer = app
+            .as_member(Method::DELETE, &path, &viewer, &app.tenant)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(code_of(by_viewer).await, (403, "role_forbidden".to_owned()));
+        let revoked = app
+            .tenant_api(Method::DELETE, &path, &app.secret_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(revoked.status(), 204, "{}", text(revoked).await);
+        for again in [path.as_str(), "/v1/invitations/inv_nope"] {
+            let again = app
+                .tenant_api(Method::DELETE, again, &app.secret_key)
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(
+                code_of(again).await,
+                (404, "invitation_not_found".to_owned())
+            );
+        }
+
+        let (token, _) = app.console_sign_in(&console, &invitee).await;
+        let accepted: Value = app
+            .http
+            .post(app.url("/v1/memberships/accept"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            accepted["data"],
+            json!([]),
+            "a revoked invitation admits nobody"
+        );
     })
     .await;
 }

@@ -128,6 +128,7 @@ CONSOLE_RECORDS = {"console#*"}
 CONSOLE_READS = {"dynamodb:GetItem", "dynamodb:Query"}
 # Member routes are served by the tenant-API function, which may write members.
 MEMBER_ROUTES = {"GET /v1/members", "POST /v1/members", "PATCH /v1/members/{id}", "DELETE /v1/members/{id}",
+                 "GET /v1/invitations", "DELETE /v1/invitations/{id}",
                  "GET /v1/memberships", "POST /v1/memberships/accept"}
 ADMIN_FUNCTION = "authkit-admin"
 # Self-service sign-up (decision 150): each step's route and the function serving it; these

@@ -9,7 +9,7 @@
 //! | `resend_routes`       | `POST /v1/auth/resend`                                        | API key                          |
 //! | `token_routes`        | `POST /v1/token/refresh`, `POST /v1/token/revoke`; `POST /v1/token/introspect` | API key + the refresh token; introspection: secret key + the access token |
 //! | `device_routes`       | `POST/GET /v1/devices`, `DELETE /v1/devices/{id}`             | API key (`x-api-key`) + access token (`Authorization: Bearer`) |
-//! | `tenant_api_routes`   | `GET/PATCH /v1/tenant`, `GET/POST /v1/api_keys`, `GET /v1/api_keys/{id}`, `POST /v1/api_keys/{id}/revoke`, `…/rotate`, `GET/POST /v1/members`, `PATCH/DELETE /v1/members/{id}`; `GET /v1/memberships`, `POST /v1/memberships/accept`, `DELETE /v1/memberships/{tenant}`; `POST /v1/signup/tenant` | secret key, or a member's console token + `AuthKit-Tenant` within the role; memberships and sign-up's tenant: the console token |
+//! | `tenant_api_routes`   | `GET/PATCH /v1/tenant`, `GET/POST /v1/api_keys`, `GET /v1/api_keys/{id}`, `POST /v1/api_keys/{id}/revoke`, `…/rotate`, `GET/POST /v1/members`, `PATCH/DELETE /v1/members/{id}`, `GET /v1/invitations`, `DELETE /v1/invitations/{id}`; `GET /v1/memberships`, `POST /v1/memberships/accept`, `DELETE /v1/memberships/{tenant}`; `POST /v1/signup/tenant` | secret key, or a member's console token + `AuthKit-Tenant` within the role; memberships and sign-up's tenant: the console token |
 //! | `admin_routes`        | `/admin/v1/tenants…`: create, list, get, update, suspend, reactivate, delete; a tenant's keys and owners; `/admin/v1/console`; `/admin/v1/signup/invitations` | operator: IAM (SigV4) in AWS, the local operator token |
 //! | `user_routes`         | `GET /v1/users`, `GET/DELETE /v1/users/{id}`, `POST /v1/users/{id}/disable` and `/enable`, `GET /v1/users/{id}/devices`, `/sessions`, `/export`, `POST /v1/users/{id}/sessions/revoke`, `GET /v1/audit-events`, `/v1/audit-events/export` | secret key, or a member's console token within the role |
 //! | `health_routes`       | `GET /health`, `/live`, `/ready`                              | none                             |
@@ -207,6 +207,8 @@ fn tenant_api() -> Router<State> {
             "/v1/members/{id}",
             axum::routing::patch(members::set_role).delete(members::remove),
         )
+        .route("/v1/invitations", get(members::invitations))
+        .route("/v1/invitations/{id}", delete(members::revoke_invitation))
         .route("/v1/memberships", get(members::mine))
         .route("/v1/memberships/accept", post(members::accept))
         .route("/v1/memberships/{tenant}", delete(members::leave))

@@ -1,7 +1,7 @@
 //! The wire format of tenant members, invitations and the console bootstrap (the same
 //! conventions as `tenancy_dto`: `id`, `object`, `created_at`; Unix seconds).
 
-use authkit_domain::member::{Membership, Role};
+use authkit_domain::member::{Invitation, Membership, Role};
 use authkit_domain::registry::Page;
 use authkit_domain::service::Invited;
 use serde::{Deserialize, Serialize};
@@ -130,30 +130,63 @@ pub struct SignupInvitationRequest {
 /// An invitation: the same answer whether or not the address has a console account.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationObject {
+    /// Revokes it: `DELETE /v1/invitations/{id}`. Inviting the address again keeps the id.
+    pub id: String,
     /// Always `invitation`.
     pub object: &'static str,
     pub tenant: String,
     /// Masked: the address itself is not stored.
     pub email: String,
     pub role: RoleName,
+    /// Who invited, as the audit log names actors.
+    pub invited_by: String,
     pub created_at: i64,
     pub expires_at: i64,
-    /// Whether the invitation email went out. When false the invitation still stands:
-    /// tell the invitee yourself, or invite again to resend.
-    pub notified: bool,
+    /// In the answer to an invitation only: whether its email went out. When false the
+    /// invitation still stands: tell the invitee yourself, or invite again to resend.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub notified: Option<bool>,
 }
 
-impl From<&Invited> for InvitationObject {
-    fn from(invited: &Invited) -> Self {
-        let invitation = &invited.invitation;
+impl From<&Invitation> for InvitationObject {
+    fn from(invitation: &Invitation) -> Self {
         InvitationObject {
+            id: invitation.id().as_str().to_owned(),
             object: "invitation",
             tenant: invitation.tenant.to_string(),
             email: invitation.email_masked.clone(),
             role: invitation.role.into(),
+            invited_by: invitation.invited_by.clone(),
             created_at: invitation.created_at.0,
             expires_at: invitation.expires_at.0,
-            notified: invited.notified,
+            notified: None,
+        }
+    }
+}
+
+impl From<&Invited> for InvitationObject {
+    fn from(invited: &Invited) -> Self {
+        InvitationObject {
+            notified: Some(invited.notified),
+            ..InvitationObject::from(&invited.invitation)
+        }
+    }
+}
+
+/// A tenant's pending invitations, every one (the deployment's daily invitation limits
+/// bound how many there can be).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationList {
+    /// Always `list`.
+    pub object: &'static str,
+    pub data: Vec<InvitationObject>,
+}
+
+impl From<Vec<Invitation>> for InvitationList {
+    fn from(invitations: Vec<Invitation>) -> Self {
+        InvitationList {
+            object: "list",
+            data: invitations.iter().map(InvitationObject::from).collect(),
         }
     }
 }

@@ -47,6 +47,8 @@ use crate::{link_page, routes};
         routes::members::invite,
         routes::members::set_role,
         routes::members::remove,
+        routes::members::invitations,
+        routes::members::revoke_invitation,
         routes::members::mine,
         routes::members::accept,
         routes::members::leave,
@@ -261,6 +263,8 @@ mod tests {
             "/v1/audit-events/export",
             "/v1/members",
             "/v1/members/{id}",
+            "/v1/invitations",
+            "/v1/invitations/{id}",
             "/v1/memberships",
             "/admin/v1/console",
             "/admin/v1/tenants/{id}/owners",
@@ -285,6 +289,7 @@ mod tests {
             "/v1/users",
             "/v1/audit-events",
             "/v1/members",
+            "/v1/invitations",
         ];
         for (path, item) in document["paths"].as_object().unwrap() {
             let under = |prefix: &&str| path == prefix || path.starts_with(&format!("{prefix}/"));

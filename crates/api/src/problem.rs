@@ -173,6 +173,7 @@ impl From<AuthError> for Problem {
             AuthError::InvalidRequest(_) => problem(S::BAD_REQUEST, "invalid_request"),
             AuthError::RoleForbids => problem(S::FORBIDDEN, "role_forbidden"),
             AuthError::MemberNotFound => problem(S::NOT_FOUND, "member_not_found"),
+            AuthError::InvitationNotFound => problem(S::NOT_FOUND, "invitation_not_found"),
             AuthError::LastOwner => problem(S::CONFLICT, "last_owner"),
             AuthError::StillAMember => problem(S::CONFLICT, "still_a_member"),
             AuthError::OperatorReviewRequired(_) => {

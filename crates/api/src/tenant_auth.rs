@@ -134,8 +134,10 @@ pub fn operation(method: &Method, route: &str) -> Option<Operation> {
         ) => ManageUsers,
         ("GET", "/v1/users/{id}/export") | ("DELETE", "/v1/users/{id}") => ExportOrEraseUsers,
         ("GET", "/v1/audit-events" | "/v1/audit-events/export") => ReadAudit,
-        ("GET", "/v1/members") => ReadMembers,
-        ("POST", "/v1/members") | ("PATCH" | "DELETE", "/v1/members/{id}") => ManageMembers,
+        ("GET", "/v1/members" | "/v1/invitations") => ReadMembers,
+        ("POST", "/v1/members")
+        | ("PATCH" | "DELETE", "/v1/members/{id}")
+        | ("DELETE", "/v1/invitations/{id}") => ManageMembers,
         _ => return None,
     })
 }

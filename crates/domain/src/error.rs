@@ -132,6 +132,8 @@ pub enum AuthError {
     RoleForbids,
     #[error("no such member")]
     MemberNotFound,
+    #[error("no such pending invitation")]
+    InvitationNotFound,
     #[error("the tenant must keep an owner: make another member owner first")]
     LastOwner,
     #[error(

@@ -79,6 +79,8 @@ pub enum EventKind {
     /// A member joined, or their role changed (`user_id`: the member; `detail`: who, and the role).
     MemberRoleSet,
     MemberRemoved,
+    /// A pending invitation was revoked (`identifier`: masked; `detail`: who, and the role).
+    MemberInvitationRevoked,
 }
 
 impl EventKind {
@@ -124,6 +126,7 @@ impl EventKind {
             EventKind::MemberInvited => "member_invited",
             EventKind::MemberRoleSet => "member_role_set",
             EventKind::MemberRemoved => "member_removed",
+            EventKind::MemberInvitationRevoked => "member_invitation_revoked",
         }
     }
 }
@@ -477,6 +480,7 @@ mod tests {
             EventKind::MemberInvited,
             EventKind::MemberRoleSet,
             EventKind::MemberRemoved,
+            EventKind::MemberInvitationRevoked,
         ] {
             let stored = serde_json::to_value(kind).unwrap();
             assert_eq!(stored.as_str(), Some(kind.as_str()));

@@ -6,6 +6,7 @@
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::clock::Timestamp;
 use crate::event::Event;
@@ -141,6 +142,40 @@ pub struct Invitation {
     pub expires_at: Timestamp,
 }
 
+impl Invitation {
+    /// The invitation's id for the tenant's owners: derived from the tenant and the
+    /// address's hash, so the same address has unrelated ids on two tenants (the hash
+    /// itself would link them), and an invitation sent again keeps its id.
+    pub fn id(&self) -> InvitationId {
+        let digest = Sha256::new()
+            .chain_update(b"authkit invitation id\0")
+            .chain_update(self.tenant.as_str())
+            .chain_update(b"\0")
+            .chain_update(self.email_hash.to_hex())
+            .finalize();
+        InvitationId(format!("inv_{}", hex::encode(&digest[..16])))
+    }
+}
+
+/// An invitation's id (`inv_` and 32 hex digits), as owners list and revoke it.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct InvitationId(String);
+
+impl InvitationId {
+    pub fn parse(raw: &str) -> Option<InvitationId> {
+        let digits = raw.strip_prefix("inv_")?;
+        (digits.len() == 32
+            && digits
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f')))
+        .then(|| InvitationId(raw.to_owned()))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// One change of a member's role, applied whole or not at all.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MemberChange {
@@ -227,6 +262,23 @@ pub trait MemberRegistry: Send + Sync {
         email_hash: &SecretHash,
         now: Timestamp,
     ) -> Result<Vec<Invitation>, StoreError>;
+
+    /// The tenant's unexpired invitations, every one (the deployment's daily invitation
+    /// limits bound how many there can be).
+    async fn tenant_invitations(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<Invitation>, StoreError>;
+
+    /// Deletes the tenant's invitation to the address (by its hash) with the event, if it
+    /// is still there; whether it was.
+    async fn revoke_invitation(
+        &self,
+        tenant: &TenantId,
+        email_hash: &SecretHash,
+        event: &Event,
+    ) -> Result<bool, StoreError>;
 }
 
 #[cfg(test)]

@@ -175,6 +175,43 @@ impl DynamoStore {
             .cloned();
         Ok((items, last))
     }
+
+    /// Every document of the partition (under the sort key prefix), page after page.
+    async fn all_documents<T: serde::de::DeserializeOwned>(
+        &self,
+        partition: String,
+        sort_prefix: Option<&str>,
+    ) -> Result<Vec<(Item, T)>, StoreError> {
+        let mut start = None;
+        let mut all = Vec::new();
+        loop {
+            let (found, last) = self
+                .query_documents::<T>(partition.clone(), sort_prefix, start, None)
+                .await?;
+            all.extend(found);
+            match last {
+                Some(last) => start = Some(last),
+                None => return Ok(all),
+            }
+        }
+    }
+
+    /// The unexpired invitations of a partition: DynamoDB's TTL deletes expired items
+    /// late, so expiry is judged here.
+    async fn pending_invitations(
+        &self,
+        partition: String,
+        sort_prefix: Option<&str>,
+        now: Timestamp,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        Ok(self
+            .all_documents::<Invitation>(partition, sort_prefix)
+            .await?
+            .into_iter()
+            .filter(|(item, invitation)| !Fields(item).expired(now) && now < invitation.expires_at)
+            .map(|(_, invitation)| invitation)
+            .collect())
+    }
 }
 
 #[async_trait]
@@ -214,18 +251,12 @@ impl MemberRegistry for DynamoStore {
     }
 
     async fn memberships_of(&self, user: &UserId) -> Result<Vec<Membership>, StoreError> {
-        let mut start = None;
-        let mut all = Vec::new();
-        loop {
-            let (found, last) = self
-                .query_documents::<Membership>(format!("tenant#_member#{user}"), None, start, None)
-                .await?;
-            all.extend(found.into_iter().map(|(_, member)| member));
-            match last {
-                Some(last) => start = Some(last),
-                None => return Ok(all),
-            }
-        }
+        Ok(self
+            .all_documents::<Membership>(format!("tenant#_member#{user}"), None)
+            .await?
+            .into_iter()
+            .map(|(_, member)| member)
+            .collect())
     }
 
     async fn change_member(&self, change: &MemberChange) -> Result<MemberWritten, StoreError> {
@@ -329,19 +360,41 @@ impl MemberRegistry for DynamoStore {
         email_hash: &SecretHash,
         now: Timestamp,
     ) -> Result<Vec<Invitation>, StoreError> {
-        let (found, _) = self
-            .query_documents::<Invitation>(
-                format!("tenant#_invited#{}", email_hash.to_hex()),
-                None,
-                None,
-                None,
-            )
-            .await?;
-        Ok(found
-            .into_iter()
-            .filter(|(item, invitation)| !Fields(item).expired(now) && now < invitation.expires_at)
-            .map(|(_, invitation)| invitation)
-            .collect())
+        self.pending_invitations(
+            format!("tenant#_invited#{}", email_hash.to_hex()),
+            None,
+            now,
+        )
+        .await
+    }
+
+    async fn tenant_invitations(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        self.pending_invitations(format!("tenant#{tenant}"), Some("invitation#"), now)
+            .await
+    }
+
+    async fn revoke_invitation(
+        &self,
+        tenant: &TenantId,
+        email_hash: &SecretHash,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let items = vec![
+            self.delete(
+                invitation_key(tenant, email_hash),
+                Some(("attribute_exists(pk)", None)),
+            )?,
+            self.delete(invitation_lookup(tenant, email_hash), None)?,
+            self.record_event(event)?,
+        ];
+        Ok(match self.write(items).await? {
+            TransactionOutcome::Written => true,
+            TransactionOutcome::ConditionFailed(_) => false,
+        })
     }
 }
 

@@ -1,5 +1,5 @@
-//! Tenant members: the tenant's owners invite, re-role and remove them (a secret key may
-//! too); every role lists them. A member's own tenants and invitations are read with
+//! Tenant members: the tenant's owners invite, re-role and remove them and revoke pending
+//! invitations (a secret key may too); every role lists members and invitations. A member's own tenants and invitations are read with
 //! their console token alone.
 
 use axum::extract::{Path, State};
@@ -9,7 +9,7 @@ use axum::Json;
 use super::tenancy::page;
 use crate::body::{JsonBody, QueryParams};
 use crate::members_dto::{
-    InvitationObject, InviteMemberRequest, MemberList, MemberObject, SetRoleRequest,
+    InvitationList, InvitationObject, InviteMemberRequest, MemberList, MemberObject, SetRoleRequest,
 };
 use crate::problem::Problem;
 use crate::tenancy_dto::ListQuery;
@@ -47,6 +47,35 @@ pub(crate) async fn invite(
         )
         .await?;
     Ok((StatusCode::ACCEPTED, Json((&invited).into())))
+}
+
+/// The tenant's pending invitations (every role), addresses masked.
+#[utoipa::path(get, path = "/v1/invitations", security(("api_key" = []), ("member" = [])),
+    responses((status = 200, body = InvitationList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn invitations(
+    State(authkit): State<crate::State>,
+    TenantApiCaller(caller): TenantApiCaller,
+) -> Result<Json<InvitationList>, Problem> {
+    Ok(Json(
+        authkit.list_invitations(&caller.tenant.id).await?.into(),
+    ))
+}
+
+/// Revokes a pending invitation (owners): the address can no longer accept it. One
+/// already accepted made a member, removed with `DELETE /v1/members/{id}` instead.
+#[utoipa::path(delete, path = "/v1/invitations/{id}", security(("api_key" = []), ("member" = [])),
+    params(("id" = String, Path, description = "invitation id")),
+    responses((status = 204, description = "revoked"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn revoke_invitation(
+    State(authkit): State<crate::State>,
+    TenantApiCaller(caller): TenantApiCaller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, Problem> {
+    authkit
+        .revoke_invitation(&caller.actor(), &caller.tenant.id, &id)
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// Changes a member's role (owners). Demoting the last owner is refused (409 `last_owner`).

@@ -1,6 +1,7 @@
 //! Memberships and invitations, for every store: roles set only from the role read,
 //! listed by tenant and by member, invitations accepted once and not after they expire,
-//! and a tenant never left without an owner, even by two removals at once.
+//! a tenant never left without an owner, even by two removals at once, and pending
+//! invitations listed by tenant and revoked once.
 
 use super::{now, tenant};
 use crate::clock::{OsRandomness, Timestamp};
@@ -16,6 +17,104 @@ pub async fn check_all(stores: &Stores) {
     an_invitation_is_accepted_once_and_never_after_it_expires(stores).await;
     the_last_owner_stays_even_when_two_owners_are_removed_at_once(stores).await;
     a_removal_cancels_the_members_pending_invitation(stores).await;
+    invitations_are_listed_by_tenant_and_revoked_once(stores).await;
+}
+
+async fn invitations_are_listed_by_tenant_and_revoked_once(stores: &Stores) {
+    let (a, b) = (tenant(), tenant());
+    let pepper = Pepper::generate(&OsRandomness);
+    let [first, second, expired] = ["first", "second", "expired"].map(|name| {
+        pepper.hash(
+            "member-invitation",
+            format!("{name}@example.com").as_bytes(),
+        )
+    });
+    let at = now();
+    for (tenant, hash, expires_at) in [
+        (&a, first, at.plus_secs(3600)),
+        (&a, second, at.plus_secs(3600)),
+        (&a, expired, at.plus_secs(-1)),
+        (&b, first, at.plus_secs(3600)),
+    ] {
+        stores
+            .members
+            .put_invitation(
+                &invitation(tenant, hash, expires_at),
+                &event(tenant, EventKind::MemberInvited),
+            )
+            .await
+            .expect("write");
+    }
+    let hashes_of = |tenant: &TenantId| {
+        let tenant = tenant.clone();
+        async move {
+            let mut hashes: Vec<String> = stores
+                .members
+                .tenant_invitations(&tenant, at)
+                .await
+                .expect("read")
+                .into_iter()
+                .map(|invitation| invitation.email_hash.to_hex())
+                .collect();
+            hashes.sort();
+            hashes
+        }
+    };
+    let mut expected = vec![first.to_hex(), second.to_hex()];
+    expected.sort();
+    assert_eq!(
+        hashes_of(&a).await,
+        expected,
+        "the tenant's unexpired invitations"
+    );
+    assert_eq!(hashes_of(&b).await, vec![first.to_hex()]);
+
+    let revoked = event(&a, EventKind::MemberInvitationRevoked);
+    assert!(stores
+        .members
+        .revoke_invitation(&a, &first, &revoked)
+        .await
+        .expect("write"));
+    assert!(
+        stores
+            .changes
+            .recorded_event(&a, &revoked.id)
+            .await
+            .expect("read")
+            .is_some(),
+        "the revocation's event is recorded with it"
+    );
+    assert_eq!(hashes_of(&a).await, vec![second.to_hex()]);
+    assert_eq!(
+        stores
+            .members
+            .invitations_for(&first, at)
+            .await
+            .expect("read")
+            .iter()
+            .map(|invitation| invitation.tenant.clone())
+            .collect::<Vec<_>>(),
+        vec![b.clone()],
+        "the address can no longer accept the revoked invitation; the other tenant's stands"
+    );
+    let again = event(&a, EventKind::MemberInvitationRevoked);
+    assert!(
+        !stores
+            .members
+            .revoke_invitation(&a, &first, &again)
+            .await
+            .expect("write"),
+        "an invitation is revoked once"
+    );
+    assert!(
+        stores
+            .changes
+            .recorded_event(&a, &again.id)
+            .await
+            .expect("read")
+            .is_none(),
+        "a revocation that found nothing records nothing"
+    );
 }
 
 async fn a_removal_cancels_the_members_pending_invitation(stores: &Stores) {

@@ -125,4 +125,37 @@ impl MemberRegistry for MemoryStore {
         found.sort_by(|a, b| a.tenant.cmp(&b.tenant));
         Ok(found)
     }
+
+    async fn tenant_invitations(
+        &self,
+        tenant: &TenantId,
+        now: Timestamp,
+    ) -> Result<Vec<Invitation>, StoreError> {
+        let mut found: Vec<Invitation> = self
+            .lock()
+            .invitations
+            .values()
+            .filter(|invitation| &invitation.tenant == tenant && now < invitation.expires_at)
+            .cloned()
+            .collect();
+        found.sort_by_key(|invitation| invitation.email_hash.to_hex());
+        Ok(found)
+    }
+
+    async fn revoke_invitation(
+        &self,
+        tenant: &TenantId,
+        email_hash: &SecretHash,
+        event: &Event,
+    ) -> Result<bool, StoreError> {
+        let mut tables = self.lock();
+        let revoked = tables
+            .invitations
+            .remove(&(*email_hash, tenant.clone()))
+            .is_some();
+        if revoked {
+            tables.outbox.push_back(event.clone());
+        }
+        Ok(revoked)
+    }
 }

@@ -10,8 +10,8 @@ use crate::error::AuthError;
 use crate::event::EventKind;
 use crate::identifier::{Channel, Email, Identifier};
 use crate::member::{
-    Invitation, MemberChange, MemberWritten, Membership, Operation, Role, CONSOLE_TENANT,
-    INVITATION_TTL_SECS,
+    Invitation, InvitationId, MemberChange, MemberWritten, Membership, Operation, Role,
+    CONSOLE_TENANT, INVITATION_TTL_SECS,
 };
 use crate::rate_limit::{
     Action, CountedLimit, Limit, Subject, INVITATIONS_PER_MAILBOX, INVITATIONS_PER_TENANT,
@@ -167,6 +167,43 @@ impl AuthKit {
             .await?)
     }
 
+    /// The tenant's pending invitations, by id.
+    pub async fn list_invitations(&self, tenant: &TenantId) -> Result<Vec<Invitation>, AuthError> {
+        let mut pending = self
+            .stores
+            .members
+            .tenant_invitations(tenant, self.now())
+            .await?;
+        pending.sort_by_key(|invitation| invitation.id().as_str().to_owned());
+        Ok(pending)
+    }
+
+    /// Revokes a pending invitation: the address can no longer accept it (an invitation
+    /// already accepted made a member, whom owners remove instead). 404
+    /// `invitation_not_found` for an id the tenant has no pending invitation by.
+    pub async fn revoke_invitation(
+        &self,
+        actor: &Actor,
+        tenant: &TenantId,
+        id: &str,
+    ) -> Result<(), AuthError> {
+        let id = InvitationId::parse(id).ok_or(AuthError::InvitationNotFound)?;
+        let invitation = self
+            .list_invitations(tenant)
+            .await?
+            .into_iter()
+            .find(|invitation| invitation.id() == id)
+            .ok_or(AuthError::InvitationNotFound)?;
+        let event = self.invitation_event(EventKind::MemberInvitationRevoked, actor, &invitation);
+        let revoked = self
+            .stores
+            .members
+            .revoke_invitation(tenant, &invitation.email_hash, &event)
+            .await?;
+        // Accepted or revoked by someone else between the read and the delete.
+        revoked.then_some(()).ok_or(AuthError::InvitationNotFound)
+    }
+
     /// The tenants a console user is a member of.
     pub async fn memberships(&self, user: &UserId) -> Result<Vec<Membership>, AuthError> {
         Ok(self.stores.members.memberships_of(user).await?)
@@ -219,12 +256,7 @@ impl AuthKit {
             created_at: now,
             expires_at: now.plus_secs(INVITATION_TTL_SECS),
         };
-        let mut event = self.admin_event(
-            &inviting.id,
-            EventKind::MemberInvited,
-            format!("{} role={}", actor.describe(), role.as_str()),
-        );
-        event.identifier = Some(invitation.email_masked.clone());
+        let event = self.invitation_event(EventKind::MemberInvited, actor, &invitation);
         self.stores
             .members
             .put_invitation(&invitation, &event)
@@ -539,6 +571,19 @@ impl AuthKit {
             .current()
             .pepper
             .hash(INVITATION_CONTEXT, email.matching_key().as_bytes())
+    }
+
+    /// An invitation's event: who, the role, the address masked.
+    fn invitation_event(
+        &self,
+        kind: EventKind,
+        actor: &Actor,
+        invitation: &Invitation,
+    ) -> crate::event::Event {
+        let detail = format!("{} role={}", actor.describe(), invitation.role.as_str());
+        let mut event = self.admin_event(&invitation.tenant, kind, detail);
+        event.identifier = Some(invitation.email_masked.clone());
+        event
     }
 
     pub(super) fn member_event(

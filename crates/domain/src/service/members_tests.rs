@@ -55,6 +55,26 @@ async fn member_with(h: &Harness, email: &str, role: Role) -> (String, UserId) {
     (token, user)
 }
 
+/// A second tenant beside the harness's.
+async fn globex(h: &Harness) -> crate::tenant::TenantId {
+    let settings = crate::tenant::TenantSettings::new(
+        "Globex".into(),
+        Vec::new(),
+        crate::tenant::TenantPolicy::default(),
+    );
+    let globex = crate::tenant::TenantId::parse("globex").unwrap();
+    h.authkit
+        .create_tenant_as(
+            &Actor::Operator("local".into()),
+            globex.clone(),
+            settings,
+            None,
+        )
+        .await
+        .unwrap();
+    globex
+}
+
 async fn as_member(h: &Harness, token: &str, tenant: &str) -> Result<MemberCaller, AuthError> {
     h.authkit
         .authenticate_member(token, Some(tenant), &RequestContext::default())
@@ -352,16 +372,7 @@ async fn the_last_owner_cannot_leave_and_nobody_leaves_a_tenant_they_are_not_on(
 async fn invitation_emails_are_limited_per_mailbox_across_tenants_and_per_tenant_a_day() {
     let h = Harness::new().await;
     let operator = Actor::Operator("local".into());
-    let settings = crate::tenant::TenantSettings::new(
-        "Globex".into(),
-        Vec::new(),
-        crate::tenant::TenantPolicy::default(),
-    );
-    let globex = crate::tenant::TenantId::parse("globex").unwrap();
-    h.authkit
-        .create_tenant_as(&operator, globex.clone(), settings, None)
-        .await
-        .unwrap();
+    let globex = globex(&h).await;
     let invite = |tenant: crate::tenant::TenantId, email: String| {
         let operator = operator.clone();
         let authkit = &h.authkit;
@@ -465,4 +476,92 @@ async fn a_console_user_cannot_swap_the_address_they_were_invited_by() {
             .await,
         Err(AuthError::InvalidRequest(_))
     ));
+}
+
+#[tokio::test]
+async fn owners_list_pending_invitations_and_a_revoked_one_cannot_be_accepted() {
+    let h = Harness::new().await;
+    let owner = Actor::Operator("local".into());
+    for (email, role) in [
+        ("dev@example.com", Role::Developer),
+        ("ops@example.com", Role::Admin),
+    ] {
+        h.authkit
+            .invite_member(&owner, &h.tenant.id, email, role)
+            .await
+            .unwrap();
+    }
+    let pending = h.authkit.list_invitations(&h.tenant.id).await.unwrap();
+    let masked: Vec<&str> = pending.iter().map(|i| i.email_masked.as_str()).collect();
+    assert_eq!(pending.len(), 2, "{masked:?}");
+    assert!(masked
+        .iter()
+        .all(|email| !email.contains("dev@") && !email.contains("ops@")));
+    let dev = pending
+        .iter()
+        .find(|invitation| invitation.role == Role::Developer)
+        .unwrap();
+
+    h.authkit
+        .revoke_invitation(&owner, &h.tenant.id, dev.id().as_str())
+        .await
+        .unwrap();
+    let left = h.authkit.list_invitations(&h.tenant.id).await.unwrap();
+    assert_eq!(
+        left.iter().map(|i| i.role).collect::<Vec<_>>(),
+        [Role::Admin]
+    );
+    let (_, user) = console_sign_in(&h, "dev@example.com").await;
+    assert!(h
+        .authkit
+        .accept_invitations(&user)
+        .await
+        .unwrap()
+        .is_empty());
+    let revoked = h
+        .audit_of(&h.tenant.id, 10)
+        .await
+        .into_iter()
+        .find(|event| event.kind.as_str() == "member_invitation_revoked")
+        .expect("the revocation is audited");
+    assert_eq!(
+        revoked.identifier.as_deref(),
+        Some(dev.email_masked.as_str())
+    );
+
+    for unknown in [dev.id().as_str(), "inv_0123", "usr_x", ""] {
+        assert!(matches!(
+            h.authkit
+                .revoke_invitation(&owner, &h.tenant.id, unknown)
+                .await,
+            Err(AuthError::InvitationNotFound)
+        ));
+    }
+}
+
+#[tokio::test]
+async fn an_invitation_id_is_another_tenants_nothing() {
+    let h = Harness::new().await;
+    let owner = Actor::Operator("local".into());
+    let other = globex(&h).await;
+    for tenant in [&h.tenant.id, &other] {
+        h.authkit
+            .invite_member(&owner, tenant, "both@example.com", Role::Viewer)
+            .await
+            .unwrap();
+    }
+    let here = h.authkit.list_invitations(&h.tenant.id).await.unwrap();
+    let there = h.authkit.list_invitations(&other).await.unwrap();
+    assert_ne!(
+        here[0].id(),
+        there[0].id(),
+        "ids do not link one address across tenants"
+    );
+    assert!(matches!(
+        h.authkit
+            .revoke_invitation(&owner, &other, here[0].id().as_str())
+            .await,
+        Err(AuthError::InvitationNotFound)
+    ));
+    assert_eq!(h.authkit.list_invitations(&other).await.unwrap().len(), 1);
 }
