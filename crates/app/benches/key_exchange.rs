@@ -1,6 +1,6 @@
 //! `cargo bench -p authkit-app`: what a new TLS connection to AWS spends on its key
 //! exchange (decision 170), client and server side, with the post-quantum hybrid against
-//! X25519 alone. The server side is rustls's aws-lc provider, as an AWS endpoint's would be
+//! X25519 alone and with aws-lc's own hybrid. The server side is rustls's aws-lc provider, as an AWS endpoint's would be
 //! another implementation. Figures are recorded in docs/performance.md.
 
 #[path = "../../domain/benches/support/measure.rs"]
@@ -29,5 +29,10 @@ fn main() {
     });
     measure::measure("X25519: client + server", budget, || {
         exchange(classical, rustls::crypto::aws_lc_rs::kx_group::X25519)
+    });
+    // The client AuthKit had before decision 170, for comparison.
+    let aws_lc_hybrid = rustls::crypto::aws_lc_rs::kx_group::X25519MLKEM768;
+    measure::measure("X25519MLKEM768 on aws-lc: client + server", budget, || {
+        exchange(aws_lc_hybrid, aws_lc_hybrid)
     });
 }

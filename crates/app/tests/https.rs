@@ -42,33 +42,30 @@ async fn calls_reach_a_trusted_server_over_one_reused_connection() {
     assert_eq!(seen.connections(), 1, "the pooled connection is reused");
 }
 
+/// The key exchange one call agreed on with a server accepting `key_exchange`.
+async fn negotiated(key_exchange: KeyExchange) -> Vec<NamedGroup> {
+    let (address, seen) =
+        support::serve_with(support::trusted(), key_exchange, |_| Behaviour::Answer).await;
+    let http = authkit_app::aws_http::https_client();
+    let dynamodb = support::dynamodb(http, address, retries(), no_timeouts());
+    dynamodb.list_tables().send().await.expect("answered");
+    seen.key_exchanges()
+}
+
 #[tokio::test]
 async fn the_key_exchange_is_post_quantum_hybrid_where_the_server_offers_it() {
-    let (address, seen) = support::serve(support::trusted(), |_| Behaviour::Answer).await;
-    let dynamodb = support::dynamodb(
-        authkit_app::aws_http::https_client(),
-        address,
-        retries(),
-        no_timeouts(),
+    assert_eq!(
+        negotiated(KeyExchange::AwsLcDefault).await,
+        [NamedGroup::X25519MLKEM768]
     );
-    dynamodb.list_tables().send().await.expect("answered");
-    assert_eq!(seen.key_exchanges(), [NamedGroup::X25519MLKEM768]);
 }
 
 #[tokio::test]
 async fn a_server_without_ml_kem_is_reached_by_x25519() {
-    let (address, seen) = support::serve_with(support::trusted(), KeyExchange::Classical, |_| {
-        Behaviour::Answer
-    })
-    .await;
-    let dynamodb = support::dynamodb(
-        authkit_app::aws_http::https_client(),
-        address,
-        retries(),
-        no_timeouts(),
+    assert_eq!(
+        negotiated(KeyExchange::Classical).await,
+        [NamedGroup::X25519]
     );
-    dynamodb.list_tables().send().await.expect("answered");
-    assert_eq!(seen.key_exchanges(), [NamedGroup::X25519]);
 }
 
 #[tokio::test]

@@ -14,6 +14,22 @@ use crate::store::StoreError;
 use crate::tenant::TenantId;
 use crate::user::UserId;
 
+impl MemoryStore {
+    /// The unexpired invitations `wanted` picks.
+    fn pending_invitations(
+        &self,
+        now: Timestamp,
+        wanted: impl Fn(&Invitation) -> bool,
+    ) -> Vec<Invitation> {
+        self.lock()
+            .invitations
+            .values()
+            .filter(|invitation| now < invitation.expires_at && wanted(invitation))
+            .cloned()
+            .collect()
+    }
+}
+
 #[async_trait]
 impl MemberRegistry for MemoryStore {
     async fn member(
@@ -113,15 +129,7 @@ impl MemberRegistry for MemoryStore {
         email_hash: &SecretHash,
         now: Timestamp,
     ) -> Result<Vec<Invitation>, StoreError> {
-        let mut found: Vec<Invitation> = self
-            .lock()
-            .invitations
-            .values()
-            .filter(|invitation| {
-                &invitation.email_hash == email_hash && now < invitation.expires_at
-            })
-            .cloned()
-            .collect();
+        let mut found = self.pending_invitations(now, |i| &i.email_hash == email_hash);
         found.sort_by(|a, b| a.tenant.cmp(&b.tenant));
         Ok(found)
     }
@@ -131,13 +139,7 @@ impl MemberRegistry for MemoryStore {
         tenant: &TenantId,
         now: Timestamp,
     ) -> Result<Vec<Invitation>, StoreError> {
-        let mut found: Vec<Invitation> = self
-            .lock()
-            .invitations
-            .values()
-            .filter(|invitation| &invitation.tenant == tenant && now < invitation.expires_at)
-            .cloned()
-            .collect();
+        let mut found = self.pending_invitations(now, |i| &i.tenant == tenant);
         found.sort_by_key(|invitation| invitation.email_hash.to_hex());
         Ok(found)
     }
