@@ -210,3 +210,86 @@ fn too_large() -> Problem {
         ),
     )
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use authkit_domain::memory::MemoryStore;
+    use authkit_domain::service::{NewTenant, ServiceSettings, StaticKeys};
+    use authkit_domain::tenant::{TenantId, TenantPolicy};
+    use authkit_domain::token::KeyMaterial;
+    use authkit_domain::{AuthKit, OsRandomness, SystemClock};
+    use axum::body::Body;
+    use axum::http::{header, Method, Request};
+    use tower::ServiceExt;
+
+    use crate::operator::OperatorAuth;
+
+    /// A path segment that is not UTF-8 once percent-decoded (outside attack, session 18):
+    /// every route with an id in its path answers it with a problem, like any other
+    /// malformed request, not axum's plain-text rejection.
+    #[tokio::test]
+    async fn a_path_id_that_is_not_utf8_is_a_problem() {
+        let authkit = Arc::new(AuthKit::new(
+            MemoryStore::new().into_stores(),
+            Arc::new(authkit_delivery::Outbox::new(4, true)),
+            Arc::new(StaticKeys(Arc::new(KeyMaterial::generate(&OsRandomness)))),
+            Arc::new(SystemClock),
+            Arc::new(OsRandomness),
+            ServiceSettings::new("http://localhost", "http://localhost"),
+        ));
+        let created = authkit
+            .create_tenant(NewTenant {
+                id: TenantId::parse("acme").unwrap(),
+                name: "Acme".into(),
+                allowed_redirect_uris: Vec::new(),
+                policy: TenantPolicy::default(),
+            })
+            .await
+            .unwrap();
+        let secret = created.secret_key.reveal();
+        let router = crate::router(authkit, OperatorAuth::token("operator"));
+        let tenant_api = [
+            (Method::DELETE, "/v1/invitations/%FF"),
+            (Method::DELETE, "/v1/members/%FF"),
+            (Method::PATCH, "/v1/members/%FF"),
+            (Method::GET, "/v1/api_keys/%FF"),
+            (Method::POST, "/v1/api_keys/%FF/revoke"),
+            (Method::GET, "/v1/users/%FF"),
+            (Method::DELETE, "/v1/users/%C0%AF"),
+        ];
+        let admin = [
+            (Method::GET, "/admin/v1/tenants/%FF"),
+            (Method::POST, "/admin/v1/tenants/%FF/suspend"),
+            (Method::POST, "/admin/v1/tenants/acme/api_keys/%FF/revoke"),
+        ];
+        let requests = tenant_api
+            .into_iter()
+            .map(|route| (route, format!("Bearer {secret}")))
+            .chain(
+                admin
+                    .into_iter()
+                    .map(|route| (route, "Bearer operator".to_owned())),
+            );
+        for ((method, path), authorization) in requests {
+            let request = Request::builder()
+                .method(method.clone())
+                .uri(path)
+                .header(header::AUTHORIZATION, authorization)
+                .header(header::CONTENT_TYPE, "application/json")
+                .header("idempotency-key", "k1")
+                .body(Body::from(r#"{"role":"viewer"}"#))
+                .unwrap();
+            let response = router.clone().oneshot(request).await.unwrap();
+            let content_type = response.headers().get(header::CONTENT_TYPE).cloned();
+            assert_eq!(
+                content_type.as_ref().and_then(|v| v.to_str().ok()),
+                Some("application/problem+json"),
+                "{method} {path}: {}",
+                response.status()
+            );
+            assert!(response.status().is_client_error(), "{method} {path}");
+        }
+    }
+}
