@@ -185,6 +185,29 @@ where
     }
 }
 
+/// Path parameters: one that does not decode (not UTF-8 once percent-decoded) is a
+/// problem like any other malformed request, not axum's plain-text rejection.
+pub(crate) struct PathParam<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for PathParam<T>
+where
+    T: DeserializeOwned + Send,
+    S: Send + Sync,
+{
+    type Rejection = Problem;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathParam(value)),
+            Err(rejection) => Err(Problem::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_request",
+                rejection.body_text(),
+            )),
+        }
+    }
+}
+
 /// Refuses a request whose `Content-Length` is over [`crate::MAX_BODY_BYTES`] from its
 /// headers: the extractors' limit only trips once that much has arrived, and a client that
 /// declares a large body and sends it slowly would hold the connection until then.

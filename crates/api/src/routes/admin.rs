@@ -3,14 +3,14 @@
 
 use authkit_domain::tenant::{SettingsPatch, TenantId, TenantPolicy, TenantSettings};
 use authkit_domain::AuthError;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use serde_json::Value;
 
 use super::tenancy::{self, idempotency_key, if_match, page, tenant_ok, tenant_response};
-use crate::body::{JsonBody, QueryParams};
+use crate::body::{JsonBody, PathParam, QueryParams};
 use crate::operator::{AdminState, Operator};
 use crate::problem::Problem;
 use crate::tenancy_dto::{
@@ -80,7 +80,7 @@ fn invalid(pointer: &str, detail: impl Into<String>) -> authkit_domain::tenant::
 pub(crate) async fn get_tenant(
     State(state): Admin,
     _: Operator,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, Problem> {
     Ok(tenant_ok(&state.authkit.managed_tenant(&id).await?))
 }
@@ -96,7 +96,7 @@ pub(crate) async fn get_tenant(
 pub(crate) async fn update_tenant(
     State(state): Admin,
     Operator(actor): Operator,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<Value>,
 ) -> Result<Response, Problem> {
@@ -118,7 +118,7 @@ pub(crate) async fn update_tenant(
 pub(crate) async fn suspend_tenant(
     State(state): Admin,
     Operator(actor): Operator,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, Problem> {
     let id = tenant_id(&state, &id).await?;
     Ok(tenant_ok(&state.authkit.suspend_tenant(&actor, &id).await?))
@@ -130,7 +130,7 @@ pub(crate) async fn suspend_tenant(
 pub(crate) async fn reactivate_tenant(
     State(state): Admin,
     Operator(actor): Operator,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Response, Problem> {
     let id = tenant_id(&state, &id).await?;
     Ok(tenant_ok(
@@ -146,7 +146,7 @@ pub(crate) async fn reactivate_tenant(
 pub(crate) async fn delete_tenant(
     State(state): Admin,
     Operator(actor): Operator,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<TenantObject>, Problem> {
     let id = tenant_id(&state, &id).await?;
     let deleted = state.authkit.delete_tenant(&actor, &id).await?;
@@ -160,7 +160,7 @@ pub(crate) async fn delete_tenant(
 pub(crate) async fn list_keys(
     State(state): Admin,
     _: Operator,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     QueryParams(query): QueryParams<ListQuery>,
 ) -> Result<Json<ApiKeyList>, Problem> {
     let id = tenant_id(&state, &id).await?;
@@ -175,7 +175,7 @@ pub(crate) async fn list_keys(
 pub(crate) async fn create_key(
     State(state): Admin,
     Operator(actor): Operator,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<ApiKeyObject>), Problem> {
@@ -190,7 +190,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn revoke_key(
     State(state): Admin,
     Operator(actor): Operator,
-    Path((id, key_id)): Path<(String, String)>,
+    PathParam((id, key_id)): PathParam<(String, String)>,
 ) -> Result<Json<ApiKeyObject>, Problem> {
     let id = tenant_id(&state, &id).await?;
     tenancy::revoke_key(&state.authkit, &actor, &id, &key_id).await
@@ -204,7 +204,7 @@ pub(crate) async fn revoke_key(
 pub(crate) async fn rotate_key(
     State(state): Admin,
     Operator(actor): Operator,
-    Path((id, key_id)): Path<(String, String)>,
+    PathParam((id, key_id)): PathParam<(String, String)>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<RotateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<ApiKeyObject>), Problem> {

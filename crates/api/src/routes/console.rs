@@ -4,13 +4,13 @@
 
 use authkit_domain::tenant::WebOrigin;
 use authkit_domain::AuthError;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
 use axum::Json;
 
 use super::tenancy::{tenant_ok, tenant_response};
-use crate::body::JsonBody;
+use crate::body::{JsonBody, PathParam};
 use crate::members_dto::{
     ConsoleBootstrapRequest, InvitationObject, RestoreOwnerRequest, SignupInvitationRequest,
 };
@@ -57,7 +57,7 @@ pub(crate) async fn bootstrap(
 pub(crate) async fn restore_owner(
     State(state): State<AdminState>,
     Operator(actor): Operator,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(body): JsonBody<RestoreOwnerRequest>,
 ) -> Result<(StatusCode, Json<InvitationObject>), Problem> {
     let tenant = state.authkit.managed_tenant(&id).await?;

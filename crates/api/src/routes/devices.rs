@@ -1,9 +1,9 @@
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
 use crate::auth::{SignedInUser, TenantCaller};
-use crate::body::JsonBody;
+use crate::body::{JsonBody, PathParam};
 use crate::dto::{
     trust_name, BindDeviceRequest, BoundDeviceResponse, DeviceList, DeviceSignInRequest,
     SignInResponse,
@@ -59,7 +59,7 @@ pub(crate) async fn list(
 pub(crate) async fn revoke(
     State(authkit): State<crate::State>,
     user: SignedInUser,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<StatusCode, Problem> {
     authkit
         .revoke_device(user.caller.caller(), &user.claims, &id)

@@ -2,12 +2,12 @@
 //! invitations (a secret key may too); every role lists members and invitations. A member's own tenants and invitations are read with
 //! their console token alone.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
 use super::tenancy::page;
-use crate::body::{JsonBody, QueryParams};
+use crate::body::{JsonBody, PathParam, QueryParams};
 use crate::members_dto::{
     InvitationList, InvitationObject, InviteMemberRequest, MemberList, MemberObject, SetRoleRequest,
 };
@@ -70,7 +70,7 @@ pub(crate) async fn invitations(
 pub(crate) async fn revoke_invitation(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<StatusCode, Problem> {
     authkit
         .revoke_invitation(&caller.actor(), &caller.tenant.id, &id)
@@ -87,7 +87,7 @@ pub(crate) async fn revoke_invitation(
 pub(crate) async fn set_role(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     JsonBody(body): JsonBody<SetRoleRequest>,
 ) -> Result<Json<MemberObject>, Problem> {
     let member = authkit
@@ -105,7 +105,7 @@ pub(crate) async fn set_role(
 pub(crate) async fn remove(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<StatusCode, Problem> {
     authkit
         .remove_member(&caller.actor(), &caller.tenant.id, &id)
@@ -146,7 +146,7 @@ pub(crate) async fn accept(
 pub(crate) async fn leave(
     State(authkit): State<crate::State>,
     ConsoleCaller(console): ConsoleCaller,
-    Path(tenant): Path<String>,
+    PathParam(tenant): PathParam<String>,
 ) -> Result<StatusCode, Problem> {
     authkit.leave_tenant(&console.user, &tenant).await?;
     Ok(StatusCode::NO_CONTENT)

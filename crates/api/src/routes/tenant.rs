@@ -3,14 +3,14 @@
 use authkit_domain::member::Operation;
 use authkit_domain::tenant::SettingsPatch;
 use authkit_domain::AuthError;
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use axum::Json;
 use serde_json::Value;
 
 use super::tenancy::{self, if_match, tenant_ok};
-use crate::body::{JsonBody, QueryParams};
+use crate::body::{JsonBody, PathParam, QueryParams};
 use crate::problem::Problem;
 use crate::tenancy_dto::{
     ApiKeyList, ApiKeyObject, CreateApiKeyRequest, ListQuery, RotateApiKeyRequest, TenantObject,
@@ -85,7 +85,7 @@ pub(crate) async fn create_key(
 pub(crate) async fn get_key(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<ApiKeyObject>, Problem> {
     let entry = authkit.api_key(&caller.tenant.id, &id).await?;
     Ok(Json(ApiKeyObject::from(&entry)))
@@ -97,7 +97,7 @@ pub(crate) async fn get_key(
 pub(crate) async fn revoke_key(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<ApiKeyObject>, Problem> {
     permit_key(&authkit, &caller, &id).await?;
     tenancy::revoke_key(&authkit, &caller.actor(), &caller.tenant.id, &id).await
@@ -112,7 +112,7 @@ pub(crate) async fn revoke_key(
 pub(crate) async fn rotate_key(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
     headers: HeaderMap,
     JsonBody(body): JsonBody<RotateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<ApiKeyObject>), Problem> {

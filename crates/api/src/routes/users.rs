@@ -1,14 +1,14 @@
 //! The tenant's users, for its servers (secret key): find, read, disable and enable, their
 //! devices and sessions, export and erasure. Another tenant's user id answers 404.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
 use crate::admin_dto::{
     FindUserParams, RevokedSessions, SessionList, UserDeviceList, UserExportDocument, UserObject,
 };
-use crate::body::QueryParams;
+use crate::body::{PathParam, QueryParams};
 use crate::problem::Problem;
 use crate::tenant_auth::TenantApiCaller;
 
@@ -32,7 +32,7 @@ pub(crate) async fn find(
 pub(crate) async fn get(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<UserObject>, Problem> {
     Ok(Json(authkit.user(caller.caller(), &id).await?.into()))
 }
@@ -44,7 +44,7 @@ pub(crate) async fn get(
 pub(crate) async fn disable(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<UserObject>, Problem> {
     Ok(Json(
         authkit.disable_user(caller.caller(), &id).await?.into(),
@@ -57,7 +57,7 @@ pub(crate) async fn disable(
 pub(crate) async fn enable(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<UserObject>, Problem> {
     Ok(Json(
         authkit.enable_user(caller.caller(), &id).await?.into(),
@@ -70,7 +70,7 @@ pub(crate) async fn enable(
 pub(crate) async fn devices(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<UserDeviceList>, Problem> {
     let devices = authkit.user_devices(caller.caller(), &id).await?;
     Ok(Json(UserDeviceList {
@@ -86,7 +86,7 @@ pub(crate) async fn devices(
 pub(crate) async fn sessions(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<SessionList>, Problem> {
     let sessions = authkit.user_sessions(caller.caller(), &id).await?;
     Ok(Json(SessionList::of(sessions)))
@@ -99,7 +99,7 @@ pub(crate) async fn sessions(
 pub(crate) async fn revoke_sessions(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<RevokedSessions>, Problem> {
     let revoked = authkit.revoke_user_sessions(caller.caller(), &id).await?;
     Ok(Json(RevokedSessions {
@@ -114,7 +114,7 @@ pub(crate) async fn revoke_sessions(
 pub(crate) async fn export(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<Json<UserExportDocument>, Problem> {
     let export = authkit.export_user(caller.caller(), &id).await?;
     Ok(Json(UserExportDocument::of(export)))
@@ -127,7 +127,7 @@ pub(crate) async fn export(
 pub(crate) async fn erase(
     State(authkit): State<crate::State>,
     TenantApiCaller(caller): TenantApiCaller,
-    Path(id): Path<String>,
+    PathParam(id): PathParam<String>,
 ) -> Result<StatusCode, Problem> {
     authkit.erase_user(caller.caller(), &id).await?;
     Ok(StatusCode::NO_CONTENT)
