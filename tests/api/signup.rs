@@ -1,7 +1,8 @@
 //! Self-service sign-up over HTTP: the address proved by a console code (a sign-in that
 //! creates nothing), the tenant made with its owner and keys by the console token, a
 //! retried creation answered with the same tenant, the operator's `off`, and wrong codes
-//! and project names that create nothing.
+//! and project names that create nothing, and the operator's sign-up invitations listed and
+//! revoked.
 
 use authkit_tests::operator::{code_of, secret_of, text};
 use authkit_tests::{emulator_endpoint, Backend, TestApp};
@@ -256,6 +257,57 @@ async fn off_refuses_every_step_and_bad_project_names_are_400() {
         let token = console["access_token"].as_str().unwrap();
         let refused = create_tenant(&app, token, " ").await;
         assert_eq!(code_of(refused).await.0, 400);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_operator_invites_lists_and_revokes_sign_up_invitations() {
+    for_each_backend_with("invite_only", |app, _| async move {
+        let email = app.unique_email();
+        let invited = app
+            .admin(Method::POST, "/admin/v1/signup/invitations")
+            .json(&json!({"email": email}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(invited.status(), 202, "{}", text(invited).await);
+        let invited: Value = invited.json().await.unwrap();
+        let letter = app.newest_message_to(&email).await;
+        assert!(
+            letter.contains("sign up"),
+            "the email asks to sign up: {letter}"
+        );
+
+        let listed: Value = app
+            .admin(Method::GET, "/admin/v1/signup/invitations")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(listed["data"][0]["id"], invited["id"], "{listed}");
+        assert!(!listed.to_string().contains(&email), "{listed}");
+
+        let path = format!(
+            "/admin/v1/signup/invitations/{}",
+            invited["id"].as_str().unwrap()
+        );
+        let revoked = app.admin(Method::DELETE, &path).send().await.unwrap();
+        assert_eq!(revoked.status(), 204, "{}", text(revoked).await);
+        let again = app.admin(Method::DELETE, &path).send().await.unwrap();
+        assert_eq!(
+            code_of(again).await,
+            (404, "invitation_not_found".to_owned())
+        );
+        let unauthenticated = app
+            .http
+            .get(app.url("/admin/v1/signup/invitations"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(unauthenticated.status(), 401);
     })
     .await;
 }

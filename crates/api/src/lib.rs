@@ -257,7 +257,11 @@ fn admin() -> Router<AdminState> {
         .route("/admin/v1/console", post(console::bootstrap))
         .route(
             "/admin/v1/signup/invitations",
-            post(console::invite_to_sign_up),
+            get(console::signup_invitations).post(console::invite_to_sign_up),
+        )
+        .route(
+            "/admin/v1/signup/invitations/{id}",
+            delete(console::revoke_signup_invitation),
         )
         .route_layer(map_response(no_store::forbid_caching))
 }

@@ -12,7 +12,8 @@ use axum::Json;
 use super::tenancy::{tenant_ok, tenant_response};
 use crate::body::{JsonBody, PathParam};
 use crate::members_dto::{
-    ConsoleBootstrapRequest, InvitationObject, RestoreOwnerRequest, SignupInvitationRequest,
+    ConsoleBootstrapRequest, InvitationList, InvitationObject, RestoreOwnerRequest,
+    SignupInvitationRequest,
 };
 use crate::operator::{AdminState, Operator};
 use crate::problem::Problem;
@@ -81,4 +82,29 @@ pub(crate) async fn invite_to_sign_up(
 ) -> Result<(StatusCode, Json<InvitationObject>), Problem> {
     let invited = state.authkit.invite_to_sign_up(&actor, &body.email).await?;
     Ok((StatusCode::ACCEPTED, Json((&invited).into())))
+}
+
+/// The sign-up invitations still pending, addresses masked.
+#[utoipa::path(get, path = "/admin/v1/signup/invitations", security(("operator" = [])),
+    responses((status = 200, body = InvitationList), (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn signup_invitations(
+    State(state): State<AdminState>,
+    Operator(_): Operator,
+) -> Result<Json<InvitationList>, Problem> {
+    Ok(Json(state.authkit.list_signup_invitations().await?.into()))
+}
+
+/// Revokes a sign-up invitation: the address may no longer sign up while sign-up is
+/// invite-only (a tenant it already made stays).
+#[utoipa::path(delete, path = "/admin/v1/signup/invitations/{id}", security(("operator" = [])),
+    params(("id" = String, Path, description = "invitation id")),
+    responses((status = 204, description = "revoked"), (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = "4XX", body = Problem, content_type = "application/problem+json")))]
+pub(crate) async fn revoke_signup_invitation(
+    State(state): State<AdminState>,
+    Operator(actor): Operator,
+    PathParam(id): PathParam<String>,
+) -> Result<StatusCode, Problem> {
+    state.authkit.revoke_signup_invitation(&actor, &id).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

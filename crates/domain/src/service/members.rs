@@ -330,6 +330,22 @@ impl AuthKit {
         .await
     }
 
+    /// The operator's sign-up invitations still pending, by id.
+    pub async fn list_signup_invitations(&self) -> Result<Vec<Invitation>, AuthError> {
+        self.list_invitations(&Self::console_id()).await
+    }
+
+    /// Revokes a sign-up invitation: the address no longer may sign up while sign-up is
+    /// invite-only (tenants it already made stay).
+    pub async fn revoke_signup_invitation(
+        &self,
+        operator: &Actor,
+        id: &str,
+    ) -> Result<(), AuthError> {
+        self.revoke_invitation(operator, &Self::console_id(), id)
+            .await
+    }
+
     /// Counts an invitation email against the deployment's bounds (decision 162): a day,
     /// per mailbox from every tenant together (sub-addresses folded), and per inviting
     /// tenant; 429 `rate_limited` past them, before anything is stored. Both counters are

@@ -169,6 +169,40 @@ async fn invite_only_needs_the_operators_sign_up_invitation_once_the_address_is_
 }
 
 #[tokio::test]
+async fn the_operator_lists_and_revokes_sign_up_invitations() {
+    let h = Harness::new().await;
+    with_console(&h).await;
+    let invite_only = h.service_with_signup(SignupMode::InviteOnly);
+    let operator = Actor::Operator("local".into());
+    for email in ["kept@example.com", "mistake@example.com"] {
+        h.authkit.invite_to_sign_up(&operator, email).await.unwrap();
+    }
+    let pending = h.authkit.list_signup_invitations().await.unwrap();
+    assert_eq!(pending.len(), 2);
+    let mistake = pending
+        .iter()
+        .find(|invitation| invitation.email_masked.starts_with('m'))
+        .unwrap();
+    h.authkit
+        .revoke_signup_invitation(&operator, mistake.id().as_str())
+        .await
+        .unwrap();
+    assert_eq!(h.authkit.list_signup_invitations().await.unwrap().len(), 1);
+    let revoked = signed_up(&h, &invite_only, "mistake@example.com").await;
+    assert!(matches!(
+        invite_only
+            .create_signup_tenant(&revoked, None, "Mistake", None)
+            .await,
+        Err(AuthError::SignupNotInvited)
+    ));
+    let kept = signed_up(&h, &invite_only, "kept@example.com").await;
+    invite_only
+        .create_signup_tenant(&kept, None, "Kept", None)
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
 async fn a_retried_creation_answers_the_same_tenant_and_keys_and_creates_nothing_more() {
     let h = Harness::new().await;
     with_console(&h).await;
