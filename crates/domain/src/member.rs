@@ -158,7 +158,7 @@ impl Invitation {
 }
 
 /// An invitation's id (`inv_` and 32 hex digits), as owners list and revoke it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct InvitationId(String);
 
 impl InvitationId {

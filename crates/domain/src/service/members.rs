@@ -174,7 +174,8 @@ impl AuthKit {
             .members
             .tenant_invitations(tenant, self.now())
             .await?;
-        pending.sort_by_key(|invitation| invitation.id().as_str().to_owned());
+        // An id is a hash: computed once per invitation, not once per comparison.
+        pending.sort_by_cached_key(|invitation| invitation.id());
         Ok(pending)
     }
 
@@ -189,7 +190,9 @@ impl AuthKit {
     ) -> Result<(), AuthError> {
         let id = InvitationId::parse(id).ok_or(AuthError::InvitationNotFound)?;
         let invitation = self
-            .list_invitations(tenant)
+            .stores
+            .members
+            .tenant_invitations(tenant, self.now())
             .await?
             .into_iter()
             .find(|invitation| invitation.id() == id)
