@@ -172,9 +172,7 @@ impl SigningKey {
         let secret = p256::SecretKey::from_pkcs8_pem(pem).map_err(|_| bad())?;
         // Re-encoded, so a key whose PKCS#8 omits the public key still signs (ring needs it).
         let pkcs8 = secret.to_pkcs8_der().map_err(|_| bad())?;
-        if !es256::is_signing_key(pkcs8.as_bytes()) {
-            return Err(bad());
-        }
+        let encoding = es256::encoding_key(pkcs8.as_bytes()).ok_or_else(bad)?;
         let point = secret.public_key().to_encoded_point(false);
         let (x, y) = (
             URL_SAFE_NO_PAD.encode(point.x().ok_or_else(bad)?),
@@ -183,7 +181,7 @@ impl SigningKey {
         Ok(SigningKey {
             kid: kid.to_owned(),
             pem: zeroize::Zeroizing::new(pem.to_owned()),
-            encoding: EncodingKey::from_ec_der(pkcs8.as_bytes()),
+            encoding,
             decoding: DecodingKey::from_ec_components(&x, &y).map_err(|_| bad())?,
             public: PublicJwk {
                 kty: "EC",
@@ -322,7 +320,6 @@ pub fn sign_access_token(keys: &KeySet, claims: &AccessClaims) -> String {
     header.kid = Some(key.kid.clone());
     // RFC 9068 media type for JWT access tokens.
     header.typ = Some("at+jwt".to_owned());
-    es256::install();
     jsonwebtoken::encode(&header, claims, &key.encoding)
         .expect("ES256 signing with a valid key cannot fail")
 }
@@ -352,7 +349,6 @@ pub fn verify_access_token(
     validation.set_issuer(&[issuer]);
     validation.set_audience(&[audience.as_str()]);
     validation.set_required_spec_claims(&["exp", "iss", "aud", "sub", "nbf"]);
-    es256::install();
     let claims = jsonwebtoken::decode::<AccessClaims>(token, &key.decoding, &validation)
         .map(|data| data.claims)
         .map_err(|_| InvalidToken)?;

@@ -15,24 +15,23 @@ use ring::signature::{
     EcdsaKeyPair, UnparsedPublicKey, ECDSA_P256_SHA256_FIXED, ECDSA_P256_SHA256_FIXED_SIGNING,
 };
 
-/// Makes this provider the process's default before the first signature. A process that
-/// installed another provider first (a test verifying tokens as an outside client would)
-/// keeps it: any provider signs and verifies ES256 alike.
-pub(super) fn install() {
+/// The key as jsonwebtoken takes it, if this provider can sign with it (P-256, PKCS#8 DER
+/// with its public key). Every token is signed or verified with a key loaded here, so
+/// installing the provider at load makes it the one they use.
+pub(super) fn encoding_key(pkcs8: &[u8]) -> Option<EncodingKey> {
+    install();
+    let key = EncodingKey::from_ec_der(pkcs8);
+    signer(&Algorithm::ES256, &key).is_ok().then_some(key)
+}
+
+/// Makes this provider the process's default. A process that installed another provider
+/// first (a test verifying tokens as an outside client would) keeps it: any provider signs
+/// and verifies ES256 alike.
+fn install() {
     static INSTALL: Once = Once::new();
     INSTALL.call_once(|| {
         let _already_installed = PROVIDER.install_default();
     });
-}
-
-/// Whether `pkcs8` (DER) is a P-256 private key this provider can sign with.
-pub(super) fn is_signing_key(pkcs8: &[u8]) -> bool {
-    EcdsaKeyPair::from_pkcs8(
-        &ECDSA_P256_SHA256_FIXED_SIGNING,
-        pkcs8,
-        &SystemRandom::new(),
-    )
-    .is_ok()
 }
 
 static PROVIDER: CryptoProvider = CryptoProvider {
